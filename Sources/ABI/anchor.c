@@ -1,0 +1,1 @@
+void swiftlet_abi_anchor(void) {}

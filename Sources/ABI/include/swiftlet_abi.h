@@ -1,0 +1,215 @@
+/*
+ * swiftlet_abi.h — the whole contract between a Swiftlet tender and its guest.
+ *
+ * Compiled into both sides: the tenders (host Swift, via the SwiftletABI module) and the
+ * guest library OS (Embedded Swift, via the same module map). Everything a guest may ask
+ * of the host is a numbered hypercall taking one struct; every guest address in those
+ * structs is a plain integer (swiftlet_gaddr_t) that the tender checks before use.
+ *
+ * Versioning: SWIFTLET_ABI_VERSION is stamped into every image (ELF note) and into boot
+ * info; a tender refuses an image with another version. Structs only grow at their end.
+ */
+#ifndef SWIFTLET_ABI_H
+#define SWIFTLET_ABI_H
+
+#include <stdint.h>
+
+#define SWIFTLET_ABI_VERSION 1u
+
+/* ---- Guest address space (identical on every target) ------------------------------
+ *
+ *   GUEST_BASE + 0x0000_0000  guard page (never mapped)
+ *   GUEST_BASE + 0x0000_1000  stack, grows down from STACK_TOP
+ *   GUEST_BASE + 0x000F_0000  boot info, then the argument block (read-only to the guest)
+ *   GUEST_BASE + 0x0010_0000  image (PT_LOAD segments, linked here)
+ *   image end .. mem_size     heap
+ *
+ * Guest memory is one contiguous range [GUEST_BASE, GUEST_BASE + mem_size).
+ * On hvt it is guest-physical [0, mem_size) mapped at GUEST_BASE; on spt it is mapped
+ * at GUEST_BASE in the tender process.
+ */
+#define SWIFTLET_GUEST_BASE        0x100000000ull
+#define SWIFTLET_STACK_BOTTOM      0x1000ull
+#define SWIFTLET_STACK_TOP         0xF0000ull
+#define SWIFTLET_BOOTINFO_OFFSET   0xF0000ull
+#define SWIFTLET_BOOTINFO_SIZE     0x10000ull
+#define SWIFTLET_IMAGE_OFFSET      0x100000ull
+#define SWIFTLET_MEM_MIN           (4ull << 20)
+#define SWIFTLET_MEM_MAX           (4ull << 30)
+
+typedef uint64_t swiftlet_gaddr_t; /* a guest address: never dereferenced by a tender */
+
+/* ---- Image identification: ELF note "Swiftlet", type SWIFTLET_NOTE_ABI --------------- */
+#define SWIFTLET_NOTE_NAME   "Swiftlet"
+#define SWIFTLET_NOTE_ABI    0x53574654u /* 'SWFT' */
+
+#define SWIFTLET_TARGET_HVT    (1u << 0)
+#define SWIFTLET_TARGET_SPT    (1u << 1)
+#define SWIFTLET_TARGET_VIRTIO (1u << 2)
+
+struct swiftlet_note_abi {
+    uint32_t abi_version;
+    uint32_t targets;        /* SWIFTLET_TARGET_* bits the image may run on */
+};
+
+/* ---- Boot info: written by the tender at GUEST_BASE + BOOTINFO_OFFSET ------------------ */
+#define SWIFTLET_BOOT_MAGIC   0x544C4654u /* 'TFLT' */
+#define SWIFTLET_MAX_DEVICES  8u
+#define SWIFTLET_DEVICE_NAME_MAX 16u
+
+enum swiftlet_device_kind {
+    SWIFTLET_DEVICE_NET   = 1,
+    SWIFTLET_DEVICE_BLOCK = 2,
+};
+
+struct swiftlet_device {
+    uint32_t kind;                              /* swiftlet_device_kind */
+    uint32_t handle;                            /* index in devices[]; bit in poll ready set */
+    char     name[SWIFTLET_DEVICE_NAME_MAX];    /* NUL-terminated */
+    uint8_t  mac[6];                            /* net */
+    uint16_t mtu;                               /* net */
+    uint32_t block_size;                        /* block */
+    uint64_t capacity;                          /* block: bytes */
+};
+
+struct swiftlet_boot_info {
+    uint32_t magic;
+    uint32_t abi_version;
+    uint32_t target;            /* the SWIFTLET_TARGET_* bit of the tender running us */
+    uint32_t flags;             /* reserved, 0 */
+    uint64_t mem_size;          /* bytes, from GUEST_BASE */
+    swiftlet_gaddr_t heap_start;
+    swiftlet_gaddr_t heap_end;
+    swiftlet_gaddr_t argv_block;/* argc NUL-terminated strings, back to back */
+    uint32_t argc;
+    uint32_t argv_block_len;
+    uint64_t tsc_hz;            /* 0: no usable TSC, use SWIFTLET_HC_MONOTONIC */
+    uint64_t hypercall_entry;   /* spt: host function to call; hvt: 0 (port I/O) */
+    uint8_t  random_seed[32];   /* fresh from the host's getrandom() on every boot */
+    uint32_t device_count;
+    uint32_t reserved;
+    struct swiftlet_device devices[SWIFTLET_MAX_DEVICES];
+};
+
+/* ---- Hypercalls ---------------------------------------------------------------------
+ * hvt: `outl` of (struct address - GUEST_BASE) to port SWIFTLET_HVT_PORT_BASE + number.
+ * spt: call boot_info.hypercall_entry(number, struct address).
+ * Each struct has IN fields the guest fills and OUT fields the tender fills.
+ */
+#define SWIFTLET_HVT_PORT_BASE 0x500u
+
+enum swiftlet_hypercall {
+    SWIFTLET_HC_WALLTIME    = 1,
+    SWIFTLET_HC_MONOTONIC   = 2,
+    SWIFTLET_HC_CONSOLE     = 3,
+    SWIFTLET_HC_POLL        = 4,
+    SWIFTLET_HC_NET_WRITE   = 5,
+    SWIFTLET_HC_NET_READ    = 6,
+    SWIFTLET_HC_BLOCK_READ  = 7,
+    SWIFTLET_HC_BLOCK_WRITE = 8,
+    SWIFTLET_HC_HALT        = 9,
+    SWIFTLET_HC_MAX         = 9,
+};
+
+enum swiftlet_result {
+    SWIFTLET_R_OK       = 0,
+    SWIFTLET_R_AGAIN    = 1, /* nothing to read now */
+    SWIFTLET_R_EINVAL   = 2, /* an argument was refused (bad address, length, handle) */
+    SWIFTLET_R_ENODEV   = 3, /* no such device */
+    SWIFTLET_R_EIO      = 4, /* the host side failed */
+};
+
+struct swiftlet_hc_time {          /* WALLTIME, MONOTONIC */
+    uint64_t nanoseconds;          /* OUT: since the Unix epoch / since an arbitrary origin */
+};
+
+struct swiftlet_hc_console {       /* CONSOLE */
+    swiftlet_gaddr_t data;         /* IN */
+    uint64_t length;               /* IN: at most SWIFTLET_CONSOLE_MAX */
+    int32_t  result;               /* OUT: swiftlet_result */
+    uint32_t _pad;
+};
+#define SWIFTLET_CONSOLE_MAX 65536u
+
+struct swiftlet_hc_poll {          /* POLL: sleep until a device is ready or the deadline */
+    uint64_t deadline;             /* IN: monotonic nanoseconds; 0 = do not sleep */
+    uint64_t ready_set;            /* OUT: bit `handle` set for each device with input */
+};
+
+struct swiftlet_frame {            /* one network frame buffer */
+    swiftlet_gaddr_t data;
+    uint32_t length;               /* write: IN; read: OUT bytes received */
+    uint32_t capacity;             /* read: IN buffer size */
+};
+
+struct swiftlet_hc_net {           /* NET_WRITE, NET_READ: many frames per exit */
+    uint32_t handle;               /* IN */
+    uint32_t count;                /* IN: number of swiftlet_frame at `frames`, <= 64 */
+    swiftlet_gaddr_t frames;       /* IN */
+    uint32_t completed;            /* OUT: frames written / filled */
+    int32_t  result;               /* OUT */
+};
+#define SWIFTLET_NET_BATCH_MAX 64u
+
+struct swiftlet_hc_block {         /* BLOCK_READ, BLOCK_WRITE */
+    uint32_t handle;               /* IN */
+    uint32_t _pad;
+    uint64_t offset;               /* IN: bytes, multiple of block_size */
+    swiftlet_gaddr_t data;         /* IN */
+    uint64_t length;               /* IN: bytes, multiple of block_size */
+    int32_t  result;               /* OUT */
+    uint32_t _pad2;
+};
+
+enum swiftlet_crash_kind {
+    SWIFTLET_CRASH_NONE   = 0,
+    SWIFTLET_CRASH_TRAP   = 1,     /* Swift runtime trap reported by the guest */
+    SWIFTLET_CRASH_OOM    = 2,     /* allocator could not satisfy a request */
+    SWIFTLET_CRASH_ABORT  = 3,     /* other guest-detected fatal condition */
+};
+
+struct swiftlet_crash_record {
+    uint32_t kind;                 /* swiftlet_crash_kind */
+    uint32_t message_length;       /* at most SWIFTLET_CRASH_MESSAGE_MAX */
+    swiftlet_gaddr_t message;      /* UTF-8, not NUL-terminated */
+    uint64_t rip;                  /* where the guest noticed the crash */
+    uint64_t rbp;                  /* its frame pointer, for the backtrace */
+};
+#define SWIFTLET_CRASH_MESSAGE_MAX 1024u
+
+struct swiftlet_hc_halt {          /* HALT: never returns */
+    int32_t  status;               /* IN: 0..254 exit status */
+    uint32_t _pad;
+    swiftlet_gaddr_t crash;        /* IN: swiftlet_crash_record or 0 */
+};
+
+/* Exit statuses a tender itself uses (as `docker run` does for its own failures). */
+#define SWIFTLET_EXIT_CRASH        255
+#define SWIFTLET_EXIT_TENDER_ERROR 125
+
+/* ---- Guest-side transport ---------------------------------------------------------- */
+#if defined(__x86_64__)
+static inline void swiftlet_hvt_hypercall(uint32_t number, uint64_t arg) {
+    uint16_t port = (uint16_t)(SWIFTLET_HVT_PORT_BASE + number);
+    uint32_t value = (uint32_t)(arg - SWIFTLET_GUEST_BASE);
+    __asm__ __volatile__("outl %0, %1" : : "a"(value), "Nd"(port) : "memory");
+}
+
+typedef void (*swiftlet_spt_entry_t)(uint32_t number, uint64_t arg);
+
+static inline void swiftlet_spt_hypercall(uint64_t entry, uint32_t number, uint64_t arg) {
+    ((swiftlet_spt_entry_t)(uintptr_t)entry)(number, arg);
+}
+
+static inline uint64_t swiftlet_rdtsc(void) {
+    uint32_t lo, hi;
+    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static inline uint64_t swiftlet_frame_address(void) {
+    return (uint64_t)(uintptr_t)__builtin_frame_address(0);
+}
+#endif
+
+#endif /* SWIFTLET_ABI_H */

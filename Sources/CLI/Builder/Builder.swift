@@ -1,0 +1,1 @@
+// Builds Swift applications into Swiftlet images.

@@ -1,0 +1,1 @@
+// Swiftlet guest library OS.

@@ -1,0 +1,1 @@
+// Shared by both tenders: guest memory, ELF loading, hypercalls, crash reports, seccomp.
