@@ -22,7 +22,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "SwiftletABI", path: "Sources/ABI"),
-        .target(name: "Swiftlet", dependencies: ["SwiftletABI"], path: "Sources/Guest"),
+        .target(name: "Swiftlet", dependencies: ["SwiftletABI"], path: "Sources/Guest",
+                exclude: ["Freestanding"]),
 
         .target(name: "CTender", path: "Sources/Tender/CShim"),
         .target(name: "TenderCore", dependencies: ["SwiftletABI", "CTender"], path: "Sources/Tender/Core"),

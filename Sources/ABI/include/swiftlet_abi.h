@@ -92,11 +92,13 @@ struct swiftlet_boot_info {
 };
 
 /* ---- Hypercalls ---------------------------------------------------------------------
- * hvt: `outl` of (struct address - GUEST_BASE) to port SWIFTLET_HVT_PORT_BASE + number.
+ * hvt: store the struct's address to SWIFTLET_HVT_HYPERCALL_PAGE + 8 * number, a page with
+ *      no memory behind it: the store exits to the tender (KVM_EXIT_MMIO). Port I/O would
+ *      be cheaper, but KVM-PVM hosts refuse it at CPL3 whatever RFLAGS.IOPL says.
  * spt: call boot_info.hypercall_entry(number, struct address).
  * Each struct has IN fields the guest fills and OUT fields the tender fills.
  */
-#define SWIFTLET_HVT_PORT_BASE 0x500u
+#define SWIFTLET_HVT_HYPERCALL_PAGE 0x80000000ull
 
 enum swiftlet_hypercall {
     SWIFTLET_HC_WALLTIME    = 1,
@@ -190,9 +192,8 @@ struct swiftlet_hc_halt {          /* HALT: never returns */
 /* ---- Guest-side transport ---------------------------------------------------------- */
 #if defined(__x86_64__)
 static inline void swiftlet_hvt_hypercall(uint32_t number, uint64_t arg) {
-    uint16_t port = (uint16_t)(SWIFTLET_HVT_PORT_BASE + number);
-    uint32_t value = (uint32_t)(arg - SWIFTLET_GUEST_BASE);
-    __asm__ __volatile__("outl %0, %1" : : "a"(value), "Nd"(port) : "memory");
+    uint64_t slot = SWIFTLET_HVT_HYPERCALL_PAGE + 8ull * number;
+    __asm__ __volatile__("movq %1, (%0)" : : "r"(slot), "r"(arg) : "memory");
 }
 
 typedef void (*swiftlet_spt_entry_t)(uint32_t number, uint64_t arg);

@@ -1,0 +1,121 @@
+/* libc.c — the handful of C library symbols Embedded Swift code calls, for the freestanding
+ * guest. Built with -fno-builtin so the compiler cannot turn these loops back into calls
+ * to themselves. Everything else (allocation, console, randomness) is Swift in Runtime/. */
+#include <stddef.h>
+#include <stdint.h>
+#include "swiftlet_abi.h"
+
+void *memcpy(void *restrict dst, const void *restrict src, size_t n) {
+    void *ret = dst;
+    __asm__ __volatile__("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+    return ret;
+}
+
+void *memmove(void *dst, const void *src, size_t n) {
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    if (d == s || n == 0) return dst;
+    if (d < s || d >= s + n) return memcpy(dst, src, n);
+    while (n--) d[n] = s[n];
+    return dst;
+}
+
+void *memset(void *dst, int c, size_t n) {
+    void *ret = dst;
+    __asm__ __volatile__("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
+    return ret;
+}
+
+int memcmp(const void *a, const void *b, size_t n) {
+    const unsigned char *x = a, *y = b;
+    for (size_t i = 0; i < n; i++) {
+        if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
+    }
+    return 0;
+}
+
+size_t strlen(const char *s) {
+    size_t n = 0;
+    while (s[n]) n++;
+    return n;
+}
+
+/* ---- Allocation, console, randomness: forwarded to the Swift runtime (Runtime/LibC.swift) ---- */
+void *swiftlet_heap_allocate(size_t size, size_t alignment);
+void swiftlet_heap_free(void *pointer);
+size_t swiftlet_heap_usable_size(void *pointer);
+_Noreturn void swiftlet_heap_out_of_memory(size_t requested);
+void swiftlet_console_putchar(uint8_t byte);
+void swiftlet_random_fill(void *buffer, size_t count);
+
+int posix_memalign(void **result, size_t alignment, size_t size) {
+    *result = swiftlet_heap_allocate(size, alignment);
+    return 0;
+}
+
+void *aligned_alloc(size_t alignment, size_t size) { return swiftlet_heap_allocate(size, alignment); }
+void *malloc(size_t size) { return swiftlet_heap_allocate(size, 16); }
+
+void *calloc(size_t count, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) swiftlet_heap_out_of_memory((size_t)-1);
+    return memset(swiftlet_heap_allocate(total, 16), 0, total);
+}
+
+void *realloc(void *old, size_t size) {
+    if (!old) return malloc(size);
+    size_t available = swiftlet_heap_usable_size(old);
+    if (size <= available) return old;
+    void *fresh = swiftlet_heap_allocate(size, 16);
+    memcpy(fresh, old, available);
+    swiftlet_heap_free(old);
+    return fresh;
+}
+
+void free(void *pointer) {
+    if (pointer) swiftlet_heap_free(pointer);
+}
+
+int putchar(int c) {
+    swiftlet_console_putchar((uint8_t)c);
+    return c;
+}
+
+void arc4random_buf(void *buffer, size_t count) {
+    swiftlet_random_fill(buffer, count);
+}
+
+double ceil(double x) {
+    return __builtin_ceil(x);
+}
+
+double floor(double x) {
+    return __builtin_floor(x);
+}
+
+double sqrt(double x) {
+    double r;
+    __asm__("sqrtsd %1, %0" : "=x"(r) : "x"(x));
+    return r;
+}
+
+/* The ABI note every image carries: which ABI version and which targets it was built for.
+ * SWIFTLET_NOTE_TARGETS is defined by the builder from `--target`. */
+#ifndef SWIFTLET_NOTE_TARGETS
+#define SWIFTLET_NOTE_TARGETS (SWIFTLET_TARGET_HVT | SWIFTLET_TARGET_SPT)
+#endif
+
+struct swiftlet_abi_note_section {
+    uint32_t namesz, descsz, type;
+    char name[12];
+    struct swiftlet_note_abi desc;
+};
+
+__attribute__((section(".note.swiftlet"), used, aligned(4)))
+static const struct swiftlet_abi_note_section swiftlet_abi_note = {
+    .namesz = sizeof(SWIFTLET_NOTE_NAME),
+    .descsz = sizeof(struct swiftlet_note_abi),
+    .type = SWIFTLET_NOTE_ABI,
+    .name = SWIFTLET_NOTE_NAME,
+    .desc = { SWIFTLET_ABI_VERSION, SWIFTLET_NOTE_TARGETS },
+};

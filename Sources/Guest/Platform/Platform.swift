@@ -1,0 +1,62 @@
+// The platform services the library OS is written against: one implementation over the
+// Swiftlet ABI for the guest, one over Glibc so the same library runs (and is tested) on a host.
+#if SWIFTLET_GUEST
+import SwiftletABI
+#elseif canImport(Glibc)
+import Glibc
+#endif
+
+enum Platform {
+    static func consoleWrite(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        #if SWIFTLET_GUEST
+        var offset = 0
+        while offset < bytes.count {
+            let chunk = min(bytes.count - offset, Int(SWIFTLET_CONSOLE_MAX))
+            var request = swiftlet_hc_console(
+                data: UInt64(UInt(bitPattern: base + offset)), length: UInt64(chunk), result: 0, _pad: 0)
+            Hypercall.call(SWIFTLET_HC_CONSOLE, &request)
+            offset += chunk
+        }
+        #else
+        _ = write(1, base, bytes.count)
+        #endif
+    }
+
+    static func wallClockNanoseconds() -> Int64 {
+        #if SWIFTLET_GUEST
+        var request = swiftlet_hc_time(nanoseconds: 0)
+        Hypercall.call(SWIFTLET_HC_WALLTIME, &request)
+        return Int64(bitPattern: request.nanoseconds)
+        #else
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+        #endif
+    }
+
+    static func monotonicNanoseconds() -> UInt64 {
+        #if SWIFTLET_GUEST
+        if let clock = Runtime.tscClock {
+            return clock.nanoseconds(at: swiftlet_rdtsc())
+        }
+        var request = swiftlet_hc_time(nanoseconds: 0)
+        Hypercall.call(SWIFTLET_HC_MONOTONIC, &request)
+        return request.nanoseconds
+        #else
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+        #endif
+    }
+
+    static func halt(status: Int32) -> Never {
+        #if SWIFTLET_GUEST
+        var request = swiftlet_hc_halt(status: status, _pad: 0, crash: 0)
+        Hypercall.call(SWIFTLET_HC_HALT, &request)
+        while true {}
+        #else
+        exit(status)
+        #endif
+    }
+}

@@ -1,1 +1,0 @@
-// Swiftlet guest library OS.

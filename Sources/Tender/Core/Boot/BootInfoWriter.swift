@@ -1,0 +1,63 @@
+// Writes the boot info page and the argument block the guest finds at entry.
+#if canImport(Glibc)
+import Glibc
+#endif
+import CTender
+import SwiftletABI
+
+public struct BootLayout: Equatable {
+    public var bootInfo: GuestAddress
+    public var heapStart: GuestAddress
+    public var heapEnd: GuestAddress
+    public var stackTop: GuestAddress
+
+    public init(memorySize: UInt64, imageEnd: UInt64) {
+        let base = SWIFTLET_GUEST_BASE
+        bootInfo = GuestAddress(raw: base + SWIFTLET_BOOTINFO_OFFSET)
+        heapStart = GuestAddress(raw: (imageEnd + 4095) & ~4095)
+        heapEnd = GuestAddress(raw: base + memorySize)
+        stackTop = GuestAddress(raw: base + SWIFTLET_STACK_TOP)
+    }
+}
+
+public struct BootInfoWriter {
+    public var target: UInt32
+    public var tscHz: UInt64 = 0
+    public var hypercallEntry: UInt64 = 0
+
+    public init(target: UInt32) { self.target = target }
+
+    /// Fills boot info for `arguments` (argv[0] first). Throws when the arguments do not fit.
+    public func write(into memory: GuestMemory, layout: BootLayout, arguments: [String]) throws(TenderError) {
+        var info = swiftlet_boot_info()
+        info.magic = SWIFTLET_BOOT_MAGIC
+        info.abi_version = SWIFTLET_ABI_VERSION
+        info.target = target
+        info.mem_size = UInt64(memory.size)
+        info.heap_start = layout.heapStart.raw
+        info.heap_end = layout.heapEnd.raw
+        info.tsc_hz = tscHz
+        info.hypercall_entry = hypercallEntry
+        info.device_count = 0
+
+        let block: [UInt8] = arguments.flatMap { Array($0.utf8) + [0] }
+        let blockAddress = layout.bootInfo.raw + (UInt64(MemoryLayout<swiftlet_boot_info>.size + 63) & ~63)
+        let room = layout.bootInfo.raw + SWIFTLET_BOOTINFO_SIZE - blockAddress
+        guard UInt64(block.count) <= room else {
+            throw .usage("guest arguments take \(block.count) bytes; at most \(room) fit")
+        }
+        info.argv_block = blockAddress
+        info.argc = UInt32(arguments.count)
+        info.argv_block_len = UInt32(block.count)
+
+        guard withUnsafeMutableBytes(of: &info.random_seed, { ctender_getrandom($0.baseAddress, UInt($0.count)) }) == 32 else {
+            throw .system("cannot read random seed for the guest", errno: errno)
+        }
+        do {
+            try memory.store(info, at: layout.bootInfo)
+            try memory.bytes(at: GuestAddress(raw: blockAddress), count: UInt64(block.count)).copyBytes(from: block)
+        } catch {
+            throw .guest("guest memory too small for boot info: \(error)")
+        }
+    }
+}

@@ -1,0 +1,61 @@
+// Reads an image file and decides whether this tender may run it.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SwiftletABI
+
+public struct GuestImage {
+    public let path: String
+    public let elf: ELFImage
+    public let symbols: SymbolTable?
+
+    public static let maximumFileSize = 256 << 20
+
+    public init(path: String, memorySize: UInt64, target: UInt32) throws(TenderError) {
+        self.path = path
+        let bytes = try Self.readFile(path)
+        do {
+            elf = try ELFImage(bytes: bytes, memorySize: memorySize)
+        } catch {
+            throw .image("\(path) is not a loadable Swiftlet image: \(error)")
+        }
+        guard let note = elf.abiNote else {
+            throw .image("\(path) has no Swiftlet ABI note; build it with `swiftlet build`")
+        }
+        guard note.version == SWIFTLET_ABI_VERSION else {
+            throw .image("\(path) was built for Swiftlet ABI \(note.version), this tender speaks ABI \(SWIFTLET_ABI_VERSION); rebuild it with this `swiftlet build`")
+        }
+        guard note.targets & target != 0 else {
+            throw .image("\(path) was built for target \(Self.targetNames(note.targets)), not \(Self.targetNames(target)); rebuild it with `swiftlet build --target \(Self.targetNames(target))`")
+        }
+        symbols = SymbolTable(image: elf)
+    }
+
+    public static func targetNames(_ bits: UInt32) -> String {
+        var names: [String] = []
+        if bits & SWIFTLET_TARGET_HVT != 0 { names.append("hvt") }
+        if bits & SWIFTLET_TARGET_SPT != 0 { names.append("spt") }
+        if bits & SWIFTLET_TARGET_VIRTIO != 0 { names.append("virtio") }
+        return names.isEmpty ? "none" : names.joined(separator: ",")
+    }
+
+    static func readFile(_ path: String) throws(TenderError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .system("cannot open image \(path)", errno: errno) }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw .system("cannot stat image \(path)", errno: errno) }
+        guard status.st_mode & S_IFMT == S_IFREG else { throw .image("\(path) is not a regular file") }
+        let size = Int(status.st_size)
+        guard size <= maximumFileSize else { throw .image("\(path) is \(size) bytes; images over \(maximumFileSize) bytes are refused") }
+        var bytes = [UInt8](repeating: 0, count: size)
+        var done = 0
+        while done < size {
+            let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, size - done) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { throw .system("cannot read image \(path)", errno: count < 0 ? errno : EIO) }
+            done += count
+        }
+        return bytes
+    }
+}

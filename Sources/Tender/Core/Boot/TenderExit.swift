@@ -1,0 +1,39 @@
+// How a tender process ends: a guest status passed through, a crash report on stderr with
+// SWIFTLET_EXIT_CRASH, or the tender's own error with SWIFTLET_EXIT_TENDER_ERROR.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SwiftletABI
+
+public enum TenderExit {
+    /// Runs `body` (the whole tender) and turns its result or error into the process exit.
+    public static func run(name: String, _ body: () throws(TenderError) -> HypercallHandler.Outcome,
+                           report: (GuestCrash) -> String) -> Never {
+        do {
+            switch try body() {
+            case .resume:
+                _exit(0)
+            case .halt(let status):
+                _exit(status)
+            case .crash(let crash):
+                writeStandardError("\(name): " + report(crash))
+                _exit(SWIFTLET_EXIT_CRASH)
+            }
+        } catch {
+            writeStandardError("\(name): error: \(error)\n")
+            _exit(SWIFTLET_EXIT_TENDER_ERROR)
+        }
+    }
+
+    public static func writeStandardError(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(2, bytes.baseAddress! + offset, bytes.count - offset)
+                if written <= 0 { if written < 0 && errno == EINTR { continue }; return }
+                offset += written
+            }
+        }
+    }
+}

@@ -1,0 +1,202 @@
+// ELF64 constants and a bounds-checked little-endian reader over an image's bytes.
+// Only what a static x86-64 executable loader, the symbolizer and `swiftlet inspect` need.
+
+/// ELF constants (System V gABI, x86-64 psABI).
+public enum ELF {
+    // e_ident
+    public static let magic: [UInt8] = [0x7F, 0x45, 0x4C, 0x46] // "\x7FELF"
+    public static let identSize = 16
+    public static let classOffset = 4, dataOffset = 5, identVersionOffset = 6
+    public static let class64: UInt8 = 2
+    public static let dataLittleEndian: UInt8 = 1
+    public static let versionCurrent: UInt8 = 1
+
+    // header
+    public static let headerSize = 64
+    public static let programHeaderSize = 56
+    public static let sectionHeaderSize = 64
+    public static let symbolSize = 24
+    public static let typeExec: UInt16 = 2
+    public static let machineX86_64: UInt16 = 62
+
+    // program header types and flags
+    public static let ptNull: UInt32 = 0
+    public static let ptLoad: UInt32 = 1
+    public static let ptDynamic: UInt32 = 2
+    public static let ptInterp: UInt32 = 3
+    public static let ptNote: UInt32 = 4
+    public static let ptPhdr: UInt32 = 6
+    public static let ptTLS: UInt32 = 7
+    public static let pfX: UInt32 = 1, pfW: UInt32 = 2, pfR: UInt32 = 4
+
+    // sections
+    public static let shnUndef: UInt16 = 0
+    public static let shnLoReserve: UInt16 = 0xFF00
+    public static let shnAbs: UInt16 = 0xFFF1
+    public static let shnXIndex: UInt16 = 0xFFFF
+    public static let pnXNum: UInt16 = 0xFFFF
+    public static let shtNull: UInt32 = 0
+    public static let shtProgbits: UInt32 = 1
+    public static let shtSymtab: UInt32 = 2
+    public static let shtStrtab: UInt32 = 3
+    public static let shtRela: UInt32 = 4
+    public static let shtNote: UInt32 = 7
+    public static let shtNobits: UInt32 = 8
+    public static let shtDynsym: UInt32 = 11
+    public static let shfWrite: UInt64 = 0x1
+    public static let shfAlloc: UInt64 = 0x2
+    public static let shfExecInstr: UInt64 = 0x4
+
+    // symbols
+    public static let sttNotype: UInt8 = 0
+    public static let sttObject: UInt8 = 1
+    public static let sttFunc: UInt8 = 2
+    public static let sttSection: UInt8 = 3
+    public static let sttFile: UInt8 = 4
+    public static let stbLocal: UInt8 = 0
+    public static let stbGlobal: UInt8 = 1
+    public static let stbWeak: UInt8 = 2
+
+    /// Human name of a section type, for `swiftlet inspect`.
+    public static func sectionTypeName(_ type: UInt32) -> String {
+        switch type {
+        case shtNull: return "NULL"
+        case shtProgbits: return "PROGBITS"
+        case shtSymtab: return "SYMTAB"
+        case shtStrtab: return "STRTAB"
+        case shtRela: return "RELA"
+        case shtNote: return "NOTE"
+        case shtNobits: return "NOBITS"
+        case shtDynsym: return "DYNSYM"
+        case 14: return "INIT_ARRAY"
+        case 15: return "FINI_ARRAY"
+        case 0x6FFF_FFF6: return "GNU_HASH"
+        case 0x7000_0001: return "X86_64_UNWIND"
+        default: return "0x" + String(type, radix: 16)
+        }
+    }
+
+    /// Human name of a program header type.
+    public static func segmentTypeName(_ type: UInt32) -> String {
+        switch type {
+        case ptNull: return "NULL"
+        case ptLoad: return "LOAD"
+        case ptDynamic: return "DYNAMIC"
+        case ptInterp: return "INTERP"
+        case ptNote: return "NOTE"
+        case ptPhdr: return "PHDR"
+        case ptTLS: return "TLS"
+        case 0x6474_E550: return "GNU_EH_FRAME"
+        case 0x6474_E551: return "GNU_STACK"
+        case 0x6474_E552: return "GNU_RELRO"
+        case 0x6474_E553: return "GNU_PROPERTY"
+        default: return "0x" + String(type, radix: 16)
+        }
+    }
+}
+
+/// Bounds-checked little-endian reads from a file image. Every read returns nil instead of
+/// reading out of range; offsets are UInt64 so callers can pass untrusted file fields as is.
+struct ELFReader {
+    let bytes: [UInt8]
+
+    var count: UInt64 { UInt64(bytes.count) }
+
+    /// Whether [offset, offset + length) lies inside the file (overflow-checked).
+    func contains(offset: UInt64, length: UInt64) -> Bool {
+        let (end, overflow) = offset.addingReportingOverflow(length)
+        return !overflow && end <= count
+    }
+
+    /// Whether [offset, offset + count * size) lies inside the file (overflow-checked).
+    func contains(offset: UInt64, count items: UInt64, size: UInt64) -> Bool {
+        let (length, overflow) = items.multipliedReportingOverflow(by: size)
+        return !overflow && contains(offset: offset, length: length)
+    }
+
+    private func load<T: FixedWidthInteger & BitwiseCopyable>(_: T.Type, _ offset: UInt64) -> T? {
+        guard contains(offset: offset, length: UInt64(MemoryLayout<T>.size)) else { return nil }
+        let start = Int(offset) // offset < count <= Int.max
+        let value = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: start, as: T.self) }
+        return T(littleEndian: value)
+    }
+
+    func u8(_ offset: UInt64) -> UInt8? { load(UInt8.self, offset) }
+    func u16(_ offset: UInt64) -> UInt16? { load(UInt16.self, offset) }
+    func u32(_ offset: UInt64) -> UInt32? { load(UInt32.self, offset) }
+    func u64(_ offset: UInt64) -> UInt64? { load(UInt64.self, offset) }
+
+    /// The bytes [offset, offset + length), or nil if out of range.
+    func slice(offset: UInt64, length: UInt64) -> ArraySlice<UInt8>? {
+        guard contains(offset: offset, length: length) else { return nil }
+        let start = Int(offset)
+        return bytes[start ..< start + Int(length)]
+    }
+
+    /// The NUL-terminated string at `table.offset + index`, which must end (with its NUL)
+    /// inside [table.offset, table.offset + table.size). Returns the bytes without the NUL.
+    func cString(inTableAt tableOffset: UInt64, size tableSize: UInt64, index: UInt64) -> ArraySlice<UInt8>? {
+        guard index < tableSize, contains(offset: tableOffset, length: tableSize) else { return nil }
+        let start = Int(tableOffset + index)       // both inside the file, no overflow
+        let end = Int(tableOffset + tableSize)
+        guard let nul = bytes[start ..< end].firstIndex(of: 0) else { return nil }
+        return bytes[start ..< nul]
+    }
+}
+
+/// Raw ELF64 file header fields.
+struct ELFHeader {
+    var type: UInt16, machine: UInt16, version: UInt32
+    var entry: UInt64, phoff: UInt64, shoff: UInt64
+    var flags: UInt32
+    var ehsize: UInt16, phentsize: UInt16, phnum: UInt16
+    var shentsize: UInt16, shnum: UInt16, shstrndx: UInt16
+
+    /// Reads the fixed 64-byte header; the caller has checked the file is that long.
+    init?(_ r: ELFReader) {
+        guard let type = r.u16(16), let machine = r.u16(18), let version = r.u32(20),
+              let entry = r.u64(24), let phoff = r.u64(32), let shoff = r.u64(40),
+              let flags = r.u32(48), let ehsize = r.u16(52), let phentsize = r.u16(54),
+              let phnum = r.u16(56), let shentsize = r.u16(58), let shnum = r.u16(60),
+              let shstrndx = r.u16(62) else { return nil }
+        self.type = type; self.machine = machine; self.version = version
+        self.entry = entry; self.phoff = phoff; self.shoff = shoff; self.flags = flags
+        self.ehsize = ehsize; self.phentsize = phentsize; self.phnum = phnum
+        self.shentsize = shentsize; self.shnum = shnum; self.shstrndx = shstrndx
+    }
+}
+
+/// Raw ELF64 program header.
+struct ELFProgramHeader {
+    var type: UInt32, flags: UInt32
+    var offset: UInt64, vaddr: UInt64, paddr: UInt64
+    var filesz: UInt64, memsz: UInt64, align: UInt64
+
+    init?(_ r: ELFReader, at o: UInt64) {
+        guard r.contains(offset: o, length: UInt64(ELF.programHeaderSize)),
+              let type = r.u32(o), let flags = r.u32(o + 4), let offset = r.u64(o + 8),
+              let vaddr = r.u64(o + 16), let paddr = r.u64(o + 24), let filesz = r.u64(o + 32),
+              let memsz = r.u64(o + 40), let align = r.u64(o + 48) else { return nil }
+        self.type = type; self.flags = flags; self.offset = offset; self.vaddr = vaddr
+        self.paddr = paddr; self.filesz = filesz; self.memsz = memsz; self.align = align
+    }
+}
+
+/// Raw ELF64 section header.
+struct ELFSectionHeader {
+    var name: UInt32, type: UInt32
+    var flags: UInt64, addr: UInt64, offset: UInt64, size: UInt64
+    var link: UInt32, info: UInt32
+    var addralign: UInt64, entsize: UInt64
+
+    init?(_ r: ELFReader, at o: UInt64) {
+        guard r.contains(offset: o, length: UInt64(ELF.sectionHeaderSize)),
+              let name = r.u32(o), let type = r.u32(o + 4), let flags = r.u64(o + 8),
+              let addr = r.u64(o + 16), let offset = r.u64(o + 24), let size = r.u64(o + 32),
+              let link = r.u32(o + 40), let info = r.u32(o + 44), let addralign = r.u64(o + 48),
+              let entsize = r.u64(o + 56) else { return nil }
+        self.name = name; self.type = type; self.flags = flags; self.addr = addr
+        self.offset = offset; self.size = size; self.link = link; self.info = info
+        self.addralign = addralign; self.entsize = entsize
+    }
+}

@@ -1,0 +1,183 @@
+// GuestMemory: the one checked door between a tender and guest memory.
+//
+// Guest addresses are plain integers (GuestAddress); they are never dereferenced directly.
+// Every access goes through `bytes(at:count:limit:)`, which checks the range against
+// [SWIFTLET_GUEST_BASE, SWIFTLET_GUEST_BASE + size) with overflow-checked arithmetic.
+// Nothing here traps on any address or count a guest (or an image) can supply.
+import Glibc
+import SwiftletABI
+
+/// A guest address: an integer in the guest's address space, never a host pointer.
+public struct GuestAddress: Comparable, Hashable, Sendable, CustomStringConvertible {
+    public var raw: UInt64
+
+    @inlinable public init(raw: UInt64) { self.raw = raw }
+    @inlinable public init(_ raw: UInt64) { self.raw = raw }
+
+    /// SWIFTLET_GUEST_BASE, the lowest guest address.
+    public static let guestBase = GuestAddress(raw: SWIFTLET_GUEST_BASE)
+
+    @inlinable public static func < (lhs: GuestAddress, rhs: GuestAddress) -> Bool { lhs.raw < rhs.raw }
+
+    /// `self + delta`, or nil if that wraps around UInt64.
+    @inlinable public func adding(_ delta: UInt64) -> GuestAddress? {
+        let (sum, overflow) = raw.addingReportingOverflow(delta)
+        return overflow ? nil : GuestAddress(raw: sum)
+    }
+
+    public var description: String { memoryHex(raw) }
+}
+
+/// Why a guest memory access was refused. Every case carries what was asked for.
+public enum GuestMemoryError: Error, Equatable, CustomStringConvertible {
+    /// The range starts below SWIFTLET_GUEST_BASE.
+    case belowBase(address: GuestAddress, count: UInt64)
+    /// The range ends past SWIFTLET_GUEST_BASE + memory size.
+    case beyondEnd(address: GuestAddress, count: UInt64, memorySize: UInt64)
+    /// address + count does not fit in 64 bits.
+    case overflow(address: GuestAddress, count: UInt64)
+    /// count is larger than the caller's limit (e.g. SWIFTLET_CONSOLE_MAX).
+    case tooLarge(address: GuestAddress, count: UInt64, limit: UInt64)
+    /// A memory size that cannot be represented (zero, negative, or too large).
+    case invalidSize(size: Int)
+    /// mmap of the guest memory failed.
+    case mapFailed(size: Int, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case let .belowBase(address, count):
+            return "guest range \(address)+\(memoryHex(count)) starts below the guest base \(memoryHex(SWIFTLET_GUEST_BASE))"
+        case let .beyondEnd(address, count, memorySize):
+            let end = SWIFTLET_GUEST_BASE &+ memorySize
+            return "guest range \(address)+\(memoryHex(count)) extends past the end of guest memory (\(memoryHex(end)), size \(memoryHex(memorySize)))"
+        case let .overflow(address, count):
+            return "guest range \(address)+\(memoryHex(count)) wraps around the 64-bit address space"
+        case let .tooLarge(address, count, limit):
+            return "guest range \(address)+\(memoryHex(count)) is larger than the limit of \(memoryHex(limit)) bytes"
+        case let .invalidSize(size):
+            return "invalid guest memory size \(size)"
+        case let .mapFailed(size, code):
+            return "could not map \(memoryHex(UInt64(truncatingIfNeeded: size))) bytes of guest memory: \(memoryErrnoString(code))"
+        }
+    }
+}
+
+/// Guest memory: a host buffer standing for guest addresses [GUEST_BASE, GUEST_BASE + size).
+public struct GuestMemory: @unchecked Sendable {
+    /// Host address of guest address SWIFTLET_GUEST_BASE.
+    public let base: UnsafeMutableRawPointer
+    /// Bytes of guest memory.
+    public let size: Int
+    /// Whether `init(size:)` mapped the memory (and `unmap()` may release it).
+    public let ownsMapping: Bool
+
+    /// Maps `size` bytes of fresh, zeroed anonymous memory (hvt: guest-physical memory).
+    public init(size: Int) throws(GuestMemoryError) {
+        guard size > 0, UInt64(size) <= UInt64.max - SWIFTLET_GUEST_BASE else {
+            throw .invalidSize(size: size)
+        }
+        let pointer = mmap(nil, size, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard let pointer, pointer != UnsafeMutableRawPointer(bitPattern: -1) else {
+            throw .mapFailed(size: size, errno: errno)
+        }
+        self.base = pointer
+        self.size = size
+        self.ownsMapping = true
+    }
+
+    /// Wraps memory the caller already owns (spt maps it at GUEST_BASE itself; tests use a
+    /// heap buffer). The caller keeps it alive and releases it.
+    public init(base: UnsafeMutableRawPointer, size: Int) {
+        self.base = base
+        self.size = max(0, size)
+        self.ownsMapping = false
+    }
+
+    /// Releases memory mapped by `init(size:)`. No access may follow. No-op otherwise.
+    public func unmap() {
+        if ownsMapping { _ = munmap(base, size) }
+    }
+
+    /// The lowest guest address (SWIFTLET_GUEST_BASE).
+    public var start: GuestAddress { .guestBase }
+    /// One past the highest guest address.
+    public var end: GuestAddress { GuestAddress(raw: SWIFTLET_GUEST_BASE &+ UInt64(size)) }
+
+    /// Offset into the host buffer of [address, address + count), checked.
+    public func offset(of address: GuestAddress, count: UInt64,
+                       limit: UInt64? = nil) throws(GuestMemoryError) -> Int {
+        if let limit, count > limit {
+            throw .tooLarge(address: address, count: count, limit: limit)
+        }
+        guard address.raw >= SWIFTLET_GUEST_BASE else {
+            throw .belowBase(address: address, count: count)
+        }
+        let (endAddress, wrapped) = address.raw.addingReportingOverflow(count)
+        guard !wrapped else { throw .overflow(address: address, count: count) }
+        let memorySize = UInt64(size)
+        let offset = address.raw - SWIFTLET_GUEST_BASE
+        // endAddress - GUEST_BASE cannot underflow: endAddress >= address >= GUEST_BASE.
+        guard offset <= memorySize, endAddress - SWIFTLET_GUEST_BASE <= memorySize else {
+            throw .beyondEnd(address: address, count: count, memorySize: memorySize)
+        }
+        return Int(offset) // offset <= size <= Int.max
+    }
+
+    /// Whether [address, address + count) lies wholly inside guest memory.
+    public func contains(_ address: GuestAddress, count: UInt64) -> Bool {
+        do { _ = try offset(of: address, count: count); return true } catch { return false }
+    }
+
+    /// The host bytes behind guest range [address, address + count). A zero-length range is
+    /// accepted anywhere in [start, end], including exactly at `end`.
+    /// - Parameter limit: if given, ranges longer than `limit` are refused.
+    public func bytes(at address: GuestAddress, count: UInt64,
+                      limit: UInt64? = nil) throws(GuestMemoryError) -> UnsafeMutableRawBufferPointer {
+        let offset = try offset(of: address, count: count, limit: limit)
+        return UnsafeMutableRawBufferPointer(start: base + offset, count: Int(count))
+    }
+
+    /// Reads a `T` at `address` (any alignment).
+    public func load<T: BitwiseCopyable>(_ type: T.Type, at address: GuestAddress) throws(GuestMemoryError) -> T {
+        let buffer = try bytes(at: address, count: UInt64(MemoryLayout<T>.size))
+        return buffer.baseAddress!.loadUnaligned(as: T.self)
+    }
+
+    /// Writes `value` at `address` (any alignment).
+    public func store<T: BitwiseCopyable>(_ value: T, at address: GuestAddress) throws(GuestMemoryError) {
+        let buffer = try bytes(at: address, count: UInt64(MemoryLayout<T>.size))
+        buffer.baseAddress!.storeBytes(of: value, as: T.self)
+    }
+
+    /// Copies host bytes into guest memory at `address`.
+    public func copyIn(_ source: UnsafeRawBufferPointer, at address: GuestAddress) throws(GuestMemoryError) {
+        let destination = try bytes(at: address, count: UInt64(source.count))
+        if source.count > 0 { destination.baseAddress!.copyMemory(from: source.baseAddress!, byteCount: source.count) }
+    }
+
+    /// Copies guest bytes [address, address + count) out into a new array.
+    public func copyOut(at address: GuestAddress, count: UInt64,
+                        limit: UInt64? = nil) throws(GuestMemoryError) -> [UInt8] {
+        let source = try bytes(at: address, count: count, limit: limit)
+        return Array(UnsafeRawBufferPointer(source))
+    }
+
+    /// Sets guest bytes [address, address + count) to `value`.
+    public func fill(at address: GuestAddress, count: UInt64, with value: UInt8 = 0) throws(GuestMemoryError) {
+        let destination = try bytes(at: address, count: count)
+        if destination.count > 0 { memset(destination.baseAddress!, Int32(value), destination.count) }
+    }
+}
+
+// MARK: - Formatting (file-private: other TenderCore files keep their own)
+
+/// "0x1f" style hex.
+private func memoryHex<T: BinaryInteger>(_ value: T) -> String {
+    "0x" + String(value, radix: 16)
+}
+
+private func memoryErrnoString(_ code: Int32) -> String {
+    if let message = strerror(code) { return String(cString: message) + " (errno \(code))" }
+    return "errno \(code)"
+}

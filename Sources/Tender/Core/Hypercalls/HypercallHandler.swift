@@ -1,0 +1,105 @@
+// Serves the guest's hypercalls for both tenders. The guest is hostile: every struct and
+// every address inside it goes through GuestMemory's checked accessors, every length is
+// bounded, and a request we cannot even read ends the guest with a clear reason.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SwiftletABI
+
+public final class HypercallHandler {
+    public enum Outcome: Equatable {
+        case resume
+        case halt(status: Int32)
+        case crash(GuestCrash)
+    }
+
+    public let memory: GuestMemory
+    public let consoleFD: Int32
+
+    public init(memory: GuestMemory, consoleFD: Int32 = 1) {
+        self.memory = memory
+        self.consoleFD = consoleFD
+    }
+
+    public func handle(number: UInt32, argument: GuestAddress) -> Outcome {
+        do {
+            switch swiftlet_hypercall(rawValue: number) {
+            case SWIFTLET_HC_WALLTIME:
+                try memory.store(swiftlet_hc_time(nanoseconds: Self.clock(CLOCK_REALTIME)), at: argument)
+            case SWIFTLET_HC_MONOTONIC:
+                try memory.store(swiftlet_hc_time(nanoseconds: Self.clock(CLOCK_MONOTONIC)), at: argument)
+            case SWIFTLET_HC_CONSOLE:
+                var request = try memory.load(swiftlet_hc_console.self, at: argument)
+                request.result = Int32(bitPattern: console(request).rawValue)
+                try memory.store(request, at: argument)
+            case SWIFTLET_HC_POLL:
+                var request = try memory.load(swiftlet_hc_poll.self, at: argument)
+                request.ready_set = poll(until: request.deadline)
+                try memory.store(request, at: argument)
+            case SWIFTLET_HC_NET_READ, SWIFTLET_HC_NET_WRITE:
+                var request = try memory.load(swiftlet_hc_net.self, at: argument)
+                request.completed = 0
+                request.result = Int32(bitPattern: SWIFTLET_R_ENODEV.rawValue)
+                try memory.store(request, at: argument)
+            case SWIFTLET_HC_BLOCK_READ, SWIFTLET_HC_BLOCK_WRITE:
+                var request = try memory.load(swiftlet_hc_block.self, at: argument)
+                request.result = Int32(bitPattern: SWIFTLET_R_ENODEV.rawValue)
+                try memory.store(request, at: argument)
+            case SWIFTLET_HC_HALT:
+                return try halt(try memory.load(swiftlet_hc_halt.self, at: argument))
+            default:
+                return .crash(GuestCrash(cause: .badHypercall("unknown hypercall number \(number)")))
+            }
+        } catch {
+            return .crash(GuestCrash(cause: .badHypercall(
+                "hypercall \(number) passed an argument the tender refused: \(error)")))
+        }
+        return .resume
+    }
+
+    private func console(_ request: swiftlet_hc_console) -> swiftlet_result {
+        guard let bytes = try? memory.bytes(
+            at: GuestAddress(raw: request.data), count: request.length, limit: UInt64(SWIFTLET_CONSOLE_MAX))
+        else { return SWIFTLET_R_EINVAL }
+        var written = 0
+        while written < bytes.count {
+            let result = write(consoleFD, bytes.baseAddress! + written, bytes.count - written)
+            if result < 0 {
+                if errno == EINTR { continue }
+                return SWIFTLET_R_EIO
+            }
+            written += result
+        }
+        return SWIFTLET_R_OK
+    }
+
+    /// Sleeps until `deadline` (monotonic ns); with no devices yet nothing can become ready.
+    private func poll(until deadline: UInt64) -> UInt64 {
+        let now = Self.clock(CLOCK_MONOTONIC)
+        guard deadline > now else { return 0 }
+        // Bound one sleep so a hostile deadline cannot wedge the tender past a signal check.
+        let wait = min(deadline - now, 1_000_000_000)
+        var interval = timespec(tv_sec: Int(wait / 1_000_000_000), tv_nsec: Int(wait % 1_000_000_000))
+        _ = nanosleep(&interval, nil)
+        return 0
+    }
+
+    private func halt(_ request: swiftlet_hc_halt) throws(GuestMemoryError) -> Outcome {
+        guard request.crash != 0 else {
+            return .halt(status: request.status >= 0 && request.status <= 254 ? request.status : SWIFTLET_EXIT_CRASH)
+        }
+        let record = try memory.load(swiftlet_crash_record.self, at: GuestAddress(raw: request.crash))
+        let length = min(UInt64(record.message_length), UInt64(SWIFTLET_CRASH_MESSAGE_MAX))
+        let message = (try? memory.copyOut(at: GuestAddress(raw: record.message), count: length))
+            .map { String(decoding: $0, as: UTF8.self) } ?? "(message outside guest memory)"
+        return .crash(GuestCrash(
+            cause: .reported(kind: swiftlet_crash_kind(rawValue: record.kind), message: message),
+            registers: .init(rip: record.rip, rsp: 0, rbp: record.rbp)))
+    }
+
+    static func clock(_ id: clockid_t) -> UInt64 {
+        var now = timespec()
+        clock_gettime(id, &now)
+        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+    }
+}

@@ -1,1 +1,0 @@
-// Shared by both tenders: guest memory, ELF loading, hypercalls, crash reports, seccomp.

@@ -1,0 +1,73 @@
+// Command line shared by both tenders:
+//   swiftlet-hvt|swiftlet-spt [--mem SIZE] IMAGE [--] [GUEST ARGS...]
+#if canImport(Glibc)
+import Glibc
+#endif
+import SwiftletABI
+
+public struct TenderOptions: Equatable {
+    public var imagePath: String
+    public var memorySize: UInt64 = 32 << 20
+    public var guestArguments: [String] = []
+    /// Hidden: install the seccomp filter, then make a forbidden system call (self-test).
+    public var seccompSelfTest = false
+
+    public static let usage = "usage: TENDER [--mem SIZE] IMAGE [--] [GUEST ARGUMENTS...]\n  SIZE: bytes, or with a K/M/G suffix (default 32M, from 4M to 4G, a multiple of 2M)"
+
+    public init(imagePath: String) { self.imagePath = imagePath }
+
+    public init(arguments: [String]) throws(TenderError) {
+        var image: String?
+        var rest: [String] = []
+        var seccompSelfTest = false
+        var memory: UInt64 = 32 << 20
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            if image != nil { rest.append(argument); continue }
+            switch argument {
+            case "--mem", "-m":
+                guard index < arguments.count else { throw .usage("--mem needs a size, e.g. --mem 64M") }
+                memory = try Self.parseMemorySize(arguments[index])
+                index += 1
+            case "--seccomp-self-test":
+                seccompSelfTest = true
+            case "--help", "-h":
+                throw .usage(Self.usage)
+            default:
+                if argument.hasPrefix("-") && argument != "-" { throw .usage("unknown option \(argument)\n\(Self.usage)") }
+                image = argument
+                if index < arguments.count && arguments[index] == "--" { index += 1 }
+            }
+        }
+        guard let image else { throw .usage("no image given\n\(Self.usage)") }
+        self.imagePath = image
+        self.memorySize = memory
+        self.guestArguments = rest
+        self.seccompSelfTest = seccompSelfTest
+    }
+
+    /// "64M", "1G", "4194304" → bytes; must lie in the ABI's range and be 2 MiB aligned.
+    public static func parseMemorySize(_ text: String) throws(TenderError) -> UInt64 {
+        var digits = Substring(text)
+        var multiplier: UInt64 = 1
+        switch digits.last {
+        case "k", "K": multiplier = 1 << 10
+        case "m", "M": multiplier = 1 << 20
+        case "g", "G": multiplier = 1 << 30
+        default: break
+        }
+        if multiplier != 1 { digits = digits.dropLast() }
+        guard let value = UInt64(digits), case let (bytes, false) = value.multipliedReportingOverflow(by: multiplier) else {
+            throw .usage("memory size '\(text)' is not a number of bytes (examples: 64M, 1G)")
+        }
+        guard bytes >= SWIFTLET_MEM_MIN, bytes <= SWIFTLET_MEM_MAX else {
+            throw .usage("memory size \(text) is outside 4M...4G")
+        }
+        guard bytes % (2 << 20) == 0 else {
+            throw .usage("memory size \(text) is not a multiple of 2M")
+        }
+        return bytes
+    }
+}

@@ -1,0 +1,63 @@
+// Entering the guest and taking its calls back: hypercalls arrive as C calls on the guest's
+// stack; a crash arrives as a signal, which we turn into the same report hvt gives.
+import CTender
+import Glibc
+import SwiftletABI
+import TenderCore
+
+enum SptGuest {
+    nonisolated(unsafe) static var handler: HypercallHandler!
+    nonisolated(unsafe) static var symbols: SymbolTable?
+
+    static var hypercallEntry: UInt64 {
+        UInt64(UInt(bitPattern: unsafeBitCast(sptHypercall as @convention(c) (UInt32, UInt64) -> Void, to: UnsafeRawPointer.self)))
+    }
+
+    static func prepare(memory: GuestMemory, symbols: SymbolTable?) {
+        handler = HypercallHandler(memory: memory)
+        self.symbols = symbols
+        installCrashHandlers()
+    }
+
+    static func enter(entry: UInt64, bootInfo: UInt64, stackTop: UInt64) -> Never {
+        ctender_spt_enter(entry, bootInfo, stackTop)
+    }
+
+    static func finish(_ outcome: HypercallHandler.Outcome) -> Never {
+        switch outcome {
+        case .resume: _exit(0)
+        case .halt(let status): _exit(status)
+        case .crash(let crash):
+            let report = CrashReport(crash: crash, memory: handler.memory, symbols: symbols)
+            TenderExit.writeStandardError("swiftlet-spt: " + report.text)
+            _exit(SWIFTLET_EXIT_CRASH)
+        }
+    }
+
+    /// Signals a guest can raise, taken on an alternate stack so a smashed guest stack
+    /// cannot take the report down with it.
+    private static func installCrashHandlers() {
+        let stackSize = 256 << 10
+        var stack = stack_t(ss_sp: malloc(stackSize), ss_flags: 0, ss_size: stackSize)
+        sigaltstack(&stack, nil)
+        var action = sigaction()
+        action.__sigaction_handler.sa_sigaction = { signal, info, context in
+            var fault = ctender_fault_context()
+            ctender_fault_context_from(context, info, signal, &fault)
+            SptGuest.finish(.crash(GuestCrash(
+                cause: .signal(number: signal, code: fault.code, faultAddress: fault.fault_address),
+                registers: .init(rip: fault.rip, rsp: fault.rsp, rbp: fault.rbp))))
+        }
+        action.sa_flags = SA_SIGINFO | SA_ONSTACK
+        for signal in [SIGILL, SIGSEGV, SIGBUS, SIGFPE, SIGTRAP] {
+            sigaction(signal, &action, nil)
+        }
+    }
+}
+
+/// The function whose address spt guests find in boot info as `hypercall_entry`.
+@_cdecl("swiftlet_spt_hypercall")
+func sptHypercall(_ number: UInt32, _ argument: UInt64) {
+    let outcome = SptGuest.handler.handle(number: number, argument: GuestAddress(raw: argument))
+    if outcome != .resume { SptGuest.finish(outcome) }
+}
