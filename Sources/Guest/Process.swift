@@ -14,12 +14,13 @@ public enum CommandLine {
     }
 }
 
+#endif
+
 /// Ends the unikernel with `status` (0...254), after flushing the console.
 public func exit(_ status: Int32) -> Never {
     Console.flush()
     Platform.halt(status: status)
 }
-#endif
 
 public enum SystemClock {
     /// Nanoseconds since an arbitrary origin at boot; never goes backwards.

@@ -204,7 +204,7 @@ struct ELFBuilder {
         return (file, layout)
     }
 
-    private func writeProgramHeader(_ file: inout [UInt8], at at: Int, type: UInt32, flags: UInt32, offset: UInt64,
+    private func writeProgramHeader(_ file: inout [UInt8], at: Int, type: UInt32, flags: UInt32, offset: UInt64,
                                     vaddr: UInt64, filesz: UInt64, memsz: UInt64, align: UInt64) {
         file.patch(type, at: at)
         file.patch(flags, at: at + 4)
@@ -242,7 +242,7 @@ private func pad(_ bytes: inout [UInt8], to alignment: Int) {
 extension Array where Element == UInt8 {
     /// Overwrites the little-endian bytes of `value` at `offset`.
     mutating func patch<T: FixedWidthInteger>(_ value: T, at offset: Int) {
-        replaceSubrange(offset ..< offset + MemoryLayout<T>.size, with: withUnsafeBytes(of: value.littleEndian) { Array($0) })
+        replaceSubrange(offset ..< offset + MemoryLayout<T>.size, with: Swift.withUnsafeBytes(of: value.littleEndian) { Array($0) })
     }
 
     /// The little-endian value at `offset`.

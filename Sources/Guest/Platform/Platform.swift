@@ -40,9 +40,7 @@ enum Platform {
         if let clock = Runtime.tscClock {
             return clock.nanoseconds(at: swiftlet_rdtsc())
         }
-        var request = swiftlet_hc_time(nanoseconds: 0)
-        Hypercall.call(SWIFTLET_HC_MONOTONIC, &request)
-        return request.nanoseconds
+        return hostMonotonicNanoseconds() &- Runtime.monotonicOrigin
         #else
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
@@ -50,13 +48,22 @@ enum Platform {
         #endif
     }
 
+    #if SWIFTLET_GUEST
+    /// The host's monotonic clock, from an arbitrary origin (used where the TSC is not).
+    static func hostMonotonicNanoseconds() -> UInt64 {
+        var request = swiftlet_hc_time(nanoseconds: 0)
+        Hypercall.call(SWIFTLET_HC_MONOTONIC, &request)
+        return request.nanoseconds
+    }
+    #endif
+
     static func halt(status: Int32) -> Never {
         #if SWIFTLET_GUEST
         var request = swiftlet_hc_halt(status: status, _pad: 0, crash: 0)
         Hypercall.call(SWIFTLET_HC_HALT, &request)
         while true {}
         #else
-        exit(status)
+        Glibc.exit(status)
         #endif
     }
 }

@@ -6,6 +6,7 @@ enum Runtime {
     nonisolated(unsafe) static var heap: Heap! = nil
     nonisolated(unsafe) static var random: ChaCha20Random! = nil
     nonisolated(unsafe) static var tscClock: TSCClock? = nil
+    nonisolated(unsafe) static var monotonicOrigin: UInt64 = 0
     nonisolated(unsafe) static var argc = 0
     nonisolated(unsafe) static var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = nil
 
@@ -22,6 +23,8 @@ enum Runtime {
         random = ChaCha20Random(seed: Boot.randomSeed)
         if info.tsc_hz != 0 {
             tscClock = TSCClock(hz: info.tsc_hz, origin: swiftlet_rdtsc())
+        } else {
+            monotonicOrigin = Platform.hostMonotonicNanoseconds()
         }
         let capacity = Int(info.argc) + 1
         argv = .allocate(capacity: capacity)

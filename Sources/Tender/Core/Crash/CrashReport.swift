@@ -31,8 +31,11 @@ public struct CrashReport {
         return frames
     }
 
+    /// The function that was running when the CPU faulted (not known for guest-reported crashes,
+    /// whose first frame is the reporting code itself).
     public var faultingFunction: String? {
-        frames.first.flatMap { symbols?.symbolize($0)?.name }
+        if case .reported = crash.cause { return nil }
+        return frames.first.flatMap { symbols?.symbolize($0)?.name }
     }
 
     public var text: String {

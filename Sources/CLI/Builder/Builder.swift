@@ -1,1 +1,0 @@
-// Builds Swift applications into Swiftlet images.

@@ -1,0 +1,124 @@
+// Builds an application into a Swiftlet image: the guest library OS (compiled once and
+// cached), the application module, the C shims, linked at the ABI's fixed address.
+import Foundation
+
+public enum Target: String, CaseIterable, Sendable {
+    case hvt, spt
+
+    /// The SWIFTLET_TARGET_* bit stamped into the image note.
+    public var noteBit: UInt32 { self == .hvt ? 1 : 2 }
+}
+
+public struct ImageBuilder: Sendable {
+    public let toolchain: Toolchain
+    public let home: SwiftletHome
+    public var log: @Sendable (String) -> Void
+
+    public init(toolchain: Toolchain, home: SwiftletHome, log: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.toolchain = toolchain
+        self.home = home
+        self.log = log
+    }
+
+    static let swiftFlags = [
+        "-enable-experimental-feature", "Embedded", "-enable-experimental-feature", "Extern",
+        "-target", Toolchain.guestTriple, "-wmo", "-Osize",
+        "-Xcc", "-ffreestanding", "-Xcc", "-fno-omit-frame-pointer",
+        "-Xfrontend", "-disable-stack-protector", "-Xfrontend", "-function-sections",
+    ]
+    static let cFlags = [
+        "-target", Toolchain.guestTriple, "-O2", "-ffreestanding", "-fno-builtin", "-fno-stack-protector",
+        "-fno-omit-frame-pointer", "-ffunction-sections",
+    ]
+
+    public struct Result: Sendable {
+        public let image: URL
+        public let size: Int
+    }
+
+    /// Builds `application` into `output`, for the targets given (its note lists them all).
+    public func build(_ application: Application, targets: [Target], output: URL, strip: Bool = false) throws(BuildError) -> Result {
+        let runtime = try runtimeModule()
+        let work = output.deletingLastPathComponent().appendingPathComponent(".\(application.name).build")
+        try makeDirectory(work)
+        log("Compiling \(application.name) (\(application.sources.count) file\(application.sources.count == 1 ? "" : "s"))")
+        let appObject = work.appendingPathComponent("\(application.name).o")
+        // As with SwiftPM: a main.swift holds top-level code; otherwise a type is marked @main.
+        let hasMainFile = application.sources.contains { $0.lastPathComponent == "main.swift" }
+        try run("compiling \(application.name)", toolchain.swiftc, Self.swiftFlags + (hasMainFile ? [] : ["-parse-as-library"]) + [
+            "-I", home.abiInclude.path, "-I", runtime.path, "-module-name", application.name,
+            "-c", "-o", appObject.path,
+        ] + application.sources.map(\.path))
+
+        let targetBits = targets.reduce(UInt32(0)) { $0 | $1.noteBit }
+        let shims = work.appendingPathComponent("libc.o")
+        try run("compiling the C shims", toolchain.clang, Self.cFlags + [
+            "-I", home.abiInclude.path, "-DSWIFTLET_NOTE_TARGETS=\(targetBits)u",
+            "-c", home.freestanding.appendingPathComponent("libc.c").path, "-o", shims.path,
+        ])
+
+        log("Linking \(output.lastPathComponent)")
+        try run("linking", toolchain.linker, [
+            "-static", "-nostdlib", "--gc-sections", "--no-undefined",
+            "-T", home.freestanding.appendingPathComponent("image.ld").path,
+            runtime.appendingPathComponent("Swiftlet.o").path, appObject.path, shims.path,
+            toolchain.embeddedLibraries.appendingPathComponent("libswiftUnicodeDataTables.a").path,
+            "-o", output.path,
+        ])
+        try? FileManager.default.removeItem(at: work)
+        if strip { try self.strip(output) }
+        let size = (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0
+        return Result(image: output, size: size)
+    }
+
+    /// Removes symbols from `image` (they feed crash backtraces, so this is opt-in).
+    public func strip(_ image: URL) throws(BuildError) {
+        guard let objcopy = toolchain.objcopy else { throw .toolchain("no llvm-objcopy in the toolchain; cannot strip") }
+        try run("stripping", objcopy, ["--strip-all", image.path])
+    }
+
+    /// The guest library OS as a Swift module + object, cached by a hash of its sources.
+    func runtimeModule() throws(BuildError) -> URL {
+        let key = home.runtimeFingerprint(extra: Self.swiftFlags + [toolchain.swiftc.path])
+        let cached = home.runtimeCache.appendingPathComponent(key)
+        if FileManager.default.fileExists(atPath: cached.appendingPathComponent("Swiftlet.o").path) {
+            return cached
+        }
+        log("Compiling the Swiftlet library OS (once per toolchain and source change)")
+        let staging = home.runtimeCache.appendingPathComponent("\(key).\(getpid()).tmp")
+        try makeDirectory(staging)
+        try run("compiling the Swiftlet library OS", toolchain.swiftc, Self.swiftFlags + [
+            "-parse-as-library", "-D", "SWIFTLET_GUEST", "-I", home.abiInclude.path, "-module-name", "Swiftlet",
+            "-emit-module", "-emit-module-path", staging.appendingPathComponent("Swiftlet.swiftmodule").path,
+            "-c", "-o", staging.appendingPathComponent("Swiftlet.o").path,
+        ] + home.guestSources.map(\.path))
+        // Another build may have finished the same module meanwhile; either copy is good.
+        if (try? FileManager.default.moveItem(at: staging, to: cached)) == nil {
+            try? FileManager.default.removeItem(at: staging)
+        }
+        return cached
+    }
+
+    private func makeDirectory(_ url: URL) throws(BuildError) {
+        do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
+            throw .output("cannot create \(url.path): \(error.localizedDescription)")
+        }
+    }
+
+    private func run(_ step: String, _ tool: URL, _ arguments: [String]) throws(BuildError) {
+        let process = Process()
+        process.executableURL = tool
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        do { try process.run() } catch {
+            throw .toolchain("cannot start \(tool.path): \(error.localizedDescription)")
+        }
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw .compile(step: step, output: String(decoding: output, as: UTF8.self))
+        }
+    }
+}

@@ -1,0 +1,41 @@
+// Where the Swiftlet sources the builder compiles into every image live: the checkout this
+// CLI was built from, or SWIFTLET_HOME.
+import Foundation
+
+public struct SwiftletHome: Sendable {
+    public let root: URL
+
+    public init(root: URL) { self.root = root }
+
+    public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) throws(BuildError) -> SwiftletHome {
+        let compiledIn = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = environment["SWIFTLET_HOME"].map { URL(fileURLWithPath: $0) } ?? compiledIn
+        let home = SwiftletHome(root: root)
+        guard FileManager.default.fileExists(atPath: home.freestanding.appendingPathComponent("image.ld").path) else {
+            throw .toolchain("Swiftlet's guest sources are not at \(root.path); set SWIFTLET_HOME to your Swiftlet checkout")
+        }
+        return home
+    }
+
+    public var abiInclude: URL { root.appendingPathComponent("Sources/ABI/include") }
+    public var guestRoot: URL { root.appendingPathComponent("Sources/Guest") }
+    public var freestanding: URL { guestRoot.appendingPathComponent("Freestanding") }
+    public var runtimeCache: URL { root.appendingPathComponent(".build/swiftlet-runtime") }
+    public var guestSources: [URL] { Application.swiftFiles(in: guestRoot) }
+
+    /// FNV-1a over the guest sources, the ABI header and `extra`: the runtime cache key.
+    func runtimeFingerprint(extra: [String]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ bytes: some Sequence<UInt8>) {
+            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        }
+        let inputs = guestSources + [abiInclude.appendingPathComponent("swiftlet_abi.h")]
+        for file in inputs {
+            mix(file.path.utf8)
+            mix((try? Data(contentsOf: file)) ?? Data())
+        }
+        for item in extra { mix(item.utf8) }
+        return String(hash, radix: 16)
+    }
+}

@@ -1,0 +1,42 @@
+// Finds the compilers and linker an image build needs, with advice when they are missing.
+import Foundation
+
+public struct Toolchain: Sendable {
+    public let swiftc: URL
+    public let clang: URL
+    public let linker: URL
+    public let objcopy: URL?
+    /// The Embedded Swift libraries for the guest's triple.
+    public let embeddedLibraries: URL
+
+    public static let guestTriple = "x86_64-unknown-linux-gnu"
+
+    public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) throws(BuildError) -> Toolchain {
+        var candidates: [URL] = []
+        if let explicit = environment["SWIFTLET_TOOLCHAIN"] {
+            candidates.append(URL(fileURLWithPath: explicit).appendingPathComponent("usr/bin"))
+        }
+        candidates += (environment["PATH"] ?? "").split(separator: ":").map { URL(fileURLWithPath: String($0)) }
+        candidates.append(URL(fileURLWithPath: "/opt/swift/usr/bin"))
+        let fileManager = FileManager.default
+        guard let bin = candidates.first(where: { fileManager.isExecutableFile(atPath: $0.appendingPathComponent("swiftc").path) }) else {
+            throw .toolchain("no `swiftc` found on PATH or in /opt/swift; install a Swift 6.x toolchain from swift.org (with Embedded Swift) or set SWIFTLET_TOOLCHAIN to its root")
+        }
+        func tool(_ name: String) -> URL? {
+            let url = bin.appendingPathComponent(name)
+            return fileManager.isExecutableFile(atPath: url.path) ? url : nil
+        }
+        guard let clang = tool("clang") else {
+            throw .toolchain("the toolchain at \(bin.path) has no clang; use a complete swift.org toolchain")
+        }
+        guard let linker = tool("ld.lld") else {
+            throw .toolchain("the toolchain at \(bin.path) has no ld.lld; use a complete swift.org toolchain")
+        }
+        let embedded = bin.deletingLastPathComponent()
+            .appendingPathComponent("lib/swift/embedded/\(guestTriple)")
+        guard fileManager.fileExists(atPath: embedded.path) else {
+            throw .toolchain("the toolchain at \(bin.path) lacks Embedded Swift for \(guestTriple) (\(embedded.path)); use Swift 6.1 or newer from swift.org")
+        }
+        return Toolchain(swiftc: tool("swiftc")!, clang: clang, linker: linker, objcopy: tool("llvm-objcopy"), embeddedLibraries: embedded)
+    }
+}

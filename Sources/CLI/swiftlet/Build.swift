@@ -1,0 +1,37 @@
+// `swiftlet build [PATH] [--target hvt|spt|all] [-o IMAGE] [--strip]`
+import ArgumentParser
+import Foundation
+import SwiftletBuild
+
+struct Build: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Build an application into a unikernel image.")
+
+    @Argument(help: "The application: a package folder, a folder of Swift files, or one Swift file.")
+    var path: String = "."
+
+    @Option(help: "Targets the image may run on (hvt and spt share one image format).")
+    var target: TargetOption = .all
+
+    @Option(name: .shortAndLong, help: "Where to write the image (default: PATH/.build/swiftlet/NAME.swiftlet).")
+    var output: String?
+
+    @Flag(help: "Remove symbols (smaller image; crash reports lose function names).")
+    var strip = false
+
+    func run() throws {
+        let image = try Self.build(path: path, targets: target.targets, output: output, strip: strip)
+        say("built \(image.image.path) (\(formatSize(image.size)))")
+    }
+
+    static func build(path: String, targets: [Target], output: String?, strip: Bool = false) throws -> ImageBuilder.Result {
+        let application = try Application(path: path)
+        let builder = ImageBuilder(toolchain: try Toolchain.locate(), home: try SwiftletHome.locate(), log: { say($0) })
+        let destination = output.map { URL(fileURLWithPath: $0) } ?? defaultImage(for: application)
+        try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+        return try builder.build(application, targets: targets, output: destination, strip: strip)
+    }
+
+    static func defaultImage(for application: Application) -> URL {
+        application.root.appendingPathComponent(".build/swiftlet/\(application.name).swiftlet")
+    }
+}
