@@ -9,6 +9,7 @@ public enum TenderExit {
     /// Runs `body` (the whole tender) and turns its result or error into the process exit.
     public static func run(name: String, _ body: () throws(TenderError) -> HypercallHandler.Outcome,
                            report: (GuestCrash) -> String) -> Never {
+        restoreStopSignals()
         do {
             switch try body() {
             case .resume:
@@ -23,6 +24,18 @@ public enum TenderExit {
             writeStandardError("\(name): error: \(error)\n")
             _exit(SWIFTLET_EXIT_TENDER_ERROR)
         }
+    }
+
+    /// A guest that never makes a hypercall is stopped by the kernel's default action for
+    /// these signals, so make sure a launcher did not leave them ignored or blocked.
+    static func restoreStopSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
+            Glibc.signal(signal, SIG_DFL)
+            sigaddset(&set, signal)
+        }
+        sigprocmask(SIG_UNBLOCK, &set, nil)
     }
 
     public static func writeStandardError(_ text: String) {

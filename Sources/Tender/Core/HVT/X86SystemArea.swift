@@ -87,9 +87,11 @@ public struct X86SystemArea {
 
         // Guest RAM: 4 KiB pages over the image span (guard page, read-only boot info, W^X
         // segments), 2 MiB pages for the rest of the heap.
-        let imageEnd = segments.map(\.end).max() ?? (SWIFTLET_GUEST_BASE + SWIFTLET_IMAGE_OFFSET)
+        // At least the first chunk (guard page, boot info) gets small pages; the span is checked
+        // before any arithmetic on it, so no segment end can underflow or overflow here.
+        let imageEnd = max(segments.map(\.end).max() ?? 0, SWIFTLET_GUEST_BASE + SWIFTLET_IMAGE_OFFSET)
+        guard imageEnd - SWIFTLET_GUEST_BASE <= UInt64(maximumRAMTables) << 21 else { throw .imageTooLarge(imageEnd) }
         let smallChunks = Int((imageEnd - SWIFTLET_GUEST_BASE + 0x1F_FFFF) >> 21)
-        guard smallChunks <= maximumRAMTables else { throw .imageTooLarge(imageEnd) }
         let chunks = Int(memorySize >> 21)
         for chunk in 0..<chunks {
             let virtual = SWIFTLET_GUEST_BASE + UInt64(chunk) << 21

@@ -1,5 +1,6 @@
 // crash: traps on purpose, so tests can check that both tenders report the trapping
-// function with a symbolized backtrace. `crash overflow|bounds|nil|fatal|segv|oom`.
+// function with a symbolized backtrace. `crash overflow|bounds|nil|fatal|segv|oom|spin`
+// (spin never makes a hypercall: the tender must still stop on SIGTERM or Ctrl-C).
 import Swiftlet
 
 @inline(never)
@@ -33,6 +34,13 @@ func exhaustMemory() -> Int {
     while true { blocks.append([UInt8](repeating: 1, count: 1 << 20)) }
 }
 
+@inline(never)
+func spinForever(_ seed: Int) -> Int {
+    var value = seed
+    while value != 0 { value = (value &* 6364136223846793005 &+ 1) | 1 }
+    return value
+}
+
 let mode = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "overflow"
 print("crash: about to \(mode)")
 switch mode {
@@ -42,6 +50,7 @@ case "nil": print(unwrapNothing(CommandLine.arguments.count > 100 ? 1 : nil))
 case "fatal": failOnPurpose("the crash example was asked to fail")
 case "segv": print(touchUnmappedMemory(UInt(CommandLine.arguments.count) * 8))
 case "oom": print(exhaustMemory())
+case "spin": print(spinForever(CommandLine.arguments.count))
 default: print("unknown mode \(mode)")
 }
 print("crash: still alive, which is wrong")

@@ -1,0 +1,52 @@
+// Boots examples/hello on every runnable target: output, arguments, clock, exit status.
+import Foundation
+import SwiftletBuild
+import Testing
+
+@Suite struct BootTests {
+    @Test(arguments: runnableTargets)
+    func helloPrintsArgumentsAndTime(target: Target) throws {
+        let image = try Harness.example("hello")
+        let result = try Harness.run(Harness.tender(target), [image.path, "--", "first", "two words", "ünïcode"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stdout.contains("Hello from Swiftlet!"))
+        #expect(result.stdout.contains("arguments: 3"))
+        #expect(result.stdout.contains("[1] first"))
+        #expect(result.stdout.contains("[2] two words"))
+        #expect(result.stdout.contains("[3] ünïcode"))
+        // The guest's wall clock must agree with ours (to the day, to stay robust at midnight).
+        let line = result.stdout.split(separator: "\n").first { $0.hasPrefix("time: ") }
+        let stamp = try #require(line).dropFirst("time: ".count)
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let guestTime = try #require(formatter.date(from: String(stamp)), "bad timestamp \(stamp)")
+        #expect(abs(guestTime.timeIntervalSinceNow) < 60)
+    }
+
+    @Test(arguments: runnableTargets, [0, 3, 254])
+    func exitStatusComesFromTheGuest(target: Target, status: Int32) throws {
+        let image = try Harness.example("hello")
+        let result = try Harness.run(Harness.tender(target), [image.path, "--exit", "\(status)"])
+        #expect(result.status == status)
+        #expect(result.stderr.isEmpty, "stderr: \(result.stderr)")
+    }
+
+    @Test(arguments: runnableTargets)
+    func uptimeIsMonotonicAndSmall(target: Target) throws {
+        let image = try Harness.example("hello")
+        let result = try Harness.run(Harness.tender(target), [image.path])
+        let line = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("uptime: ") })
+        let micros = try #require(Int(line.dropFirst("uptime: ".count).dropLast(" us".count)))
+        #expect(micros >= 0 && micros < 10_000_000, "uptime since boot should be tiny, got \(micros) us")
+    }
+
+    @Test(arguments: runnableTargets)
+    func memorySizeOptionIsHonoured(target: Target) throws {
+        let image = try Harness.example("hello")
+        let ok = try Harness.run(Harness.tender(target), ["--mem", "8M", image.path])
+        #expect(ok.status == 0, "stderr: \(ok.stderr)")
+        let refused = try Harness.run(Harness.tender(target), ["--mem", "3M", image.path])
+        #expect(refused.status == 125)
+        #expect(refused.stderr.contains("2M") || refused.stderr.contains("4M"), "stderr: \(refused.stderr)")
+    }
+}

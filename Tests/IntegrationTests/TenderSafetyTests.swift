@@ -1,0 +1,78 @@
+// Tenders refuse bad images with a clear message and status 125, and confine themselves
+// with seccomp: a forbidden system call after set-up kills the tender.
+import Foundation
+import SwiftletBuild
+import Testing
+
+@Suite struct TenderSafetyTests {
+    func write(_ bytes: [UInt8], named name: String) throws -> URL {
+        let url = Harness.scratch.appendingPathComponent(name)
+        try Data(bytes).write(to: url)
+        return url
+    }
+
+    @Test(arguments: runnableTargets)
+    func seccompKillsAForbiddenSystemCall(target: Target) throws {
+        let image = try Harness.example("hello")
+        let result = try Harness.run(Harness.tender(target), ["--seccomp-self-test", image.path])
+        #expect(result.signal == SIGSYS, "expected death by SIGSYS, got status \(result.status) signal \(String(describing: result.signal)); stderr: \(result.stderr)")
+        #expect(!result.stdout.contains("Hello"), "the guest must not have run")
+    }
+
+    @Test(arguments: runnableTargets)
+    func missingImageIsAClearError(target: Target) throws {
+        let result = try Harness.run(Harness.tender(target), ["/nonexistent/image.swiftlet"])
+        #expect(result.status == 125)
+        #expect(result.stderr.contains("cannot open image /nonexistent/image.swiftlet"))
+    }
+
+    @Test(arguments: runnableTargets)
+    func notAnELFIsRefused(target: Target) throws {
+        let url = try write(Array("#!/bin/sh\necho hi\n".utf8), named: "script-\(target).swiftlet")
+        let result = try Harness.run(Harness.tender(target), [url.path])
+        #expect(result.status == 125)
+        #expect(result.stderr.contains("not a loadable Swiftlet image"), "stderr: \(result.stderr)")
+    }
+
+    @Test(arguments: runnableTargets)
+    func truncatedImagesAreRefusedNeverRun(target: Target) throws {
+        let bytes = try [UInt8](Data(contentsOf: Harness.example("hello")))
+        // Cut inside the headers or the loadable segments (the section table at the very end is
+        // optional: without it an image still runs, only its crash reports lose symbols).
+        for (index, length) in [0, 16, 63, 64, 100, 4096, 4097, bytes.count / 3, bytes.count / 2].enumerated() {
+            let url = try write(Array(bytes.prefix(length)), named: "truncated-\(target)-\(index).swiftlet")
+            let result = try Harness.run(Harness.tender(target), [url.path])
+            #expect(result.status == 125, "length \(length): status \(result.status) stderr \(result.stderr)")
+            #expect(!result.stdout.contains("Hello"))
+        }
+    }
+
+    @Test(arguments: runnableTargets)
+    func hostELFExecutableIsRefused(target: Target) throws {
+        let result = try Harness.run(Harness.tender(target), ["/bin/true"])
+        #expect(result.status == 125)
+        #expect(result.stderr.contains("not a loadable Swiftlet image"), "stderr: \(result.stderr)")
+    }
+
+    @Test func imageForAnotherTargetIsRefusedWithAdvice() throws {
+        let home = try SwiftletHome.locate()
+        let builder = ImageBuilder(toolchain: try Toolchain.locate(), home: home)
+        let application = try Application(path: home.root.appendingPathComponent("examples/hello").path)
+        let sptOnly = Harness.scratch.appendingPathComponent("hello-spt-only.swiftlet")
+        _ = try builder.build(application, targets: [.spt], output: sptOnly)
+        let sptRun = try Harness.run(Harness.tender(.spt), [sptOnly.path])
+        #expect(sptRun.status == 0)
+        let hvtRun = try Harness.run(Harness.tender(.hvt), [sptOnly.path])
+        #expect(hvtRun.status == 125)
+        #expect(hvtRun.stderr.contains("built for target spt, not hvt"), "stderr: \(hvtRun.stderr)")
+        #expect(hvtRun.stderr.contains("--target hvt"))
+    }
+
+    @Test(arguments: runnableTargets)
+    func unknownOptionGetsUsage(target: Target) throws {
+        let result = try Harness.run(Harness.tender(target), ["--frobnicate"])
+        #expect(result.status == 125)
+        #expect(result.stderr.contains("unknown option --frobnicate"))
+        #expect(result.stderr.contains("usage:"))
+    }
+}
