@@ -6,7 +6,7 @@
 //   Sources/CLI      the `swiftlet` front door and the image builder behind it
 import PackageDescription
 
-let staticTender: [LinkerSetting] = [.unsafeFlags(["-static-executable"])]
+let staticTender: [LinkerSetting] = [.unsafeFlags(["-static-executable", "-Xlinker", "--gc-sections"])]
 
 let package = Package(
     name: "Swiftlet",

@@ -26,7 +26,7 @@ import Testing
     @Test(arguments: runnableTargets, [0, 3, 254])
     func exitStatusComesFromTheGuest(target: Target, status: Int32) throws {
         let image = try Harness.example("hello")
-        let result = try Harness.run(Harness.tender(target), [image.path, "--exit", "\(status)"])
+        let result = try Harness.run(Harness.tender(target), [image.path, "exit=\(status)"])
         #expect(result.status == status)
         #expect(result.stderr.isEmpty, "stderr: \(result.stderr)")
     }

@@ -51,16 +51,29 @@ struct Run: ParsableCommand {
         return handle.readData(ofLength: 4) == Data([0x7F, 0x45, 0x4C, 0x46])
     }
 
-    /// The tender binary: next to this executable, else on PATH.
+    /// The tender binary: next to this executable, else on PATH; in a Swiftlet checkout where
+    /// `swift run swiftlet` built only the CLI, build the tender the same way first.
     static func tender(for target: Target) throws -> String {
         let name = "swiftlet-\(target.rawValue)"
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let candidates = [URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent(name).path]
-            + (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/\(name)" }
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw UserError("cannot find the \(name) tender next to swiftlet or on PATH; build it with `swift build`")
+        let productsFolder = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        let beside = productsFolder.appendingPathComponent(name).path
+        let onPath = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/\(name)" }
+        if let found = ([beside] + onPath).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
+            return found
         }
-        return found
+        if let home = try? SwiftletHome.locate(), productsFolder.path.hasPrefix(home.root.appendingPathComponent(".build").path) {
+            say("building the \(target.rawValue) tender (first run)")
+            let configuration = productsFolder.lastPathComponent == "release" ? "release" : "debug"
+            let build = Process()
+            build.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            build.arguments = ["swift", "build", "-c", configuration, "--product", name, "--package-path", home.root.path]
+            build.standardOutput = FileHandle.standardError
+            try build.run()
+            build.waitUntilExit()
+            if build.terminationStatus == 0, FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        }
+        throw UserError("cannot find the \(name) tender next to swiftlet or on PATH; build it with `swift build` in the Swiftlet checkout")
     }
 }
 
