@@ -69,6 +69,20 @@ import Testing
     }
 
     @Test(arguments: runnableTargets)
+    func abiVersionMismatchIsRefusedWithAdvice(target: Target) throws {
+        var bytes = try [UInt8](Data(contentsOf: Harness.example("hello")))
+        // The note: namesz 9, descsz 8, type 'SWFT', "Swiftlet\0" padded to 12, then the version.
+        let header: [UInt8] = [9, 0, 0, 0, 8, 0, 0, 0, 0x54, 0x46, 0x57, 0x53] + Array("Swiftlet".utf8) + [0, 0, 0, 0]
+        let start = try #require(bytes.indices.first { bytes[$0...].starts(with: header) }, "ABI note not found")
+        bytes[start + header.count] = 99
+        let url = try write(bytes, named: "abi99-\(target).swiftlet")
+        let result = try Harness.run(Harness.tender(target), [url.path])
+        #expect(result.status == 125)
+        #expect(result.stderr.contains("built for Swiftlet ABI 99"), "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("rebuild"))
+    }
+
+    @Test(arguments: runnableTargets)
     func unknownOptionGetsUsage(target: Target) throws {
         let result = try Harness.run(Harness.tender(target), ["--frobnicate"])
         #expect(result.status == 125)
