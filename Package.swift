@@ -38,8 +38,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/CLI/swiftlet"),
 
-        .testTarget(name: "GuestTests", dependencies: ["Swiftlet"]),
-        .testTarget(name: "TenderTests", dependencies: ["TenderCore"]),
+        .target(name: "TestSupport", path: "Tests/Support"),
+        .testTarget(name: "GuestTests", dependencies: ["Swiftlet", "TestSupport"]),
+        .testTarget(name: "TenderTests", dependencies: ["TenderCore", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SwiftletBuild", "TenderCore"]),
     ]
 )

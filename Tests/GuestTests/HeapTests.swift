@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import Swiftlet
 
 /// Runs `body` with a heap over a freshly allocated region of `size` bytes.
@@ -36,17 +37,6 @@ extension Heap {
     }
 }
 
-private struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func next(below bound: Int) -> Int { Int(next() % UInt64(bound)) }
-}
 
 private func patternWord(id: Int, index: Int) -> UInt64 {
     (UInt64(truncatingIfNeeded: id) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(truncatingIfNeeded: index) &* 0xD6E8_FEB8_6659_FD93)

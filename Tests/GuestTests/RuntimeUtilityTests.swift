@@ -2,6 +2,7 @@
 // time, the TSC clock, the argument block parser and the allocation-free text buffer.
 import Foundation
 import Testing
+import TestSupport
 @testable import Swiftlet
 
 @Suite struct RuntimeUtilityTests {
@@ -38,17 +39,6 @@ import Testing
         seed.withUnsafeBytes { ChaCha20Random(seed: $0) }
     }
 
-    /// Deterministic test-input generator (SplitMix64).
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     // MARK: - ChaCha20
 

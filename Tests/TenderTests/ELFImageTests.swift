@@ -1,5 +1,6 @@
 import SwiftletABI
 import Testing
+import TestSupport
 @testable import TenderCore
 
 private let base = ELFBuilder.imageBase        // GUEST_BASE + SWIFTLET_IMAGE_OFFSET
@@ -341,14 +342,3 @@ private func refusal(_ bytes: [UInt8], memorySize: UInt64 = memorySize) -> ELFEr
     }
 }
 
-private struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -5,6 +5,7 @@
 import Glibc
 import CTender
 import Testing
+import TestSupport
 @testable import TenderCore
 
 // KVM ioctl request numbers as the kernel sees them (_IO/_IOR/_IOW on 0xAE).
@@ -23,17 +24,6 @@ private func run(_ program: BPFProgram, _ data: SeccompData) throws -> SeccompAc
     try program.evaluate(data)
 }
 
-/// Deterministic generator for the differential tests.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Checks the compiled program against the policy's own meaning on random inputs built
 /// from the values the policy mentions (and near misses of them).
