@@ -133,8 +133,9 @@ struct swiftlet_hc_console {       /* CONSOLE */
 };
 #define SWIFTLET_CONSOLE_MAX 65536u
 
-struct swiftlet_hc_poll {          /* POLL: sleep until a device is ready or the deadline */
-    uint64_t deadline;             /* IN: monotonic nanoseconds; 0 = do not sleep */
+struct swiftlet_hc_poll {          /* POLL: sleep until a device has input or the timeout */
+    uint64_t timeout;              /* IN: nanoseconds at most; 0 = do not sleep. Relative, so
+                                      guest and tender clocks need not agree. */
     uint64_t ready_set;            /* OUT: bit `handle` set for each device with input */
 };
 

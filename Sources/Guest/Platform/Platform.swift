@@ -57,6 +57,20 @@ enum Platform {
     }
     #endif
 
+    #if SWIFTLET_GUEST
+    /// Sleeps until a device has input or `deadline` (monotonic ns, in this guest's
+    /// uptime) passes; returns the handles with input as a bit set.
+    static func poll(until deadline: UInt64?) -> UInt64 {
+        var request = swiftlet_hc_poll(timeout: UInt64.max, ready_set: 0)
+        if let deadline {
+            let now = monotonicNanoseconds()
+            request.timeout = deadline <= now ? 0 : deadline - now
+        }
+        Hypercall.call(SWIFTLET_HC_POLL, &request)
+        return request.ready_set
+    }
+    #endif
+
     static func halt(status: Int32) -> Never {
         #if SWIFTLET_GUEST
         var request = swiftlet_hc_halt(status: status, _pad: 0, crash: 0)

@@ -5,6 +5,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <poll.h>
+#include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <ucontext.h>
@@ -54,6 +59,27 @@ uint64_t ctender_kvm_get_regs_request(void) { return KVM_GET_REGS; }
 uint64_t ctender_kvm_get_sregs_request(void) { return KVM_GET_SREGS; }
 
 long ctender_getrandom(void *buffer, unsigned long length) { return getrandom(buffer, length, 0); }
+
+int ctender_open_tap(const char *name) {
+    if (strlen(name) >= IFNAMSIZ) return -EINVAL;
+    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    request.ifr_flags = IFF_TAP | IFF_NO_PI;
+    strncpy(request.ifr_name, name, IFNAMSIZ - 1);
+    if (ioctl(fd, TUNSETIFF, &request) < 0) {
+        int saved = errno;
+        close(fd);
+        return -saved;
+    }
+    return fd;
+}
+
+int ctender_ppoll(void *fds, unsigned long count, int64_t timeout_ns) {
+    struct timespec timeout = { .tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000 };
+    return ppoll((struct pollfd *)fds, count, timeout_ns < 0 ? NULL : &timeout, NULL);
+}
 
 _Noreturn void ctender_spt_enter(uint64_t entry, uint64_t boot_info, uint64_t stack_top) {
     __asm__ __volatile__(

@@ -9,10 +9,16 @@ public struct TenderOptions: Equatable {
     public var imagePath: String
     public var memorySize: UInt64 = 32 << 20
     public var guestArguments: [String] = []
+    public var networks: [NetworkSpec] = []
     /// Hidden: install the seccomp filter, then make a forbidden system call (self-test).
     public var seccompSelfTest = false
 
-    public static let usage = "usage: TENDER [--mem SIZE] IMAGE [--] [GUEST ARGUMENTS...]\n  SIZE: bytes, or with a K/M/G suffix (default 32M, from 4M to 4G, a multiple of 2M)"
+    public static let usage = """
+        usage: TENDER [--mem SIZE] [--net tap:NAME|fd:N[,mac=XX:XX:XX:XX:XX:XX]]... IMAGE [--] [GUEST ARGUMENTS...]
+          SIZE: bytes, or with a K/M/G suffix (default 32M, from 4M to 4G, a multiple of 2M)
+          --net tap:NAME  attach an existing tap interface
+          --net fd:N      attach a connected stream socket speaking passt's framing (4-byte length + frame)
+        """
 
     public init(imagePath: String) { self.imagePath = imagePath }
 
@@ -21,6 +27,7 @@ public struct TenderOptions: Equatable {
         var rest: [String] = []
         var seccompSelfTest = false
         var memory: UInt64 = 32 << 20
+        var networks: [NetworkSpec] = []
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
@@ -30,6 +37,10 @@ public struct TenderOptions: Equatable {
             case "--mem", "-m":
                 guard index < arguments.count else { throw .usage("--mem needs a size, e.g. --mem 64M") }
                 memory = try Self.parseMemorySize(arguments[index])
+                index += 1
+            case "--net":
+                guard index < arguments.count else { throw .usage("--net needs tap:NAME or fd:N") }
+                networks.append(try NetworkSpec(parsing: arguments[index]))
                 index += 1
             case "--seccomp-self-test":
                 seccompSelfTest = true
@@ -46,6 +57,7 @@ public struct TenderOptions: Equatable {
         self.memorySize = memory
         self.guestArguments = rest
         self.seccompSelfTest = seccompSelfTest
+        self.networks = networks
     }
 
     /// "64M", "1G", "4194304" → bytes; must lie in the ABI's range and be 2 MiB aligned.

@@ -16,9 +16,11 @@ TenderExit.run(name: "swiftlet-hvt", { () throws(TenderError) -> HypercallHandle
     memory = machine.memory
     do { try image.elf.load(into: machine.memory) } catch { throw .image("cannot load \(options.imagePath): \(error)") }
 
+    let networks = try options.networks.enumerated().map { (index, spec) throws(TenderError) in try spec.open(name: "net\(index)") }
     let layout = BootLayout(memorySize: options.memorySize, imageEnd: image.elf.imageEnd)
     var boot = BootInfoWriter(target: SWIFTLET_TARGET_HVT)
     boot.tscHz = machine.tscHz
+    boot.networks = networks
     try boot.write(into: machine.memory, layout: layout, arguments: [options.imagePath] + options.guestArguments)
     try machine.prepare(
         segments: image.elf.segments.map {
@@ -27,12 +29,12 @@ TenderExit.run(name: "swiftlet-hvt", { () throws(TenderError) -> HypercallHandle
         entry: image.elf.entry, stackTop: layout.stackTop.raw, bootInfo: layout.bootInfo.raw)
 
     let policy = SeccompPolicy.hvt(
-        vcpuFD: machine.vcpu, consoleFDs: [1, 2], deviceFDs: [],
+        vcpuFD: machine.vcpu, consoleFDs: [1, 2], deviceFDs: networks.map(\.backend.fd),
         kvmRunRequests: [ctender_kvm_run_request(), ctender_kvm_get_regs_request(), ctender_kvm_get_sregs_request()])
     do { try policy.install() } catch { throw .guest("cannot install the seccomp filter: \(error)") }
     if options.seccompSelfTest { _ = getppid() }   // not on the allow-list: the kernel kills us here
 
-    return machine.runGuest(hypercalls: HypercallHandler(memory: machine.memory))
+    return machine.runGuest(hypercalls: HypercallHandler(memory: machine.memory, networks: networks))
 }, report: { crash in
     guard let memory else { return crash.summary + "\n" }
     return CrashReport(crash: crash, memory: memory, symbols: symbols).text

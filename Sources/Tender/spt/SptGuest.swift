@@ -13,8 +13,8 @@ enum SptGuest {
         UInt64(UInt(bitPattern: unsafeBitCast(sptHypercall as @convention(c) (UInt32, UInt64) -> Void, to: UnsafeRawPointer.self)))
     }
 
-    static func prepare(memory: GuestMemory, symbols: SymbolTable?) {
-        handler = HypercallHandler(memory: memory)
+    static func prepare(hypercalls: HypercallHandler, symbols: SymbolTable?) {
+        handler = hypercalls
         self.symbols = symbols
         installCrashHandlers()
     }

@@ -12,14 +12,16 @@ TenderExit.run(name: "swiftlet-spt", { () throws(TenderError) -> HypercallHandle
     let space = try ProcessGuestSpace(memorySize: options.memorySize)
     do { try image.elf.load(into: space.memory) } catch { throw .image("cannot load \(options.imagePath): \(error)") }
 
+    let networks = try options.networks.enumerated().map { (index, spec) throws(TenderError) in try spec.open(name: "net\(index)") }
     let layout = BootLayout(memorySize: options.memorySize, imageEnd: image.elf.imageEnd)
     var boot = BootInfoWriter(target: SWIFTLET_TARGET_SPT)
     boot.hypercallEntry = SptGuest.hypercallEntry
+    boot.networks = networks
     try boot.write(into: space.memory, layout: layout, arguments: [options.imagePath] + options.guestArguments)
     try space.protect(segments: image.elf.segments)
 
-    SptGuest.prepare(memory: space.memory, symbols: image.symbols)
-    let policy = SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: [])
+    SptGuest.prepare(hypercalls: HypercallHandler(memory: space.memory, networks: networks), symbols: image.symbols)
+    let policy = SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: networks.map(\.backend.fd))
     do { try policy.install() } catch { throw .guest("cannot install the seccomp filter: \(error)") }
     if options.seccompSelfTest { _ = getppid() }   // not on the allow-list: the kernel kills us here
 

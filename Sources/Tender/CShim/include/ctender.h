@@ -27,6 +27,12 @@ uint64_t ctender_kvm_get_sregs_request(void);
 /* getrandom(2); <sys/random.h> does not import into Swift's Glibc module. */
 long ctender_getrandom(void *buffer, unsigned long length);
 
+/* ---- Network devices ---- */
+/* Opens tap interface `name` (IFF_TAP | IFF_NO_PI, non-blocking); fd or -errno. */
+int ctender_open_tap(const char *name);
+/* ppoll(2) with a relative timeout in nanoseconds (negative: wait forever). */
+int ctender_ppoll(void *fds, unsigned long count, int64_t timeout_ns);
+
 /* ---- spt ---- */
 /* Switches to `stack_top` and calls entry(boot_info); never returns. */
 _Noreturn void ctender_spt_enter(uint64_t entry, uint64_t boot_info, uint64_t stack_top);

@@ -24,6 +24,7 @@ public struct BootInfoWriter {
     public var target: UInt32
     public var tscHz: UInt64 = 0
     public var hypercallEntry: UInt64 = 0
+    public var networks: [NetworkDevice] = []
 
     public init(target: UInt32) { self.target = target }
 
@@ -38,7 +39,25 @@ public struct BootInfoWriter {
         info.heap_end = layout.heapEnd.raw
         info.tsc_hz = tscHz
         info.hypercall_entry = hypercallEntry
-        info.device_count = 0
+        guard networks.count <= Int(SWIFTLET_MAX_DEVICES) else {
+            throw .usage("at most \(SWIFTLET_MAX_DEVICES) devices are supported")
+        }
+        withUnsafeMutableBytes(of: &info.devices) { table in
+            for (handle, network) in networks.enumerated() {
+                var device = swiftlet_device()
+                device.kind = UInt32(SWIFTLET_DEVICE_NET.rawValue)
+                device.handle = UInt32(handle)
+                withUnsafeMutableBytes(of: &device.name) { name in
+                    for (index, byte) in network.name.utf8.prefix(Int(SWIFTLET_DEVICE_NAME_MAX) - 1).enumerated() {
+                        name[index] = byte
+                    }
+                }
+                device.mac = network.mac
+                device.mtu = network.mtu
+                table.storeBytes(of: device, toByteOffset: handle * MemoryLayout<swiftlet_device>.stride, as: swiftlet_device.self)
+            }
+        }
+        info.device_count = UInt32(networks.count)
 
         let block: [UInt8] = arguments.flatMap { Array($0.utf8) + [0] }
         let blockAddress = layout.bootInfo.raw + (UInt64(MemoryLayout<swiftlet_boot_info>.size + 63) & ~63)

@@ -4,6 +4,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CTender
 import SwiftletABI
 
 public final class HypercallHandler {
@@ -15,10 +16,13 @@ public final class HypercallHandler {
 
     public let memory: GuestMemory
     public let consoleFD: Int32
+    /// Indexed by the guest's device handle (the order of boot info's device list).
+    public let networks: [NetworkDevice]
 
-    public init(memory: GuestMemory, consoleFD: Int32 = 1) {
+    public init(memory: GuestMemory, consoleFD: Int32 = 1, networks: [NetworkDevice] = []) {
         self.memory = memory
         self.consoleFD = consoleFD
+        self.networks = networks
     }
 
     public func handle(number: UInt32, argument: GuestAddress) -> Outcome {
@@ -34,12 +38,24 @@ public final class HypercallHandler {
                 try memory.store(request, at: argument)
             case SWIFTLET_HC_POLL:
                 var request = try memory.load(swiftlet_hc_poll.self, at: argument)
-                request.ready_set = poll(until: request.deadline)
+                request.ready_set = poll(timeout: request.timeout)
                 try memory.store(request, at: argument)
             case SWIFTLET_HC_NET_READ, SWIFTLET_HC_NET_WRITE:
                 var request = try memory.load(swiftlet_hc_net.self, at: argument)
                 request.completed = 0
-                request.result = Int32(bitPattern: SWIFTLET_R_ENODEV.rawValue)
+                let result: swiftlet_result
+                if Int(request.handle) < networks.count {
+                    let device = networks[Int(request.handle)]
+                    do {
+                        result = number == SWIFTLET_HC_NET_READ.rawValue
+                            ? try device.read(&request, memory: memory) : try device.write(&request, memory: memory)
+                    } catch {
+                        result = SWIFTLET_R_EINVAL
+                    }
+                } else {
+                    result = SWIFTLET_R_ENODEV
+                }
+                request.result = Int32(bitPattern: result.rawValue)
                 try memory.store(request, at: argument)
             case SWIFTLET_HC_BLOCK_READ, SWIFTLET_HC_BLOCK_WRITE:
                 var request = try memory.load(swiftlet_hc_block.self, at: argument)
@@ -73,15 +89,28 @@ public final class HypercallHandler {
         return SWIFTLET_R_OK
     }
 
-    /// Sleeps until `deadline` (monotonic ns); with no devices yet nothing can become ready.
-    private func poll(until deadline: UInt64) -> UInt64 {
-        let now = Self.clock(CLOCK_MONOTONIC)
-        guard deadline > now else { return 0 }
-        // Bound one sleep so a hostile deadline cannot wedge the tender past a signal check.
-        let wait = min(deadline - now, 1_000_000_000)
-        var interval = timespec(tv_sec: Int(wait / 1_000_000_000), tv_nsec: Int(wait % 1_000_000_000))
-        _ = nanosleep(&interval, nil)
-        return 0
+    /// Sleeps until a device has input or `timeout` ns pass; returns the ready set. One sleep
+    /// is bounded to a second: the guest simply polls again.
+    private func poll(timeout: UInt64) -> UInt64 {
+        var ready: UInt64 = 0
+        for (handle, device) in networks.enumerated() where device.backend.hasBufferedFrame {
+            ready |= 1 << UInt64(handle)
+        }
+        let wait = ready != 0 ? 0 : min(timeout, 1_000_000_000)
+        var fds = networks.map { pollfd(fd: $0.backend.fd, events: Int16(POLLIN), revents: 0) }
+        if fds.isEmpty {
+            if wait > 0 {
+                var interval = timespec(tv_sec: Int(wait / 1_000_000_000), tv_nsec: Int(wait % 1_000_000_000))
+                _ = nanosleep(&interval, nil)
+            }
+            return ready
+        }
+        if fds.withUnsafeMutableBufferPointer({ ctender_ppoll($0.baseAddress, UInt($0.count), Int64(wait)) }) > 0 {
+            for (handle, entry) in fds.enumerated() where entry.revents != 0 {
+                ready |= 1 << UInt64(handle)
+            }
+        }
+        return ready
     }
 
     private func halt(_ request: swiftlet_hc_halt) throws(GuestMemoryError) -> Outcome {

@@ -1,0 +1,133 @@
+// Where a guest network device's frames come from and go to on the host: a tap interface
+// (one frame per read/write) or a stream socket to passt (frames with a 4-byte length).
+#if canImport(Glibc)
+import Glibc
+#endif
+import CTender
+
+public enum FrameRead: Equatable {
+    case frame(Int)      // bytes stored (truncated to the buffer if the frame was longer)
+    case empty           // nothing to read now
+    case closed          // the peer went away
+}
+
+public protocol NetworkBackend: AnyObject {
+    var fd: Int32 { get }
+    /// Frames already read from `fd` but not yet handed to the guest.
+    var hasBufferedFrame: Bool { get }
+    func readFrame(into buffer: UnsafeMutableRawBufferPointer) -> FrameRead
+    func writeFrame(_ frame: UnsafeRawBufferPointer) -> Bool
+}
+
+/// A tap interface: the kernel delivers exactly one Ethernet frame per read.
+public final class TapBackend: NetworkBackend {
+    public let fd: Int32
+    public var hasBufferedFrame: Bool { false }
+
+    public init(fd: Int32) { self.fd = fd }
+
+    public func readFrame(into buffer: UnsafeMutableRawBufferPointer) -> FrameRead {
+        while true {
+            let count = read(fd, buffer.baseAddress, buffer.count)
+            if count > 0 { return .frame(count) }
+            if count < 0 && errno == EINTR { continue }
+            return count == 0 ? .closed : .empty
+        }
+    }
+
+    public func writeFrame(_ frame: UnsafeRawBufferPointer) -> Bool {
+        while true {
+            let count = write(fd, frame.baseAddress, frame.count)
+            if count >= 0 { return count == frame.count }
+            if errno == EINTR { continue }
+            // A full tap queue drops the frame, as a NIC would; TCP recovers.
+            return false
+        }
+    }
+}
+
+/// A non-blocking stream socket carrying frames as [UInt32 big-endian length][frame] (passt's
+/// qemu protocol). Reads reassemble frames from whatever the kernel returns.
+public final class StreamBackend: NetworkBackend {
+    public let fd: Int32
+    public static let maximumFrame = 65_535
+    private var buffer: UnsafeMutableRawBufferPointer
+    private var start = 0
+    private var end = 0
+
+    public init(fd: Int32) {
+        self.fd = fd
+        buffer = .allocate(byteCount: 4 * (Self.maximumFrame + 4), alignment: 16)
+    }
+
+    deinit { buffer.deallocate() }
+
+    private var pendingLength: Int? {
+        guard end - start >= 4 else { return nil }
+        let length = Int(buffer[start]) << 24 | Int(buffer[start + 1]) << 16 | Int(buffer[start + 2]) << 8 | Int(buffer[start + 3])
+        return length
+    }
+
+    public var hasBufferedFrame: Bool {
+        guard let length = pendingLength else { return false }
+        return end - start >= 4 + length
+    }
+
+    public func readFrame(into destination: UnsafeMutableRawBufferPointer) -> FrameRead {
+        while !hasBufferedFrame {
+            if let length = pendingLength, length > Self.maximumFrame { return .closed }  // desynchronized peer
+            if start > 0 {
+                (buffer.baseAddress! + 0).copyMemory(from: buffer.baseAddress! + start, byteCount: end - start)
+                end -= start
+                start = 0
+            }
+            let count = read(fd, buffer.baseAddress! + end, buffer.count - end)
+            if count > 0 { end += count; continue }
+            if count < 0 && errno == EINTR { continue }
+            return count == 0 ? .closed : .empty
+        }
+        let length = pendingLength!
+        let copied = min(length, destination.count)
+        destination.baseAddress!.copyMemory(from: buffer.baseAddress! + start + 4, byteCount: copied)
+        start += 4 + length
+        return .frame(copied)
+    }
+
+    public func writeFrame(_ frame: UnsafeRawBufferPointer) -> Bool {
+        guard frame.count <= Self.maximumFrame else { return false }
+        var header = UInt32(frame.count).bigEndian
+        return withUnsafeBytes(of: &header) { header in
+            writeAll([header, frame])
+        }
+    }
+
+    /// The stream must stay in sync, so a frame is written whole, waiting for room if needed.
+    private func writeAll(_ parts: [UnsafeRawBufferPointer]) -> Bool {
+        var vectors = parts.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+        var remaining = parts.reduce(0) { $0 + $1.count }
+        var index = 0
+        while remaining > 0 {
+            let count = vectors[index...].withUnsafeBufferPointer { writev(fd, $0.baseAddress, Int32($0.count)) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                guard errno == EAGAIN else { return false }
+                var waiter = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                _ = ctender_ppoll(&waiter, 1, 1_000_000_000)
+                continue
+            }
+            remaining -= count
+            var consumed = count
+            while consumed > 0 && index < vectors.count {
+                if consumed >= vectors[index].iov_len {
+                    consumed -= vectors[index].iov_len
+                    index += 1
+                } else {
+                    vectors[index].iov_base += consumed
+                    vectors[index].iov_len -= consumed
+                    consumed = 0
+                }
+            }
+        }
+        return true
+    }
+}

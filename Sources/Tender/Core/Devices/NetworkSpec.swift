@@ -1,0 +1,77 @@
+// `--net tap:NAME` / `--net fd:N`, optionally `,mac=02:...`: what to attach, parsed up front,
+// opened before the seccomp filter goes on.
+#if canImport(Glibc)
+import Glibc
+#endif
+import CTender
+
+public struct NetworkSpec: Equatable {
+    public enum Backend: Equatable {
+        case tap(String)
+        case socket(Int32)
+    }
+
+    public var backend: Backend
+    public var mac: [UInt8]?
+
+    public init(backend: Backend, mac: [UInt8]? = nil) {
+        self.backend = backend
+        self.mac = mac
+    }
+
+    public init(parsing text: String) throws(TenderError) {
+        var parts = text.split(separator: ",").map(String.init)
+        guard !parts.isEmpty else { throw .usage("--net needs tap:NAME or fd:N") }
+        let kind = parts.removeFirst()
+        if kind.hasPrefix("tap:"), kind.count > 4, kind.count <= 19 {
+            backend = .tap(String(kind.dropFirst(4)))
+        } else if kind.hasPrefix("fd:"), let fd = Int32(kind.dropFirst(3)), fd > 2 {
+            backend = .socket(fd)
+        } else {
+            throw .usage("--net \(text): expected tap:NAME (a name of at most 15 bytes) or fd:N (N > 2)")
+        }
+        mac = nil
+        for option in parts {
+            guard option.hasPrefix("mac="), let mac = Self.parseMAC(String(option.dropFirst(4))) else {
+                throw .usage("--net option '\(option)' not understood (expected mac=02:00:00:00:00:01)")
+            }
+            self.mac = mac
+        }
+    }
+
+    static func parseMAC(_ text: String) -> [UInt8]? {
+        let bytes = text.split(separator: ":").compactMap { $0.count == 2 ? UInt8($0, radix: 16) : nil }
+        guard bytes.count == 6, bytes[0] & 1 == 0 else { return nil }
+        return bytes
+    }
+
+    /// Opens the backend and makes the device the guest will see as `name`.
+    public func open(name: String) throws(TenderError) -> NetworkDevice {
+        let backend: NetworkBackend
+        switch self.backend {
+        case .tap(let interface):
+            let fd = ctender_open_tap(interface)
+            guard fd >= 0 else { throw .system("cannot attach tap interface \(interface) (create it first: ip tuntap add \(interface) mode tap)", errno: -fd) }
+            backend = TapBackend(fd: fd)
+        case .socket(let fd):
+            var status = stat()
+            guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFSOCK else {
+                throw .usage("--net fd:\(fd) is not an open socket")
+            }
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            backend = StreamBackend(fd: fd)
+        }
+        var address = mac ?? Self.randomMAC()
+        if address.count != 6 { address = Self.randomMAC() }
+        return NetworkDevice(name: name, mac: (address[0], address[1], address[2], address[3], address[4], address[5]), backend: backend)
+    }
+
+    /// A random locally administered unicast address (02:xx:xx:xx:xx:xx family).
+    static func randomMAC() -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 6)
+        _ = bytes.withUnsafeMutableBytes { ctender_getrandom($0.baseAddress, 6) }
+        bytes[0] = (bytes[0] & 0xFC) | 0x02
+        return bytes
+    }
+}
