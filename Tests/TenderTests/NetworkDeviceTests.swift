@@ -1,0 +1,199 @@
+// Network devices against a hostile guest and a misbehaving peer: batched NET_READ/NET_WRITE
+// through the hypercall handler over a socketpair speaking passt's framing.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SwiftletABI
+import Testing
+@testable import TenderCore
+
+private final class NetworkFixture {
+    static let memorySize = 4 << 20
+    let pointer: UnsafeMutableRawPointer
+    let memory: GuestMemory
+    let handler: HypercallHandler
+    let device: NetworkDevice
+    let peer: Int32          // the "passt" end
+    let tenderEnd: Int32
+
+    init() throws {
+        pointer = .allocate(byteCount: Self.memorySize, alignment: 4096)
+        pointer.initializeMemory(as: UInt8.self, repeating: 0, count: Self.memorySize)
+        memory = GuestMemory(base: pointer, size: Self.memorySize)
+        var fds: [Int32] = [-1, -1]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        peer = fds[0]
+        tenderEnd = fds[1]
+        device = try NetworkSpec(backend: .socket(tenderEnd), mac: [2, 0, 0, 0, 0, 1]).open(name: "net0")
+        handler = HypercallHandler(memory: memory, consoleFD: 2, networks: [device])
+    }
+
+    deinit {
+        close(peer)
+        close(tenderEnd)
+        pointer.deallocate()
+    }
+
+    var base: UInt64 { SWIFTLET_GUEST_BASE }
+    func put<T: BitwiseCopyable>(_ value: T, at address: UInt64) { try! memory.store(value, at: GuestAddress(raw: address)) }
+    func get<T: BitwiseCopyable>(_: T.Type, at address: UInt64) -> T { try! memory.load(T.self, at: GuestAddress(raw: address)) }
+
+    /// Sends frames from the peer, length-prefixed, optionally in awkward pieces.
+    func peerSend(_ frames: [[UInt8]], chunk: Int = .max) {
+        var stream: [UInt8] = []
+        for frame in frames {
+            stream += [UInt8(frame.count >> 24), UInt8(frame.count >> 16 & 255), UInt8(frame.count >> 8 & 255), UInt8(frame.count & 255)] + frame
+        }
+        var offset = 0
+        while offset < stream.count {
+            let size = min(chunk, stream.count - offset)
+            let written = stream[offset..<offset + size].withUnsafeBytes { write(peer, $0.baseAddress, size) }
+            precondition(written == size)
+            offset += size
+        }
+    }
+
+    func peerReceive() -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 1 << 16)
+        let count = bytes.withUnsafeMutableBytes { recv(peer, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+        return count > 0 ? Array(bytes.prefix(count)) : []
+    }
+
+    /// Guest-side read of up to `count` frames into 2 KiB buffers at base+1 MiB.
+    func guestRead(count: UInt32, tableAt table: UInt64? = nil, capacity: UInt32 = 2048) -> (swiftlet_hc_net, [[UInt8]]) {
+        let tableAddress = table ?? base + 0x10_0000
+        for index in 0..<Int(min(count, 64)) {
+            put(swiftlet_frame(data: base + 0x20_0000 + UInt64(index) * 2048, length: 0, capacity: capacity),
+                at: tableAddress + UInt64(index * 16))
+        }
+        let request = base + 0x1000
+        put(swiftlet_hc_net(handle: 0, count: count, frames: tableAddress, completed: 0, result: 0), at: request)
+        #expect(handler.handle(number: SWIFTLET_HC_NET_READ.rawValue, argument: GuestAddress(raw: request)) == .resume)
+        let reply = get(swiftlet_hc_net.self, at: request)
+        let frames = (0..<Int(reply.completed)).map { index -> [UInt8] in
+            let descriptor = get(swiftlet_frame.self, at: tableAddress + UInt64(index * 16))
+            return try! memory.copyOut(at: GuestAddress(raw: descriptor.data), count: UInt64(descriptor.length))
+        }
+        return (reply, frames)
+    }
+}
+
+private func frame(_ seed: UInt8, length: Int = 60) -> [UInt8] { (0..<length).map { UInt8(truncatingIfNeeded: Int(seed) &+ $0) } }
+
+@Suite struct NetworkDeviceTests {
+    @Test func framesArriveInOneBatchEvenWhenSplitAcrossReads() throws {
+        let f = try NetworkFixture()
+        f.peerSend([frame(1), frame(2, length: 1514), frame(3, length: 42)], chunk: 7)
+        let (reply, frames) = f.guestRead(count: 64)
+        #expect(reply.result == Int32(SWIFTLET_R_OK.rawValue))
+        #expect(frames == [frame(1), frame(2, length: 1514), frame(3, length: 42)])
+        let (again, none) = f.guestRead(count: 64)
+        #expect(again.result == Int32(SWIFTLET_R_AGAIN.rawValue))
+        #expect(none.isEmpty)
+    }
+
+    @Test func aBatchStopsAtTheGuestsCount() throws {
+        let f = try NetworkFixture()
+        f.peerSend((0..<5).map { frame(UInt8($0)) })
+        #expect(f.guestRead(count: 2).1.count == 2)
+        #expect(f.guestRead(count: 64).1.count == 3)
+    }
+
+    @Test func writesAreFramedForThePeer() throws {
+        let f = try NetworkFixture()
+        let request = f.base + 0x1000, table = f.base + 0x10_0000
+        for index in 0..<3 {
+            let data = f.base + 0x20_0000 + UInt64(index) * 2048
+            try f.memory.copyIn(UnsafeRawBufferPointer(start: frame(UInt8(index * 10)), count: 60), at: GuestAddress(raw: data))
+            f.put(swiftlet_frame(data: data, length: 60, capacity: 0), at: table + UInt64(index * 16))
+        }
+        f.put(swiftlet_hc_net(handle: 0, count: 3, frames: table, completed: 0, result: 0), at: request)
+        #expect(f.handler.handle(number: SWIFTLET_HC_NET_WRITE.rawValue, argument: GuestAddress(raw: request)) == .resume)
+        #expect(f.get(swiftlet_hc_net.self, at: request).completed == 3)
+        let bytes = f.peerReceive()
+        #expect(bytes.count == 3 * 64)
+        #expect(Array(bytes.prefix(4)) == [0, 0, 0, 60])
+        #expect(Array(bytes[4..<64]) == frame(0))
+        #expect(Array(bytes[132..<192]) == frame(20))
+    }
+
+    @Test func hostileDescriptorsAreRefusedNotFollowed() throws {
+        let f = try NetworkFixture()
+        let request = f.base + 0x1000, table = f.base + 0x10_0000
+        let cases: [swiftlet_frame] = [
+            swiftlet_frame(data: 0x1000, length: 60, capacity: 2048),                      // below guest memory
+            swiftlet_frame(data: f.base + UInt64(NetworkFixture.memorySize) - 10, length: 60, capacity: 2048), // past the end
+            swiftlet_frame(data: UInt64.max - 8, length: 60, capacity: 2048),              // wraps
+            swiftlet_frame(data: f.base + 0x20_0000, length: 70_000, capacity: 70_000),    // longer than any frame
+            swiftlet_frame(data: f.base + 0x20_0000, length: 3, capacity: 2048),           // shorter than a header
+        ]
+        for descriptor in cases {
+            f.put(descriptor, at: table)
+            f.put(swiftlet_hc_net(handle: 0, count: 1, frames: table, completed: 0, result: 0), at: request)
+            #expect(f.handler.handle(number: SWIFTLET_HC_NET_WRITE.rawValue, argument: GuestAddress(raw: request)) == .resume)
+            #expect(f.get(swiftlet_hc_net.self, at: request).result == Int32(SWIFTLET_R_EINVAL.rawValue))
+        }
+        #expect(f.peerReceive().isEmpty, "nothing may reach the wire")
+
+        // A read into a buffer outside guest memory is refused; the frame stays queued.
+        f.peerSend([frame(9)])
+        f.put(swiftlet_frame(data: 0x1000, length: 0, capacity: 2048), at: table)
+        f.put(swiftlet_hc_net(handle: 0, count: 1, frames: table, completed: 0, result: 0), at: request)
+        #expect(f.handler.handle(number: SWIFTLET_HC_NET_READ.rawValue, argument: GuestAddress(raw: request)) == .resume)
+        #expect(f.get(swiftlet_hc_net.self, at: request).result == Int32(SWIFTLET_R_EINVAL.rawValue))
+        #expect(f.guestRead(count: 1).1 == [frame(9)])
+    }
+
+    @Test func tooManyFramesOrAnUnknownHandleAreRefused() throws {
+        let f = try NetworkFixture()
+        let request = f.base + 0x1000
+        f.put(swiftlet_hc_net(handle: 0, count: SWIFTLET_NET_BATCH_MAX + 1, frames: f.base + 0x10_0000, completed: 0, result: 0), at: request)
+        #expect(f.handler.handle(number: SWIFTLET_HC_NET_WRITE.rawValue, argument: GuestAddress(raw: request)) == .resume)
+        #expect(f.get(swiftlet_hc_net.self, at: request).result == Int32(SWIFTLET_R_EINVAL.rawValue))
+        f.put(swiftlet_hc_net(handle: 7, count: 1, frames: f.base + 0x10_0000, completed: 0, result: 0), at: request)
+        #expect(f.handler.handle(number: SWIFTLET_HC_NET_READ.rawValue, argument: GuestAddress(raw: request)) == .resume)
+        #expect(f.get(swiftlet_hc_net.self, at: request).result == Int32(SWIFTLET_R_ENODEV.rawValue))
+    }
+
+    @Test func aFrameLongerThanTheBufferIsTruncatedNotOverflowed() throws {
+        let f = try NetworkFixture()
+        f.peerSend([frame(5, length: 1000)])
+        let guard1 = f.base + 0x20_0000 + 100
+        try f.memory.fill(at: GuestAddress(raw: guard1), count: 16, with: 0xEE)
+        let (_, frames) = f.guestRead(count: 1, capacity: 100)
+        #expect(frames == [Array(frame(5, length: 1000).prefix(100))])
+        #expect(try f.memory.copyOut(at: GuestAddress(raw: guard1), count: 16) == [UInt8](repeating: 0xEE, count: 16))
+    }
+
+    @Test func pollReportsTheDeviceWithInput() throws {
+        let f = try NetworkFixture()
+        let request = f.base + 0x1000
+        f.put(swiftlet_hc_poll(timeout: 0, ready_set: 0), at: request)
+        _ = f.handler.handle(number: SWIFTLET_HC_POLL.rawValue, argument: GuestAddress(raw: request))
+        #expect(f.get(swiftlet_hc_poll.self, at: request).ready_set == 0)
+        f.peerSend([frame(1)])
+        f.put(swiftlet_hc_poll(timeout: 500_000_000, ready_set: 0), at: request)
+        _ = f.handler.handle(number: SWIFTLET_HC_POLL.rawValue, argument: GuestAddress(raw: request))
+        #expect(f.get(swiftlet_hc_poll.self, at: request).ready_set == 1)
+    }
+
+    @Test func aDesynchronizedPeerClosesTheStream() throws {
+        let f = try NetworkFixture()
+        let garbage: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3]
+        _ = garbage.withUnsafeBytes { write(f.peer, $0.baseAddress, $0.count) }
+        let (reply, frames) = f.guestRead(count: 4)
+        #expect(frames.isEmpty)
+        #expect(reply.result == Int32(SWIFTLET_R_AGAIN.rawValue))
+    }
+
+    @Test func networkOptionsParse() throws {
+        #expect(try NetworkSpec(parsing: "tap:tap0") == NetworkSpec(backend: .tap("tap0")))
+        #expect(try NetworkSpec(parsing: "fd:5,mac=02:00:00:00:00:07") == NetworkSpec(backend: .socket(5), mac: [2, 0, 0, 0, 0, 7]))
+        for bad in ["", "tap:", "fd:1", "fd:x", "tap:averyveryverylongname0", "fd:4,mac=01:00:00:00:00:00", "fd:4,speed=10", "eth0"] {
+            #expect(throws: TenderError.self) { try NetworkSpec(parsing: bad) }
+        }
+        let options = try TenderOptions(arguments: ["--net", "tap:t0", "--net", "fd:4", "image", "a"])
+        #expect(options.networks.count == 2)
+        #expect(options.guestArguments == ["a"])
+    }
+}
