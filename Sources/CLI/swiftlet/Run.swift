@@ -1,4 +1,4 @@
-// `swiftlet run IMAGE|PATH [--target hvt|spt] [--mem SIZE] [-- ARGS...]`
+// `swiftlet run IMAGE|PATH [--target hvt|spt] [--mem SIZE] [-p HOST:GUEST]... [--net tap:NAME] [-- ARGS...]`
 import ArgumentParser
 import Foundation
 import SwiftletBuild
@@ -18,16 +18,38 @@ struct Run: ParsableCommand {
     @Option(help: "Guest memory, e.g. 64M or 1G.")
     var mem: String = "32M"
 
+    @Option(name: [.customShort("p"), .customLong("publish")],
+            help: "Make guest port GUEST reachable at 127.0.0.1:HOST (HOST:GUEST, or HOST:GUEST/udp). Uses passt.")
+    var publish: [PortForward] = []
+
+    @Option(help: "Network: passt (user-mode, default when -p is given), tap:NAME (an existing tap interface), or none.")
+    var net: NetworkChoice?
+
     @Argument(parsing: .postTerminator, help: "Arguments for the guest, after --.")
     var arguments: [String] = []
 
     func run() throws {
         do { _ = try TenderOptions.parseMemorySize(mem) } catch { throw UserError("\(error)") }
+        let network = net ?? (publish.isEmpty ? .none : .passt)
+        if case .tap = network, !publish.isEmpty {
+            throw UserError("-p needs the passt network; with --net tap:NAME, reach the guest at its address on the tap")
+        }
         let chosen = target ?? Self.defaultTarget()
         let imagePath = try Self.isImage(image) ? image
             : Build.build(path: image, targets: Target.allCases, output: nil).image.path
         let tender = try Self.tender(for: chosen)
-        let argv = [tender, "--mem", mem, imagePath, "--"] + arguments
+        var netArguments: [String] = []
+        switch network {
+        case .none: break
+        case .tap(let name): netArguments = ["--net", "tap:\(name)"]
+        case .passt:
+            let fd = try Passt.start(forwards: publish)
+            netArguments = ["--net", "fd:\(fd)"]
+            for forward in publish {
+                say("guest port \(forward.guestPort)/\(forward.proto) is reachable at 127.0.0.1:\(forward.hostPort)")
+            }
+        }
+        let argv = [tender, "--mem", mem] + netArguments + [imagePath, "--"] + arguments
         let cArguments = argv.map { strdup($0) } + [nil]
         execv(tender, cArguments)
         throw UserError("cannot start \(tender): \(String(cString: strerror(errno)))")
@@ -78,3 +100,72 @@ struct Run: ParsableCommand {
 }
 
 extension Target: ExpressibleByArgument {}
+
+enum NetworkChoice: ExpressibleByArgument, Equatable {
+    case none, passt, tap(String)
+
+    init?(argument: String) {
+        switch argument {
+        case "none": self = .none
+        case "passt": self = .passt
+        default:
+            guard argument.hasPrefix("tap:"), argument.count > 4 else { return nil }
+            self = .tap(String(argument.dropFirst(4)))
+        }
+    }
+}
+
+struct PortForward: ExpressibleByArgument, Equatable {
+    var hostPort: UInt16
+    var guestPort: UInt16
+    var proto: String
+
+    init?(argument: String) {
+        let parts = argument.split(separator: "/", maxSplits: 1)
+        proto = parts.count == 2 ? String(parts[1]) : "tcp"
+        let ports = parts[0].split(separator: ":")
+        guard ["tcp", "udp"].contains(proto), ports.count == 2,
+              let host = UInt16(ports[0]), let guest = UInt16(ports[1]), host > 0, guest > 0 else { return nil }
+        hostPort = host
+        guestPort = guest
+    }
+}
+
+/// passt, Debian's user-mode network: it owns the host ports, speaks DHCP/ARP to the guest and
+/// carries its frames over a socketpair. It exits when the tender's end closes.
+enum Passt {
+    static let guestAddress = "10.0.2.15", prefix = "24", gateway = "10.0.2.2"
+
+    /// Starts passt on one end of a socketpair; returns the other end, for the tender.
+    static func start(forwards: [PortForward]) throws -> Int32 {
+        let candidates: [String] = ["/usr/bin/passt", "/usr/local/bin/passt", "/usr/sbin/passt"]
+        guard let passt = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw UserError("passt is not installed; install it (Debian/Ubuntu: apt-get install passt) or use --net tap:NAME")
+        }
+        var fds: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0 else {
+            throw UserError("cannot create a socketpair for passt: \(String(cString: strerror(errno)))")
+        }
+        var arguments = [passt, "--foreground", "--quiet", "--fd", "\(fds[1])",
+                         "--address", guestAddress, "--netmask", prefix, "--gateway", gateway]
+        for forward in forwards {
+            arguments += [forward.proto == "udp" ? "--udp-ports" : "--tcp-ports", "\(forward.hostPort):\(forward.guestPort)"]
+        }
+        if forwards.allSatisfy({ $0.proto != "udp" }) { arguments += ["--udp-ports", "none"] }
+        if forwards.allSatisfy({ $0.proto != "tcp" }) { arguments += ["--tcp-ports", "none"] }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        let devNull = open("/dev/null", O_WRONLY)
+        if ProcessInfo.processInfo.environment["SWIFTLET_DEBUG"] == nil {
+            posix_spawn_file_actions_adddup2(&actions, devNull, 2)
+        }
+        posix_spawn_file_actions_adddup2(&actions, devNull, 1)
+        var pid: pid_t = 0
+        let cArguments = arguments.map { strdup($0) } + [nil]
+        let result = posix_spawn(&pid, passt, &actions, nil, cArguments, environ)
+        close(fds[1])
+        close(devNull)
+        guard result == 0 else { throw UserError("cannot start passt: \(String(cString: strerror(result)))") }
+        return fds[0]
+    }
+}
