@@ -51,17 +51,22 @@ public struct ImageBuilder: Sendable {
         ] + application.sources.map(\.path))
 
         let targetBits = targets.reduce(UInt32(0)) { $0 | $1.noteBit }
-        let shims = work.appendingPathComponent("libc.o")
-        try run("compiling the C shims", toolchain.clang, Self.cFlags + [
-            "-I", home.abiInclude.path, "-DSWIFTLET_NOTE_TARGETS=\(targetBits)u",
-            "-c", home.freestanding.appendingPathComponent("libc.c").path, "-o", shims.path,
-        ])
+        var shims: [URL] = []
+        for source in home.freestandingCSources {
+            let object = work.appendingPathComponent(source.deletingPathExtension().lastPathComponent + ".o")
+            try run("compiling \(source.lastPathComponent)", toolchain.clang, Self.cFlags + [
+                "-I", home.abiInclude.path, "-DSWIFTLET_NOTE_TARGETS=\(targetBits)u",
+                "-c", source.path, "-o", object.path,
+            ])
+            shims.append(object)
+        }
 
         log("Linking \(output.lastPathComponent)")
         try run("linking", toolchain.linker, [
             "-static", "-nostdlib", "--gc-sections", "--no-undefined",
             "-T", home.freestanding.appendingPathComponent("image.ld").path,
-            runtime.appendingPathComponent("Swiftlet.o").path, appObject.path, shims.path,
+            runtime.appendingPathComponent("Swiftlet.o").path, appObject.path,
+        ] + shims.map(\.path) + [
             toolchain.embeddedLibraries.appendingPathComponent("libswiftUnicodeDataTables.a").path,
             "-o", output.path,
         ])

@@ -23,6 +23,11 @@ public struct SwiftletHome: Sendable {
     public var freestanding: URL { guestRoot.appendingPathComponent("Freestanding") }
     public var runtimeCache: URL { root.appendingPathComponent(".build/swiftlet-runtime") }
     public var guestSources: [URL] { Application.swiftFiles(in: guestRoot) }
+    /// The freestanding C shims (libc subset, runtime forwarders, the ABI note).
+    public var freestandingCSources: [URL] {
+        ((try? FileManager.default.contentsOfDirectory(at: freestanding, includingPropertiesForKeys: nil)) ?? [])
+            .filter { $0.pathExtension == "c" }.sorted { $0.path < $1.path }
+    }
 
     /// FNV-1a over the guest sources, the ABI header and `extra`: the runtime cache key.
     func runtimeFingerprint(extra: [String]) -> String {

@@ -1,44 +1,11 @@
-/* libc.c — the handful of C library symbols Embedded Swift code calls, for the freestanding
- * guest. Built with -fno-builtin so the compiler cannot turn these loops back into calls
- * to themselves. Everything else (allocation, console, randomness) is Swift in Runtime/. */
+/* runtime.c — the C library entry points the Swift runtime calls that our Swift runtime serves
+ * (allocation, console, randomness), and the ABI note every image carries. */
 #include <stddef.h>
 #include <stdint.h>
 #include "swiftlet_abi.h"
 
-void *memcpy(void *restrict dst, const void *restrict src, size_t n) {
-    void *ret = dst;
-    __asm__ __volatile__("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
-    return ret;
-}
-
-void *memmove(void *dst, const void *src, size_t n) {
-    unsigned char *d = dst;
-    const unsigned char *s = src;
-    if (d == s || n == 0) return dst;
-    if (d < s || d >= s + n) return memcpy(dst, src, n);
-    while (n--) d[n] = s[n];
-    return dst;
-}
-
-void *memset(void *dst, int c, size_t n) {
-    void *ret = dst;
-    __asm__ __volatile__("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
-    return ret;
-}
-
-int memcmp(const void *a, const void *b, size_t n) {
-    const unsigned char *x = a, *y = b;
-    for (size_t i = 0; i < n; i++) {
-        if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
-    }
-    return 0;
-}
-
-size_t strlen(const char *s) {
-    size_t n = 0;
-    while (s[n]) n++;
-    return n;
-}
+void *memcpy(void *restrict dst, const void *restrict src, size_t n);
+void *memset(void *dst, int c, size_t n);
 
 /* ---- Allocation, console, randomness: forwarded to the Swift runtime (Runtime/LibC.swift) ---- */
 void *swiftlet_heap_allocate(size_t size, size_t alignment);
@@ -83,20 +50,6 @@ int putchar(int c) {
 
 void arc4random_buf(void *buffer, size_t count) {
     swiftlet_random_fill(buffer, count);
-}
-
-double ceil(double x) {
-    return __builtin_ceil(x);
-}
-
-double floor(double x) {
-    return __builtin_floor(x);
-}
-
-double sqrt(double x) {
-    double r;
-    __asm__("sqrtsd %1, %0" : "=x"(r) : "x"(x));
-    return r;
 }
 
 /* The ABI note every image carries: which ABI version and which targets it was built for.
