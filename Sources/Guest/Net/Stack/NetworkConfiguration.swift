@@ -1,0 +1,58 @@
+// How the guest's interface gets its address: DHCP by default, or statically from guest
+// arguments `ip=ADDRESS/PREFIX gw=ADDRESS dns=ADDRESS[,ADDRESS]` (Linux `ip=` style, simpler).
+
+public struct NetworkConfiguration: Equatable, Sendable {
+    public enum Mode: Equatable, Sendable {
+        case dhcp
+        case manual(IPv4Subnet)
+    }
+
+    public var mode: Mode
+    public var gateway: IPv4Address?
+    public var dnsServers: [IPv4Address]
+
+    public init(mode: Mode = .dhcp, gateway: IPv4Address? = nil, dnsServers: [IPv4Address] = []) {
+        self.mode = mode
+        self.gateway = gateway
+        self.dnsServers = dnsServers
+    }
+
+    public enum ParseError: Error, Equatable {
+        case badAddress(String)
+    }
+
+    /// Reads `ip=`, `gw=` and `dns=` from `arguments`; other arguments are the application's.
+    public init(arguments: [String]) throws(ParseError) {
+        self.init()
+        for argument in arguments {
+            let bytes = Array(argument.utf8)
+            guard let equals = bytes.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            let key = String(decoding: bytes[..<equals], as: UTF8.self)
+            let value = String(decoding: bytes[(equals + 1)...], as: UTF8.self)
+            switch key {
+            case "ip":
+                guard value != "dhcp" else { mode = .dhcp; continue }
+                let parts = value.split(separator: "/")
+                guard let address = IPv4Address(parts[0]) else { throw .badAddress(argument) }
+                var prefix = 24
+                if parts.count == 2 {
+                    guard let parsed = Int(parts[1]), (0...32).contains(parsed) else { throw .badAddress(argument) }
+                    prefix = parsed
+                }
+                mode = .manual(IPv4Subnet(address: address, prefixLength: prefix))
+            case "gw":
+                guard let address = IPv4Address(value) else { throw .badAddress(argument) }
+                gateway = address
+            case "dns":
+                var servers: [IPv4Address] = []
+                for part in value.split(separator: ",") {
+                    guard let address = IPv4Address(part) else { throw .badAddress(argument) }
+                    servers.append(address)
+                }
+                dnsServers = servers
+            default:
+                continue
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+// Bringing the stack up on the guest's first NIC, and the loop that drives it: poll the stack,
+// let the application react, hand frames to the host, sleep until input or the next timer.
+#if SWIFTLET_GUEST
+public enum Network {
+    public enum StartError: Error, Equatable {
+        case noDevice
+        case badConfiguration(String)
+    }
+
+    /// The stack on the first network device, configured from the guest's arguments.
+    public static func start() throws(StartError) -> NetworkStack {
+        guard let nic = GuestNIC.all.first else { throw .noDevice }
+        let configuration: NetworkConfiguration
+        do {
+            configuration = try NetworkConfiguration(arguments: CommandLine.arguments)
+        } catch {
+            guard case .badAddress(let text) = error else { throw .badConfiguration("") }
+            throw .badConfiguration(text)
+        }
+        return NetworkStack(device: nic, configuration: configuration)
+    }
+}
+
+extension NetworkStack {
+    /// Runs forever (or until `body` returns false): each turn processes input and timers,
+    /// calls `body(now)`, sends what it queued, then sleeps in the tender until there is
+    /// input or a timer is due — an idle guest uses no CPU.
+    public func run(_ body: (UInt64) -> Bool) {
+        while true {
+            let now = SystemClock.uptimeNanoseconds
+            poll(now: now)
+            guard body(now) else { break }
+            device.flush()
+            GuestNIC.waitForInput(until: pollAt())
+        }
+        device.flush()
+    }
+}
+#endif

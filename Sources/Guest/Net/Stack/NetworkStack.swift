@@ -1,0 +1,221 @@
+// The guest's IPv4 stack on one interface: Ethernet in and out, ARP, ICMP echo, UDP sockets
+// (TCP and DHCP plug in through the same input and output paths). Time is an input:
+// `poll(now:)` does all pending work, `pollAt()` says when to call again.
+
+public final class NetworkStack {
+    public let device: any FrameDevice
+    public private(set) var subnet: IPv4Subnet?
+    public private(set) var gateway: IPv4Address?
+    public private(set) var dnsServers: [IPv4Address]
+    public var statistics = NetworkStatistics()
+    var arp = ARPCache()
+    var udpSockets: [UInt16: UDPSocket] = [:]
+    private var nextIdentification: UInt16 = 1
+
+    public init(device: any FrameDevice, configuration: NetworkConfiguration) {
+        self.device = device
+        gateway = configuration.gateway
+        dnsServers = configuration.dnsServers
+        if case .manual(let subnet) = configuration.mode { self.subnet = subnet }
+    }
+
+    public var address: IPv4Address? { subnet?.address }
+
+    /// Applies an address from DHCP or the application.
+    public func configure(subnet: IPv4Subnet?, gateway: IPv4Address?, dnsServers: [IPv4Address]) {
+        self.subnet = subnet
+        self.gateway = gateway
+        self.dnsServers = dnsServers
+    }
+
+    // MARK: Polling
+
+    /// Handles every received frame and every due timer, then hands queued frames to the host.
+    public func poll(now: UInt64) {
+        device.receive { frame in self.receive(frame: frame, now: now) }
+        for address in arp.due(now: now) { sendARPRequest(for: address) }
+        device.flush()
+    }
+
+    public func pollAt() -> UInt64? { arp.pollAt() }
+
+    // MARK: Input
+
+    func receive(frame bytes: UnsafeRawBufferPointer, now: UInt64) {
+        statistics.framesReceived += 1
+        guard let frame = try? EthernetFrame(checking: bytes) else { statistics.malformed += 1; return }
+        let destination = frame.destination
+        guard destination == device.mac || destination.isBroadcast else { statistics.notForUs += 1; return }
+        switch frame.etherType {
+        case .arp: receiveARP(frame.payload, now: now)
+        case .ipv4: receiveIPv4(frame.payload, from: frame.source, now: now)
+        default: statistics.unsupported += 1
+        }
+    }
+
+    private func receiveARP(_ bytes: UnsafeRawBufferPointer, now: UInt64) {
+        guard let packet = try? ARPRepr.parse(bytes: bytes) else { statistics.malformed += 1; return }
+        guard let address, !packet.senderProtocolAddress.isUnspecified else { return }
+        let forUs = packet.targetProtocolAddress == address
+        // RFC 826: refresh what we know of the sender; learn it if the packet is for us.
+        if forUs || arp.lookup(packet.senderProtocolAddress, now: now) != nil {
+            for waiting in arp.learn(packet.senderProtocolAddress, is: packet.senderHardwareAddress, now: now) {
+                transmitResolved(waiting, to: packet.senderHardwareAddress)
+            }
+        }
+        guard forUs, packet.operation == .request else { return }
+        let reply = ARPRepr(operation: .reply,
+                            senderHardwareAddress: device.mac, senderProtocolAddress: address,
+                            targetHardwareAddress: packet.senderHardwareAddress, targetProtocolAddress: packet.senderProtocolAddress)
+        transmitEthernet(to: packet.senderHardwareAddress, type: .arp, length: reply.bufferLength) { reply.emit(into: $0) }
+    }
+
+    private func receiveIPv4(_ bytes: UnsafeRawBufferPointer, from mac: MACAddress, now: UInt64) {
+        guard let packet = try? IPv4Packet(checking: bytes), let ip = try? IPv4Repr.parse(packet) else {
+            statistics.malformed += 1
+            return
+        }
+        // Fragments are dropped and counted: this stack's peers use path-MTU-sized segments.
+        guard !ip.isFragment else { statistics.fragmentsDropped += 1; return }
+        let forUs = ip.destination == address || ip.destination.isBroadcast
+            || (subnet.map { ip.destination == $0.broadcast } ?? false)
+        guard forUs || address == nil else { statistics.notForUs += 1; return }
+        switch ip.proto {
+        case .icmp: receiveICMP(packet, ip: ip, now: now)
+        case .udp: receiveUDP(packet, ip: ip, now: now)
+        case .tcp: tcpInput?(packet, ip, now)
+        default:
+            statistics.unsupported += 1
+        }
+    }
+
+    /// Where TCP segments go once a TCP layer is attached.
+    var tcpInput: ((IPv4Packet, IPv4Repr, UInt64) -> Void)?
+
+    private func receiveICMP(_ packet: IPv4Packet, ip: IPv4Repr, now: UInt64) {
+        guard let message = try? ICMPv4Repr.parse(bytes: packet.payload) else { statistics.malformed += 1; return }
+        guard case .echoRequest(let identifier, let sequence, let data) = message, ip.destination == address else { return }
+        statistics.echoRepliesSent += 1
+        let reply = ICMPv4Repr.echoReply(identifier: identifier, sequence: sequence, data: data)
+        sendIPv4(to: ip.source, proto: .icmp, payloadLength: reply.bufferLength, now: now) { reply.emit(into: $0) }
+    }
+
+    private func receiveUDP(_ packet: IPv4Packet, ip: IPv4Repr, now: UInt64) {
+        guard let datagram = try? UDPDatagram(checking: packet.payload),
+              let udp = try? UDPRepr.parse(datagram, source: ip.source, destination: ip.destination) else {
+            statistics.malformed += 1
+            return
+        }
+        guard let socket = udpSockets[udp.destinationPort] else {
+            statistics.udpNoListener += 1
+            if ip.destination == address { sendUnreachable(packet, ip: ip, code: ICMPv4Repr.UnreachableCode.port, now: now) }
+            return
+        }
+        socket.deliver(datagram.payload, from: ip.source, port: udp.sourcePort)
+    }
+
+    private func sendUnreachable(_ packet: IPv4Packet, ip: IPv4Repr, code: UInt8, now: UInt64) {
+        let message = ICMPv4Repr.destinationUnreachable(code: code, original: ICMPv4Repr.quotedPrefix(of: packet))
+        sendIPv4(to: ip.source, proto: .icmp, payloadLength: message.bufferLength, now: now) { message.emit(into: $0) }
+    }
+
+    // MARK: UDP
+
+    public enum SocketError: Error, Equatable { case portInUse, noAddress, tooLarge }
+
+    public func bindUDP(port: UInt16, queueLimit: Int = 64) throws(SocketError) -> UDPSocket {
+        guard udpSockets[port] == nil else { throw .portInUse }
+        let socket = UDPSocket(stack: self, port: port, queueLimit: queueLimit)
+        udpSockets[port] = socket
+        return socket
+    }
+
+    func unbindUDP(port: UInt16) { udpSockets[port] = nil }
+
+    func sendUDP(from port: UInt16, to destination: IPv4Address, port destinationPort: UInt16,
+                 payload: UnsafeRawBufferPointer, now: UInt64) throws(SocketError) {
+        guard let source = address ?? (destination.isBroadcast ? IPv4Address.any : nil) else { throw .noAddress }
+        let udp = UDPRepr(sourcePort: port, destinationPort: destinationPort, payloadLength: payload.count)
+        guard udp.bufferLength + IPv4Repr.headerLength <= device.mtu else { throw .tooLarge }
+        sendIPv4(to: destination, from: source, proto: .udp, payloadLength: udp.bufferLength, now: now) { buffer in
+            udp.emit(into: buffer, payload: payload, source: source, destination: destination)
+        }
+    }
+
+    // MARK: Output
+
+    /// Sends an IPv4 packet whose payload `writePayload` fills in place. Resolves the next
+    /// hop first; if that takes an ARP round trip, the packet waits in the ARP queue.
+    func sendIPv4(to destination: IPv4Address, from source: IPv4Address? = nil, proto: IPProtocol,
+                  payloadLength: Int, now: UInt64, _ writePayload: (UnsafeMutableRawBufferPointer) -> Void) {
+        guard let source = source ?? address else { statistics.noRoute += 1; return }
+        let ip = IPv4Repr(source: source, destination: destination, proto: proto,
+                          payloadLength: payloadLength, identification: nextIdentification)
+        nextIdentification &+= 1
+        guard ip.bufferLength <= device.mtu else { statistics.tooLarge += 1; return }
+        func write(_ buffer: UnsafeMutableRawBufferPointer) {
+            ip.emit(into: buffer)
+            writePayload(UnsafeMutableRawBufferPointer(rebasing: buffer[IPv4Repr.headerLength..<ip.bufferLength]))
+        }
+        if destination.isBroadcast || (subnet.map { destination == $0.broadcast } ?? false) {
+            transmitEthernet(to: .broadcast, type: .ipv4, length: ip.bufferLength, write)
+            return
+        }
+        guard let hop = nextHop(for: destination) else { statistics.noRoute += 1; return }
+        if let mac = arp.lookup(hop, now: now) {
+            transmitEthernet(to: mac, type: .ipv4, length: ip.bufferLength, write)
+            return
+        }
+        var packet = [UInt8](repeating: 0, count: ip.bufferLength)
+        packet.withUnsafeMutableBytes { write($0) }
+        if arp.enqueue(packet, for: hop, now: now) { sendARPRequest(for: hop) }
+    }
+
+    func nextHop(for destination: IPv4Address) -> IPv4Address? {
+        if let subnet, subnet.contains(destination) { return destination }
+        return gateway
+    }
+
+    private func transmitResolved(_ packet: [UInt8], to mac: MACAddress) {
+        transmitEthernet(to: mac, type: .ipv4, length: packet.count) { buffer in
+            packet.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        }
+    }
+
+    private func sendARPRequest(for target: IPv4Address) {
+        guard let address else { return }
+        statistics.arpRequestsSent += 1
+        let request = ARPRepr(operation: .request, senderHardwareAddress: device.mac, senderProtocolAddress: address,
+                              targetHardwareAddress: .zero, targetProtocolAddress: target)
+        transmitEthernet(to: .broadcast, type: .arp, length: request.bufferLength) { request.emit(into: $0) }
+    }
+
+    private func transmitEthernet(to destination: MACAddress, type: EtherType, length: Int,
+                                  _ writePayload: (UnsafeMutableRawBufferPointer) -> Void) {
+        let header = EthernetRepr(destination: destination, source: device.mac, etherType: type)
+        device.transmit { buffer in
+            let total = EthernetFrame.headerLength + length
+            guard total <= buffer.count else { return 0 }
+            header.emit(into: buffer)
+            writePayload(UnsafeMutableRawBufferPointer(rebasing: buffer[EthernetFrame.headerLength..<total]))
+            // Pad to Ethernet's 60-byte minimum, as NICs do.
+            if total < 60 { UnsafeMutableRawBufferPointer(rebasing: buffer[total..<60]).initializeMemory(as: UInt8.self, repeating: 0) }
+            statistics.framesSent += 1
+            return max(total, 60)
+        }
+    }
+}
+
+public struct NetworkStatistics: Equatable, Sendable {
+    public var framesReceived = 0
+    public var framesSent = 0
+    public var malformed = 0
+    public var notForUs = 0
+    public var unsupported = 0
+    public var fragmentsDropped = 0
+    public var udpNoListener = 0
+    public var echoRepliesSent = 0
+    public var arpRequestsSent = 0
+    public var noRoute = 0
+    public var tooLarge = 0
+}

@@ -1,0 +1,259 @@
+// The stack end to end on an in-memory link: exact frames in, exact frames out.
+import Testing
+import TestSupport
+@testable import Swiftlet
+
+/// A FrameDevice whose "wire" is two arrays the test fills and inspects.
+final class MemoryLink: FrameDevice {
+    let mac: MACAddress
+    let mtu = 1500
+    var inbound: [[UInt8]] = []
+    var outbound: [[UInt8]] = []
+    private var queued: [[UInt8]] = []
+
+    init(mac: MACAddress) { self.mac = mac }
+
+    func receive(_ body: (UnsafeRawBufferPointer) -> Void) -> Int {
+        let frames = inbound
+        inbound = []
+        for frame in frames { frame.withUnsafeBytes(body) }
+        return frames.count
+    }
+
+    func transmit(_ body: (UnsafeMutableRawBufferPointer) -> Int) {
+        var buffer = [UInt8](repeating: 0, count: mtu + 14)
+        let length = buffer.withUnsafeMutableBytes(body)
+        if length > 0 { queued.append(Array(buffer.prefix(length))) }
+    }
+
+    func flush() {
+        outbound += queued
+        queued = []
+    }
+
+    func take() -> [[UInt8]] {
+        defer { outbound = [] }
+        return outbound
+    }
+}
+
+private let guestMAC = MACAddress(0x02, 0, 0, 0, 0, 0x10)
+private let peerMAC = MACAddress(0x02, 0, 0, 0, 0, 0x20)
+private let guestIP = IPv4Address(10, 0, 0, 2)
+private let peerIP = IPv4Address(10, 0, 0, 1)
+private let remoteIP = IPv4Address(192, 0, 2, 9)
+
+private func makeStack(gateway: IPv4Address? = peerIP) -> (NetworkStack, MemoryLink) {
+    let link = MemoryLink(mac: guestMAC)
+    let stack = NetworkStack(device: link, configuration: NetworkConfiguration(
+        mode: .manual(IPv4Subnet(address: guestIP, prefixLength: 24)), gateway: gateway))
+    return (stack, link)
+}
+
+private func ethernet(to: MACAddress = guestMAC, from: MACAddress = peerMAC, type: EtherType, _ payload: [UInt8]) -> [UInt8] {
+    var frame = [UInt8](repeating: 0, count: 14 + payload.count)
+    frame.withUnsafeMutableBytes { buffer in
+        EthernetRepr(destination: to, source: from, etherType: type).emit(into: buffer)
+        for (index, byte) in payload.enumerated() { buffer[14 + index] = byte }
+    }
+    return frame
+}
+
+private func arp(_ operation: ARPOperation, senderMAC: MACAddress = peerMAC, sender: IPv4Address = peerIP,
+                 targetMAC: MACAddress = .zero, target: IPv4Address = guestIP) -> [UInt8] {
+    let repr = ARPRepr(operation: operation, senderHardwareAddress: senderMAC, senderProtocolAddress: sender,
+                       targetHardwareAddress: targetMAC, targetProtocolAddress: target)
+    var bytes = [UInt8](repeating: 0, count: repr.bufferLength)
+    bytes.withUnsafeMutableBytes { repr.emit(into: $0) }
+    return bytes
+}
+
+private func ipv4(from source: IPv4Address = peerIP, to destination: IPv4Address = guestIP, proto: IPProtocol,
+                  payload: [UInt8], moreFragments: Bool = false) -> [UInt8] {
+    let repr = IPv4Repr(source: source, destination: destination, proto: proto, payloadLength: payload.count,
+                        moreFragments: moreFragments)
+    var bytes = [UInt8](repeating: 0, count: repr.bufferLength)
+    bytes.withUnsafeMutableBytes { buffer in
+        repr.emit(into: buffer)
+        for (index, byte) in payload.enumerated() { buffer[20 + index] = byte }
+    }
+    return bytes
+}
+
+private func echoRequest(sequence: UInt16, data: [UInt8]) -> [UInt8] {
+    data.withUnsafeBytes { data in
+        let repr = ICMPv4Repr.echoRequest(identifier: 0x1234, sequence: sequence, data: data)
+        var bytes = [UInt8](repeating: 0, count: repr.bufferLength)
+        bytes.withUnsafeMutableBytes { repr.emit(into: $0) }
+        return bytes
+    }
+}
+
+private func udp(from sourcePort: UInt16, to port: UInt16, _ payload: [UInt8], source: IPv4Address = peerIP) -> [UInt8] {
+    let repr = UDPRepr(sourcePort: sourcePort, destinationPort: port, payloadLength: payload.count)
+    var bytes = [UInt8](repeating: 0, count: repr.bufferLength)
+    bytes.withUnsafeMutableBytes { buffer in
+        payload.withUnsafeBytes { repr.emit(into: buffer, payload: $0, source: source, destination: guestIP) }
+    }
+    return bytes
+}
+
+private func parse(_ frame: [UInt8]) -> (EthernetRepr, [UInt8])? {
+    frame.withUnsafeBytes { bytes in
+        guard let ethernet = try? EthernetFrame(checking: bytes), let repr = try? EthernetRepr.parse(ethernet) else { return nil }
+        return (repr, Array(ethernet.payload))
+    }
+}
+
+@Suite struct NetworkStackTests {
+    @Test func answersARPRequestsForItsAddressOnly() throws {
+        let (stack, link) = makeStack()
+        link.inbound = [ethernet(to: .broadcast, type: .arp, arp(.request)),
+                        ethernet(to: .broadcast, type: .arp, arp(.request, target: IPv4Address(10, 0, 0, 99)))]
+        stack.poll(now: 1)
+        let sent = link.take()
+        #expect(sent.count == 1)
+        let (header, payload) = try #require(parse(sent[0]))
+        #expect(header.destination == peerMAC && header.etherType == .arp)
+        let reply = try payload.withUnsafeBytes { try ARPRepr.parse(bytes: $0) }
+        #expect(reply == ARPRepr(operation: .reply, senderHardwareAddress: guestMAC, senderProtocolAddress: guestIP,
+                                 targetHardwareAddress: peerMAC, targetProtocolAddress: peerIP))
+    }
+
+    @Test func repliesToPingWithTheSameData() throws {
+        let (stack, link) = makeStack()
+        link.inbound = [ethernet(type: .arp, arp(.request)),
+                        ethernet(type: .ipv4, ipv4(proto: .icmp, payload: echoRequest(sequence: 7, data: Array(0..<56))))]
+        stack.poll(now: 1)
+        let sent = link.take()
+        #expect(sent.count == 2)  // ARP reply, then the echo reply (peer's MAC learned from its request)
+        let (header, payload) = try #require(parse(sent[1]))
+        #expect(header.destination == peerMAC && header.etherType == .ipv4)
+        try payload.withUnsafeBytes { bytes in
+            let packet = try IPv4Packet(checking: bytes)
+            let ip = try IPv4Repr.parse(packet)
+            #expect(ip.source == guestIP && ip.destination == peerIP && ip.proto == .icmp)
+            guard case .echoReply(let identifier, let sequence, let data) = try ICMPv4Repr.parse(bytes: packet.payload) else {
+                Issue.record("not an echo reply"); return
+            }
+            #expect(identifier == 0x1234 && sequence == 7 && Array(data) == Array(0..<56))
+        }
+        #expect(stack.statistics.echoRepliesSent == 1)
+    }
+
+    @Test func firstPacketToANewPeerWaitsForARPThenGoes() throws {
+        let (stack, link) = makeStack()
+        let socket = try stack.bindUDP(port: 7)
+        try [UInt8]([1, 2, 3]).withUnsafeBytes { try socket.send($0, to: peerIP, port: 9000, now: 1) }
+        stack.poll(now: 1)
+        var sent = link.take()
+        #expect(sent.count == 1)
+        #expect(parse(sent[0])?.0.etherType == .arp)
+        link.inbound = [ethernet(type: .arp, arp(.reply, targetMAC: guestMAC))]
+        stack.poll(now: 2)
+        sent = link.take()
+        #expect(sent.count == 1)
+        let (header, payload) = try #require(parse(sent[0]))
+        #expect(header.destination == peerMAC && header.etherType == .ipv4)
+        try payload.withUnsafeBytes { bytes in
+            let packet = try IPv4Packet(checking: bytes)
+            let datagram = try UDPDatagram(checking: packet.payload)
+            #expect(datagram.destinationPort == 9000 && Array(datagram.payload) == [1, 2, 3])
+            #expect(datagram.isChecksumValid(source: guestIP, destination: peerIP))
+        }
+    }
+
+    @Test func offLinkTrafficGoesToTheGatewayAndUnansweredARPGivesUp() throws {
+        let (stack, link) = makeStack()
+        let socket = try stack.bindUDP(port: 7)
+        try [UInt8]([9]).withUnsafeBytes { try socket.send($0, to: remoteIP, port: 53, now: 0) }
+        stack.poll(now: 0)
+        let request = try #require(link.take().first.flatMap(parse))
+        let asked = try request.1.withUnsafeBytes { try ARPRepr.parse(bytes: $0) }
+        #expect(asked.targetProtocolAddress == peerIP, "off-link: resolve the gateway, not the destination")
+        var requests = 1
+        var now: UInt64 = 0
+        for _ in 0..<10 {
+            now += 1_000_000_000
+            stack.poll(now: now)
+            requests += link.take().count
+        }
+        #expect(requests == ARPCache.Configuration().maximumRequests)
+        #expect(stack.arp.droppedPackets == 1)
+        #expect(stack.pollAt() == nil)
+    }
+
+    @Test func udpDeliveryAndPortUnreachable() throws {
+        let (stack, link) = makeStack()
+        let socket = try stack.bindUDP(port: 7)
+        #expect(throws: NetworkStack.SocketError.portInUse) { _ = try stack.bindUDP(port: 7) }
+        link.inbound = [ethernet(type: .arp, arp(.request)),
+                        ethernet(type: .ipv4, ipv4(proto: .udp, payload: udp(from: 5555, to: 7, Array("hi".utf8)))),
+                        ethernet(type: .ipv4, ipv4(proto: .udp, payload: udp(from: 5555, to: 8, [1])))]
+        stack.poll(now: 1)
+        let datagram = try #require(socket.receive())
+        #expect(datagram == UDPSocket.Datagram(source: peerIP, sourcePort: 5555, payload: Array("hi".utf8)))
+        #expect(socket.receive() == nil)
+        let sent = link.take()
+        #expect(sent.count == 2)
+        let unreachable = try #require(parse(sent[1]))
+        try unreachable.1.withUnsafeBytes { bytes in
+            let packet = try IPv4Packet(checking: bytes)
+            guard case .destinationUnreachable(let code, _) = try ICMPv4Repr.parse(bytes: packet.payload) else {
+                Issue.record("expected port unreachable"); return
+            }
+            #expect(code == ICMPv4Repr.UnreachableCode.port)
+        }
+    }
+
+    @Test func receiveQueueIsBounded() throws {
+        let (stack, link) = makeStack()
+        let socket = try stack.bindUDP(port: 7, queueLimit: 4)
+        link.inbound = (0..<10).map { ethernet(type: .ipv4, ipv4(proto: .udp, payload: udp(from: 1, to: 7, [UInt8($0)]))) }
+        stack.poll(now: 1)
+        var received = 0
+        while socket.receive() != nil { received += 1 }
+        #expect(received == 4)
+        #expect(socket.dropped == 6)
+    }
+
+    @Test func badInputIsCountedAndDropped() throws {
+        let (stack, link) = makeStack()
+        var corrupt = ipv4(proto: .icmp, payload: echoRequest(sequence: 1, data: [1, 2]))
+        corrupt[10] ^= 0xFF  // header checksum
+        link.inbound = [
+            [1, 2, 3],                                                             // runt
+            ethernet(type: .ipv4, corrupt),
+            ethernet(type: .ipv4, ipv4(proto: .udp, payload: udp(from: 1, to: 7, [1]), moreFragments: true)),
+            ethernet(to: MACAddress(2, 9, 9, 9, 9, 9), type: .ipv4, ipv4(proto: .icmp, payload: echoRequest(sequence: 1, data: []))),
+            ethernet(type: .ipv4, ipv4(to: IPv4Address(10, 0, 0, 50), proto: .icmp, payload: echoRequest(sequence: 1, data: []))),
+        ]
+        stack.poll(now: 1)
+        #expect(link.take().isEmpty)
+        #expect(stack.statistics.malformed == 2)
+        #expect(stack.statistics.fragmentsDropped == 1)
+        #expect(stack.statistics.notForUs == 2)
+    }
+
+    @Test func randomFramesNeverTrap() {
+        let (stack, link) = makeStack()
+        var random = SplitMix64(state: 0xABCDEF)
+        for round in 0..<2000 {
+            let length = Int(random.next() % 120)
+            var frame = (0..<length).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            if frame.count >= 14 && round % 2 == 0 {  // steer half of them past the Ethernet checks
+                guestMAC.bytesArray.enumerated().forEach { frame[$0.offset] = $0.element }
+                frame[12] = round % 4 == 0 ? 0x08 : 0x08; frame[13] = round % 4 == 0 ? 0x00 : 0x06
+                if frame.count > 14 && round % 4 == 0 { frame[14] = 0x45 }
+            }
+            link.inbound = [frame]
+            stack.poll(now: UInt64(round))
+            _ = link.take()
+        }
+        #expect(stack.statistics.framesReceived == 2000)
+    }
+}
+
+private extension MACAddress {
+    var bytesArray: [UInt8] { [bytes.0, bytes.1, bytes.2, bytes.3, bytes.4, bytes.5] }
+}
