@@ -11,6 +11,7 @@ public final class NetworkStack {
     var arp = ARPCache()
     var udpSockets: [UInt16: UDPSocket] = [:]
     private var nextIdentification: UInt16 = 1
+    private var announced = false
 
     public init(device: any FrameDevice, configuration: NetworkConfiguration) {
         self.device = device
@@ -23,6 +24,7 @@ public final class NetworkStack {
 
     /// Applies an address from DHCP or the application.
     public func configure(subnet: IPv4Subnet?, gateway: IPv4Address?, dnsServers: [IPv4Address]) {
+        if subnet != self.subnet { announced = false }
         self.subnet = subnet
         self.gateway = gateway
         self.dnsServers = dnsServers
@@ -32,6 +34,7 @@ public final class NetworkStack {
 
     /// Handles every received frame and every due timer, then hands queued frames to the host.
     public func poll(now: UInt64) {
+        if !announced { announce() }
         device.receive { frame in self.receive(frame: frame, now: now) }
         for address in arp.due(now: now) { sendARPRequest(for: address) }
         device.flush()
@@ -180,6 +183,16 @@ public final class NetworkStack {
         transmitEthernet(to: mac, type: .ipv4, length: packet.count) { buffer in
             packet.withUnsafeBytes { buffer.copyMemory(from: $0) }
         }
+    }
+
+    /// An ARP announcement (RFC 5227 §2.3) when an address is taken: neighbours, and user-mode
+    /// networks like passt, learn where the address lives before the first packet to it.
+    private func announce() {
+        guard let address else { return }
+        announced = true
+        let announcement = ARPRepr(operation: .request, senderHardwareAddress: device.mac, senderProtocolAddress: address,
+                                   targetHardwareAddress: .zero, targetProtocolAddress: address)
+        transmitEthernet(to: .broadcast, type: .arp, length: announcement.bufferLength) { announcement.emit(into: $0) }
     }
 
     private func sendARPRequest(for target: IPv4Address) {

@@ -1,0 +1,81 @@
+// The network path end to end: a tap interface inside a network namespace this test creates,
+// the guest on it with a static address, and Linux clients (ping, a UDP socket) in the namespace.
+import Foundation
+import SwiftletBuild
+import Testing
+
+/// A network namespace with a tap interface at 10.199.0.1/24; the guest takes 10.199.0.2.
+final class TapNamespace {
+    static let hostAddress = "10.199.0.1"
+    static let guestAddress = "10.199.0.2"
+    let name: String
+
+    static var available: Bool {
+        getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/sbin/ip")
+    }
+
+    init(_ label: String) throws {
+        name = "swiftlet-\(label)-\(getpid())"
+        for command in [["netns", "add", name],
+                        ["-n", name, "tuntap", "add", "tap0", "mode", "tap"],
+                        ["-n", name, "addr", "add", "\(Self.hostAddress)/24", "dev", "tap0"],
+                        ["-n", name, "link", "set", "tap0", "up"],
+                        ["-n", name, "link", "set", "lo", "up"]] {
+            let result = try Harness.run(URL(fileURLWithPath: "/usr/sbin/ip"), command)
+            guard result.status == 0 else { throw SetupError(message: "ip \(command.joined(separator: " ")): \(result.stderr)") }
+        }
+    }
+
+    deinit { _ = try? Harness.run(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "del", name]) }
+
+    struct SetupError: Error { let message: String }
+
+    /// Runs `command` inside the namespace.
+    func run(_ command: [String], timeout: TimeInterval = 30, afterStart: ((Process) -> Void)? = nil) throws -> Harness.Outcome {
+        try Harness.run(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "exec", name] + command, timeout: timeout, afterStart: afterStart)
+    }
+
+    /// Starts `image` on `target` attached to tap0, runs `client` once the guest is up, then
+    /// stops the guest. Returns the client's outcome and the guest's.
+    func withGuest(_ image: URL, target: Target, arguments: [String], client: [String]) throws -> (client: Harness.Outcome, guest: Harness.Outcome) {
+        var clientOutcome: Harness.Outcome?
+        var clientError: Error?
+        let guest = try run([Harness.tender(target).path, "--net", "tap:tap0", image.path, "--"] + arguments, timeout: 60) { process in
+            Thread.sleep(forTimeInterval: 0.5)
+            do { clientOutcome = try self.run(client, timeout: 40) } catch { clientError = error }
+            kill(process.processIdentifier, SIGTERM)
+        }
+        if let clientError { throw clientError }
+        return (try #require(clientOutcome), guest)
+    }
+}
+
+@Suite(.enabled(if: TapNamespace.available, "skipped: needs root and iproute2 to create a network namespace with a tap"),
+       .serialized)
+struct NetworkTests {
+    static let udpClient = """
+        import socket, sys, hashlib
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+        ok = 0
+        for i in range(200):
+            payload = hashlib.sha256(str(i).encode()).digest() * (1 + i % 40)
+            s.sendto(payload, (sys.argv[1], 7))
+            data, peer = s.recvfrom(65536)
+            assert data == payload, f"datagram {i} came back different"
+            ok += 1
+        print(f"udp echo: {ok} datagrams intact")
+        """
+
+    @Test(arguments: runnableTargets)
+    func pingAndUDPEchoOverTap(target: Target) throws {
+        let namespace = try TapNamespace("net-\(target)")
+        let image = try Harness.example("echo")
+        let (client, guest) = try namespace.withGuest(
+            image, target: target, arguments: ["ip=\(TapNamespace.guestAddress)/24"],
+            client: ["sh", "-c", "ping -c 5 -i 0.2 -W 2 \(TapNamespace.guestAddress) && python3 -c '\(Self.udpClient)' \(TapNamespace.guestAddress)"])
+        #expect(client.status == 0, "client: \(client.stdout) \(client.stderr)\nguest: \(guest.stdout) \(guest.stderr)")
+        #expect(client.stdout.contains("5 received"), "\(client.stdout)")
+        #expect(client.stdout.contains("udp echo: 200 datagrams intact"), "\(client.stdout) \(client.stderr)")
+        #expect(guest.stdout.contains("listening on \(TapNamespace.guestAddress) port 7"))
+    }
+}
