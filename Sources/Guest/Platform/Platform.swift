@@ -6,6 +6,17 @@ import SwiftletABI
 import Glibc
 #endif
 
+/// Fills `buffer` with cryptographically strong random bytes (the guest's ChaCha20 stream
+/// seeded by the tender, or the host's generator).
+func randomBytes(_ buffer: UnsafeMutableRawBufferPointer) {
+    #if SWIFTLET_GUEST
+    Runtime.random.fill(buffer)
+    #else
+    var generator = SystemRandomNumberGenerator()
+    for index in buffer.indices { buffer[index] = UInt8.random(in: 0...255, using: &generator) }
+    #endif
+}
+
 enum Platform {
     static func consoleWrite(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }

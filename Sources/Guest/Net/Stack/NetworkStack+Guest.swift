@@ -30,7 +30,7 @@ extension NetworkStack {
             let now = SystemClock.uptimeNanoseconds
             poll(now: now)
             guard body(now) else { break }
-            device.flush()
+            transmitPending(now: now)
             GuestNIC.waitForInput(until: pollAt())
         }
         device.flush()

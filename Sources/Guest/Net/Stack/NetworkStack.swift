@@ -10,11 +10,13 @@ public final class NetworkStack {
     public var statistics = NetworkStatistics()
     var arp = ARPCache()
     var udpSockets: [UInt16: UDPSocket] = [:]
+    var tcp: TCPLayer
     private var nextIdentification: UInt16 = 1
     private var announced = false
 
-    public init(device: any FrameDevice, configuration: NetworkConfiguration) {
+    public init(device: any FrameDevice, configuration: NetworkConfiguration, tcp settings: TCPSettings? = nil) {
         self.device = device
+        tcp = TCPLayer(settings: settings ?? TCPSettings(mtu: device.mtu))
         gateway = configuration.gateway
         dnsServers = configuration.dnsServers
         if case .manual(let subnet) = configuration.mode { self.subnet = subnet }
@@ -36,11 +38,24 @@ public final class NetworkStack {
     public func poll(now: UInt64) {
         if !announced { announce() }
         device.receive { frame in self.receive(frame: frame, now: now) }
+        pollTCP(now: now)
         for address in arp.due(now: now) { sendARPRequest(for: address) }
         device.flush()
     }
 
-    public func pollAt() -> UInt64? { arp.pollAt() }
+    /// Sends what the application queued since the last poll (data, FINs), without input.
+    public func transmitPending(now: UInt64) {
+        pollTCP(now: now)
+        device.flush()
+    }
+
+    /// When `poll` next has timer work to do (nil: only new input can create work).
+    public func pollAt() -> UInt64? {
+        switch (arp.pollAt(), tcpPollAt()) {
+        case (let a?, let b?): min(a, b)
+        case (let a, let b): a ?? b
+        }
+    }
 
     // MARK: Input
 
@@ -86,14 +101,11 @@ public final class NetworkStack {
         switch ip.proto {
         case .icmp: receiveICMP(packet, ip: ip, now: now)
         case .udp: receiveUDP(packet, ip: ip, now: now)
-        case .tcp: tcpInput?(packet, ip, now)
+        case .tcp: receiveTCP(packet, ip: ip, now: now)
         default:
             statistics.unsupported += 1
         }
     }
-
-    /// Where TCP segments go once a TCP layer is attached.
-    var tcpInput: ((IPv4Packet, IPv4Repr, UInt64) -> Void)?
 
     private func receiveICMP(_ packet: IPv4Packet, ip: IPv4Repr, now: UInt64) {
         guard let message = try? ICMPv4Repr.parse(bytes: packet.payload) else { statistics.malformed += 1; return }
@@ -124,7 +136,7 @@ public final class NetworkStack {
 
     // MARK: UDP
 
-    public enum SocketError: Error, Equatable { case portInUse, noAddress, tooLarge }
+    public enum SocketError: Error, Equatable { case portInUse, noAddress, tooLarge, tooManyConnections }
 
     public func bindUDP(port: UInt16, queueLimit: Int = 64) throws(SocketError) -> UDPSocket {
         guard udpSockets[port] == nil else { throw .portInUse }

@@ -1,12 +1,12 @@
-// echo: the smallest real network application (RFC 862): UDP echo on port 7. Answers ping.
-// Network settings come from the arguments: ip=10.0.2.15/24 gw=10.0.2.2 (DHCP otherwise).
+// echo: the smallest real network application (RFC 862): TCP and UDP echo on port 7, and it
+// answers ping. Network settings come from the arguments, e.g. ip=10.0.2.15/24 gw=10.0.2.2.
 import Swiftlet
 
 let network: NetworkStack
 do {
     network = try Network.start()
 } catch {
-    print("echo: no network (start the guest with --net or -p)")
+    print("echo: no network device (start the guest with --net or -p)")
     exit(1)
 }
 guard let address = network.address else {
@@ -14,13 +14,36 @@ guard let address = network.address else {
     exit(1)
 }
 let udp = try! network.bindUDP(port: 7)
-print("echo: listening on \(address) port 7 (udp)")
+let listener = try! network.listenTCP(port: 7)
+print("echo: listening on \(address) port 7 (tcp, udp)")
 
+/// One TCP client: whatever it sends comes back; when it closes, so do we.
+final class EchoSession {
+    let stream: TCPStream
+    var pending: [UInt8] = []
+
+    init(_ stream: TCPStream) { self.stream = stream }
+
+    /// Moves bytes from the receive buffer to the send buffer; false when the session is over.
+    func pump() -> Bool {
+        if pending.isEmpty && stream.isReadable { pending = stream.read() }
+        if !pending.isEmpty {
+            let written = pending.withUnsafeBytes { stream.write($0) }
+            pending.removeFirst(written)
+        }
+        if pending.isEmpty && stream.isAtEnd { stream.close() }
+        return !stream.isClosed
+    }
+}
+
+var sessions: [EchoSession] = []
 network.run { now in
     while let datagram = udp.receive() {
         datagram.payload.withUnsafeBytes { payload in
             try? udp.send(payload, to: datagram.source, port: datagram.sourcePort, now: now)
         }
     }
+    while let stream = listener.accept() { sessions.append(EchoSession(stream)) }
+    sessions.removeAll { !$0.pump() }
     return true
 }

@@ -1,0 +1,230 @@
+// TCP on the stack: listeners with bounded accept and half-open queues (SYN floods evict the
+// oldest half-open connection instead of growing), streams demultiplexed by their endpoints,
+// and fixed per-connection buffers with a cap on connections, so memory stays bounded.
+
+public struct TCPSettings: Sendable {
+    public var sendBuffer = 32 * 1024
+    public var receiveBuffer = 32 * 1024
+    public var maximumConnections = 128
+    public var connection: TCPConfiguration
+
+    public init(mtu: Int = 1500) { connection = TCPConfiguration(mtu: mtu) }
+}
+
+/// One TCP connection as the application sees it.
+public final class TCPStream {
+    var connection: TCPConnection
+
+    init(_ connection: TCPConnection) { self.connection = connection }
+
+    public var state: TCPState { connection.state }
+    public var local: TCPEndpoint { connection.local }
+    public var remote: TCPEndpoint { connection.remote }
+    public var error: TCPConnectionError? { connection.error }
+    /// Buffered bytes can be read.
+    public var isReadable: Bool { connection.isReadable }
+    /// The send buffer has room.
+    public var isWritable: Bool { connection.isWritable }
+    /// The peer closed its side and everything it sent has been read.
+    public var isAtEnd: Bool { connection.receivedFIN && !connection.isReadable }
+    public var isClosed: Bool { connection.state == .closed }
+
+    /// Copies up to `buffer.count` received bytes out; 0 when nothing is buffered.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) -> Int { connection.receive(into: buffer) }
+    public func read(maximum: Int = 65536) -> [UInt8] { connection.receive(maximum: maximum) }
+    /// Queues bytes for sending; returns how many fit in the send buffer.
+    public func write(_ bytes: UnsafeRawBufferPointer) -> Int { connection.send(bytes) }
+    public func write(_ bytes: [UInt8]) -> Int { connection.send(bytes) }
+    /// Sends FIN after the queued data.
+    public func close() { connection.close() }
+    /// Sends RST and forgets the connection.
+    public func abort() { connection.abort() }
+}
+
+public final class TCPListener {
+    public let port: UInt16
+    public let backlog: Int
+    var halfOpen: [TCPStream] = []
+    var ready: [TCPStream] = []
+    public private(set) var evictedHalfOpen = 0
+    public private(set) var refusedForBacklog = 0
+
+    init(port: UInt16, backlog: Int) {
+        self.port = port
+        self.backlog = backlog
+    }
+
+    /// The next established connection, if any.
+    public func accept() -> TCPStream? {
+        ready.isEmpty ? nil : ready.removeFirst()
+    }
+
+    public var hasPendingConnection: Bool { !ready.isEmpty }
+}
+
+struct TCPFourTuple: Hashable {
+    var localPort: UInt16
+    var remoteAddress: IPv4Address
+    var remotePort: UInt16
+}
+
+struct TCPLayer {
+    var settings: TCPSettings
+    var listeners: [UInt16: TCPListener] = [:]
+    var streams: [TCPFourTuple: TCPStream] = [:]
+    var resetsSent = 0
+    var refusedForCapacity = 0
+
+    init(settings: TCPSettings) { self.settings = settings }
+}
+
+extension NetworkStack {
+    // MARK: Application side
+
+    public func listenTCP(port: UInt16, backlog: Int = 64) throws(SocketError) -> TCPListener {
+        guard tcp.listeners[port] == nil else { throw .portInUse }
+        let listener = TCPListener(port: port, backlog: max(backlog, 1))
+        tcp.listeners[port] = listener
+        return listener
+    }
+
+    public func closeListener(_ listener: TCPListener) {
+        tcp.listeners[listener.port] = nil
+        for stream in listener.halfOpen + listener.ready { stream.abort() }
+    }
+
+    /// Opens a connection to `remote`; poll the stack and watch `state` for `.established`.
+    public func connectTCP(to remote: TCPEndpoint, now: UInt64) throws(SocketError) -> TCPStream {
+        guard let address else { throw .noAddress }
+        guard tcp.streams.count < tcp.settings.maximumConnections else { throw .tooManyConnections }
+        var port: UInt16 = 0
+        for _ in 0..<64 {
+            let candidate = UInt16(49152 + Int(randomUInt32() % 16384))
+            if tcp.streams[TCPFourTuple(localPort: candidate, remoteAddress: remote.address, remotePort: remote.port)] == nil {
+                port = candidate
+                break
+            }
+        }
+        guard port != 0 else { throw .portInUse }
+        var connection = TCPConnection(configuration: tcp.settings.connection,
+                                       sendCapacity: tcp.settings.sendBuffer, receiveCapacity: tcp.settings.receiveBuffer)
+        connection.connect(local: TCPEndpoint(address: address, port: port), remote: remote,
+                           iss: TCPSequenceNumber(randomUInt32()), now: now)
+        let stream = TCPStream(connection)
+        tcp.streams[TCPFourTuple(localPort: port, remoteAddress: remote.address, remotePort: remote.port)] = stream
+        return stream
+    }
+
+    // MARK: Input
+
+    func receiveTCP(_ packet: IPv4Packet, ip: IPv4Repr, now: UInt64) {
+        guard let (segment, payload) = try? TCPSegmentRepr.parse(packet.payload, source: ip.source, destination: ip.destination) else {
+            statistics.malformed += 1
+            return
+        }
+        let key = TCPFourTuple(localPort: segment.destinationPort, remoteAddress: ip.source, remotePort: segment.sourcePort)
+        if let stream = tcp.streams[key] {
+            stream.connection.process(segment, payload: payload, now: now, from: ip.source)
+            return
+        }
+        let opening = segment.flags.contains(.syn) && !segment.flags.contains(.ack) && !segment.flags.contains(.rst)
+        if opening, let listener = tcp.listeners[segment.destinationPort], let address {
+            guard tcp.streams.count < tcp.settings.maximumConnections else {
+                tcp.refusedForCapacity += 1
+                return  // silently: the client's SYN retransmission tries again later
+            }
+            if listener.halfOpen.count + listener.ready.count >= listener.backlog {
+                guard let oldest = listener.halfOpen.first else { return }  // accept queue full
+                listener.halfOpen.removeFirst()
+                forget(oldest)
+            }
+            var connection = TCPConnection(configuration: tcp.settings.connection,
+                                           sendCapacity: tcp.settings.sendBuffer, receiveCapacity: tcp.settings.receiveBuffer)
+            connection.listen(local: TCPEndpoint(address: address, port: segment.destinationPort), iss: TCPSequenceNumber(randomUInt32()))
+            connection.process(segment, payload: payload, now: now, from: ip.source)
+            let stream = TCPStream(connection)
+            tcp.streams[key] = stream
+            listener.halfOpen.append(stream)
+            return
+        }
+        if !segment.flags.contains(.rst) { sendReset(answering: segment, payloadCount: payload.count, to: ip.source, now: now) }
+    }
+
+    /// RFC 9293 §3.10.7.1: a segment for no connection gets a reset that the sender accepts.
+    private func sendReset(answering segment: TCPSegmentRepr, payloadCount: Int, to remote: IPv4Address, now: UInt64) {
+        tcp.resetsSent += 1
+        let reset: TCPSegmentRepr
+        if segment.flags.contains(.ack) {
+            reset = TCPSegmentRepr(sourcePort: segment.destinationPort, destinationPort: segment.sourcePort,
+                                   sequenceNumber: segment.acknowledgmentNumber, acknowledgmentNumber: TCPSequenceNumber(0),
+                                   flags: .rst, window: 0)
+        } else {
+            reset = TCPSegmentRepr(sourcePort: segment.destinationPort, destinationPort: segment.sourcePort,
+                                   sequenceNumber: TCPSequenceNumber(0),
+                                   acknowledgmentNumber: segment.sequenceNumber + segment.sequenceLength(payloadCount: payloadCount),
+                                   flags: [.rst, .ack], window: 0)
+        }
+        transmitTCP(reset, payload: UnsafeRawBufferPointer(start: nil, count: 0), to: remote, now: now)
+    }
+
+    // MARK: Timers and output
+
+    func pollTCP(now: UInt64) {
+        var finished: [TCPFourTuple] = []
+        for (key, stream) in tcp.streams {
+            let remote = key.remoteAddress
+            stream.connection.poll(now: now) { segment, payload in
+                self.transmitTCP(segment, payload: payload, to: remote, now: now)
+            }
+            if stream.connection.state == .closed { finished.append(key) }
+        }
+        for key in finished {
+            if let stream = tcp.streams.removeValue(forKey: key) { removeFromListeners(stream) }
+        }
+        for listener in tcp.listeners.values {
+            var index = 0
+            while index < listener.halfOpen.count {
+                let stream = listener.halfOpen[index]
+                if stream.connection.state != .synReceived && stream.connection.state != .listen {
+                    listener.halfOpen.remove(at: index)
+                    if stream.connection.state != .closed { listener.ready.append(stream) }
+                } else {
+                    index += 1
+                }
+            }
+        }
+    }
+
+    func tcpPollAt() -> UInt64? {
+        var earliest: UInt64?
+        for stream in tcp.streams.values {
+            if let at = stream.connection.pollAt(), earliest == nil || at < earliest! { earliest = at }
+        }
+        return earliest
+    }
+
+    private func transmitTCP(_ segment: TCPSegmentRepr, payload: UnsafeRawBufferPointer, to remote: IPv4Address, now: UInt64) {
+        guard let source = address else { return }
+        let length = segment.headerLength + payload.count
+        sendIPv4(to: remote, proto: .tcp, payloadLength: length, now: now) { buffer in
+            _ = try? segment.emit(into: buffer, payload: payload, source: source, destination: remote)
+        }
+    }
+
+    private func forget(_ stream: TCPStream) {
+        stream.connection.abort()
+        tcp.streams[TCPFourTuple(localPort: stream.local.port, remoteAddress: stream.remote.address, remotePort: stream.remote.port)] = nil
+    }
+
+    private func removeFromListeners(_ stream: TCPStream) {
+        guard let listener = tcp.listeners[stream.local.port] else { return }
+        listener.halfOpen.removeAll { $0 === stream }
+        listener.ready.removeAll { $0 === stream }
+    }
+
+    func randomUInt32() -> UInt32 {
+        var value: UInt32 = 0
+        withUnsafeMutableBytes(of: &value) { randomBytes($0) }
+        return value
+    }
+}

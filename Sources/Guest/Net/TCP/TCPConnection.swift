@@ -1,0 +1,334 @@
+// One TCP connection (RFC 9293) as a sans-I/O state machine: segments and `now` go in
+// through `process`, segments come out of `poll`, and `pollAt` says when to poll next.
+//
+// Files: TCPConnection.swift (state, user calls), TCPConnection+Input.swift (arriving
+// segments), TCPConnection+Output.swift (poll, timers, congestion control).
+
+public struct TCPConnection {
+    public let configuration: TCPConfiguration
+    public internal(set) var state: TCPState = .closed
+    public internal(set) var local: TCPEndpoint
+    public internal(set) var remote: TCPEndpoint
+    /// Set when the connection ended by reset, refusal or timeout.
+    public internal(set) var error: TCPConnectionError?
+    /// The peer's FIN has arrived (in order): no more data will follow what is buffered.
+    public internal(set) var receivedFIN = false
+
+    var tx: TCPRingBuffer
+    var rx: TCPRingBuffer
+    var assembler = TCPAssembler()
+    /// Sequence number of a FIN seen (possibly out of order) but not yet reached.
+    var remoteFinSequence: TCPSequenceNumber?
+
+    // Send sequence space (RFC 9293 §3.3.1). `sendMax` is the highest sequence number sent
+    // so far (exclusive); `sendNext` is rewound to `sendUnacknowledged` on a timeout.
+    var iss = TCPSequenceNumber(0)
+    var sendUnacknowledged = TCPSequenceNumber(0)
+    var sendNext = TCPSequenceNumber(0)
+    var sendMax = TCPSequenceNumber(0)
+    var sendWindow = 0
+    var maximumSendWindow = 0
+    var sendWL1 = TCPSequenceNumber(0)
+    var sendWL2 = TCPSequenceNumber(0)
+    var sendMSS = TCPConfiguration.defaultPeerMSS
+    /// Shift applied to the peer's window field, and to ours (RFC 7323).
+    var sendShift = 0
+    var receiveShift = 0
+    var windowScalingEnabled = false
+    /// close() was called: a FIN follows the queued data.
+    var finQueued = false
+    /// close() was called in SYN-RECEIVED: FIN-WAIT-1 as soon as the handshake completes.
+    var closeAfterHandshake = false
+    var passiveOpen = false
+
+    // Receive sequence space.
+    var irs = TCPSequenceNumber(0)
+    var receiveNext = TCPSequenceNumber(0)
+    /// Right edge of the window last advertised (receiveNext + window).
+    var advertisedEdge = TCPSequenceNumber(0)
+    var ackNow = false
+    var delayedAckAt: UInt64?
+    var unacknowledgedReceived = 0
+
+    // Timers (absolute, ns).
+    var retransmitAt: UInt64?
+    var retransmissions = 0
+    var persistAt: UInt64?
+    var persistBackoff = 0
+    var keepAliveAt: UInt64?
+    var keepAliveProbes = 0
+    var timeWaitAt: UInt64?
+
+    // RTT estimation (RFC 6298).
+    var smoothedRTT: UInt64?
+    var rttVariance: UInt64 = 0
+    var rto: UInt64
+    var rttSample: (sequence: TCPSequenceNumber, sentAt: UInt64)?
+
+    // Congestion control (RFC 5681, RFC 6582).
+    var congestionWindow = 0
+    var slowStartThreshold = Int(Int32.max)
+    var duplicateAcks = 0
+    var recover = TCPSequenceNumber(0)
+    var inFastRecovery = false
+    var fastRetransmitPending = false
+
+    /// A control segment (RST) owed to the peer, sent by the next poll.
+    var pendingControl: TCPSegmentRepr?
+
+    /// A closed connection with send and receive buffers of the given capacities.
+    public init(configuration: TCPConfiguration = TCPConfiguration(), sendCapacity: Int, receiveCapacity: Int) {
+        self.configuration = configuration
+        tx = TCPRingBuffer(capacity: sendCapacity)
+        rx = TCPRingBuffer(capacity: receiveCapacity)
+        local = TCPEndpoint(address: .any, port: 0)
+        remote = TCPEndpoint(address: .any, port: 0)
+        rto = configuration.initialRTO
+    }
+
+    // MARK: - Observation
+
+    /// Buffered received octets can be read.
+    public var isReadable: Bool { !rx.isEmpty }
+    /// `send` would accept at least one octet now.
+    public var isWritable: Bool {
+        (state == .established || state == .closeWait) && !finQueued && tx.freeSpace > 0
+    }
+    public var receiveQueueCount: Int { rx.count }
+    /// Octets queued to send, unacknowledged ones included.
+    public var sendQueueCount: Int { tx.count }
+    public var sendCapacity: Int { tx.capacity }
+    public var receiveCapacity: Int { rx.capacity }
+    public var initialSendSequence: TCPSequenceNumber { iss }
+    public var sendUnacknowledgedSequence: TCPSequenceNumber { sendUnacknowledged }
+    public var sendNextSequence: TCPSequenceNumber { sendNext }
+    public var receiveNextSequence: TCPSequenceNumber { receiveNext }
+    /// The peer's window in octets (scaled).
+    public var peerWindow: Int { sendWindow }
+    public var effectiveSendMSS: Int { sendMSS }
+    public var congestionWindowBytes: Int { congestionWindow }
+    public var slowStartThresholdBytes: Int { slowStartThreshold }
+    public var isInFastRecovery: Bool { inFastRecovery }
+    public var retransmissionTimeout: UInt64 { rto }
+    public var smoothedRoundTripTime: UInt64? { smoothedRTT }
+    public var roundTripTimeVariance: UInt64 { rttVariance }
+    public var windowScaleShifts: (send: Int, receive: Int)? {
+        windowScalingEnabled ? (sendShift, receiveShift) : nil
+    }
+
+    // MARK: - User calls
+
+    /// Active open: SYN-SENT; the SYN goes out at the next poll.
+    public mutating func connect(local: TCPEndpoint, remote: TCPEndpoint, iss: TCPSequenceNumber, now: UInt64) {
+        resetConnection()
+        self.local = local
+        self.remote = remote
+        setInitialSequence(iss)
+        passiveOpen = false
+        state = .synSent
+        _ = now
+    }
+
+    /// Passive open: LISTEN on `local`; `iss` is used for the SYN-ACK.
+    public mutating func listen(local: TCPEndpoint, iss: TCPSequenceNumber) {
+        resetConnection()
+        self.local = local
+        remote = TCPEndpoint(address: .any, port: 0)
+        setInitialSequence(iss)
+        passiveOpen = true
+        state = .listen
+    }
+
+    /// Queues as many of `bytes` as fit in the send buffer; returns how many. Data queued in
+    /// SYN-SENT or SYN-RECEIVED goes out once the connection is established.
+    public mutating func send(_ bytes: UnsafeRawBufferPointer) -> Int {
+        switch state {
+        case .synSent, .synReceived, .established, .closeWait:
+            guard !finQueued, !closeAfterHandshake else { return 0 }
+            return tx.enqueue(bytes)
+        default:
+            return 0
+        }
+    }
+
+    public mutating func send(_ bytes: [UInt8]) -> Int {
+        bytes.withUnsafeBytes { send($0) }
+    }
+
+    /// Moves up to `buffer.count` received octets into `buffer`; returns how many.
+    public mutating func receive(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        rx.dequeue(into: buffer)
+    }
+
+    /// Reads up to `maximum` received octets.
+    public mutating func receive(maximum: Int) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: max(0, min(maximum, rx.count)))
+        let count = bytes.withUnsafeMutableBytes { receive(into: $0) }
+        bytes.removeLast(bytes.count - count)
+        return bytes
+    }
+
+    /// Orderly close: a FIN follows the queued data (RFC 9293 §3.10.4).
+    public mutating func close() {
+        switch state {
+        case .closed:
+            break
+        case .listen, .synSent:
+            enterClosed()
+        case .synReceived:
+            closeAfterHandshake = true
+        case .established:
+            finQueued = true
+            state = .finWait1
+        case .closeWait:
+            finQueued = true
+            state = .lastAck
+        case .finWait1, .finWait2, .closing, .lastAck, .timeWait:
+            break
+        }
+    }
+
+    /// Abort (RFC 9293 §3.10.5): a synchronized connection sends RST; everything queued is
+    /// dropped and the connection is CLOSED at once.
+    public mutating func abort() {
+        switch state {
+        case .synReceived, .established, .finWait1, .finWait2, .closeWait, .closing, .lastAck:
+            pendingControl = segment(sequence: sendNext, flags: [.rst], ack: false, window: 0)
+        default:
+            break
+        }
+        enterClosed()
+        tx.clear()
+    }
+
+    // MARK: - Shared helpers
+
+    mutating func setInitialSequence(_ iss: TCPSequenceNumber) {
+        self.iss = iss
+        sendUnacknowledged = iss
+        sendNext = iss
+        sendMax = iss
+        recover = iss
+    }
+
+    /// Forgets everything about a previous connection (the buffers keep their capacity).
+    mutating func resetConnection() {
+        let configuration = self.configuration
+        self = TCPConnection(configuration: configuration, sendCapacity: tx.capacity, receiveCapacity: rx.capacity)
+    }
+
+    /// CLOSED: stops every timer. Received data stays readable.
+    mutating func enterClosed() {
+        state = .closed
+        retransmitAt = nil
+        persistAt = nil
+        keepAliveAt = nil
+        timeWaitAt = nil
+        delayedAckAt = nil
+        ackNow = false
+        fastRetransmitPending = false
+        finQueued = false
+        closeAfterHandshake = false
+    }
+
+    /// Back to LISTEN after a reset of a passively opened SYN-RECEIVED connection.
+    mutating func returnToListen() {
+        let local = self.local
+        let iss = self.iss
+        let pending = pendingControl
+        listen(local: local, iss: iss)
+        pendingControl = pending
+    }
+
+    mutating func enterTimeWait(now: UInt64) {
+        state = .timeWait
+        retransmitAt = nil
+        persistAt = nil
+        keepAliveAt = nil
+        timeWaitAt = now &+ 2 &* configuration.maximumSegmentLifetime
+    }
+
+    /// Called when the handshake completes in either direction.
+    mutating func enterEstablished(now: UInt64) {
+        state = .established
+        retransmissions = 0
+        if let interval = configuration.keepAliveInterval { keepAliveAt = now &+ interval }
+        if closeAfterHandshake {
+            closeAfterHandshake = false
+            finQueued = true
+            state = .finWait1
+        }
+    }
+
+    /// The shift we offer: the smallest that lets the 16-bit field cover the buffer.
+    var offeredShift: Int {
+        var shift = 0
+        while shift < 14 && rx.capacity >> shift > 0xFFFF { shift += 1 }
+        return shift
+    }
+
+    /// Adopts the peer's SYN options (MSS, window scale) and sets the initial window.
+    mutating func negotiate(_ options: TCPOptions, weOfferedScale: Bool) {
+        let peerMSS = options.maximumSegmentSize.map { Int($0) } ?? TCPConfiguration.defaultPeerMSS
+        sendMSS = max(1, min(peerMSS, configuration.maximumSegmentSize))
+        if weOfferedScale, let shift = options.windowScale {
+            windowScalingEnabled = true
+            sendShift = min(Int(shift), 14)
+            receiveShift = offeredShift
+        } else {
+            windowScalingEnabled = false
+            sendShift = 0
+            receiveShift = 0
+        }
+        // RFC 5681 §3.1 initial window.
+        if sendMSS > 2190 {
+            congestionWindow = 2 * sendMSS
+        } else if sendMSS > 1095 {
+            congestionWindow = 3 * sendMSS
+        } else {
+            congestionWindow = 4 * sendMSS
+        }
+        slowStartThreshold = Int(Int32.max)
+    }
+
+    /// The window field for an outgoing segment (SYN windows are never scaled).
+    func windowField(syn: Bool) -> UInt16 {
+        let free = rx.freeSpace
+        return UInt16(min(syn ? free : free >> receiveShift, 0xFFFF))
+    }
+
+    /// The window that field announces, in octets.
+    func announcedWindow(syn: Bool) -> Int {
+        syn ? Int(windowField(syn: true)) : Int(windowField(syn: false)) << receiveShift
+    }
+
+    /// A segment from us to the peer.
+    func segment(sequence: TCPSequenceNumber, flags: TCPFlags, ack: Bool, window: UInt16,
+                 options: TCPOptions = .none) -> TCPSegmentRepr {
+        TCPSegmentRepr(sourcePort: local.port, destinationPort: remote.port, sequenceNumber: sequence,
+                       acknowledgmentNumber: ack ? receiveNext : TCPSequenceNumber(0),
+                       flags: ack ? flags.union(.ack) : flags, window: window, options: options)
+    }
+
+    /// The RST answering a segment that belongs to no connection (RFC 9293 §3.10.7.1).
+    func resetReply(to incoming: TCPSegmentRepr, payloadCount: Int) -> TCPSegmentRepr? {
+        guard !incoming.flags.contains(.rst) else { return nil }
+        if let ack = incoming.ack {
+            return TCPSegmentRepr(sourcePort: incoming.destinationPort, destinationPort: incoming.sourcePort,
+                                  sequenceNumber: ack, flags: [.rst], window: 0)
+        }
+        return TCPSegmentRepr(sourcePort: incoming.destinationPort, destinationPort: incoming.sourcePort,
+                              sequenceNumber: TCPSequenceNumber(0),
+                              acknowledgmentNumber: incoming.sequenceNumber
+                                  + incoming.sequenceLength(payloadCount: payloadCount),
+                              flags: [.rst, .ack], window: 0)
+    }
+
+    /// States in which queued data (and our FIN) may be (re)transmitted.
+    var isDataState: Bool {
+        switch state {
+        case .established, .closeWait, .finWait1, .closing, .lastAck: true
+        default: false
+        }
+    }
+}

@@ -1,0 +1,322 @@
+// The TCP header on the wire (RFC 9293 §3.1): a checked view, options, and a validated Repr.
+//
+// Rule (after smoltcp): once `TCPSegmentView(checking:)` or `TCPSegmentRepr.parse` accepts
+// untrusted bytes, no accessor can trap. Every length is checked before it is used.
+
+/// Why a TCP segment was rejected. (Local to TCP so it cannot clash with the wire layer's
+/// own error enum.)
+public enum TCPWireError: Error, Equatable, Sendable {
+    /// Shorter than 20 octets, or shorter than the data offset says.
+    case truncated
+    /// Data offset below 5 words.
+    case badDataOffset
+    /// The checksum over the IPv4 pseudo-header and segment does not verify.
+    case badChecksum
+    /// An option whose length is missing, below 2, past the end of the options, or wrong
+    /// for its kind.
+    case malformedOption
+    /// The output buffer is too small for `emit`, or options do not fit in 40 octets.
+    case bufferTooSmall
+}
+
+/// The control bits (RFC 9293 §3.1, RFC 3168 for ECE/CWR).
+public struct TCPFlags: OptionSet, Hashable, Sendable {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let fin = TCPFlags(rawValue: 0x01)
+    public static let syn = TCPFlags(rawValue: 0x02)
+    public static let rst = TCPFlags(rawValue: 0x04)
+    public static let psh = TCPFlags(rawValue: 0x08)
+    public static let ack = TCPFlags(rawValue: 0x10)
+    public static let urg = TCPFlags(rawValue: 0x20)
+    public static let ece = TCPFlags(rawValue: 0x40)
+    public static let cwr = TCPFlags(rawValue: 0x80)
+}
+
+/// Field offsets of the fixed header.
+enum TCPField {
+    static let sourcePort = 0
+    static let destinationPort = 2
+    static let sequenceNumber = 4
+    static let acknowledgmentNumber = 8
+    static let dataOffset = 12
+    static let flags = 13
+    static let window = 14
+    static let checksum = 16
+    static let urgentPointer = 18
+    static let minimumHeaderLength = 20
+    static let maximumHeaderLength = 60
+}
+
+@inline(__always) private func tcpRead16(_ buffer: UnsafeRawBufferPointer, _ offset: Int) -> UInt16 {
+    UInt16(buffer[offset]) << 8 | UInt16(buffer[offset + 1])
+}
+
+@inline(__always) private func tcpRead32(_ buffer: UnsafeRawBufferPointer, _ offset: Int) -> UInt32 {
+    UInt32(buffer[offset]) << 24 | UInt32(buffer[offset + 1]) << 16
+        | UInt32(buffer[offset + 2]) << 8 | UInt32(buffer[offset + 3])
+}
+
+@inline(__always) private func tcpWrite16(_ buffer: UnsafeMutableRawBufferPointer, _ offset: Int, _ value: UInt16) {
+    buffer[offset] = UInt8(value >> 8)
+    buffer[offset + 1] = UInt8(truncatingIfNeeded: value)
+}
+
+@inline(__always) private func tcpWrite32(_ buffer: UnsafeMutableRawBufferPointer, _ offset: Int, _ value: UInt32) {
+    buffer[offset] = UInt8(value >> 24)
+    buffer[offset + 1] = UInt8(truncatingIfNeeded: value >> 16)
+    buffer[offset + 2] = UInt8(truncatingIfNeeded: value >> 8)
+    buffer[offset + 3] = UInt8(truncatingIfNeeded: value)
+}
+
+// MARK: - View
+
+/// A checked, zero-copy view of a TCP segment. After `init(checking:)` succeeds the buffer
+/// holds at least the full header the data offset announces, so no accessor can trap.
+public struct TCPSegmentView {
+    public let buffer: UnsafeRawBufferPointer
+
+    public init(checking buffer: UnsafeRawBufferPointer) throws(TCPWireError) {
+        guard buffer.count >= TCPField.minimumHeaderLength else { throw .truncated }
+        let words = Int(buffer[TCPField.dataOffset] >> 4)
+        guard words >= 5 else { throw .badDataOffset }
+        guard words * 4 <= buffer.count else { throw .truncated }
+        self.buffer = buffer
+    }
+
+    public var sourcePort: UInt16 { tcpRead16(buffer, TCPField.sourcePort) }
+    public var destinationPort: UInt16 { tcpRead16(buffer, TCPField.destinationPort) }
+    public var sequenceNumber: TCPSequenceNumber { TCPSequenceNumber(tcpRead32(buffer, TCPField.sequenceNumber)) }
+    public var acknowledgmentNumber: TCPSequenceNumber {
+        TCPSequenceNumber(tcpRead32(buffer, TCPField.acknowledgmentNumber))
+    }
+    /// Header length in octets (data offset × 4), 20...60.
+    public var headerLength: Int { Int(buffer[TCPField.dataOffset] >> 4) * 4 }
+    public var flags: TCPFlags { TCPFlags(rawValue: buffer[TCPField.flags]) }
+    public var window: UInt16 { tcpRead16(buffer, TCPField.window) }
+    public var checksum: UInt16 { tcpRead16(buffer, TCPField.checksum) }
+    public var urgentPointer: UInt16 { tcpRead16(buffer, TCPField.urgentPointer) }
+
+    /// The option octets between the fixed header and the payload.
+    public var optionBytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: buffer[TCPField.minimumHeaderLength..<headerLength])
+    }
+
+    public var payload: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: buffer[headerLength..<buffer.count])
+    }
+
+    /// True when the checksum over the IPv4 pseudo-header and the whole segment verifies.
+    public func verifyChecksum(source: IPv4Address, destination: IPv4Address) -> Bool {
+        TCPSegmentRepr.checksum(source: source, destination: destination, segment: buffer) == 0
+    }
+}
+
+// MARK: - Options
+
+/// The RFC 7323 timestamps option.
+public struct TCPTimestamps: Hashable, Sendable {
+    public var value: UInt32
+    public var echoReply: UInt32
+    public init(value: UInt32, echoReply: UInt32) { self.value = value; self.echoReply = echoReply }
+}
+
+/// The options this stack understands. Unknown options are skipped on parse; SACK blocks
+/// (kind 5) are length-checked and ignored.
+public struct TCPOptions: Hashable, Sendable {
+    public var maximumSegmentSize: UInt16?
+    /// The shift count as sent; receivers clamp it to 14 (RFC 7323 §2.3).
+    public var windowScale: UInt8?
+    public var sackPermitted: Bool
+    public var timestamps: TCPTimestamps?
+
+    public init(maximumSegmentSize: UInt16? = nil, windowScale: UInt8? = nil,
+                sackPermitted: Bool = false, timestamps: TCPTimestamps? = nil) {
+        self.maximumSegmentSize = maximumSegmentSize
+        self.windowScale = windowScale
+        self.sackPermitted = sackPermitted
+        self.timestamps = timestamps
+    }
+
+    public static let none = TCPOptions()
+
+    enum Kind {
+        static let endOfList: UInt8 = 0
+        static let noOperation: UInt8 = 1
+        static let maximumSegmentSize: UInt8 = 2
+        static let windowScale: UInt8 = 3
+        static let sackPermitted: UInt8 = 4
+        static let sack: UInt8 = 5
+        static let timestamps: UInt8 = 8
+    }
+
+    /// Parses the option octets of a header. Never traps: every length is checked.
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(TCPWireError) -> TCPOptions {
+        var options = TCPOptions()
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            let kind = bytes[index]
+            if kind == Kind.endOfList { break }
+            if kind == Kind.noOperation { index += 1; continue }
+            guard index + 1 < count else { throw .malformedOption }
+            let length = Int(bytes[index + 1])
+            guard length >= 2, length <= count - index else { throw .malformedOption }
+            switch kind {
+            case Kind.maximumSegmentSize:
+                guard length == 4 else { throw .malformedOption }
+                options.maximumSegmentSize = tcpRead16(bytes, index + 2)
+            case Kind.windowScale:
+                guard length == 3 else { throw .malformedOption }
+                options.windowScale = bytes[index + 2]
+            case Kind.sackPermitted:
+                guard length == 2 else { throw .malformedOption }
+                options.sackPermitted = true
+            case Kind.sack:
+                guard (length - 2) % 8 == 0, length >= 10 else { throw .malformedOption }
+            case Kind.timestamps:
+                guard length == 10 else { throw .malformedOption }
+                options.timestamps = TCPTimestamps(value: tcpRead32(bytes, index + 2),
+                                                   echoReply: tcpRead32(bytes, index + 6))
+            default:
+                break  // unknown, length already checked: skip
+            }
+            index += length
+        }
+        return options
+    }
+
+    /// Octets `write` produces: each option NOP-padded to a 4-octet boundary.
+    public var encodedLength: Int {
+        (maximumSegmentSize != nil ? 4 : 0) + (windowScale != nil ? 4 : 0)
+            + (sackPermitted ? 4 : 0) + (timestamps != nil ? 12 : 0)
+    }
+
+    /// Writes `encodedLength` octets at `offset`; the caller has checked the bounds.
+    func write(to buffer: UnsafeMutableRawBufferPointer, at offset: Int) {
+        var index = offset
+        if let mss = maximumSegmentSize {
+            buffer[index] = Kind.maximumSegmentSize; buffer[index + 1] = 4
+            tcpWrite16(buffer, index + 2, mss)
+            index += 4
+        }
+        if let shift = windowScale {
+            buffer[index] = Kind.noOperation; buffer[index + 1] = Kind.windowScale
+            buffer[index + 2] = 3; buffer[index + 3] = shift
+            index += 4
+        }
+        if sackPermitted {
+            buffer[index] = Kind.noOperation; buffer[index + 1] = Kind.noOperation
+            buffer[index + 2] = Kind.sackPermitted; buffer[index + 3] = 2
+            index += 4
+        }
+        if let stamps = timestamps {
+            buffer[index] = Kind.noOperation; buffer[index + 1] = Kind.noOperation
+            buffer[index + 2] = Kind.timestamps; buffer[index + 3] = 10
+            tcpWrite32(buffer, index + 4, stamps.value)
+            tcpWrite32(buffer, index + 8, stamps.echoReply)
+            index += 12
+        }
+    }
+}
+
+// MARK: - Repr
+
+/// A validated TCP header. The payload travels beside it (see `parse` and `emit`).
+/// `acknowledgmentNumber` is carried as on the wire; it is meaningful only when `flags`
+/// contains `.ack` (see `ack`).
+public struct TCPSegmentRepr: Hashable, Sendable {
+    public var sourcePort: UInt16
+    public var destinationPort: UInt16
+    public var sequenceNumber: TCPSequenceNumber
+    public var acknowledgmentNumber: TCPSequenceNumber
+    public var flags: TCPFlags
+    /// The raw 16-bit window field (unscaled).
+    public var window: UInt16
+    public var urgentPointer: UInt16
+    public var options: TCPOptions
+
+    public init(sourcePort: UInt16, destinationPort: UInt16, sequenceNumber: TCPSequenceNumber,
+                acknowledgmentNumber: TCPSequenceNumber = TCPSequenceNumber(0), flags: TCPFlags,
+                window: UInt16, urgentPointer: UInt16 = 0, options: TCPOptions = .none) {
+        self.sourcePort = sourcePort
+        self.destinationPort = destinationPort
+        self.sequenceNumber = sequenceNumber
+        self.acknowledgmentNumber = acknowledgmentNumber
+        self.flags = flags
+        self.window = window
+        self.urgentPointer = urgentPointer
+        self.options = options
+    }
+
+    /// The acknowledgment number when ACK is set.
+    public var ack: TCPSequenceNumber? { flags.contains(.ack) ? acknowledgmentNumber : nil }
+
+    /// Header length in octets, options included.
+    public var headerLength: Int { TCPField.minimumHeaderLength + options.encodedLength }
+
+    /// Sequence space the segment occupies: payload plus one each for SYN and FIN.
+    public func sequenceLength(payloadCount: Int) -> Int {
+        payloadCount + (flags.contains(.syn) ? 1 : 0) + (flags.contains(.fin) ? 1 : 0)
+    }
+
+    /// Parses and validates a segment; with `verifyChecksum` the pseudo-header checksum must
+    /// verify. Returns the header and the payload slice of `buffer`.
+    public static func parse(_ buffer: UnsafeRawBufferPointer, source: IPv4Address, destination: IPv4Address,
+                             verifyChecksum: Bool = true)
+        throws(TCPWireError) -> (repr: TCPSegmentRepr, payload: UnsafeRawBufferPointer)
+    {
+        let view = try TCPSegmentView(checking: buffer)
+        if verifyChecksum && !view.verifyChecksum(source: source, destination: destination) {
+            throw .badChecksum
+        }
+        let options = try TCPOptions.parse(view.optionBytes)
+        let repr = TCPSegmentRepr(
+            sourcePort: view.sourcePort, destinationPort: view.destinationPort,
+            sequenceNumber: view.sequenceNumber, acknowledgmentNumber: view.acknowledgmentNumber,
+            flags: view.flags, window: view.window, urgentPointer: view.urgentPointer, options: options)
+        return (repr, view.payload)
+    }
+
+    /// Writes header and payload into `buffer` with a correct checksum; returns the octets
+    /// written (`headerLength + payload.count`).
+    @discardableResult
+    public func emit(into buffer: UnsafeMutableRawBufferPointer, payload: UnsafeRawBufferPointer,
+                     source: IPv4Address, destination: IPv4Address) throws(TCPWireError) -> Int {
+        let header = headerLength
+        guard header <= TCPField.maximumHeaderLength else { throw .bufferTooSmall }
+        let total = header + payload.count
+        guard buffer.count >= total else { throw .bufferTooSmall }
+        tcpWrite16(buffer, TCPField.sourcePort, sourcePort)
+        tcpWrite16(buffer, TCPField.destinationPort, destinationPort)
+        tcpWrite32(buffer, TCPField.sequenceNumber, sequenceNumber.rawValue)
+        tcpWrite32(buffer, TCPField.acknowledgmentNumber, acknowledgmentNumber.rawValue)
+        buffer[TCPField.dataOffset] = UInt8(header / 4) << 4
+        buffer[TCPField.flags] = flags.rawValue
+        tcpWrite16(buffer, TCPField.window, window)
+        tcpWrite16(buffer, TCPField.checksum, 0)
+        tcpWrite16(buffer, TCPField.urgentPointer, urgentPointer)
+        options.write(to: buffer, at: TCPField.minimumHeaderLength)
+        if payload.count > 0, let target = buffer.baseAddress, let source = payload.baseAddress {
+            (target + header).copyMemory(from: source, byteCount: payload.count)
+        }
+        let segment = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<total])
+        tcpWrite16(buffer, TCPField.checksum,
+                    TCPSegmentRepr.checksum(source: source, destination: destination, segment: segment))
+        return total
+    }
+
+    /// The Internet checksum over the IPv4 pseudo-header (RFC 9293 §3.1) and `segment`.
+    /// Over a segment whose checksum field is correct, the result is 0.
+    public static func checksum(source: IPv4Address, destination: IPv4Address,
+                                segment: UnsafeRawBufferPointer) -> UInt16 {
+        var sum = InternetChecksum()
+        sum.add(source)
+        sum.add(destination)
+        sum.add(UInt16(6))
+        sum.add(UInt16(truncatingIfNeeded: segment.count))
+        sum.add(segment)
+        return sum.value
+    }
+}
