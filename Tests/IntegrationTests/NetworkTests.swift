@@ -66,6 +66,63 @@ struct NetworkTests {
         print(f"udp echo: {ok} datagrams intact")
         """
 
+    static let tcpClient = """
+        import socket, sys, hashlib, threading
+        size = int(sys.argv[2])
+        data = hashlib.sha256(b"seed").digest() * (size // 32)
+        s = socket.create_connection((sys.argv[1], 7), timeout=10)
+        received = hashlib.sha256(); count = 0
+        def reader():
+            global count
+            while count < len(data):
+                chunk = s.recv(1 << 16)
+                if not chunk: break
+                received.update(chunk); count += len(chunk)
+        thread = threading.Thread(target=reader); thread.start()
+        s.sendall(data); thread.join(60)
+        s.shutdown(socket.SHUT_WR)
+        assert count == len(data), f"got {count} of {len(data)} bytes back"
+        assert received.digest() == hashlib.sha256(data).digest(), "echoed bytes differ"
+        assert s.recv(1) == b"", "the guest should close after our FIN"
+        print(f"tcp echo: {count} bytes intact")
+        """
+
+    @Test(arguments: runnableTargets)
+    func tcpEchoOverTapIsIntact(target: Target) throws {
+        let namespace = try TapNamespace("tcp-\(target)")
+        let image = try Harness.example("echo")
+        let (client, guest) = try namespace.withGuest(
+            image, target: target, arguments: ["ip=\(TapNamespace.guestAddress)/24"],
+            client: ["python3", "-c", Self.tcpClient, TapNamespace.guestAddress, "\(4 << 20)"])
+        #expect(client.status == 0, "client: \(client.stdout) \(client.stderr)\nguest: \(guest.stdout) \(guest.stderr)")
+        #expect(client.stdout.contains("tcp echo: \(4 << 20) bytes intact"))
+    }
+
+    @Test(arguments: runnableTargets)
+    func publishedPortIsReachableOnLoopback(target: Target) throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/passt") else {
+            Issue.record("passt is not installed (apt-get install passt): -p cannot be tested")
+            return
+        }
+        let image = try Harness.example("echo")
+        let port = 20000 + Int(getpid() % 10000) + (target == .hvt ? 0 : 1)
+        var client: Harness.Outcome?
+        let guest = try Harness.run(Harness.cli, ["run", "--target", target.rawValue, "-p", "\(port):7", image.path,
+                                                  "--", "ip=10.0.2.15/24", "gw=10.0.2.2"], timeout: 60) { process in
+            Thread.sleep(forTimeInterval: 1.0)
+            client = try? Harness.run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", """
+                import socket
+                s = socket.create_connection(("127.0.0.1", \(port)), timeout=5)
+                s.sendall(b"through passt\\n")
+                print("reply:", s.recv(100))
+                """], timeout: 20)
+            kill(process.processIdentifier, SIGTERM)
+        }
+        #expect(guest.stderr.contains("reachable at 127.0.0.1:\(port)"), "\(guest.stderr)")
+        let reply = try #require(client)
+        #expect(reply.stdout.contains("reply: b'through passt\\n'"), "client: \(reply.stdout) \(reply.stderr) guest: \(guest.stdout)")
+    }
+
     @Test(arguments: runnableTargets)
     func pingAndUDPEchoOverTap(target: Target) throws {
         let namespace = try TapNamespace("net-\(target)")

@@ -74,7 +74,10 @@ enum Harness {
             Issue.record("\(executable.lastPathComponent) \(arguments) did not finish in \(timeout) s; killed")
             finished.wait()
         }
-        readers.wait()
+        // A grandchild that kept our pipes open must not hang the test.
+        if readers.wait(timeout: .now() + 10) == .timedOut {
+            Issue.record("\(executable.lastPathComponent): output pipes still open 10 s after exit (a leaked child?)")
+        }
         let signaled = process.terminationReason == .uncaughtSignal
         return Outcome(status: signaled ? -1 : process.terminationStatus,
                        signal: signaled ? process.terminationStatus : nil,

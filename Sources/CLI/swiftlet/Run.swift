@@ -142,11 +142,14 @@ enum Passt {
         guard let passt = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw UserError("passt is not installed; install it (Debian/Ubuntu: apt-get install passt) or use --net tap:NAME")
         }
+        // Both ends close-on-exec: passt gets its end as fd 3 (a dup, so inherited), and the
+        // tender's end is made inheritable only after passt has started. If passt kept the
+        // tender's end open, it would never see the tender exit.
         var fds: [Int32] = [-1, -1]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0 else {
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
             throw UserError("cannot create a socketpair for passt: \(String(cString: strerror(errno)))")
         }
-        var arguments = [passt, "--foreground", "--quiet", "--fd", "\(fds[1])",
+        var arguments = [passt, "--foreground", "--quiet", "--fd", "3",
                          "--address", guestAddress, "--netmask", prefix, "--gateway", gateway]
         for forward in forwards {
             arguments += [forward.proto == "udp" ? "--udp-ports" : "--tcp-ports", "\(forward.hostPort):\(forward.guestPort)"]
@@ -160,12 +163,16 @@ enum Passt {
             posix_spawn_file_actions_adddup2(&actions, devNull, 2)
         }
         posix_spawn_file_actions_adddup2(&actions, devNull, 1)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 3)
         var pid: pid_t = 0
         let cArguments = arguments.map { strdup($0) } + [nil]
         let result = posix_spawn(&pid, passt, &actions, nil, cArguments, environ)
+        posix_spawn_file_actions_destroy(&actions)
         close(fds[1])
         close(devNull)
         guard result == 0 else { throw UserError("cannot start passt: \(String(cString: strerror(result)))") }
+        _ = fcntl(fds[0], F_SETFD, 0)
         return fds[0]
     }
 }

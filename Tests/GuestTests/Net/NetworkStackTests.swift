@@ -43,10 +43,13 @@ private let guestIP = IPv4Address(10, 0, 0, 2)
 private let peerIP = IPv4Address(10, 0, 0, 1)
 private let remoteIP = IPv4Address(192, 0, 2, 9)
 
+/// A stack on a memory link, past its start-up ARP announcement.
 private func makeStack(gateway: IPv4Address? = peerIP) -> (NetworkStack, MemoryLink) {
     let link = MemoryLink(mac: guestMAC)
     let stack = NetworkStack(device: link, configuration: NetworkConfiguration(
         mode: .manual(IPv4Subnet(address: guestIP, prefixLength: 24)), gateway: gateway))
+    stack.poll(now: 0)
+    _ = link.take()
     return (stack, link)
 }
 
@@ -106,6 +109,20 @@ private func parse(_ frame: [UInt8]) -> (EthernetRepr, [UInt8])? {
 }
 
 @Suite struct NetworkStackTests {
+    @Test func announcesItsAddressOnce() throws {
+        let link = MemoryLink(mac: guestMAC)
+        let stack = NetworkStack(device: link, configuration: NetworkConfiguration(
+            mode: .manual(IPv4Subnet(address: guestIP, prefixLength: 24))))
+        stack.poll(now: 0)
+        stack.poll(now: 1)
+        let sent = link.take()
+        #expect(sent.count == 1)
+        let (header, payload) = try #require(parse(sent[0]))
+        #expect(header.destination == .broadcast && header.etherType == .arp)
+        let announcement = try payload.withUnsafeBytes { try ARPRepr.parse(bytes: $0) }
+        #expect(announcement.senderProtocolAddress == guestIP && announcement.targetProtocolAddress == guestIP)
+    }
+
     @Test func answersARPRequestsForItsAddressOnly() throws {
         let (stack, link) = makeStack()
         link.inbound = [ethernet(to: .broadcast, type: .arp, arp(.request)),

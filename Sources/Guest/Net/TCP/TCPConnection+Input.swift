@@ -239,7 +239,7 @@ extension TCPConnection {
                     fastRetransmitPending = true
                     rttSample = nil  // Karn
                 } else if inFastRecovery && duplicateAcks >= 3 {
-                    congestionWindow += sendMSS  // step 3: inflate
+                    congestionWindow = min(congestionWindow + sendMSS, 1 << 30)  // step 3: inflate
                 }
             }
         } else {
@@ -273,6 +273,9 @@ extension TCPConnection {
                 congestionWindow += max(1, sendMSS * sendMSS / max(congestionWindow, 1))  // avoidance
             }
             congestionWindow = min(congestionWindow, 1 << 30)
+            // Keep `recover` within reach of the window so wrapping comparisons stay valid
+            // on long transfers; it only matters while it is ahead of SND.UNA.
+            if !inFastRecovery && recover < sendUnacknowledged { recover = sendUnacknowledged }
             if sendUnacknowledged == sendMax {
                 retransmitAt = nil
             } else if partial || retransmitAt != nil {

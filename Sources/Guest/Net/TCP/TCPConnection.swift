@@ -3,6 +3,15 @@
 //
 // Files: TCPConnection.swift (state, user calls), TCPConnection+Input.swift (arriving
 // segments), TCPConnection+Output.swift (poll, timers, congestion control).
+//
+// Choices worth knowing (see TCPConfiguration for the numbers):
+// - Out-of-order data is buffered in the receive ring (up to TCPAssembler.maximumRanges
+//   disjoint ranges, within the advertised window) and answered with an immediate ACK.
+// - Data on a SYN is not kept; a FIN beyond a gap is remembered and honoured once the gap
+//   fills. URG is ignored (the urgent pointer is parsed, never acted on).
+// - Retransmission is go-back-N from SND.UNA after an RTO; fast retransmit resends one
+//   segment. No SACK, no timestamps (both parsed, neither negotiated), no ECN.
+// - The ISS is an input; so is time (`now`, monotonic ns). No clocks, no I/O inside.
 
 public struct TCPConnection {
     public let configuration: TCPConfiguration
