@@ -38,7 +38,11 @@ public struct ImageBuilder: Sendable {
 
     /// Builds `application` into `output`, for the targets given (its note lists them all).
     public func build(_ application: Application, targets: [Target], output: URL, strip: Bool = false) throws(BuildError) -> Result {
-        let runtime = try runtimeModule()
+        // async/await: Embedded Swift needs an explicit `import _Concurrency` for any async
+        // code, and a module that imports it needs the concurrency runtime at link time; so
+        // only such applications get the library OS built with its event loop, and the runtime.
+        let concurrency = Self.importsConcurrency(application.sources)
+        let runtime = try runtimeModule(concurrency: concurrency)
         let work = output.deletingLastPathComponent().appendingPathComponent(".\(application.name).build")
         try makeDirectory(work)
         log("Compiling \(application.name) (\(application.sources.count) file\(application.sources.count == 1 ? "" : "s"))")
@@ -66,7 +70,9 @@ public struct ImageBuilder: Sendable {
             "-static", "-nostdlib", "--gc-sections", "--no-undefined",
             "-T", home.freestanding.appendingPathComponent("image.ld").path,
             runtime.appendingPathComponent("Swiftlet.o").path, appObject.path,
-        ] + shims.map(\.path) + [
+        ] + shims.map(\.path) + (concurrency ? [
+            toolchain.embeddedLibraries.appendingPathComponent("libswift_Concurrency.a").path,
+        ] : []) + [
             toolchain.embeddedLibraries.appendingPathComponent("libswiftUnicodeDataTables.a").path,
             "-o", output.path,
         ])
@@ -82,9 +88,24 @@ public struct ImageBuilder: Sendable {
         try run("stripping", objcopy, ["--strip-all", image.path])
     }
 
-    /// The guest library OS as a Swift module + object, cached by a hash of its sources.
-    func runtimeModule() throws(BuildError) -> URL {
-        let key = home.runtimeFingerprint(extra: Self.swiftFlags + [toolchain.swiftc.path])
+    /// Whether any of `sources` imports _Concurrency (which async code needs in Embedded Swift).
+    static func importsConcurrency(_ sources: [URL]) -> Bool {
+        sources.contains { source in
+            guard let text = try? String(contentsOf: source, encoding: .utf8) else { return false }
+            return text.split(whereSeparator: \.isNewline).contains { line in
+                let words = line.split(whereSeparator: \.isWhitespace)
+                guard let index = words.firstIndex(of: "import"), index + 1 < words.count else { return false }
+                return words[index + 1] == "_Concurrency"
+                    && words[..<index].allSatisfy { $0.hasPrefix("@") }
+            }
+        }
+    }
+
+    /// The guest library OS as a Swift module + object, cached by a hash of its sources; with
+    /// `concurrency`, the variant with the async/await event loop (Concurrency/EventLoop.swift).
+    func runtimeModule(concurrency: Bool = false) throws(BuildError) -> URL {
+        let defines = concurrency ? ["-D", "SWIFTLET_CONCURRENCY"] : []
+        let key = home.runtimeFingerprint(extra: Self.swiftFlags + defines + [toolchain.swiftc.path])
         let cached = home.runtimeCache.appendingPathComponent(key)
         if FileManager.default.fileExists(atPath: cached.appendingPathComponent("Swiftlet.o").path) {
             return cached
@@ -94,6 +115,7 @@ public struct ImageBuilder: Sendable {
         try makeDirectory(staging)
         try run("compiling the Swiftlet library OS", toolchain.swiftc, Self.swiftFlags + [
             "-parse-as-library", "-D", "SWIFTLET_GUEST", "-I", home.abiInclude.path, "-module-name", "Swiftlet",
+        ] + defines + [
             "-emit-module", "-emit-module-path", staging.appendingPathComponent("Swiftlet.swiftmodule").path,
             "-c", "-o", staging.appendingPathComponent("Swiftlet.o").path,
         ] + home.guestSources.map(\.path))
