@@ -99,7 +99,7 @@ struct NetworkTests {
     }
 
     @Test(arguments: runnableTargets)
-    func publishedPortIsReachableOnLoopback(target: Target) throws {
+    func dhcpFromPasstAndPublishedPortOnLoopback(target: Target) throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/passt") else {
             Issue.record("passt is not installed (apt-get install passt): -p cannot be tested")
             return
@@ -107,9 +107,10 @@ struct NetworkTests {
         let image = try Harness.example("echo")
         let port = 20000 + Int(getpid() % 10000) + (target == .hvt ? 0 : 1)
         var client: Harness.Outcome?
-        let guest = try Harness.run(Harness.cli, ["run", "--target", target.rawValue, "-p", "\(port):7", image.path,
-                                                  "--", "ip=10.0.2.15/24", "gw=10.0.2.2"], timeout: 60) { process in
-            Thread.sleep(forTimeInterval: 1.0)
+        // No ip= argument: the guest configures itself by DHCP, which passt serves.
+        let guest = try Harness.run(Harness.cli, ["run", "--target", target.rawValue, "-p", "\(port):7", image.path],
+                                    timeout: 60) { process in
+            Thread.sleep(forTimeInterval: 1.5)
             client = try? Harness.run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", """
                 import socket
                 s = socket.create_connection(("127.0.0.1", \(port)), timeout=5)
@@ -119,6 +120,7 @@ struct NetworkTests {
             kill(process.processIdentifier, SIGTERM)
         }
         #expect(guest.stderr.contains("reachable at 127.0.0.1:\(port)"), "\(guest.stderr)")
+        #expect(guest.stdout.contains("listening on 10.0.2.15 port 7"), "DHCP from passt: \(guest.stdout)")
         let reply = try #require(client)
         #expect(reply.stdout.contains("reply: b'through passt\\n'"), "client: \(reply.stdout) \(reply.stderr) guest: \(guest.stdout)")
     }

@@ -22,6 +22,14 @@ public enum Network {
 }
 
 extension NetworkStack {
+    /// Runs the stack until it has an address (DHCP done, or configured statically) or
+    /// `timeout` nanoseconds pass. Returns the address, if any.
+    public func waitForAddress(timeout: UInt64 = 10_000_000_000) -> IPv4Address? {
+        let deadline = SystemClock.uptimeNanoseconds + timeout
+        run { now in address == nil && now < deadline }
+        return address
+    }
+
     /// Runs forever (or until `body` returns false): each turn processes input and timers,
     /// calls `body(now)`, sends what it queued, then sleeps in the tender until there is
     /// input or a timer is due — an idle guest uses no CPU.

@@ -11,6 +11,8 @@ public final class NetworkStack {
     var arp = ARPCache()
     var udpSockets: [UInt16: UDPSocket] = [:]
     var tcp: TCPLayer
+    /// The DHCP client, when the address comes from DHCP.
+    var dhcp: DHCPClient?
     private var nextIdentification: UInt16 = 1
     private var announced = false
 
@@ -19,8 +21,17 @@ public final class NetworkStack {
         tcp = TCPLayer(settings: settings ?? TCPSettings(mtu: device.mtu))
         gateway = configuration.gateway
         dnsServers = configuration.dnsServers
-        if case .manual(let subnet) = configuration.mode { self.subnet = subnet }
+        switch configuration.mode {
+        case .manual(let subnet):
+            self.subnet = subnet
+        case .dhcp:
+            var random = StackRandom()
+            dhcp = DHCPClient(mac: device.mac, random: &random)
+        }
     }
+
+    /// The current DHCP lease, if the address came from DHCP.
+    public var dhcpLease: DHCPLease? { dhcp?.lease }
 
     public var address: IPv4Address? { subnet?.address }
 
@@ -38,9 +49,33 @@ public final class NetworkStack {
     public func poll(now: UInt64) {
         if !announced { announce() }
         device.receive { frame in self.receive(frame: frame, now: now) }
+        pollDHCP(now: now)
         pollTCP(now: now)
         for address in arp.due(now: now) { sendARPRequest(for: address) }
         device.flush()
+    }
+
+    private func pollDHCP(now: UInt64) {
+        guard var client = dhcp else { return }
+        while let output = client.poll(now: now) {
+            let payload = output.payload
+            let source = output.source
+            payload.withUnsafeBytes { bytes in
+                let udp = UDPRepr(sourcePort: DHCPClient.clientPort, destinationPort: DHCPClient.serverPort, payloadLength: bytes.count)
+                sendIPv4(to: output.destination, from: source, proto: .udp, payloadLength: udp.bufferLength, now: now) { buffer in
+                    udp.emit(into: buffer, payload: bytes, source: source, destination: output.destination)
+                }
+            }
+        }
+        while let event = client.nextEvent() {
+            switch event {
+            case .bound(let lease), .renewed(let lease):
+                configure(subnet: lease.subnet, gateway: lease.router, dnsServers: lease.dnsServers)
+            case .lost:
+                configure(subnet: nil, gateway: nil, dnsServers: [])
+            }
+        }
+        dhcp = client
     }
 
     /// Sends what the application queued since the last poll (data, FINs), without input.
@@ -51,10 +86,7 @@ public final class NetworkStack {
 
     /// When `poll` next has timer work to do (nil: only new input can create work).
     public func pollAt() -> UInt64? {
-        switch (arp.pollAt(), tcpPollAt()) {
-        case (let a?, let b?): min(a, b)
-        case (let a, let b): a ?? b
-        }
+        [arp.pollAt(), tcpPollAt(), dhcp?.pollAt()].compactMap { $0 }.min()
     }
 
     // MARK: Input
@@ -119,6 +151,10 @@ public final class NetworkStack {
         guard let datagram = try? UDPDatagram(checking: packet.payload),
               let udp = try? UDPRepr.parse(datagram, source: ip.source, destination: ip.destination) else {
             statistics.malformed += 1
+            return
+        }
+        if udp.destinationPort == DHCPClient.clientPort, dhcp != nil {
+            dhcp!.receive(datagram.payload, now: now)
             return
         }
         guard let socket = udpSockets[udp.destinationPort] else {
@@ -228,6 +264,15 @@ public final class NetworkStack {
             statistics.framesSent += 1
             return max(total, 60)
         }
+    }
+}
+
+/// Randomness for protocol state (DHCP transaction ids, jitter) from the platform's CSPRNG.
+struct StackRandom: RandomNumberGenerator {
+    mutating func next() -> UInt64 {
+        var value: UInt64 = 0
+        withUnsafeMutableBytes(of: &value) { randomBytes($0) }
+        return value
     }
 }
 

@@ -1,5 +1,5 @@
 // echo: the smallest real network application (RFC 862): TCP and UDP echo on port 7, and it
-// answers ping. Network settings come from the arguments, e.g. ip=10.0.2.15/24 gw=10.0.2.2.
+// answers ping. The address comes from DHCP, or from the arguments: ip=10.0.2.15/24 gw=10.0.2.2.
 import Swiftlet
 
 let network: NetworkStack
@@ -9,8 +9,8 @@ do {
     print("echo: no network device (start the guest with --net or -p)")
     exit(1)
 }
-guard let address = network.address else {
-    print("echo: no address (pass ip=ADDRESS/PREFIX)")
+guard let address = network.waitForAddress() else {
+    print("echo: no address from DHCP within 10 s (or pass ip=ADDRESS/PREFIX)")
     exit(1)
 }
 let udp = try! network.bindUDP(port: 7)
