@@ -29,7 +29,7 @@ private final class NetworkFixture {
     }
 
     deinit {
-        close(peer)
+        close(peer)   // may already be closed by a test; EBADF is harmless here
         close(tenderEnd)
         pointer.deallocate()
     }
@@ -184,6 +184,18 @@ private func frame(_ seed: UInt8, length: Int = 60) -> [UInt8] { (0..<length).ma
         let (reply, frames) = f.guestRead(count: 4)
         #expect(frames.isEmpty)
         #expect(reply.result == Int32(SWIFTLET_R_AGAIN.rawValue))
+    }
+
+    @Test func aPeerThatWentAwayIsNotPolledForever() throws {
+        let f = try NetworkFixture()
+        close(f.peer)
+        let (reply, frames) = f.guestRead(count: 4)
+        #expect(frames.isEmpty && reply.result == Int32(SWIFTLET_R_AGAIN.rawValue))
+        #expect(f.device.backend.isClosed)
+        let request = f.base + 0x1000
+        f.put(swiftlet_hc_poll(timeout: 50_000_000, ready_set: 0), at: request)
+        _ = f.handler.handle(number: SWIFTLET_HC_POLL.rawValue, argument: GuestAddress(raw: request))
+        #expect(f.get(swiftlet_hc_poll.self, at: request).ready_set == 0, "a hung-up socket must not wake the guest")
     }
 
     @Test func networkOptionsParse() throws {

@@ -13,6 +13,8 @@ public enum FrameRead: Equatable {
 
 public protocol NetworkBackend: AnyObject {
     var fd: Int32 { get }
+    /// The peer went away (passt exited): nothing more will arrive, so do not poll `fd`.
+    var isClosed: Bool { get }
     /// Frames already read from `fd` but not yet handed to the guest.
     var hasBufferedFrame: Bool { get }
     func readFrame(into buffer: UnsafeMutableRawBufferPointer) -> FrameRead
@@ -23,6 +25,7 @@ public protocol NetworkBackend: AnyObject {
 public final class TapBackend: NetworkBackend {
     public let fd: Int32
     public var hasBufferedFrame: Bool { false }
+    public private(set) var isClosed = false
 
     public init(fd: Int32) { self.fd = fd }
 
@@ -31,6 +34,7 @@ public final class TapBackend: NetworkBackend {
             let count = read(fd, buffer.baseAddress, buffer.count)
             if count > 0 { return .frame(count) }
             if count < 0 && errno == EINTR { continue }
+            if count == 0 { isClosed = true }
             return count == 0 ? .closed : .empty
         }
     }
@@ -54,6 +58,7 @@ public final class StreamBackend: NetworkBackend {
     private var buffer: UnsafeMutableRawBufferPointer
     private var start = 0
     private var end = 0
+    public private(set) var isClosed = false
 
     public init(fd: Int32) {
         self.fd = fd
@@ -75,15 +80,17 @@ public final class StreamBackend: NetworkBackend {
 
     public func readFrame(into destination: UnsafeMutableRawBufferPointer) -> FrameRead {
         while !hasBufferedFrame {
-            if let length = pendingLength, length > Self.maximumFrame { return .closed }  // desynchronized peer
+            if let length = pendingLength, length > Self.maximumFrame { isClosed = true; return .closed }  // desynchronized peer
             if start > 0 {
                 (buffer.baseAddress! + 0).copyMemory(from: buffer.baseAddress! + start, byteCount: end - start)
                 end -= start
                 start = 0
             }
+            guard !isClosed else { return .closed }
             let count = read(fd, buffer.baseAddress! + end, buffer.count - end)
             if count > 0 { end += count; continue }
             if count < 0 && errno == EINTR { continue }
+            if count == 0 { isClosed = true }
             return count == 0 ? .closed : .empty
         }
         let length = pendingLength!
@@ -94,7 +101,7 @@ public final class StreamBackend: NetworkBackend {
     }
 
     public func writeFrame(_ frame: UnsafeRawBufferPointer) -> Bool {
-        guard frame.count <= Self.maximumFrame else { return false }
+        guard frame.count <= Self.maximumFrame, !isClosed else { return false }
         var header = UInt32(frame.count).bigEndian
         return withUnsafeBytes(of: &header) { header in
             writeAll([header, frame])

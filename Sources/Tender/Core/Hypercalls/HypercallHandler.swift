@@ -97,7 +97,8 @@ public final class HypercallHandler {
             ready |= 1 << UInt64(handle)
         }
         let wait = ready != 0 ? 0 : min(timeout, 1_000_000_000)
-        var fds = networks.map { pollfd(fd: $0.backend.fd, events: Int16(POLLIN), revents: 0) }
+        // A closed backend would poll ready forever: leave it out (fd -1 is ignored by ppoll).
+        var fds = networks.map { pollfd(fd: $0.backend.isClosed ? -1 : $0.backend.fd, events: Int16(POLLIN), revents: 0) }
         if fds.isEmpty {
             if wait > 0 {
                 var interval = timespec(tv_sec: Int(wait / 1_000_000_000), tv_nsec: Int(wait % 1_000_000_000))
