@@ -141,7 +141,10 @@ extension TCPConnection {
             // processed; any text is trimmed away below (and answered with an ACK).
             acceptable = sequence == receiveNext
         } else if segmentLength == 0 {
-            acceptable = sequence.isIn(receiveNext, receiveNext + window)
+            // The right edge itself is allowed too (as Linux and BSD do): a peer that sent a
+            // full window puts RCV.NXT + RCV.WND in its ACKs while a hole is outstanding, and
+            // those ACKs must not be ignored.
+            acceptable = sequence.isIn(receiveNext, receiveNext + (window + 1))
         } else {
             acceptable = sequence.isIn(receiveNext, receiveNext + window)
                 || (sequence + (segmentLength - 1)).isIn(receiveNext, receiveNext + window)

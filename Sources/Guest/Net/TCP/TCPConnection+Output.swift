@@ -69,7 +69,11 @@ extension TCPConnection {
         }
 
         if state != .synSent && (ackNow || windowUpdateDue || (delayedAckAt.map { now >= $0 } ?? false)) {
-            transmit(sequence: sendNext, flags: [], ack: true, length: 0, now: now, emit: emit)
+            // An ACK-only segment carries the highest sequence number sent (RFC 9293's
+            // SND.NXT), not sendNext: after a timeout rewinds sendNext for go-back-N, a
+            // sequence number the peer has already received makes it drop the segment as an
+            // old duplicate, ACK and window update included (Linux does), and both sides stall.
+            transmit(sequence: sendMax, flags: [], ack: true, length: 0, now: now, emit: emit)
         }
         updateTimers(now: now)
     }
@@ -215,7 +219,7 @@ extension TCPConnection {
     /// Timed out: drop the connection (an RST tells a peer that may still be there).
     mutating func giveUp() {
         if state.isSynchronized {
-            pendingControl = segment(sequence: sendNext, flags: [.rst], ack: false, window: 0)
+            pendingControl = segment(sequence: sendMax, flags: [.rst], ack: false, window: 0)
         }
         error = .timedOut
         enterClosed()
