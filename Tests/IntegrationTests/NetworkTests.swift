@@ -70,7 +70,7 @@ struct NetworkTests {
         import socket, sys, hashlib, threading
         size = int(sys.argv[2])
         data = hashlib.sha256(b"seed").digest() * (size // 32)
-        s = socket.create_connection((sys.argv[1], 7), timeout=10)
+        s = socket.create_connection((sys.argv[1], 7), timeout=30)
         received = hashlib.sha256(); count = 0
         def reader():
             global count

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Builds the frame fuzzer (Tests/Fuzz/FrameFuzzer.swift + the guest sources, with libFuzzer and
+# AddressSanitizer) into .build-fuzz/fuzz/ and runs it over the seed corpus and the regression
+# inputs for SECONDS (default 30). New inputs go to a temporary folder, never into the
+# committed corpus. Exits non-zero on a crash; libFuzzer's "Test unit written to ..." line
+# names the crash file (kept in the artifacts folder printed at the end).
+#
+#   Tests/Fuzz/run.sh [SECONDS] [extra libFuzzer flags...]
+#   SWIFTC=/path/to/swiftc Tests/Fuzz/run.sh 300
+#   FUZZ_OPT=-Onone Tests/Fuzz/run.sh         # unoptimized (about 3x fewer execs/s)
+#
+# Leak detection is off (-detect_leaks=0): LeakSanitizer cannot follow Swift's multi-payload
+# enums, which keep their case tag in a pointer's spare high bits, so memory the stack still
+# holds (e.g. packets queued in ARPCache's `.pending(queue:)`) is reported as "leaked".
+# Unbounded growth still fails the run through -rss_limit_mb.
+set -euo pipefail
+
+seconds="${1:-30}"
+shift || true
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+
+swiftc="${SWIFTC:-$(command -v swiftc || echo /opt/swift/usr/bin/swiftc)}"
+out="$root/.build-fuzz/fuzz"
+binary="$out/frame-fuzzer"
+mkdir -p "$out"
+
+echo "building $binary"
+sources=()
+while IFS= read -r file; do sources+=("$file"); done < <(find Sources/Guest -name '*.swift' | sort)
+# ld.gold warns once per ASan helper symbol ("Cannot export local symbol"); drop that noise.
+set +e
+"$swiftc" "${FUZZ_OPT:--O}" -sanitize=fuzzer,address -parse-as-library -module-name FrameFuzzer \
+    -I Sources/ABI/include Tests/Fuzz/FrameFuzzer.swift "${sources[@]}" -o "$binary" 2>&1 \
+    | grep -v "Cannot export local symbol"
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -ne 0 ]; then
+    echo "error: building the fuzzer failed (swiftc exit $status)" >&2
+    exit "$status"
+fi
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/frame-fuzz.XXXXXX")"
+mkdir -p "$work/corpus" "$work/artifacts"
+seeds=("$root/Tests/Fuzz/corpus")
+if [ -d "$root/Tests/Fuzz/regressions" ] && [ -n "$(ls -A "$root/Tests/Fuzz/regressions")" ]; then
+    seeds+=("$root/Tests/Fuzz/regressions")
+fi
+
+echo "fuzzing for ${seconds}s; new inputs in $work/corpus, crashes in $work/artifacts/"
+set +e
+"$binary" "$work/corpus" "${seeds[@]}" \
+    -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=8192 -detect_leaks=0 \
+    -print_final_stats=1 -artifact_prefix="$work/artifacts/" "$@"
+status=$?
+set -e
+
+echo "new corpus inputs: $(find "$work/corpus" -type f | wc -l) in $work/corpus"
+if [ "$status" -ne 0 ]; then
+    echo "FUZZER FAILED (exit $status); crash inputs:" >&2
+    find "$work/artifacts" -type f -print >&2
+    echo "reproduce with: $binary <crash file>" >&2
+    exit "$status"
+fi
+rm -rf "$work/artifacts"
+exit 0
