@@ -46,45 +46,9 @@ private let peerMAC = MACAddress(0x02, 0, 0, 0, 0, 0x20)
 private let stackIP: UInt32 = 0x0A00_0002  // 10.0.0.2
 private let maximumFrame = 2048
 
-/// A FrameDevice whose wire is in memory: frames queued by the harness go in, frames the
-/// stack sends are inspected (for SND.NXT) and dropped.
-final class FuzzLink: FrameDevice {
-    let mac: MACAddress
-    let mtu = 1500
-    var inbound: [[UInt8]] = []
-    var outbound: [[UInt8]] = []
-    private var queued: [[UInt8]] = []
-
-    init(mac: MACAddress) { self.mac = mac }
-
-    func receive(_ body: (UnsafeRawBufferPointer) -> Void) -> Int {
-        let frames = inbound
-        inbound = []
-        for frame in frames { frame.withUnsafeBytes(body) }
-        return frames.count
-    }
-
-    func transmit(_ body: (UnsafeMutableRawBufferPointer) -> Int) {
-        var buffer = [UInt8](repeating: 0, count: mtu + 14)
-        let length = buffer.withUnsafeMutableBytes(body)
-        precondition(length <= mtu + 14, "stack returned a frame longer than the buffer it was given")
-        if length > 0 { queued.append(Array(buffer.prefix(length))) }
-    }
-
-    func flush() {
-        outbound += queued
-        queued = []
-    }
-
-    func take() -> [[UInt8]] {
-        defer { outbound = [] }
-        return outbound
-    }
-}
-
 /// Everything that lives across inputs.
 final class FuzzState {
-    let link: FuzzLink
+    let link: MemoryLink
     let stack: NetworkStack
     let udp: UDPSocket
     let listener: TCPListener
@@ -95,7 +59,7 @@ final class FuzzState {
     var inputs = 0
 
     init() {
-        link = FuzzLink(mac: stackMAC)
+        link = MemoryLink(mac: stackMAC)
         stack = NetworkStack(device: link, configuration: NetworkConfiguration(
             mode: .manual(IPv4Subnet(address: IPv4Address(stackIP), prefixLength: 24)),
             gateway: IPv4Address(10, 0, 0, 1)))

@@ -3,40 +3,6 @@ import Testing
 import TestSupport
 @testable import Swiftlet
 
-/// A FrameDevice whose "wire" is two arrays the test fills and inspects.
-final class MemoryLink: FrameDevice {
-    let mac: MACAddress
-    let mtu = 1500
-    var inbound: [[UInt8]] = []
-    var outbound: [[UInt8]] = []
-    private var queued: [[UInt8]] = []
-
-    init(mac: MACAddress) { self.mac = mac }
-
-    func receive(_ body: (UnsafeRawBufferPointer) -> Void) -> Int {
-        let frames = inbound
-        inbound = []
-        for frame in frames { frame.withUnsafeBytes(body) }
-        return frames.count
-    }
-
-    func transmit(_ body: (UnsafeMutableRawBufferPointer) -> Int) {
-        var buffer = [UInt8](repeating: 0, count: mtu + 14)
-        let length = buffer.withUnsafeMutableBytes(body)
-        if length > 0 { queued.append(Array(buffer.prefix(length))) }
-    }
-
-    func flush() {
-        outbound += queued
-        queued = []
-    }
-
-    func take() -> [[UInt8]] {
-        defer { outbound = [] }
-        return outbound
-    }
-}
-
 private let guestMAC = MACAddress(0x02, 0, 0, 0, 0, 0x10)
 private let peerMAC = MACAddress(0x02, 0, 0, 0, 0, 0x20)
 private let guestIP = IPv4Address(10, 0, 0, 2)
