@@ -7,23 +7,14 @@ import SwiftletABI
 import TenderCore
 
 TenderExit.run(name: "swiftlet-spt", { () throws(TenderError) -> HypercallHandler.Outcome in
-    let options = try TenderOptions(arguments: Array(CommandLine.arguments.dropFirst()))
-    let image = try GuestImage(path: options.imagePath, memorySize: options.memorySize, target: SWIFTLET_TARGET_SPT)
-    let space = try ProcessGuestSpace(memorySize: options.memorySize)
-    do { try image.elf.load(into: space.memory) } catch { throw .image("cannot load \(options.imagePath): \(error)") }
-
-    let networks = try options.networks.enumerated().map { (index, spec) throws(TenderError) in try spec.open(name: "net\(index)") }
-    let layout = BootLayout(memorySize: options.memorySize, imageEnd: image.elf.imageEnd)
+    let launch = try GuestLaunch(arguments: Array(CommandLine.arguments.dropFirst()), target: SWIFTLET_TARGET_SPT)
+    let space = try ProcessGuestSpace(memorySize: launch.options.memorySize)
     var boot = BootInfoWriter(target: SWIFTLET_TARGET_SPT)
     boot.hypercallEntry = SptGuest.hypercallEntry
-    boot.networks = networks
-    try boot.write(into: space.memory, layout: layout, arguments: [options.imagePath] + options.guestArguments)
-    try space.protect(segments: image.elf.segments)
+    try launch.load(into: space.memory, boot: boot)
+    try space.protect(segments: launch.image.elf.segments)
 
-    SptGuest.prepare(hypercalls: HypercallHandler(memory: space.memory, networks: networks), symbols: image.symbols)
-    let policy = SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: networks.map(\.backend.fd))
-    do { try policy.install() } catch { throw .guest("cannot install the seccomp filter: \(error)") }
-    if options.seccompSelfTest { _ = getppid() }   // not on the allow-list: the kernel kills us here
-
-    SptGuest.enter(entry: image.elf.entry, bootInfo: layout.bootInfo.raw, stackTop: layout.stackTop.raw)
+    SptGuest.prepare(hypercalls: HypercallHandler(memory: space.memory, networks: launch.networks), symbols: launch.image.symbols)
+    try launch.confine(with: SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: launch.deviceFDs))
+    SptGuest.enter(entry: launch.image.elf.entry, bootInfo: launch.layout.bootInfo.raw, stackTop: launch.layout.stackTop.raw)
 }, report: { crash in crash.summary + "\n" })

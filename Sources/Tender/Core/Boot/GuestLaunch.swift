@@ -1,0 +1,41 @@
+// What both tenders do around the guest's first instruction, in order: read options and the
+// image, open devices, load the image and boot info into guest memory, then lock down.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct GuestLaunch {
+    public let options: TenderOptions
+    public let image: GuestImage
+    public let networks: [NetworkDevice]
+    public let layout: BootLayout
+
+    public init(arguments: [String], target: UInt32) throws(TenderError) {
+        options = try TenderOptions(arguments: arguments)
+        image = try GuestImage(path: options.imagePath, memorySize: options.memorySize, target: target)
+        networks = try options.networks.enumerated().map { (index, spec) throws(TenderError) in
+            try spec.open(name: "net\(index)")
+        }
+        layout = BootLayout(memorySize: options.memorySize, imageEnd: image.elf.imageEnd)
+    }
+
+    /// The descriptors the guest's devices use, for the seccomp allow-list.
+    public var deviceFDs: [Int32] { networks.map(\.backend.fd) }
+
+    /// Copies the image into `memory` and writes boot info; `boot` carries the target's
+    /// own fields (TSC frequency, hypercall entry).
+    public func load(into memory: GuestMemory, boot: BootInfoWriter) throws(TenderError) {
+        do { try image.elf.load(into: memory) } catch {
+            throw .image("cannot load \(options.imagePath): \(error)")
+        }
+        var boot = boot
+        boot.networks = networks
+        try boot.write(into: memory, layout: layout, arguments: [options.imagePath] + options.guestArguments)
+    }
+
+    /// Installs `policy`. With --seccomp-self-test, then makes a call the policy forbids.
+    public func confine(with policy: SeccompPolicy) throws(TenderError) {
+        do { try policy.install() } catch { throw .guest("cannot install the seccomp filter: \(error)") }
+        if options.seccompSelfTest { _ = getppid() }   // not on the allow-list: the kernel kills us here
+    }
+}
