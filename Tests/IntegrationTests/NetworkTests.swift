@@ -99,6 +99,27 @@ struct NetworkTests {
         #expect(client.stdout.contains("tcp echo: \(size) bytes intact"))
     }
 
+    /// The kernel here has no netem, so loss, duplication and reordering come from a relay
+    /// between the tap and the tender (Tests/Tools/lossy_link.py), with a fixed seed.
+    @Test(arguments: runnableTargets)
+    func tcpEchoSurvivesLossDuplicationAndReordering(target: Target) throws {
+        let namespace = try TapNamespace("lossy-\(target)")
+        let image = try Harness.example("echo")
+        let tool = try SwiftletHome.locate().root.appendingPathComponent("Tests/Tools/lossy_link.py").path
+        let size = 512 << 10
+        var client: Harness.Outcome?
+        let guest = try namespace.run(["python3", tool, "--tap", "tap0", "--loss", "0.05", "--duplicate", "0.02",
+                                       "--reorder", "0.05", "--seed", "3", "--", Harness.tender(target).path,
+                                       image.path, "ip=\(TapNamespace.guestAddress)/24"], timeout: 150) { process in
+            Thread.sleep(forTimeInterval: 1.0)
+            client = try? namespace.run(["python3", "-c", Self.tcpClient, TapNamespace.guestAddress, "\(size)"], timeout: 120)
+            kill(process.processIdentifier, SIGTERM)
+        }
+        let result = try #require(client)
+        #expect(result.status == 0, "client: \(result.stdout) \(result.stderr)\nrelay/guest: \(guest.stdout) \(guest.stderr)")
+        #expect(result.stdout.contains("tcp echo: \(size) bytes intact"))
+    }
+
     @Test(arguments: runnableTargets)
     func dhcpFromPasstAndPublishedPortOnLoopback(target: Target) throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/passt") else {

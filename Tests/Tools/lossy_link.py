@@ -35,8 +35,10 @@ def main():
     os.dup2(theirs.fileno(), child_fd, inheritable=True)
     tender = subprocess.Popen(command[:1] + ["--net", f"fd:{child_fd}"] + command[1:], pass_fds=[child_fd])
     os.close(child_fd)
-    # Stopping the relay stops the guest with it.
+    # Stopping the relay stops the guest with it. A launcher may have left SIGTERM blocked
+    # (threads of test runners often do), so unblock it, as the tenders themselves do.
     signal.signal(signal.SIGTERM, lambda *_: (tender.terminate(), sys.exit(143)))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     theirs.close()
     counts = {"relayed": 0, "dropped": 0, "duplicated": 0, "reordered": 0}
     held = {"to_guest": None, "to_tap": None}   # a frame held back to swap with the next
