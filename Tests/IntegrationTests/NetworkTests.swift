@@ -99,6 +99,19 @@ struct NetworkTests {
         #expect(client.stdout.contains("tcp echo: \(size) bytes intact"))
     }
 
+    @Test(arguments: runnableTargets)
+    func asyncAwaitTCPEchoIsIntact(target: Target) throws {
+        let namespace = try TapNamespace("async-\(target)")
+        let image = try Harness.example("async-echo")
+        let size = 16 << 20
+        let (client, guest) = try namespace.withGuest(
+            image, target: target, arguments: ["ip=\(TapNamespace.guestAddress)/24"],
+            client: ["python3", "-c", Self.tcpClient, TapNamespace.guestAddress, "\(size)"])
+        #expect(client.status == 0, "client: \(client.stdout) \(client.stderr)\nguest: \(guest.stdout) \(guest.stderr)")
+        #expect(client.stdout.contains("tcp echo: \(size) bytes intact"))
+        #expect(guest.stdout.contains("async-echo: listening on \(TapNamespace.guestAddress) port 7"))
+    }
+
     /// The kernel here has no netem, so loss, duplication and reordering come from a relay
     /// between the tap and the tender (Tests/Tools/lossy_link.py), with a fixed seed.
     @Test(arguments: runnableTargets)

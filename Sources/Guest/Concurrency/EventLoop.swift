@@ -129,6 +129,7 @@ enum EventLoop {
     enum Wakeup {
         case job(Job)
         case resume(UnsafeContinuation<Void, Never>)
+        case call(() -> Void)
     }
 
     nonisolated(unsafe) static var ready = RingQueue<Job>()
@@ -178,6 +179,7 @@ enum EventLoop {
             switch wakeup {
             case .job(let job): ready.push(job)
             case .resume(let continuation): continuation.resume()   // enqueues its task
+            case .call(let action): action()
             }
         }
     }
