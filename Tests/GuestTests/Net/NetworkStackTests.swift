@@ -240,3 +240,75 @@ private func parse(_ frame: [UInt8]) -> (EthernetRepr, [UInt8])? {
 private extension MACAddress {
     var bytesArray: [UInt8] { [bytes.0, bytes.1, bytes.2, bytes.3, bytes.4, bytes.5] }
 }
+
+// MARK: - Floods: state stays bounded and service degrades, never breaks
+
+private func tcp(from port: UInt16, to destination: UInt16, flags: TCPFlags, sequence: UInt32 = 1000,
+                 ack: UInt32 = 0, source: IPv4Address = peerIP, payload: [UInt8] = []) -> [UInt8] {
+    let repr = TCPSegmentRepr(sourcePort: port, destinationPort: destination, sequenceNumber: TCPSequenceNumber(sequence),
+                              acknowledgmentNumber: TCPSequenceNumber(ack), flags: flags, window: 65535)
+    var bytes = [UInt8](repeating: 0, count: repr.headerLength + payload.count)
+    bytes.withUnsafeMutableBytes { buffer in
+        payload.withUnsafeBytes { _ = try? repr.emit(into: buffer, payload: $0, source: source, destination: guestIP) }
+    }
+    return bytes
+}
+
+@Suite struct NetworkFloodTests {
+    @Test func synFloodKeepsHalfOpenStateBoundedAndServiceAlive() throws {
+        let (stack, link) = makeStack()
+        let listener = try stack.listenTCP(port: 80, backlog: 16)
+        link.inbound = [ethernet(type: .arp, arp(.request))]   // the peer's MAC is known
+        for port in 0..<2000 {
+            link.inbound.append(ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(from: UInt16(10000 + port), to: 80, flags: .syn))))
+            if link.inbound.count == 64 { stack.poll(now: UInt64(port)); _ = link.take() }
+        }
+        stack.poll(now: 3000)
+        _ = link.take()
+        #expect(stack.tcp.connectionCount <= 16, "half-open connections must stay within the backlog")
+        #expect(listener.evictedHalfOpen >= 2000 - 16)
+
+        // A real client still gets through: its SYN evicts the oldest half-open entry.
+        link.inbound = [ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(from: 4242, to: 80, flags: .syn, sequence: 77)))]
+        stack.poll(now: 4000)
+        let synAck = try #require(link.take().compactMap(parse).first { $0.0.etherType == .ipv4 })
+        let reply = try synAck.1.withUnsafeBytes { bytes in
+            let packet = try IPv4Packet(checking: bytes)
+            return try TCPSegmentRepr.parse(packet.payload, source: guestIP, destination: peerIP).repr
+        }
+        #expect(reply.flags.contains(.syn) && reply.flags.contains(.ack) && reply.destinationPort == 4242)
+        link.inbound = [ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(
+            from: 4242, to: 80, flags: .ack, sequence: 78, ack: reply.sequenceNumber.rawValue &+ 1)))]
+        stack.poll(now: 4001)
+        #expect(listener.accept() != nil, "the handshake of a real client completes during the flood")
+    }
+
+    @Test func connectionCapHoldsWhenClientsNeverLeave() throws {
+        let link = MemoryLink(mac: guestMAC)
+        var settings = TCPSettings()
+        settings.maximumConnections = 8
+        let stack = NetworkStack(device: link, configuration: NetworkConfiguration(
+            mode: .manual(IPv4Subnet(address: guestIP, prefixLength: 24)), gateway: peerIP), tcp: settings)
+        let listener = try stack.listenTCP(port: 80, backlog: 100)
+        link.inbound = [ethernet(type: .arp, arp(.request))]   // the peer's MAC is known
+        stack.poll(now: 0)
+        _ = link.take()
+        for port in 0..<50 {
+            link.inbound = [ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(from: UInt16(20000 + port), to: 80, flags: .syn, sequence: 5)))]
+            stack.poll(now: UInt64(port + 1))
+            guard let synAck = link.take().compactMap(parse).first(where: { $0.0.etherType == .ipv4 }) else { continue }
+            let reply = try synAck.1.withUnsafeBytes { bytes in
+                try TCPSegmentRepr.parse(try IPv4Packet(checking: bytes).payload, source: guestIP, destination: peerIP).repr
+            }
+            link.inbound = [ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(
+                from: UInt16(20000 + port), to: 80, flags: .ack, sequence: 6, ack: reply.sequenceNumber.rawValue &+ 1)))]
+            stack.poll(now: UInt64(port + 1))
+            _ = link.take()
+        }
+        var accepted = 0
+        while listener.accept() != nil { accepted += 1 }
+        #expect(accepted == 8)
+        #expect(stack.tcp.connectionCount == 8)
+        #expect(stack.tcp.refusedForCapacity > 0)
+    }
+}

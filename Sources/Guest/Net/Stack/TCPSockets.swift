@@ -51,8 +51,8 @@ public final class TCPListener {
     public let backlog: Int
     var halfOpen: [TCPStream] = []
     var ready: [TCPStream] = []
-    public private(set) var evictedHalfOpen = 0
-    public private(set) var refusedForBacklog = 0
+    /// Half-open connections dropped to make room for new SYNs (a SYN flood's footprint).
+    public internal(set) var evictedHalfOpen = 0
 
     init(port: UInt16, backlog: Int) {
         self.port = port
@@ -74,6 +74,7 @@ struct TCPFourTuple: Hashable {
 }
 
 struct TCPLayer {
+    var connectionCount: Int { streams.count }
     var settings: TCPSettings
     var listeners: [UInt16: TCPListener] = [:]
     var streams: [TCPFourTuple: TCPStream] = [:]
@@ -141,6 +142,7 @@ extension NetworkStack {
             if listener.halfOpen.count + listener.ready.count >= listener.backlog {
                 guard let oldest = listener.halfOpen.first else { return }  // accept queue full
                 listener.halfOpen.removeFirst()
+                listener.evictedHalfOpen += 1
                 forget(oldest)
             }
             var connection = TCPConnection(configuration: tcp.settings.connection,
