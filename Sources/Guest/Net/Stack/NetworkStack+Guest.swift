@@ -17,7 +17,18 @@ public enum Network {
             guard case .badAddress(let text) = error else { throw .badConfiguration("") }
             throw .badConfiguration(text)
         }
-        return NetworkStack(device: nic, configuration: configuration)
+        return NetworkStack(device: nic, configuration: configuration, tcp: tcpSettings(for: nic))
+    }
+
+    /// Connection buffers are allocated whole when a connection opens; cap the number of
+    /// connections so that all of them together fit in half the heap. A flood of connections
+    /// then meets refused SYNs, not an exhausted guest.
+    static func tcpSettings(for nic: GuestNIC) -> TCPSettings {
+        var settings = TCPSettings(mtu: nic.mtu)
+        let perConnection = settings.sendBuffer + settings.receiveBuffer
+        let budget = Runtime.heap.statistics.bytesFree / 2
+        settings.maximumConnections = max(4, min(settings.maximumConnections, budget / perConnection))
+        return settings
     }
 }
 
