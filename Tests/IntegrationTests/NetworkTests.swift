@@ -100,16 +100,18 @@ struct NetworkTests {
     }
 
     @Test(arguments: runnableTargets)
-    func asyncAwaitTCPEchoIsIntact(target: Target) throws {
+    func asyncAwaitTCPAndUDPEcho(target: Target) throws {
         let namespace = try TapNamespace("async-\(target)")
         let image = try Harness.example("async-echo")
         let size = 16 << 20
+        let address = TapNamespace.guestAddress
         let (client, guest) = try namespace.withGuest(
-            image, target: target, arguments: ["ip=\(TapNamespace.guestAddress)/24"],
-            client: ["python3", "-c", Self.tcpClient, TapNamespace.guestAddress, "\(size)"])
+            image, target: target, arguments: ["ip=\(address)/24"],
+            client: ["sh", "-c", "python3 -c '\(Self.tcpClient)' \(address) \(size) && python3 -c '\(Self.udpClient)' \(address)"])
         #expect(client.status == 0, "client: \(client.stdout) \(client.stderr)\nguest: \(guest.stdout) \(guest.stderr)")
         #expect(client.stdout.contains("tcp echo: \(size) bytes intact"))
-        #expect(guest.stdout.contains("async-echo: listening on \(TapNamespace.guestAddress) port 7"))
+        #expect(client.stdout.contains("udp echo: 200 datagrams intact"))
+        #expect(guest.stdout.contains("async-echo: listening on \(address) port 7"))
     }
 
     /// The kernel here has no netem, so loss, duplication and reordering come from a relay

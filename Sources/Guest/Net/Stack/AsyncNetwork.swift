@@ -28,6 +28,10 @@ public final class AsyncNetwork {
         AsyncTCPListener(network: self, listener: try stack.listenTCP(port: port, backlog: backlog))
     }
 
+    public func bindUDP(port: UInt16, queueLimit: Int = 64) throws(NetworkStack.SocketError) -> AsyncUDPSocket {
+        AsyncUDPSocket(network: self, socket: try stack.bindUDP(port: port, queueLimit: queueLimit))
+    }
+
     /// Suspends the caller until the stack has run again.
     func nextTurn() async {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
@@ -93,6 +97,33 @@ public struct AsyncTCPListener: AsyncSequence {
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(network: network, listener: listener) }
+}
+
+public struct AsyncUDPSocket {
+    let network: AsyncNetwork
+    public let socket: UDPSocket
+
+    /// The next datagram received on this port.
+    public func receive() async -> UDPSocket.Datagram {
+        while true {
+            if let datagram = socket.receive() { return datagram }
+            await network.nextTurn()
+        }
+    }
+
+    public func send(_ payload: [UInt8], to destination: IPv4Address, port: UInt16) throws(NetworkStack.SocketError) {
+        // withUnsafeBytes rethrows untyped errors; carry ours out as a value.
+        let result: Result<Void, NetworkStack.SocketError> = payload.withUnsafeBytes { bytes in
+            do throws(NetworkStack.SocketError) {
+                try socket.send(bytes, to: destination, port: port, now: SystemClock.uptimeNanoseconds)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        network.outputPending()
+        try result.get()
+    }
 }
 
 public struct AsyncTCPConnection {

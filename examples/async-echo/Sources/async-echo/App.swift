@@ -1,5 +1,5 @@
-// async-echo: TCP echo on port 7 (RFC 862) written with async/await: one task per
-// connection, `for await` over accepted connections.
+// async-echo: TCP and UDP echo on port 7 (RFC 862) written with async/await: a task per
+// TCP connection, `for await` over accepted connections, a task for UDP.
 import Swiftlet
 import _Concurrency
 
@@ -16,7 +16,14 @@ struct AsyncEcho {
             exit(1)
         }
         let listener = try! network.listen(port: 7)
-        print("async-echo: listening on \(address) port 7 (tcp)")
+        let udp = try! network.bindUDP(port: 7)
+        print("async-echo: listening on \(address) port 7 (tcp, udp)")
+        Task {
+            while true {
+                let datagram = await udp.receive()
+                try? udp.send(datagram.payload, to: datagram.source, port: datagram.sourcePort)
+            }
+        }
         for await connection in listener {
             Task {
                 while let bytes = await connection.read() {
