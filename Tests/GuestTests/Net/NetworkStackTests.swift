@@ -312,3 +312,40 @@ private func tcp(from port: UInt16, to destination: UInt16, flags: TCPFlags, seq
         #expect(stack.tcp.refusedForCapacity > 0)
     }
 }
+
+@Suite struct NetworkDNSTests {
+    @Test func resolvesThroughTheConfiguredServer() throws {
+        let link = MemoryLink(mac: guestMAC)
+        let stack = NetworkStack(device: link, configuration: NetworkConfiguration(
+            mode: .manual(IPv4Subnet(address: guestIP, prefixLength: 24)), gateway: peerIP, dnsServers: [peerIP]))
+        link.inbound = [ethernet(type: .arp, arp(.request))]   // the server's MAC is known
+        stack.poll(now: 0)
+        _ = link.take()
+
+        #expect(stack.resolve("swiftlet.example", now: 1) == nil)
+        stack.transmitPending(now: 1)
+        let sent = link.take().compactMap(parse).filter { $0.0.etherType == .ipv4 }
+        let (query, queryPort) = try #require(sent.first).1.withUnsafeBytes { bytes in
+            let packet = try IPv4Packet(checking: bytes)
+            #expect(packet.destination == peerIP)
+            let datagram = try UDPDatagram(checking: packet.payload)
+            #expect(datagram.destinationPort == 53)
+            return (Array(datagram.payload), datagram.sourcePort)
+        }
+        // The answer: the query with QR set and one A record pointing back at the question's name.
+        var answer = query
+        answer[2] |= 0x80
+        answer[7] = 1
+        answer += [0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0x0E, 0x10, 0, 4, 192, 0, 2, 7]
+        link.inbound = [ethernet(type: .ipv4, ipv4(proto: .udp, payload: udp(from: 53, to: queryPort, answer)))]
+        stack.poll(now: 2)
+        #expect(stack.resolution == .resolved([IPv4Address(192, 0, 2, 7)], ttl: 3600))
+        #expect(stack.resolve("swiftlet.example", now: 3) == .resolved([IPv4Address(192, 0, 2, 7)], ttl: 3600),
+                "a second lookup comes from the cache")
+    }
+
+    @Test func noServersFailsAtOnce() {
+        let (stack, _) = makeStack()
+        #expect(stack.resolve("swiftlet.example", now: 1) == .failed(.noServers))
+    }
+}

@@ -28,6 +28,16 @@ public final class AsyncNetwork {
         AsyncTCPListener(network: self, listener: try stack.listenTCP(port: port, backlog: backlog))
     }
 
+    /// Resolves `name` with the DNS servers from DHCP or `dns=`.
+    public func resolve(_ name: String) async -> DNSResolver.Result {
+        if let cached = stack.resolve(name, now: SystemClock.uptimeNanoseconds) { return cached }
+        outputPending()
+        while true {
+            await nextTurn()
+            if let result = stack.resolution { return result }
+        }
+    }
+
     public func bindUDP(port: UInt16, queueLimit: Int = 64) throws(NetworkStack.SocketError) -> AsyncUDPSocket {
         AsyncUDPSocket(network: self, socket: try stack.bindUDP(port: port, queueLimit: queueLimit))
     }

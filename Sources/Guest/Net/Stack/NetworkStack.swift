@@ -13,6 +13,8 @@ public final class NetworkStack {
     var tcp: TCPLayer
     /// The DHCP client, when the address comes from DHCP.
     var dhcp: DHCPClient?
+    /// The DNS resolver and its port, once the application resolved a name.
+    var dns: DNSStub?
     private var nextIdentification: UInt16 = 1
     private var announced = false
 
@@ -50,6 +52,7 @@ public final class NetworkStack {
         if !announced { announce() }
         device.receive { frame in self.receive(frame: frame, now: now) }
         pollDHCP(now: now)
+        pollDNS(now: now)
         pollTCP(now: now)
         for address in arp.due(now: now) { sendARPRequest(for: address) }
         device.flush()
@@ -86,7 +89,7 @@ public final class NetworkStack {
 
     /// When `poll` next has timer work to do (nil: only new input can create work).
     public func pollAt() -> UInt64? {
-        [arp.pollAt(), tcpPollAt(), dhcp?.pollAt()].compactMap { $0 }.min()
+        [arp.pollAt(), tcpPollAt(), dhcp?.pollAt(), dns?.resolver.pollAt()].compactMap { $0 }.min()
     }
 
     // MARK: Input
@@ -157,6 +160,7 @@ public final class NetworkStack {
             dhcp!.receive(datagram.payload, now: now)
             return
         }
+        if receiveDNS(datagram.payload, port: udp.destinationPort, now: now) { return }
         guard let socket = udpSockets[udp.destinationPort] else {
             statistics.udpNoListener += 1
             if ip.destination == address { sendUnreachable(packet, ip: ip, code: ICMPv4Repr.UnreachableCode.port, now: now) }
