@@ -349,3 +349,36 @@ private func tcp(from port: UInt16, to destination: UInt16, flags: TCPFlags, seq
         #expect(stack.resolve("swiftlet.example", now: 1) == .failed(.noServers))
     }
 }
+
+@Suite struct NetworkActiveOpenTests {
+    @Test func connectCompletesTheHandshakeAndCarriesData() throws {
+        let (stack, link) = makeStack()
+        link.inbound = [ethernet(type: .arp, arp(.request))]   // the peer's MAC is known
+        stack.poll(now: 1)
+        _ = link.take()
+        let stream = try stack.connectTCP(to: TCPEndpoint(address: peerIP, port: 8080), now: 2)
+        stack.transmitPending(now: 2)
+        func segments() throws -> [TCPSegmentRepr] {
+            try link.take().compactMap(parse).filter { $0.0.etherType == .ipv4 }.map { frame in
+                try frame.1.withUnsafeBytes { bytes in
+                    try TCPSegmentRepr.parse(try IPv4Packet(checking: bytes).payload, source: guestIP, destination: peerIP).repr
+                }
+            }
+        }
+        let syn = try #require(try segments().first)
+        #expect(syn.flags == .syn && syn.destinationPort == 8080)
+        link.inbound = [ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(
+            from: 8080, to: syn.sourcePort, flags: [.syn, .ack], sequence: 5000, ack: syn.sequenceNumber.rawValue &+ 1)))]
+        stack.poll(now: 3)
+        #expect(stream.state == .established)
+        #expect(stream.write(Array("GET".utf8)) == 3)
+        stack.transmitPending(now: 4)
+        let sent = try segments()
+        #expect(sent.contains { $0.flags.contains(.psh) || $0.flags.contains(.ack) })
+        link.inbound = [ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(
+            from: 8080, to: syn.sourcePort, flags: [.ack, .psh], sequence: 5001,
+            ack: syn.sequenceNumber.rawValue &+ 4, payload: Array("OK".utf8))))]
+        stack.poll(now: 5)
+        #expect(stream.read() == Array("OK".utf8))
+    }
+}
