@@ -43,8 +43,10 @@ public struct ImageBuilder: Sendable {
         // only such applications get the library OS built with its event loop, and the runtime.
         let concurrency = Self.importsConcurrency(application.sources)
         let runtime = try runtimeModule(concurrency: concurrency)
-        let work = output.deletingLastPathComponent().appendingPathComponent(".\(application.name).build")
+        // Private to this build: concurrent builds (of the same application too) must not share objects.
+        let work = output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).\(UUID().uuidString).build")
         try makeDirectory(work)
+        defer { try? FileManager.default.removeItem(at: work) }
         log("Compiling \(application.name) (\(application.sources.count) file\(application.sources.count == 1 ? "" : "s"))")
         let appObject = work.appendingPathComponent("\(application.name).o")
         // As with SwiftPM: a main.swift holds top-level code; otherwise a type is marked @main.
@@ -76,7 +78,6 @@ public struct ImageBuilder: Sendable {
             toolchain.embeddedLibraries.appendingPathComponent("libswiftUnicodeDataTables.a").path,
             "-o", output.path,
         ])
-        try? FileManager.default.removeItem(at: work)
         if strip { try self.strip(output) }
         let size = (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0
         return Result(image: output, size: size)
