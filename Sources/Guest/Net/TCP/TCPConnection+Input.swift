@@ -119,17 +119,7 @@ extension TCPConnection {
         // acknowledges ours. Accept it as the ACK that completes the handshake (as Linux does).
         if state == .synReceived, !passiveOpen, flags.contains(.syn), !flags.contains(.rst),
            sequence == irs, let ack = segment.ack {
-            guard sendUnacknowledged < ack && ack <= sendMax else {
-                pendingControl = TCPSegmentRepr(sourcePort: local.port, destinationPort: remote.port,
-                                                sequenceNumber: ack, flags: [.rst], window: 0)
-                return
-            }
-            acknowledgeSYN(ack, now: now)
-            sendWindow = Int(segment.window) << sendShift
-            maximumSendWindow = max(maximumSendWindow, sendWindow)
-            sendWL1 = sequence
-            sendWL2 = ack
-            enterEstablished(now: now)
+            completeHandshake(segment, sequence: sequence, ack: ack, now: now)
             return
         }
 
@@ -192,17 +182,7 @@ extension TCPConnection {
         // 5. ACK.
         guard let ack = segment.ack else { return }
         if state == .synReceived {
-            guard sendUnacknowledged < ack && ack <= sendMax else {
-                pendingControl = TCPSegmentRepr(sourcePort: local.port, destinationPort: remote.port,
-                                                sequenceNumber: ack, flags: [.rst], window: 0)
-                return
-            }
-            acknowledgeSYN(ack, now: now)
-            sendWindow = Int(segment.window) << sendShift
-            maximumSendWindow = max(maximumSendWindow, sendWindow)
-            sendWL1 = sequence
-            sendWL2 = ack
-            enterEstablished(now: now)
+            guard completeHandshake(segment, sequence: sequence, ack: ack, now: now) else { return }
         } else {
             guard processAck(segment, ack: ack, payloadCount: payload.count, now: now) else { return }
         }
@@ -377,5 +357,24 @@ extension TCPConnection {
                 delayedAckAt = now &+ delay
             }
         }
+    }
+
+    /// SYN-RECEIVED → ESTABLISHED on an acceptable ACK; an unacceptable one gets a reset
+    /// (RFC 9293 §3.10.7.4, fifth check). Returns whether the handshake completed.
+    @discardableResult
+    mutating func completeHandshake(_ segment: TCPSegmentRepr, sequence: TCPSequenceNumber,
+                                    ack: TCPSequenceNumber, now: UInt64) -> Bool {
+        guard sendUnacknowledged < ack && ack <= sendMax else {
+            pendingControl = TCPSegmentRepr(sourcePort: local.port, destinationPort: remote.port,
+                                            sequenceNumber: ack, flags: [.rst], window: 0)
+            return false
+        }
+        acknowledgeSYN(ack, now: now)
+        sendWindow = Int(segment.window) << sendShift
+        maximumSendWindow = max(maximumSendWindow, sendWindow)
+        sendWL1 = sequence
+        sendWL2 = ack
+        enterEstablished(now: now)
+        return true
     }
 }
