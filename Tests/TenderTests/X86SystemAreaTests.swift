@@ -350,6 +350,16 @@ private final class BuiltSystemArea {
         }
     }
 
+    @Test(arguments: [UInt64]([(4 << 30) + (2 << 20), 8 << 30, (32 << 20) + 4096, .max]))
+    func memorySizesTheTablesCannotCoverAreRefused(memorySize: UInt64) {
+        let area = UnsafeMutableRawPointer.allocate(byteCount: Int(X86SystemArea.size), alignment: 4096)
+        defer { area.deallocate() }
+        area.initializeMemory(as: UInt8.self, repeating: 0, count: Int(X86SystemArea.size))
+        #expect(throws: X86SystemArea.LayoutError.self) {
+            try X86SystemArea.build(into: area, memorySize: memorySize, segments: BuiltSystemArea.imageSegments)
+        }
+    }
+
     @Test func imageTooLargeForTheTables() {
         let start = Self.base + Self.mib
         // A 1 GiB image needs 512 small-page tables; the area holds far fewer.

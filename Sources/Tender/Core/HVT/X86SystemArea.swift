@@ -51,9 +51,11 @@ public struct X86SystemArea {
 
     public enum LayoutError: Error, CustomStringConvertible {
         case imageTooLarge(UInt64)
+        case unsupportedMemorySize(UInt64)
         public var description: String {
             switch self {
             case .imageTooLarge(let end): "image ends at \(end), too far for the hvt page tables"
+            case .unsupportedMemorySize(let size): "guest memory of \(size) bytes: the page tables cover 2 MiB multiples up to 4 GiB"
             }
         }
     }
@@ -65,6 +67,8 @@ public struct X86SystemArea {
     /// Writes every structure into `area` (the host view of the system area, `size` bytes,
     /// zeroed), mapping guest RAM [GUEST_BASE, GUEST_BASE + memorySize) for CPL3.
     public static func build(into area: UnsafeMutableRawPointer, memorySize: UInt64, segments: [Segment]) throws(LayoutError) {
+        // The four RAM page directories cover exactly 4 GiB; anything else would write past them.
+        guard memorySize <= SWIFTLET_MEM_MAX, memorySize % (2 << 20) == 0 else { throw .unsupportedMemorySize(memorySize) }
         func entry(_ offset: UInt64, _ index: Int, _ value: UInt64) {
             area.storeBytes(of: value, toByteOffset: Int(offset) + index * 8, as: UInt64.self)
         }
