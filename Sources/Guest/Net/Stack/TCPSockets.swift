@@ -154,24 +154,11 @@ extension NetworkStack {
             listener.halfOpen.append(stream)
             return
         }
-        if !segment.flags.contains(.rst) { sendReset(answering: segment, payloadCount: payload.count, to: ip.source, now: now) }
-    }
-
-    /// RFC 9293 §3.10.7.1: a segment for no connection gets a reset that the sender accepts.
-    private func sendReset(answering segment: TCPSegmentRepr, payloadCount: Int, to remote: IPv4Address, now: UInt64) {
-        tcp.resetsSent += 1
-        let reset: TCPSegmentRepr
-        if segment.flags.contains(.ack) {
-            reset = TCPSegmentRepr(sourcePort: segment.destinationPort, destinationPort: segment.sourcePort,
-                                   sequenceNumber: segment.acknowledgmentNumber, acknowledgmentNumber: TCPSequenceNumber(0),
-                                   flags: .rst, window: 0)
-        } else {
-            reset = TCPSegmentRepr(sourcePort: segment.destinationPort, destinationPort: segment.sourcePort,
-                                   sequenceNumber: TCPSequenceNumber(0),
-                                   acknowledgmentNumber: segment.sequenceNumber + segment.sequenceLength(payloadCount: payloadCount),
-                                   flags: [.rst, .ack], window: 0)
+        // A segment for no connection gets a reset the sender accepts (RFC 9293 §3.10.7.1).
+        if let reset = TCPSegmentRepr.reset(answering: segment, payloadCount: payload.count) {
+            tcp.resetsSent += 1
+            transmitTCP(reset, payload: UnsafeRawBufferPointer(start: nil, count: 0), to: ip.source, now: now)
         }
-        transmitTCP(reset, payload: UnsafeRawBufferPointer(start: nil, count: 0), to: remote, now: now)
     }
 
     // MARK: Timers and output

@@ -9,7 +9,7 @@ extension TCPConnection {
         guard segment.destinationPort == local.port else { return }
         switch state {
         case .closed:
-            pendingControl = resetReply(to: segment, payloadCount: payload.count)
+            pendingControl = TCPSegmentRepr.reset(answering: segment, payloadCount: payload.count)
         case .listen:
             processInListen(segment, payloadCount: payload.count, source: source)
         case .synSent:
@@ -27,20 +27,14 @@ extension TCPConnection {
     mutating func processInListen(_ segment: TCPSegmentRepr, payloadCount: Int, source: IPv4Address?) {
         if segment.flags.contains(.rst) { return }
         if segment.flags.contains(.ack) {
-            pendingControl = resetReply(to: segment, payloadCount: payloadCount)
+            pendingControl = TCPSegmentRepr.reset(answering: segment, payloadCount: payloadCount)
             return
         }
         guard segment.flags.contains(.syn) else { return }
         remote = TCPEndpoint(address: source ?? .any, port: segment.sourcePort)
-        irs = segment.sequenceNumber
-        receiveNext = irs + 1
         // Data carried on the SYN is not kept (not acknowledged, so the peer resends it).
-        negotiate(segment.options, weOfferedScale: configuration.windowScaling)
-        sendWindow = Int(segment.window)
-        maximumSendWindow = sendWindow
-        sendWL1 = segment.sequenceNumber
+        acceptPeerSYN(segment)
         sendWL2 = iss
-        advertisedEdge = receiveNext
         state = .synReceived
     }
 
@@ -50,8 +44,7 @@ extension TCPConnection {
         let flags = segment.flags
         if let ack = segment.ack, ack <= iss || ack > sendMax {
             if !flags.contains(.rst) {
-                pendingControl = TCPSegmentRepr(sourcePort: local.port, destinationPort: remote.port,
-                                                sequenceNumber: ack, flags: [.rst], window: 0)
+                pendingControl = reset(at: ack)
             }
             return
         }
@@ -64,13 +57,7 @@ extension TCPConnection {
             return
         }
         guard flags.contains(.syn) else { return }
-        irs = segment.sequenceNumber
-        receiveNext = irs + 1
-        negotiate(segment.options, weOfferedScale: configuration.windowScaling)
-        sendWindow = Int(segment.window)
-        maximumSendWindow = sendWindow
-        sendWL1 = segment.sequenceNumber
-        advertisedEdge = receiveNext
+        acceptPeerSYN(segment)
         if let ack = segment.ack {
             sendWL2 = ack
             acknowledgeSYN(ack, now: now)
@@ -365,8 +352,7 @@ extension TCPConnection {
     mutating func completeHandshake(_ segment: TCPSegmentRepr, sequence: TCPSequenceNumber,
                                     ack: TCPSequenceNumber, now: UInt64) -> Bool {
         guard sendUnacknowledged < ack && ack <= sendMax else {
-            pendingControl = TCPSegmentRepr(sourcePort: local.port, destinationPort: remote.port,
-                                            sequenceNumber: ack, flags: [.rst], window: 0)
+            pendingControl = reset(at: ack)
             return false
         }
         acknowledgeSYN(ack, now: now)
@@ -376,5 +362,21 @@ extension TCPConnection {
         sendWL2 = ack
         enterEstablished(now: now)
         return true
+    }
+
+    /// Takes in the peer's SYN: its initial sequence number, options and first window.
+    mutating func acceptPeerSYN(_ segment: TCPSegmentRepr) {
+        irs = segment.sequenceNumber
+        receiveNext = irs + 1
+        negotiate(segment.options, weOfferedScale: configuration.windowScaling)
+        sendWindow = Int(segment.window)
+        maximumSendWindow = sendWindow
+        sendWL1 = segment.sequenceNumber
+        advertisedEdge = receiveNext
+    }
+
+    /// A reset for a segment acknowledging `ack`, something we never sent (RFC 9293 §3.10.7).
+    func reset(at ack: TCPSequenceNumber) -> TCPSegmentRepr {
+        TCPSegmentRepr(sourcePort: local.port, destinationPort: remote.port, sequenceNumber: ack, flags: [.rst], window: 0)
     }
 }

@@ -319,20 +319,6 @@ public struct TCPConnection {
                        flags: ack ? flags.union(.ack) : flags, window: window, options: options)
     }
 
-    /// The RST answering a segment that belongs to no connection (RFC 9293 §3.10.7.1).
-    func resetReply(to incoming: TCPSegmentRepr, payloadCount: Int) -> TCPSegmentRepr? {
-        guard !incoming.flags.contains(.rst) else { return nil }
-        if let ack = incoming.ack {
-            return TCPSegmentRepr(sourcePort: incoming.destinationPort, destinationPort: incoming.sourcePort,
-                                  sequenceNumber: ack, flags: [.rst], window: 0)
-        }
-        return TCPSegmentRepr(sourcePort: incoming.destinationPort, destinationPort: incoming.sourcePort,
-                              sequenceNumber: TCPSequenceNumber(0),
-                              acknowledgmentNumber: incoming.sequenceNumber
-                                  + incoming.sequenceLength(payloadCount: payloadCount),
-                              flags: [.rst, .ack], window: 0)
-    }
-
     /// States in which queued data (and our FIN) may be (re)transmitted.
     var isDataState: Bool {
         switch state {

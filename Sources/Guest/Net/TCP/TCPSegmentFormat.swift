@@ -307,6 +307,21 @@ public struct TCPSegmentRepr: Hashable, Sendable {
         return total
     }
 
+    /// The RST answering `incoming` when it belongs to no connection (RFC 9293 §3.10.7.1);
+    /// nil for an incoming RST, which is never answered.
+    public static func reset(answering incoming: TCPSegmentRepr, payloadCount: Int) -> TCPSegmentRepr? {
+        guard !incoming.flags.contains(.rst) else { return nil }
+        if let ack = incoming.ack {
+            return TCPSegmentRepr(sourcePort: incoming.destinationPort, destinationPort: incoming.sourcePort,
+                                  sequenceNumber: ack, flags: [.rst], window: 0)
+        }
+        return TCPSegmentRepr(sourcePort: incoming.destinationPort, destinationPort: incoming.sourcePort,
+                              sequenceNumber: TCPSequenceNumber(0),
+                              acknowledgmentNumber: incoming.sequenceNumber
+                                  + incoming.sequenceLength(payloadCount: payloadCount),
+                              flags: [.rst, .ack], window: 0)
+    }
+
     /// The Internet checksum over the IPv4 pseudo-header (RFC 9293 §3.1) and `segment`.
     /// Over a segment whose checksum field is correct, the result is 0.
     public static func checksum(source: IPv4Address, destination: IPv4Address,
