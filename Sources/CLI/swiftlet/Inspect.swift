@@ -20,7 +20,7 @@ struct Inspect: ParsableCommand {
         if let note = elf.abiNote {
             let compatible = note.version == SWIFTLET_ABI_VERSION ? "" : " (this swiftlet speaks ABI \(SWIFTLET_ABI_VERSION): rebuild the image)"
             print("ABI:         version \(note.version)\(compatible)")
-            print("targets:     \(GuestImage.targetNames(note.targets))")
+            print("targets:     \(TargetNames.describe(note.targets))")
         } else {
             print("ABI:         none (not built by `swiftlet build`)")
         }

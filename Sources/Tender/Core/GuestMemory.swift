@@ -25,7 +25,7 @@ public struct GuestAddress: Comparable, Hashable, Sendable, CustomStringConverti
         return overflow ? nil : GuestAddress(raw: sum)
     }
 
-    public var description: String { memoryHex(raw) }
+    public var description: String { hex(raw) }
 }
 
 /// Why a guest memory access was refused. Every case carries what was asked for.
@@ -46,18 +46,18 @@ public enum GuestMemoryError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .belowBase(address, count):
-            return "guest range \(address)+\(memoryHex(count)) starts below the guest base \(memoryHex(SWIFTLET_GUEST_BASE))"
+            return "guest range \(address)+\(hex(count)) starts below the guest base \(hex(SWIFTLET_GUEST_BASE))"
         case let .beyondEnd(address, count, memorySize):
             let end = SWIFTLET_GUEST_BASE &+ memorySize
-            return "guest range \(address)+\(memoryHex(count)) extends past the end of guest memory (\(memoryHex(end)), size \(memoryHex(memorySize)))"
+            return "guest range \(address)+\(hex(count)) extends past the end of guest memory (\(hex(end)), size \(hex(memorySize)))"
         case let .overflow(address, count):
-            return "guest range \(address)+\(memoryHex(count)) wraps around the 64-bit address space"
+            return "guest range \(address)+\(hex(count)) wraps around the 64-bit address space"
         case let .tooLarge(address, count, limit):
-            return "guest range \(address)+\(memoryHex(count)) is larger than the limit of \(memoryHex(limit)) bytes"
+            return "guest range \(address)+\(hex(count)) is larger than the limit of \(hex(limit)) bytes"
         case let .invalidSize(size):
             return "invalid guest memory size \(size)"
         case let .mapFailed(size, code):
-            return "could not map \(memoryHex(UInt64(truncatingIfNeeded: size))) bytes of guest memory: \(memoryErrnoString(code))"
+            return "could not map \(hex(UInt64(truncatingIfNeeded: size))) bytes of guest memory: \(memoryErrnoString(code))"
         }
     }
 }
@@ -170,14 +170,6 @@ public struct GuestMemory: @unchecked Sendable {
     }
 }
 
-// MARK: - Formatting (file-private: other TenderCore files keep their own)
-
-/// "0x1f" style hex.
-private func memoryHex<T: BinaryInteger>(_ value: T) -> String {
-    "0x" + String(value, radix: 16)
-}
-
 private func memoryErrnoString(_ code: Int32) -> String {
-    if let message = strerror(code) { return String(cString: message) + " (errno \(code))" }
-    return "errno \(code)"
+    SystemError.describe(code) + " (errno \(code))"
 }

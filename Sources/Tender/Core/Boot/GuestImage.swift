@@ -26,18 +26,11 @@ public struct GuestImage {
             throw .image("\(path) was built for Swiftlet ABI \(note.version), this tender speaks ABI \(SWIFTLET_ABI_VERSION); rebuild it with this `swiftlet build`")
         }
         guard note.targets & target != 0 else {
-            throw .image("\(path) was built for target \(Self.targetNames(note.targets)), not \(Self.targetNames(target)); rebuild it with `swiftlet build --target \(Self.targetNames(target))`")
+            throw .image("\(path) was built for target \(TargetNames.describe(note.targets)), not \(TargetNames.describe(target)); rebuild it with `swiftlet build --target \(TargetNames.describe(target))`")
         }
         symbols = SymbolTable(image: elf)
     }
 
-    public static func targetNames(_ bits: UInt32) -> String {
-        var names: [String] = []
-        if bits & SWIFTLET_TARGET_HVT != 0 { names.append("hvt") }
-        if bits & SWIFTLET_TARGET_SPT != 0 { names.append("spt") }
-        if bits & SWIFTLET_TARGET_VIRTIO != 0 { names.append("virtio") }
-        return names.isEmpty ? "none" : names.joined(separator: ",")
-    }
 
     static func readFile(_ path: String) throws(TenderError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -68,5 +68,3 @@ public struct GuestCrash: Equatable {
         16: "x87 floating-point error", 17: "alignment check", 18: "machine check", 19: "SIMD floating-point error",
     ]
 }
-
-func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }

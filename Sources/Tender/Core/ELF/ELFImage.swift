@@ -56,40 +56,40 @@ public enum ELFError: Error, Equatable, CustomStringConvertible {
         case let .tooManyProgramHeaders(count):
             return "image declares \(count) program headers (extended numbering is not supported)"
         case let .programHeadersOutsideFile(offset, count, fileSize):
-            return "program header table (offset \(elfHex(offset)), \(count) entries) extends past the end of the file (file size \(elfHex(fileSize)))"
+            return "program header table (offset \(hex(offset)), \(count) entries) extends past the end of the file (file size \(hex(fileSize)))"
         case .noLoadableSegments:
             return "image has no loadable (PT_LOAD) segments"
         case let .notStatic(segment, type):
             let what = type == ELF.ptInterp ? "an interpreter (PT_INTERP)" : "dynamic linking information (PT_DYNAMIC)"
             return "segment \(segment) requests \(what); Swiftlet images must be statically linked"
         case let .fileSizeExceedsMemorySize(segment, fileSize, memorySize):
-            return "segment \(segment) has more file bytes than memory bytes (filesz \(elfHex(fileSize)) > memsz \(elfHex(memorySize)))"
+            return "segment \(segment) has more file bytes than memory bytes (filesz \(hex(fileSize)) > memsz \(hex(memorySize)))"
         case let .segmentOutsideFile(segment, offset, size, fileSize):
-            return "segment \(segment) extends past the end of the file (offset \(elfHex(offset)), size \(elfHex(size)), file size \(elfHex(fileSize)))"
+            return "segment \(segment) extends past the end of the file (offset \(hex(offset)), size \(hex(size)), file size \(hex(fileSize)))"
         case let .segmentAddressOverflow(segment, vaddr, memorySize):
-            return "segment \(segment) address range wraps around (vaddr \(elfHex(vaddr)), memsz \(elfHex(memorySize)))"
+            return "segment \(segment) address range wraps around (vaddr \(hex(vaddr)), memsz \(hex(memorySize)))"
         case let .segmentBelowImageBase(segment, vaddr, imageBase):
-            return "segment \(segment) starts at \(elfHex(vaddr)), below the image base \(elfHex(imageBase)) (link the image at GUEST_BASE + SWIFTLET_IMAGE_OFFSET)"
+            return "segment \(segment) starts at \(hex(vaddr)), below the image base \(hex(imageBase)) (link the image at GUEST_BASE + SWIFTLET_IMAGE_OFFSET)"
         case let .segmentBeyondMemory(segment, end, memoryEnd):
-            return "segment \(segment) ends at \(elfHex(end)), past the end of guest memory \(elfHex(memoryEnd)); give the guest at least \(elfHex(end &- SWIFTLET_GUEST_BASE)) bytes of memory"
+            return "segment \(segment) ends at \(hex(end)), past the end of guest memory \(hex(memoryEnd)); give the guest at least \(hex(end &- SWIFTLET_GUEST_BASE)) bytes of memory"
         case let .segmentsOverlap(first, second, firstEnd, secondStart):
-            return "segments \(first) and \(second) overlap (segment \(first) ends at \(elfHex(firstEnd)), segment \(second) starts at \(elfHex(secondStart)))"
+            return "segments \(first) and \(second) overlap (segment \(first) ends at \(hex(firstEnd)), segment \(second) starts at \(hex(secondStart)))"
         case let .badAlignment(segment, align):
-            return "segment \(segment) alignment \(elfHex(align)) is not a power of two"
+            return "segment \(segment) alignment \(hex(align)) is not a power of two"
         case let .entryNotExecutable(entry):
-            return "entry point \(elfHex(entry)) is not inside an executable loadable segment"
+            return "entry point \(hex(entry)) is not inside an executable loadable segment"
         case let .malformedNote(segment, offset, reason):
-            return "malformed note in segment \(segment) at file offset \(elfHex(offset)): \(reason)"
+            return "malformed note in segment \(segment) at file offset \(hex(offset)): \(reason)"
         case .duplicateABINote:
             return "image carries more than one Swiftlet ABI note"
         case let .invalidMemorySize(size):
-            return "guest memory size \(elfHex(size)) does not fit the guest address space"
+            return "guest memory size \(hex(size)) does not fit the guest address space"
         case .missingABINote:
             return "image has no Swiftlet ABI note (not built for Swiftlet?)"
         case let .abiVersionMismatch(found, expected):
             return "image was built for Swiftlet ABI version \(found), this tender speaks version \(expected)"
         case let .targetNotSupported(targets, target):
-            return "image was not built for this target (image targets \(elfTargetNames(targets)), tender is \(elfTargetNames(target)))"
+            return "image was not built for this target (image targets \(TargetNames.describe(targets)), tender is \(TargetNames.describe(target)))"
         case let .loadFailed(segment, error):
             return "could not load segment \(segment): \(error)"
         }
@@ -339,7 +339,7 @@ public struct ELFImage: Sendable {
     static func findABINote(_ r: ELFReader, offset: UInt64, size: UInt64,
                             align: UInt64) throws(NoteError) -> (UInt32, UInt32)? {
         guard r.contains(offset: offset, length: size) else {
-            throw NoteError(offset: offset, reason: "note area (size \(elfHex(size))) extends past the end of the file")
+            throw NoteError(offset: offset, reason: "note area (size \(hex(size))) extends past the end of the file")
         }
         let alignment: UInt64 = align == 8 ? 8 : 4
         func alignUp(_ x: UInt64) -> UInt64 { (x + alignment - 1) & ~(alignment - 1) } // x <= 2^62 here
@@ -354,12 +354,12 @@ public struct ELFImage: Sendable {
             let nameStart = position + 12
             let nameEnd = nameStart + UInt64(namesz)          // < 2^33 + size: no overflow
             guard nameEnd <= size else {
-                throw NoteError(offset: at, reason: "name size \(elfHex(namesz)) runs past the end of the note area (size \(elfHex(size)))")
+                throw NoteError(offset: at, reason: "name size \(hex(namesz)) runs past the end of the note area (size \(hex(size)))")
             }
             let descStart = alignUp(nameEnd)
             let descEnd = descStart + UInt64(descsz)
             guard descStart <= size, descEnd <= size else {
-                throw NoteError(offset: at, reason: "descriptor size \(elfHex(descsz)) runs past the end of the note area (size \(elfHex(size)))")
+                throw NoteError(offset: at, reason: "descriptor size \(hex(descsz)) runs past the end of the note area (size \(hex(size)))")
             }
             let noteName = r.bytes[Int(offset + nameStart) ..< Int(offset + nameEnd)]
             let nameMatches = noteName.elementsEqual(name + [0]) || noteName.elementsEqual(name)
@@ -419,19 +419,8 @@ public struct ELFImage: Sendable {
 
 // MARK: - Formatting (file-private: other TenderCore files keep their own)
 
-private func elfHex<T: BinaryInteger>(_ value: T) -> String { "0x" + String(value, radix: 16) }
-
 private func elfHexByte(_ byte: UInt8) -> String {
     let digits = String(byte, radix: 16)
     return digits.count == 1 ? "0" + digits : digits
 }
 
-private func elfTargetNames(_ bits: UInt32) -> String {
-    var names: [String] = []
-    if bits & SWIFTLET_TARGET_HVT != 0 { names.append("hvt") }
-    if bits & SWIFTLET_TARGET_SPT != 0 { names.append("spt") }
-    if bits & SWIFTLET_TARGET_VIRTIO != 0 { names.append("virtio") }
-    let known = SWIFTLET_TARGET_HVT | SWIFTLET_TARGET_SPT | SWIFTLET_TARGET_VIRTIO
-    if bits & ~known != 0 { names.append(elfHex(bits & ~known)) }
-    return names.isEmpty ? "none" : names.joined(separator: ", ")
-}

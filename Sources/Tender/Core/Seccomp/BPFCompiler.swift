@@ -155,7 +155,7 @@ public struct BPFProgram: Hashable, Sendable, CustomStringConvertible {
 
     static func disassemble(_ i: BPFInstruction, at pc: Int?) -> String {
         func target(_ off: Int) -> String { pc.map { String($0 + 1 + off) } ?? "+\(off)" }
-        let k = "#" + seccompHex(UInt64(i.k))
+        let k = "#" + hex(UInt64(i.k))
         let jumps = ["jeq", "jgt", "jge", "jset"]
         switch i.code {
         case BPFInstruction.ldAbsW:
@@ -182,7 +182,7 @@ public struct BPFProgram: Hashable, Sendable, CustomStringConvertible {
                 let src = i.code & 0x08 != 0 ? "x" : k
                 return "\(jumps[Int(i.code >> 4) - 1]) \(src), \(target(Int(i.jt))), \(target(Int(i.jf)))"
             }
-            return "code=\(seccompHex(UInt64(i.code))) jt=\(i.jt) jf=\(i.jf) k=\(k)"
+            return "code=\(hex(UInt64(i.code))) jt=\(i.jt) jf=\(i.jf) k=\(k)"
         }
     }
 }

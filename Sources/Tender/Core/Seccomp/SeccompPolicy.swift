@@ -99,9 +99,9 @@ public enum ArgumentMatch: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .equals(let i, let v): "arg\(i) == \(seccompHex(v))"
-        case .oneOf(let i, let vs): "arg\(i) in [\(vs.map(seccompHex).joined(separator: ", "))]"
-        case .maskedEquals(let i, let m, let v): "arg\(i) & \(seccompHex(m)) == \(seccompHex(v))"
+        case .equals(let i, let v): "arg\(i) == \(hex(v))"
+        case .oneOf(let i, let vs): "arg\(i) in [\(vs.map { hex($0) }.joined(separator: ", "))]"
+        case .maskedEquals(let i, let m, let v): "arg\(i) & \(hex(m)) == \(hex(v))"
         }
     }
 }
@@ -208,7 +208,7 @@ public struct SeccompPolicy: Hashable, Sendable, CustomStringConvertible {
 
     /// The policy in review form: one line per rule.
     public var description: String {
-        (["seccomp policy (arch \(seccompHex(UInt64(architecture))), default \(defaultAction)):"]
+        (["seccomp policy (arch \(hex(UInt64(architecture))), default \(defaultAction)):"]
             + rules.map { "  " + $0.description }).joined(separator: "\n")
     }
 }
@@ -277,4 +277,3 @@ public enum SeccompError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-func seccompHex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
