@@ -20,7 +20,13 @@ public enum Console {
         text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
     }
 
-    static func append(_ byte: UInt8) {
+    /// Buffers bytes without handing them over at newlines; `flush()` or a full buffer does.
+    /// A server logging many lines per turn then pays one hand-over (one VM exit) for all.
+    public static func queue(_ bytes: UnsafeRawBufferPointer) {
+        for byte in bytes { append(byte, flushAtNewline: false) }
+    }
+
+    static func append(_ byte: UInt8, flushAtNewline: Bool = true) {
         let storage = buffer ?? {
             let fresh = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
             buffer = fresh
@@ -28,7 +34,7 @@ public enum Console {
         }()
         storage[count] = byte
         count += 1
-        if byte == 10 || count == capacity { flush() }
+        if (flushAtNewline && byte == 10) || count == capacity { flush() }
     }
 
     /// Hands everything buffered to the tender. Called at every newline and before exit.

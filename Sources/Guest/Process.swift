@@ -32,3 +32,10 @@ public enum SystemClock {
     /// Wall-clock time from the host, broken down in UTC.
     public static var now: UTCDateTime { UTCDateTime(nanosecondsSinceEpoch: nowNanoseconds) }
 }
+
+#if SWIFTLET_GUEST
+/// The guest heap's accounting: what is in use now, the most ever in use, what is left.
+public enum Memory {
+    public static var statistics: HeapStatistics { Runtime.heap.statistics }
+}
+#endif

@@ -111,6 +111,15 @@ public enum HTTPParseEvent: Equatable {
     case error(HTTPParseError)
 }
 
+/// Where the parser is between and within messages.
+public enum HTTPParserPhase: Equatable {
+    /// Nothing of the next request has arrived (empty lines between requests count as nothing).
+    case betweenMessages
+    case head
+    case body
+    case failed
+}
+
 public struct HTTPRequestParser {
     private enum State {
         case requestLine
@@ -148,6 +157,17 @@ public struct HTTPRequestParser {
         if case .failed(let error) = state { return error }
         return nil
     }
+
+    public var phase: HTTPParserPhase {
+        switch state {
+        case .requestLine: return line.isEmpty && !pendingCR ? .betweenMessages : .head
+        case .headers: return .head
+        case .failed: return .failed
+        case .body, .chunkSize, .chunkData, .chunkDataCR, .chunkDataLF, .trailers: return .body
+        }
+    }
+
+    var isInBody: Bool { phase == .body }
 
     /// Consumes `bytes` and returns the events they complete. After an error the result
     /// ends with `.error`, and every later call returns just that error.

@@ -8,7 +8,9 @@ public enum Network {
     }
 
     /// The stack on the first network device, configured from the guest's arguments.
-    public static func start() throws(StartError) -> NetworkStack {
+    /// `sendBuffer` and `receiveBuffer` size each TCP connection's buffers (allocated whole
+    /// when it opens): smaller buffers serve more connections in the same memory.
+    public static func start(sendBuffer: Int = 32 * 1024, receiveBuffer: Int = 32 * 1024) throws(StartError) -> NetworkStack {
         guard let nic = GuestNIC.all.first else { throw .noDevice }
         let configuration: NetworkConfiguration
         do {
@@ -17,14 +19,17 @@ public enum Network {
             guard case .badAddress(let text) = error else { throw .badConfiguration("") }
             throw .badConfiguration(text)
         }
-        return NetworkStack(device: nic, configuration: configuration, tcp: tcpSettings(for: nic))
+        return NetworkStack(device: nic, configuration: configuration,
+                            tcp: tcpSettings(for: nic, sendBuffer: sendBuffer, receiveBuffer: receiveBuffer))
     }
 
     /// Connection buffers are allocated whole when a connection opens; cap the number of
     /// connections so that all of them together fit in half the heap. A flood of connections
     /// then meets refused SYNs, not an exhausted guest.
-    static func tcpSettings(for nic: GuestNIC) -> TCPSettings {
+    static func tcpSettings(for nic: GuestNIC, sendBuffer: Int, receiveBuffer: Int) -> TCPSettings {
         var settings = TCPSettings(mtu: nic.mtu)
+        settings.sendBuffer = max(sendBuffer, 2 * nic.mtu)
+        settings.receiveBuffer = max(receiveBuffer, 2 * nic.mtu)
         let perConnection = settings.sendBuffer + settings.receiveBuffer
         let budget = Runtime.heap.statistics.bytesFree / 2
         settings.maximumConnections = max(4, min(settings.maximumConnections, budget / perConnection))
@@ -43,14 +48,18 @@ extension NetworkStack {
 
     /// Runs forever (or until `body` returns false): each turn processes input and timers,
     /// calls `body(now)`, sends what it queued, then sleeps in the tender until there is
-    /// input or a timer is due — an idle guest uses no CPU.
-    public func run(_ body: (UInt64) -> Bool) {
+    /// input or a timer is due (the stack's, or the application's `wakeAt()`) — an idle
+    /// guest uses no CPU.
+    public func run(wakeAt: () -> UInt64? = { nil }, _ body: (UInt64) -> Bool) {
         while true {
             let now = SystemClock.uptimeNanoseconds
             poll(now: now)
             guard body(now) else { break }
             transmitPending(now: now)
-            GuestNIC.waitForInput(until: pollAt())
+            let stackDeadline = pollAt()
+            let applicationDeadline = wakeAt()
+            let deadline = [stackDeadline, applicationDeadline].compactMap { $0 }.min()
+            GuestNIC.waitForInput(until: deadline)
         }
         device.flush()
     }

@@ -1,0 +1,223 @@
+// The HTTP server on the guest's TCP stack: accepts connections up to a cap, moves bytes
+// between each TCP stream and its HTTPServerConnection, enforces the connections' deadlines,
+// and writes the access log. Driven by the stack's run loop (`run()`), or by an
+// application's own loop through `poll(now:)` and `pollAt()`.
+
+public struct HTTPServerStatistics {
+    public init() {}
+    public var connectionsAccepted = 0
+    public var connectionsRefused = 0
+    public var requests = 0
+    public var responses2xx = 0
+    public var responses3xx = 0
+    public var responses4xx = 0
+    public var responses5xx = 0
+    public var timeouts = 0
+    public var activeConnections = 0
+}
+
+public final class HTTPServer {
+    final class Session {
+        let stream: TCPStream
+        let connection: HTTPServerConnection
+        let remote: IPv4Address
+
+        init(stream: TCPStream, connection: HTTPServerConnection) {
+            self.stream = stream
+            self.connection = connection
+            self.remote = stream.remote.address
+        }
+    }
+
+    public let stack: NetworkStack
+    public let router: Router
+    public let port: UInt16
+    public let configuration: HTTPServerConfiguration
+    public private(set) var statistics = HTTPServerStatistics()
+    /// Where access-log lines go (each ends in a newline). The guest's default batches them
+    /// on the console and hands them over once per turn.
+    public var logSink: (UnsafeRawBufferPointer) -> Void
+    private let listener: TCPListener
+    private var sessions: [Session] = []
+    private let readBuffer: UnsafeMutableRawBufferPointer
+    private var dates = HTTPDate()
+    private let serverName: [UInt8]
+    private var wallClock: HTTPWallClock
+
+    /// Listens on `port` of `stack`. `wallClock` gives nanoseconds since 1970 for `Date`
+    /// headers; it is read once a minute and advanced with the monotonic clock in between.
+    public init(stack: NetworkStack, port: UInt16 = 80, router: Router,
+                configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
+                wallClock: @escaping () -> Int64, logSink: @escaping (UnsafeRawBufferPointer) -> Void)
+        throws(NetworkStack.SocketError) {
+        self.stack = stack
+        self.router = router
+        self.port = port
+        self.configuration = configuration
+        self.logSink = logSink
+        self.wallClock = HTTPWallClock(read: wallClock)
+        listener = try stack.listenTCP(port: port, backlog: 128)
+        readBuffer = .allocate(byteCount: 16 * 1024, alignment: 16)
+        serverName = Array(configuration.serverName.utf8)
+    }
+
+    deinit { readBuffer.deallocate() }
+
+    /// Accepts, reads, answers and writes; call after the stack's poll, before it transmits.
+    public func poll(now: UInt64) {
+        let date = dates.text(nanosecondsSinceEpoch: wallClock.nanosecondsSinceEpoch(now: now))
+        while let stream = listener.accept() {
+            guard sessions.count < configuration.maximumConnections else {
+                refuse(stream)
+                continue
+            }
+            statistics.connectionsAccepted += 1
+            sessions.append(Session(stream: stream, connection: HTTPServerConnection(configuration: configuration, now: now)))
+        }
+        var index = 0
+        while index < sessions.count {
+            if service(sessions[index], now: now, date: date) {
+                index += 1
+            } else {
+                sessions.swapAt(index, sessions.count - 1)
+                sessions.removeLast()
+            }
+        }
+        statistics.activeConnections = sessions.count
+    }
+
+    /// The earliest connection deadline (header, body, idle or send timeout).
+    public func pollAt() -> UInt64? {
+        var earliest: UInt64?
+        for session in sessions {
+            if let deadline = session.connection.deadline, earliest == nil || deadline < earliest! { earliest = deadline }
+        }
+        return earliest
+    }
+
+    /// Serves one connection for this turn; false when it is over and can be forgotten.
+    private func service(_ session: Session, now: UInt64, date: [UInt8]) -> Bool {
+        let stream = session.stream
+        let connection = session.connection
+        if stream.isClosed { return false }  // reset by the peer, or timed out in TCP
+        let turn = HTTPTurn(now: now, date: date, server: serverName,
+                            respond: { [router] request in router.respond(to: request) },
+                            record: { [self] exchange in record(exchange, from: session.remote) })
+        let write: (UnsafeRawBufferPointer) -> Int = { stream.write($0) }
+        while connection.wantsInput && stream.isReadable {
+            let count = stream.read(into: readBuffer)
+            if count == 0 { break }
+            connection.receive(UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]), turn)
+            connection.drain(now: now, write)
+        }
+        if stream.isAtEnd { connection.peerClosed() }
+        switch connection.checkTimeouts(turn) {
+        case .none: break
+        case .closing: statistics.timeouts += 1
+        case .abort:
+            statistics.timeouts += 1
+            stream.abort()
+            return false
+        }
+        connection.drain(now: now, write)
+        if connection.isFinished {
+            stream.close()
+            return false
+        }
+        return true
+    }
+
+    private func refuse(_ stream: TCPStream) {
+        statistics.connectionsRefused += 1
+        let refusal = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
+        _ = stream.write(refusal)
+        stream.close()
+    }
+
+    private func record(_ exchange: HTTPExchange, from remote: IPv4Address) {
+        statistics.requests += 1
+        switch exchange.status {
+        case 200..<300: statistics.responses2xx += 1
+        case 300..<400: statistics.responses3xx += 1
+        case 400..<500: statistics.responses4xx += 1
+        default: statistics.responses5xx += 1
+        }
+        guard configuration.accessLog else { return }
+        let line = AccessLogLine.format(exchange, remote: remote,
+                                        wallSeconds: wallClock.nanosecondsSinceEpoch(now: exchange.answeredAt) / 1_000_000_000)
+        line.withUnsafeBytes { logSink($0) }
+    }
+}
+
+/// Wall-clock time without a hypercall per read: one reading, advanced by the monotonic
+/// clock, refreshed every minute.
+struct HTTPWallClock {
+    let read: () -> Int64
+    private var base: Int64 = 0
+    private var baseMonotonic: UInt64 = 0
+    private var valid = false
+
+    init(read: @escaping () -> Int64) { self.read = read }
+
+    mutating func nanosecondsSinceEpoch(now: UInt64) -> Int64 {
+        if !valid || now &- baseMonotonic > 60_000_000_000 {
+            base = read()
+            baseMonotonic = now
+            valid = true
+        }
+        return base + Int64(truncatingIfNeeded: now &- baseMonotonic)
+    }
+}
+
+/// Common Log Format: `10.0.0.2 - - [27/Nov/2026:13:14:21 +0000] "GET / HTTP/1.1" 200 1234`
+enum AccessLogLine {
+    static func format(_ exchange: HTTPExchange, remote: IPv4Address, wallSeconds: Int64) -> [UInt8] {
+        var line: [UInt8] = []
+        line.reserveCapacity(128 + exchange.target.count)
+        line += Array(remote.description.utf8)
+        line += Array(" - - [".utf8)
+        line += HTTPDate.commonLogFormat(secondsSinceEpoch: wallSeconds)
+        line += Array("] \"".utf8)
+        if exchange.method.isEmpty {
+            line.append(0x2D)
+        } else {
+            line += exchange.method
+            line.append(0x20)
+            // The target is the client's text: keep quotes and control bytes out of the log.
+            for byte in exchange.target { line.append(byte < 0x20 || byte == 0x22 || byte >= 0x7F ? 0x3F : byte) }
+            line += Array(exchange.version == .http10 ? " HTTP/1.0".utf8 : " HTTP/1.1".utf8)
+        }
+        line += [0x22, 0x20]
+        appendDecimal(exchange.status, to: &line)
+        line.append(0x20)
+        if let bytes = exchange.bodyBytes { appendDecimal(bytes, to: &line) } else { line.append(0x2D) }
+        line.append(0x0A)
+        return line
+    }
+}
+
+#if SWIFTLET_GUEST
+extension HTTPServer {
+    /// A server whose configuration comes from the guest's arguments (`log=off`, ...),
+    /// logging to the console.
+    public convenience init(stack: NetworkStack, port: UInt16 = 80, router: Router) throws(NetworkStack.SocketError) {
+        try self.init(stack: stack, port: port, router: router,
+                      configuration: HTTPServerConfiguration(arguments: CommandLine.arguments))
+    }
+
+    public convenience init(stack: NetworkStack, port: UInt16 = 80, router: Router,
+                            configuration: HTTPServerConfiguration) throws(NetworkStack.SocketError) {
+        try self.init(stack: stack, port: port, router: router, configuration: configuration,
+                      wallClock: { SystemClock.nowNanoseconds }, logSink: { Console.queue($0) })
+    }
+
+    /// Serves forever.
+    public func run() {
+        stack.run(wakeAt: { self.pollAt() }) { now in
+            self.poll(now: now)
+            Console.flush()
+            return true
+        }
+    }
+}
+#endif

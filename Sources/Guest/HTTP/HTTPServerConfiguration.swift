@@ -1,0 +1,46 @@
+// Server limits and timeouts. Defaults follow what nginx ships with, scaled for a guest that
+// has a few MiB: a slow client that trickles its headers is cut off after `headerTimeout`,
+// an idle keep-alive connection after `idleTimeout`.
+
+public struct HTTPServerConfiguration {
+    public var limits = HTTPLimits()
+    /// From a request's first byte until its head is complete; then 408 and close.
+    public var headerTimeout: UInt64 = 10_000_000_000
+    /// Longest pause between body bytes; then 408 and close.
+    public var bodyTimeout: UInt64 = 30_000_000_000
+    /// A kept-alive connection with no request in progress is closed after this.
+    public var idleTimeout: UInt64 = 60_000_000_000
+    /// Longest the client may leave our response unread before the connection is dropped.
+    public var sendTimeout: UInt64 = 30_000_000_000
+    /// Connections served at once; more are answered 503 and closed.
+    public var maximumConnections = 1024
+    /// Stop reading a connection's pipelined requests while this much response is unsent.
+    public var outputHighWater = 64 * 1024
+    /// One Common Log Format line per request on the console.
+    public var accessLog = true
+    /// The `Server` header (empty: none).
+    public var serverName = "Swiftlet"
+
+    public init() {}
+
+    /// Defaults overridden by guest arguments: `log=off`, `header-timeout=SECONDS`,
+    /// `idle-timeout=SECONDS`, `max-connections=N`. Other arguments are left to others.
+    public init(arguments: [String]) {
+        self.init()
+        for argument in arguments {
+            let parts = argument.utf8.split(separator: 0x3D, maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2 else { continue }
+            let key = parts[0]
+            let value = String(decoding: parts[1], as: UTF8.self)
+            if asciiEquals(key, "log") {
+                accessLog = !(value.utf8.elementsEqual("off".utf8) || value.utf8.elementsEqual("0".utf8))
+            } else if asciiEquals(key, "header-timeout"), let seconds = UInt64(value) {
+                headerTimeout = seconds * 1_000_000_000
+            } else if asciiEquals(key, "idle-timeout"), let seconds = UInt64(value) {
+                idleTimeout = seconds * 1_000_000_000
+            } else if asciiEquals(key, "max-connections"), let count = Int(value), count > 0 {
+                maximumConnections = count
+            }
+        }
+    }
+}
