@@ -19,6 +19,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // SHA-256 of embedded assets (ETags, manifests); the builder only, never the guest or tenders.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .target(name: "SwiftletABI", path: "Sources/ABI"),
@@ -32,7 +34,9 @@ let package = Package(
         .executableTarget(name: "swiftlet-spt", dependencies: ["TenderCore"], path: "Sources/Tender/spt",
                           linkerSettings: staticTender),
 
-        .target(name: "SwiftletBuild", dependencies: ["TenderCore"], path: "Sources/CLI/Builder"),
+        .target(name: "SwiftletBuild", dependencies: [
+            "TenderCore", .product(name: "Crypto", package: "swift-crypto"),
+        ], path: "Sources/CLI/Builder"),
         .executableTarget(name: "swiftlet", dependencies: [
             "SwiftletBuild", "TenderCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,11 +1,31 @@
 // What `swiftlet build PATH` compiles: a package folder (Sources/NAME/*.swift), a folder of
-// Swift files, or a single Swift file.
+// Swift files, or a single Swift file; and the static assets to embed: the folder's assets/
+// by convention, or the folder given with --assets (see AssetBundle.swift).
 import Foundation
 
 public struct Application: Equatable, Sendable {
     public let name: String
     public let root: URL
     public let sources: [URL]
+    /// The folder whose files are embedded as static assets, if any.
+    public private(set) var assetsFolder: URL?
+
+    /// `assets`: the --assets folder (it must exist); without it, PATH/assets if PATH is a
+    /// folder that has one.
+    public init(path: String, assets: String?) throws(BuildError) {
+        try self.init(path: path)
+        if let assets {
+            let folder = URL(fileURLWithPath: assets).standardizedFileURL
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory) else {
+                throw .source("the assets folder \(assets) (given with --assets) does not exist")
+            }
+            guard isDirectory.boolValue else {
+                throw .source("\(assets) (given with --assets) is not a folder; give the folder whose files to embed")
+            }
+            assetsFolder = folder
+        }
+    }
 
     public init(path: String) throws(BuildError) {
         let url = URL(fileURLWithPath: path).standardizedFileURL
@@ -37,6 +57,12 @@ public struct Application: Equatable, Sendable {
             throw .source("no Swift sources in \(folder.path); an application needs at least main.swift or a type marked @main")
         }
         name = Self.moduleName(moduleName)
+        let conventional = url.appendingPathComponent("assets")
+        var assetsIsDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: conventional.path, isDirectory: &assetsIsDirectory),
+           assetsIsDirectory.boolValue {
+            assetsFolder = conventional
+        }
     }
 
     static func swiftFiles(in folder: URL) -> [URL] {

@@ -1,5 +1,6 @@
 // Builds an application into a Swiftlet image: the guest library OS (compiled once and
-// cached), the application module, the C shims, linked at the ABI's fixed address.
+// cached), the application module, the C shims and the static assets (AssetBundle.swift),
+// linked at the ABI's fixed address.
 import Foundation
 
 public enum Target: String, CaseIterable, Sendable {
@@ -34,6 +35,8 @@ public struct ImageBuilder: Sendable {
     public struct Result: Sendable {
         public let image: URL
         public let size: Int
+        /// The embedded assets (nil when the application has no assets folder).
+        public var assets: AssetBundle? = nil
     }
 
     /// Builds `application` into `output`, for the targets given (its note lists them all).
@@ -67,20 +70,35 @@ public struct ImageBuilder: Sendable {
             shims.append(object)
         }
 
+        // Static assets: a generated table and the files, assembled into one object.
+        var assets: AssetBundle? = nil
+        var assetObjects: [URL] = []
+        if let folder = application.assetsFolder {
+            let bundle = try AssetBundle(folder: folder)
+            if !bundle.files.isEmpty {
+                let source = try bundle.writeAssembly(into: work)
+                let object = work.appendingPathComponent("assets.o")
+                // Run in `work`, so `.incbin "asset-N.bin"` names its copy without any path to quote.
+                try run("assembling the assets", toolchain.clang, [
+                    "-target", Toolchain.guestTriple, "-c", source.lastPathComponent, "-o", object.lastPathComponent,
+                ], in: work)
+                assetObjects.append(object)
+                log(bundle.summary(relativeTo: application.root))
+            }
+            assets = bundle
+        }
+
         log("Linking \(output.lastPathComponent)")
+        var objects = [runtime.appendingPathComponent("Swiftlet.o"), appObject] + shims + assetObjects
+        if concurrency { objects.append(toolchain.embeddedLibraries.appendingPathComponent("libswift_Concurrency.a")) }
+        objects.append(toolchain.embeddedLibraries.appendingPathComponent("libswiftUnicodeDataTables.a"))
         try run("linking", toolchain.linker, [
             "-static", "-nostdlib", "--gc-sections", "--no-undefined",
             "-T", home.freestanding.appendingPathComponent("image.ld").path,
-            runtime.appendingPathComponent("Swiftlet.o").path, appObject.path,
-        ] + shims.map(\.path) + (concurrency ? [
-            toolchain.embeddedLibraries.appendingPathComponent("libswift_Concurrency.a").path,
-        ] : []) + [
-            toolchain.embeddedLibraries.appendingPathComponent("libswiftUnicodeDataTables.a").path,
-            "-o", output.path,
-        ])
+        ] + objects.map(\.path) + ["-o", output.path])
         if strip { try self.strip(output) }
         let size = (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0
-        return Result(image: output, size: size)
+        return Result(image: output, size: size, assets: assets)
     }
 
     /// Removes symbols from `image` (they feed crash backtraces, so this is opt-in).
@@ -133,10 +151,11 @@ public struct ImageBuilder: Sendable {
         }
     }
 
-    private func run(_ step: String, _ tool: URL, _ arguments: [String]) throws(BuildError) {
+    private func run(_ step: String, _ tool: URL, _ arguments: [String], in directory: URL? = nil) throws(BuildError) {
         let process = Process()
         process.executableURL = tool
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

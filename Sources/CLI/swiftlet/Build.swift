@@ -1,4 +1,4 @@
-// `swiftlet build [PATH] [--target hvt|spt|all] [-o IMAGE] [--strip]`
+// `swiftlet build [PATH] [--target hvt|spt|all] [-o IMAGE] [--strip] [--assets DIR]`
 import ArgumentParser
 import Foundation
 import SwiftletBuild
@@ -18,13 +18,17 @@ struct Build: ParsableCommand {
     @Flag(help: "Remove symbols (smaller image; crash reports lose function names).")
     var strip = false
 
+    @Option(help: "Folder of static files to embed in the image (default: PATH/assets, if it exists).")
+    var assets: String?
+
     func run() throws {
-        let image = try Self.build(path: path, targets: target.targets, output: output, strip: strip)
+        let image = try Self.build(path: path, targets: target.targets, output: output, strip: strip, assets: assets)
         say("built \(image.image.path) (\(formatSize(image.size)))")
     }
 
-    static func build(path: String, targets: [Target], output: String?, strip: Bool = false) throws -> ImageBuilder.Result {
-        let application = try Application(path: path)
+    static func build(path: String, targets: [Target], output: String?, strip: Bool = false,
+                      assets: String? = nil) throws -> ImageBuilder.Result {
+        let application = try Application(path: path, assets: assets)
         let builder = ImageBuilder(toolchain: try Toolchain.locate(), home: try SwiftletHome.locate(), log: { say($0) })
         let destination = output.map { URL(fileURLWithPath: $0) } ?? defaultImage(for: application)
         try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)

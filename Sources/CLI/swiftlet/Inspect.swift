@@ -5,7 +5,7 @@ import SwiftletABI
 import TenderCore
 
 struct Inspect: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show an image's ABI, targets, entry and size by section and module.")
+    static let configuration = CommandConfiguration(abstract: "Show an image's ABI, targets, entry, size by section and module, and embedded assets.")
 
     @Argument(help: "An image built by `swiftlet build`.")
     var image: String
@@ -35,6 +35,7 @@ struct Inspect: ParsableCommand {
         for section in elf.sections where section.size > 0 && !section.name.isEmpty {
             print("  \(pad(section.name, 24)) \(pad(formatSize(Int(section.size)), 8))")
         }
+        printAssets(elf)
         let symbols = SymbolTable(image: elf)
         if !symbols.isEmpty {
             print("\ncode by module:")
@@ -43,6 +44,24 @@ struct Inspect: ParsableCommand {
             }
         } else {
             print("\n(no symbols: stripped image, crash reports will show addresses only)")
+        }
+    }
+
+    /// The embedded static assets, if the image has a table (an untrusted one is checked first).
+    private func printAssets(_ elf: ELFImage) {
+        let table: ImageAssetTable?
+        do { table = try ImageAssetTable.read(from: elf) } catch {
+            print("\nassets:      malformed table (\(error)); the guest would misread it")
+            return
+        }
+        guard let table else { return }
+        let count = table.entries.count
+        print("\nassets:      \(count) file\(count == 1 ? "" : "s"), \(formatSize(Int(clamping: table.totalBytes)))")
+        let pathWidth = min(40, table.entries.map(\.path.count).max() ?? 0)
+        let typeWidth = min(32, table.entries.map(\.contentType.count).max() ?? 0)
+        for entry in table.entries {
+            print("  \(pad(entry.pathString, pathWidth))  \(pad(entry.contentTypeString, typeWidth))  "
+                + "\(pad(formatSize(Int(clamping: entry.size)), 8))  sha256 \(entry.sha256Hex.prefix(16))")
         }
     }
 

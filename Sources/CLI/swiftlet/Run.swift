@@ -1,4 +1,4 @@
-// `swiftlet run IMAGE|PATH [--target hvt|spt] [--mem SIZE] [-p HOST:GUEST]... [--net tap:NAME] [-- ARGS...]`
+// `swiftlet run IMAGE|PATH [--target hvt|spt] [--mem SIZE] [-p HOST:GUEST]... [--net tap:NAME] [--assets DIR] [-- ARGS...]`
 import ArgumentParser
 import Foundation
 import SwiftletBuild
@@ -25,6 +25,9 @@ struct Run: ParsableCommand {
     @Option(help: "Network: passt (user-mode, default when -p is given), tap:NAME (an existing tap interface), or none.")
     var net: NetworkChoice?
 
+    @Option(help: "When building: folder of static files to embed (default: PATH/assets, if it exists).")
+    var assets: String?
+
     @Argument(parsing: .postTerminator, help: "Arguments for the guest, after --.")
     var arguments: [String] = []
 
@@ -35,8 +38,12 @@ struct Run: ParsableCommand {
             throw UserError("-p needs the passt network; with --net tap:NAME, reach the guest at its address on the tap")
         }
         let chosen = target ?? Self.defaultTarget()
-        let imagePath = try Self.isImage(image) ? image
-            : Build.build(path: image, targets: Target.allCases, output: nil).image.path
+        let isImage = try Self.isImage(image)
+        if isImage, assets != nil {
+            throw UserError("--assets applies when building an application; \(image) is already an image (rebuild it with `swiftlet build --assets DIR`)")
+        }
+        let imagePath = isImage ? image
+            : try Build.build(path: image, targets: Target.allCases, output: nil, assets: assets).image.path
         let tender = try Self.tender(for: chosen)
         var netArguments: [String] = []
         switch network {

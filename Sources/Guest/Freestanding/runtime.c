@@ -52,6 +52,14 @@ void arc4random_buf(void *buffer, size_t count) {
     swiftlet_random_fill(buffer, count);
 }
 
+/* ---- Embedded assets (HTTP/EmbeddedAssets.swift) ----
+ * `swiftlet build` links a generated table named swiftlet_asset_table when the application has
+ * assets (layout in Sources/CLI/Builder/AssetBundle.swift). Without one, this weak reference
+ * resolves to 0 in the static non-PIE link, so the accessor returns NULL. */
+extern const unsigned char swiftlet_asset_table[] __attribute__((weak));
+
+const void *swiftlet_embedded_assets(void) { return swiftlet_asset_table; }
+
 /* The ABI note every image carries: which ABI version and which targets it was built for.
  * SWIFTLET_NOTE_TARGETS is defined by the builder from `--target`. */
 #ifndef SWIFTLET_NOTE_TARGETS
