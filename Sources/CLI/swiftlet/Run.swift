@@ -53,7 +53,7 @@ struct Run: ParsableCommand {
             let fd = try Passt.start(forwards: publish)
             netArguments = ["--net", "fd:\(fd)"]
             for forward in publish {
-                say("guest port \(forward.guestPort)/\(forward.proto) is reachable at 127.0.0.1:\(forward.hostPort)")
+                say("guest port \(forward.guestPort)/\(forward.proto) is reachable at \(forward.hostAddress)")
             }
         }
         let argv = [tender, "--mem", mem] + netArguments + [imagePath, "--"] + arguments
@@ -135,6 +135,12 @@ struct PortForward: ExpressibleByArgument, Equatable {
               let host = UInt16(ports[0]), let guest = UInt16(ports[1]), host > 0, guest > 0 else { return nil }
         hostPort = host
         guestPort = guest
+    }
+
+    /// Where a user reaches the port: a URL for the usual web ports, so it can be clicked.
+    var hostAddress: String {
+        if proto == "tcp" && [80, 8080].contains(guestPort) { return "http://127.0.0.1:\(hostPort)/" }
+        return "127.0.0.1:\(hostPort)"
     }
 }
 
