@@ -47,6 +47,50 @@ import Testing
         #expect(inspected.stdout.contains("Swiftlet"))
     }
 
+    /// The web template builds, embeds its assets and answers on a published port, the way
+    /// its closing message tells the user to run it.
+    @Test func webTemplateServesItsPageAndAPI() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/passt") else {
+            Issue.record("passt is not installed (apt-get install passt): -p cannot be tested")
+            return
+        }
+        let folder = Harness.scratch.appendingPathComponent("web-template-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let created = try swiftlet(["new", "site", "--template", "web"], in: folder)
+        #expect(created.status == 0, "stderr: \(created.stderr)")
+        #expect(created.stderr.contains("-p 8080:80"))
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("site/assets/index.html").path))
+        let built = try swiftlet(["build", "site"], in: folder)
+        #expect(built.status == 0, "stderr: \(built.stderr)")
+        #expect(built.stderr.contains("embedded 2 assets"), "stderr: \(built.stderr)")
+
+        let target = runnableTargets.first!
+        let port = 30000 + Int(getpid() % 10000)
+        var page: Harness.Outcome?
+        var api: Harness.Outcome?
+        var failure: Harness.Outcome?
+        let image = folder.appendingPathComponent("site/.build/swiftlet/site.swiftlet")
+        let guest = try Harness.run(Harness.cli, ["run", "--target", target.rawValue, "-p", "\(port):80", image.path],
+                                    timeout: 60) { process in
+            let curl = URL(fileURLWithPath: "/usr/bin/curl")
+            // Retry until the guest has its DHCP lease and listens (bounded: 40 × 0.25 s).
+            for _ in 0..<40 {
+                page = try? Harness.run(curl, ["-s", "--max-time", "2", "http://127.0.0.1:\(port)/"], timeout: 5)
+                if page?.stdout.contains("<title>site</title>") == true { break }
+                Thread.sleep(forTimeInterval: 0.25)
+            }
+            api = try? Harness.run(curl, ["-s", "--max-time", "2", "http://127.0.0.1:\(port)/api/hello?name=Ann"], timeout: 5)
+            failure = try? Harness.run(curl, ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2",
+                                              "http://127.0.0.1:\(port)/api/square/x"], timeout: 5)
+            kill(process.processIdentifier, SIGTERM)
+        }
+        #expect(guest.stderr.contains("reachable at http://127.0.0.1:\(port)/"), "\(guest.stderr)")
+        #expect(page?.stdout.contains("<title>site</title>") == true, "guest: \(guest.stdout) \(guest.stderr)")
+        #expect(api?.stdout.contains(#""message":"Hello, Ann!""#) == true, "\(api?.stdout ?? "")")
+        #expect(failure?.stdout == "400")
+        #expect(guest.stdout.contains(#""GET /api/hello?name=Ann HTTP/1.1" 200"#), "access log: \(guest.stdout)")
+    }
+
     @Test func strippedBuildIsSmaller() throws {
         let folder = Harness.scratch.appendingPathComponent("strip-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
