@@ -243,6 +243,7 @@ private let allHypercalls: [UInt32] = Array(1 ... SWIFTLET_HC_MAX.rawValue)
             (SWIFTLET_HC_BLOCK_READ, MemoryLayout<swiftlet_hc_block>.size),
             (SWIFTLET_HC_BLOCK_WRITE, MemoryLayout<swiftlet_hc_block>.size),
             (SWIFTLET_HC_HALT, MemoryLayout<swiftlet_hc_halt>.size),
+            (SWIFTLET_HC_NET_EXCHANGE, MemoryLayout<swiftlet_hc_net_exchange>.size),
         ]
         for (number, size) in sizes {
             // One byte short of fitting: refused.

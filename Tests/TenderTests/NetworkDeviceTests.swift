@@ -81,6 +81,72 @@ private final class NetworkFixture {
 private func frame(_ seed: UInt8, length: Int = 60) -> [UInt8] { (0..<length).map { UInt8(truncatingIfNeeded: Int(seed) &+ $0) } }
 
 @Suite struct NetworkDeviceTests {
+    /// NET_EXCHANGE: the queued frames go out, the wait sees the peer's frames, and they are
+    /// read in the same exit; each part reports like its own hypercall.
+    @Test func anExchangeWritesWaitsAndReadsInOneHypercall() throws {
+        let f = try NetworkFixture()
+        let request = f.base + 0x1000, writeTable = f.base + 0x10_0000, readTable = f.base + 0x11_0000
+        let outgoing = f.base + 0x30_0000
+        try f.memory.copyIn(UnsafeRawBufferPointer(start: frame(7), count: 60), at: GuestAddress(raw: outgoing))
+        f.put(swiftlet_frame(data: outgoing, length: 60, capacity: 0), at: writeTable)
+        for index in 0..<4 {
+            f.put(swiftlet_frame(data: f.base + 0x20_0000 + UInt64(index) * 2048, length: 0, capacity: 2048),
+                  at: readTable + UInt64(index * 16))
+        }
+        func exchange(writing count: UInt32, timeout: UInt64) -> swiftlet_hc_net_exchange {
+            f.put(swiftlet_hc_net_exchange(
+                write: swiftlet_hc_net(handle: 0, count: count, frames: writeTable, completed: 0, result: -1),
+                read: swiftlet_hc_net(handle: 0, count: 4, frames: readTable, completed: 9, result: -1),
+                timeout: timeout, ready_set: 0), at: request)
+            #expect(f.handler.handle(number: SWIFTLET_HC_NET_EXCHANGE.rawValue, argument: GuestAddress(raw: request)) == .resume)
+            return f.get(swiftlet_hc_net_exchange.self, at: request)
+        }
+
+        // Nothing to read: the frame is sent, the wait times out, the read reports AGAIN.
+        let quiet = exchange(writing: 1, timeout: 1_000_000)
+        #expect(quiet.write.completed == 1 && quiet.write.result == Int32(SWIFTLET_R_OK.rawValue))
+        #expect(quiet.ready_set == 0)
+        #expect(quiet.read.completed == 0 && quiet.read.result == Int32(SWIFTLET_R_AGAIN.rawValue))
+        #expect(Array(f.peerReceive().dropFirst(4)) == frame(7))
+
+        // Input waiting: read in the same exit, at most the read count.
+        f.peerSend((0..<6).map { frame(UInt8(40 + $0)) })
+        let busy = exchange(writing: 0, timeout: 5_000_000_000)
+        #expect(busy.write.completed == 0 && busy.write.result == Int32(SWIFTLET_R_OK.rawValue))
+        #expect(busy.ready_set == 1)
+        #expect(busy.read.completed == 4 && busy.read.result == Int32(SWIFTLET_R_OK.rawValue))
+        let first = f.get(swiftlet_frame.self, at: readTable)
+        #expect(try f.memory.copyOut(at: GuestAddress(raw: first.data), count: UInt64(first.length)) == frame(40))
+        #expect(f.guestRead(count: 64).1 == [frame(44), frame(45)])
+    }
+
+    @Test func aHostileExchangeIsRefusedPartByPart() throws {
+        let f = try NetworkFixture()
+        let request = f.base + 0x1000
+        f.peerSend([frame(1)])
+        f.put(swiftlet_hc_net_exchange(
+            write: swiftlet_hc_net(handle: 0, count: 1, frames: 0x1000, completed: 0, result: 0),            // outside memory
+            read: swiftlet_hc_net(handle: 0, count: SWIFTLET_NET_BATCH_MAX + 1, frames: f.base, completed: 0, result: 0),
+            timeout: 0, ready_set: 0), at: request)
+        #expect(f.handler.handle(number: SWIFTLET_HC_NET_EXCHANGE.rawValue, argument: GuestAddress(raw: request)) == .resume)
+        let reply = f.get(swiftlet_hc_net_exchange.self, at: request)
+        #expect(reply.write.result == Int32(SWIFTLET_R_EINVAL.rawValue))
+        #expect(reply.read.result == Int32(SWIFTLET_R_EINVAL.rawValue))
+        #expect(f.peerReceive().isEmpty)
+
+        for handle: UInt32 in [5, 64, 1000, UInt32.max] {
+            f.put(swiftlet_hc_net_exchange(
+                write: swiftlet_hc_net(handle: handle, count: 0, frames: f.base, completed: 0, result: 0),
+                read: swiftlet_hc_net(handle: handle, count: 1, frames: f.base, completed: 0, result: 0),
+                timeout: 0, ready_set: 0), at: request)
+            #expect(f.handler.handle(number: SWIFTLET_HC_NET_EXCHANGE.rawValue, argument: GuestAddress(raw: request)) == .resume)
+            let unknown = f.get(swiftlet_hc_net_exchange.self, at: request)
+            #expect(unknown.write.result == Int32(SWIFTLET_R_ENODEV.rawValue), "\(handle)")
+            #expect(unknown.read.result == Int32(SWIFTLET_R_ENODEV.rawValue), "\(handle)")
+        }
+        #expect(f.guestRead(count: 64).1 == [frame(1)], "refused reads leave the frame queued")
+    }
+
     @Test func framesArriveInOneBatchEvenWhenSplitAcrossReads() throws {
         let f = try NetworkFixture()
         f.peerSend([frame(1), frame(2, length: 1514), frame(3, length: 42)], chunk: 7)

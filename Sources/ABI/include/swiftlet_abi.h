@@ -110,7 +110,8 @@ enum swiftlet_hypercall {
     SWIFTLET_HC_BLOCK_READ  = 7,
     SWIFTLET_HC_BLOCK_WRITE = 8,
     SWIFTLET_HC_HALT        = 9,
-    SWIFTLET_HC_MAX         = 9,
+    SWIFTLET_HC_NET_EXCHANGE = 10,
+    SWIFTLET_HC_MAX         = 10,
 };
 
 enum swiftlet_result {
@@ -153,6 +154,17 @@ struct swiftlet_hc_net {           /* NET_WRITE, NET_READ: many frames per exit 
     int32_t  result;               /* OUT */
 };
 #define SWIFTLET_NET_BATCH_MAX 64u
+
+struct swiftlet_hc_net_exchange {  /* NET_EXCHANGE: one turn of a network loop in one exit.
+                                      The tender does NET_WRITE with `write`, then POLL with
+                                      `timeout`, then NET_READ with `read` if read.handle has
+                                      input (else read.completed = 0, result AGAIN). Each part
+                                      reports as its own hypercall would. */
+    struct swiftlet_hc_net write;  /* IN/OUT; count 0 sends nothing */
+    struct swiftlet_hc_net read;   /* IN/OUT */
+    uint64_t timeout;              /* IN: as POLL */
+    uint64_t ready_set;            /* OUT: as POLL */
+};
 
 struct swiftlet_hc_block {         /* BLOCK_READ, BLOCK_WRITE */
     uint32_t handle;               /* IN */

@@ -72,13 +72,16 @@ enum Platform {
     /// Sleeps until a device has input or `deadline` (monotonic ns, in this guest's
     /// uptime) passes; returns the handles with input as a bit set.
     static func poll(until deadline: UInt64?) -> UInt64 {
-        var request = swiftlet_hc_poll(timeout: UInt64.max, ready_set: 0)
-        if let deadline {
-            let now = monotonicNanoseconds()
-            request.timeout = deadline <= now ? 0 : deadline - now
-        }
+        var request = swiftlet_hc_poll(timeout: timeout(until: deadline), ready_set: 0)
         Hypercall.call(SWIFTLET_HC_POLL, &request)
         return request.ready_set
+    }
+
+    /// A POLL timeout (relative ns) for an uptime deadline; nil waits as long as allowed.
+    static func timeout(until deadline: UInt64?) -> UInt64 {
+        guard let deadline else { return UInt64.max }
+        let now = monotonicNanoseconds()
+        return deadline <= now ? 0 : deadline - now
     }
     #endif
 

@@ -13,4 +13,12 @@ public protocol FrameDevice: AnyObject {
     func transmit(_ body: (UnsafeMutableRawBufferPointer) -> Int)
     /// Hands queued frames to the host.
     func flush()
+    /// Hands queued frames to the host, then sleeps until input arrives or `deadline`
+    /// (uptime ns; nil: no deadline) passes. The end of every turn of a network loop.
+    func flushAndWait(until deadline: UInt64?)
+}
+
+extension FrameDevice {
+    /// Devices that cannot sleep (in-memory links) only flush.
+    public func flushAndWait(until deadline: UInt64?) { flush() }
 }

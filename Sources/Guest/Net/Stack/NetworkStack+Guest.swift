@@ -53,13 +53,11 @@ extension NetworkStack {
     public func run(wakeAt: () -> UInt64? = { nil }, _ body: (UInt64) -> Bool) {
         while true {
             let now = SystemClock.uptimeNanoseconds
-            poll(now: now)
+            poll(now: now, flush: false)
             guard body(now) else { break }
-            transmitPending(now: now)
-            let stackDeadline = pollAt()
-            let applicationDeadline = wakeAt()
-            let deadline = [stackDeadline, applicationDeadline].compactMap { $0 }.min()
-            GuestNIC.waitForInput(until: deadline)
+            transmitPending(now: now, flush: false)
+            let deadline = [pollAt(), wakeAt()].compactMap { $0 }.min()
+            device.flushAndWait(until: deadline)
         }
         device.flush()
     }

@@ -48,14 +48,15 @@ public final class NetworkStack {
     // MARK: Polling
 
     /// Handles every received frame and every due timer, then hands queued frames to the host.
-    public func poll(now: UInt64) {
+    /// `flush: false` leaves the frames queued for the caller's `flushAndWait`.
+    public func poll(now: UInt64, flush: Bool = true) {
         if !announced { announce() }
         device.receive { frame in self.receive(frame: frame, now: now) }
         pollDHCP(now: now)
         pollDNS(now: now)
         pollTCP(now: now)
         for address in arp.due(now: now) { sendARPRequest(for: address) }
-        device.flush()
+        if flush { device.flush() }
     }
 
     private func pollDHCP(now: UInt64) {
@@ -82,9 +83,9 @@ public final class NetworkStack {
     }
 
     /// Sends what the application queued since the last poll (data, FINs), without input.
-    public func transmitPending(now: UInt64) {
+    public func transmitPending(now: UInt64, flush: Bool = true) {
         pollTCP(now: now)
-        device.flush()
+        if flush { device.flush() }
     }
 
     /// When `poll` next has timer work to do (nil: only new input can create work).

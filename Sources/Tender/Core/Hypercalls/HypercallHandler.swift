@@ -42,20 +42,19 @@ public final class HypercallHandler {
                 try memory.store(request, at: argument)
             case SWIFTLET_HC_NET_READ, SWIFTLET_HC_NET_WRITE:
                 var request = try memory.load(swiftlet_hc_net.self, at: argument)
-                request.completed = 0
-                let result: swiftlet_result
-                if Int(request.handle) < networks.count {
-                    let device = networks[Int(request.handle)]
-                    do {
-                        result = number == SWIFTLET_HC_NET_READ.rawValue
-                            ? try device.read(&request, memory: memory) : try device.write(&request, memory: memory)
-                    } catch {
-                        result = SWIFTLET_R_EINVAL
-                    }
+                network(&request, reading: number == SWIFTLET_HC_NET_READ.rawValue)
+                try memory.store(request, at: argument)
+            case SWIFTLET_HC_NET_EXCHANGE:
+                var request = try memory.load(swiftlet_hc_net_exchange.self, at: argument)
+                network(&request.write, reading: false)
+                request.ready_set = poll(timeout: request.timeout)
+                if request.read.handle < 64 && request.ready_set & (1 << UInt64(request.read.handle)) != 0 {
+                    network(&request.read, reading: true)
                 } else {
-                    result = SWIFTLET_R_ENODEV
+                    request.read.completed = 0
+                    request.read.result = Int32(bitPattern: (Int(request.read.handle) < networks.count
+                        ? SWIFTLET_R_AGAIN : SWIFTLET_R_ENODEV).rawValue)
                 }
-                request.result = Int32(bitPattern: result.rawValue)
                 try memory.store(request, at: argument)
             case SWIFTLET_HC_BLOCK_READ, SWIFTLET_HC_BLOCK_WRITE:
                 var request = try memory.load(swiftlet_hc_block.self, at: argument)
@@ -71,6 +70,23 @@ public final class HypercallHandler {
                 "hypercall \(number) passed an argument the tender refused: \(error)")))
         }
         return .resume
+    }
+
+    /// NET_READ or NET_WRITE on the device the request names; the outcome goes in `result`.
+    private func network(_ request: inout swiftlet_hc_net, reading: Bool) {
+        request.completed = 0
+        let result: swiftlet_result
+        if Int(request.handle) < networks.count {
+            let device = networks[Int(request.handle)]
+            do {
+                result = reading ? try device.read(&request, memory: memory) : try device.write(&request, memory: memory)
+            } catch {
+                result = SWIFTLET_R_EINVAL
+            }
+        } else {
+            result = SWIFTLET_R_ENODEV
+        }
+        request.result = Int32(bitPattern: result.rawValue)
     }
 
     private func console(_ request: swiftlet_hc_console) -> swiftlet_result {
