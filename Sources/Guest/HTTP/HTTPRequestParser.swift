@@ -6,7 +6,8 @@
 // Framing decisions (RFC 9112 §6): Transfer-Encoding and Content-Length together → 400;
 // Transfer-Encoding must be exactly `chunked` (other valid codings → 501, an empty or
 // malformed list → 400); differing Content-Length values → 400; neither → no body.
-// Bare LF, bare CR, NUL and other control bytes in the head, and obs-fold, are rejected (400).
+// Bare LF, bare CR, NUL and other control bytes in the head, and obs-fold, are rejected (400),
+// as is an HTTP/1.1 request without exactly one Host field.
 
 /// Limits enforced while parsing; exceeding one fails with the matching status.
 public struct HTTPLimits: Equatable {
@@ -324,6 +325,8 @@ public struct HTTPRequestParser {
     private mutating func endOfHead(_ events: inout [HTTPParseEvent]) {
         let headers = HTTPHeaders(fields)
         fields = []
+        // RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host (which may be empty).
+        if version == .http11 && headers.values("host").count != 1 { fail(.badRequest, &events); return }
         let transferEncodings = headers.values("transfer-encoding")
         let contentLengths = headers.values("content-length")
         if !transferEncodings.isEmpty && !contentLengths.isEmpty { fail(.badRequest, &events); return }

@@ -81,7 +81,7 @@ import TestSupport
     }
 
     @Test func headAndKeepAliveRules() throws {
-        let events = Self.allSplits(Self.bytes("HEAD / HTTP/1.0\r\n\r\nHEAD / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\nGET / HTTP/1.1\r\nConnection: foo, CLOSE\r\n\r\n"))
+        let events = Self.allSplits(Self.bytes("HEAD / HTTP/1.0\r\n\r\nHEAD / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: foo, CLOSE\r\n\r\n"))
         #expect(events.count == 6)
         let first = try #require(Self.head(events[0]))
         #expect(first.methodString == "HEAD" && first.version == .http10 && !first.keepAlive)
@@ -93,7 +93,7 @@ import TestSupport
     }
 
     @Test func postWithContentLength() throws {
-        let events = Self.allSplits(Self.bytes("POST /submit HTTP/1.1\r\nContent-Length: 11\r\nExpect: 100-Continue\r\n\r\nhello world"))
+        let events = Self.allSplits(Self.bytes("POST /submit HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\nExpect: 100-Continue\r\n\r\nhello world"))
         #expect(events.count == 3)
         let head = try #require(Self.head(events[0]))
         #expect(head.methodString == "POST")
@@ -103,7 +103,7 @@ import TestSupport
     }
 
     @Test func chunkedPost() throws {
-        let input = "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        let input = "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
             + "5;name=value\r\nhello\r\nB \r\n, chunked!!\r\n0\r\nX-Trailer: yes\r\n\r\n"
         let events = Self.allSplits(Self.bytes(input))
         #expect(events.count == 3)
@@ -114,8 +114,8 @@ import TestSupport
     }
 
     @Test func pipelinedRequests() throws {
-        let input = "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\n\r\n"
-            + "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n0\r\n\r\n"
+        let input = "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\nHost: a\r\n\r\n"
+            + "POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n0\r\n\r\n"
         let events = Self.allSplits(Self.bytes(input))
         #expect(events.count == 8)
         #expect(Self.head(events[0])?.targetString == "/a")
@@ -129,7 +129,7 @@ import TestSupport
     }
 
     @Test func leadingEmptyLinesAndRepeatedEqualContentLength() {
-        let events = Self.allSplits(Self.bytes("\r\nPUT /x HTTP/1.1\r\nContent-Length: 2\r\ncontent-length: 2, 2\r\n\r\nok"))
+        let events = Self.allSplits(Self.bytes("\r\nPUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\ncontent-length: 2, 2\r\n\r\nok"))
         #expect(events.count == 3)
         #expect(events[1] == .body(Self.bytes("ok")))
     }
@@ -142,23 +142,23 @@ import TestSupport
             "GET / HTTP/1.1\r\nHost: a\n\r\n",                           // bare LF in header
             "GET / HTTP/1.1\r\nHost: a\rX\r\n\r\n",                      // bare CR
             "GET / HTTP/1.1\r\nHost: a\r\n continued\r\n\r\n",           // obs-fold
-            "GET /\u{0} HTTP/1.1\r\n\r\n",                               // NUL in target
-            "GET / HTTP/1.1\r\nX: a\u{0}b\r\n\r\n",                      // NUL in value
-            "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc",
-            "POST / HTTP/1.1\r\nContent-Length: 3, 4\r\n\r\nabc",
-            "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-            "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
-            "POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n",
-            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",   // invalid chunk size
-            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\r\n",    // empty chunk size
-            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3x\r\nabc\r\n",
-            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n",  // missing CRLF after data
-            "GET / HTTP/1.1\r\nBad Name: a\r\n\r\n",
-            "GET / HTTP/1.1\r\n: a\r\n\r\n",
-            "GET / HTTP/1.1\r\nNoColon\r\n\r\n",
-            "GET /  HTTP/1.1\r\n\r\n",
+            "GET /\u{0} HTTP/1.1\r\nHost: a\r\n\r\n",                               // NUL in target
+            "GET / HTTP/1.1\r\nHost: a\r\nX: a\u{0}b\r\n\r\n",                      // NUL in value
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 4\r\n\r\nabc",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",   // invalid chunk size
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\r\n",    // empty chunk size
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3x\r\nabc\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n",  // missing CRLF after data
+            "GET / HTTP/1.1\r\nHost: a\r\nBad Name: a\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\n: a\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n",
+            "GET /  HTTP/1.1\r\nHost: a\r\n\r\n",
             "GET\r\n\r\n",
-            "G(T / HTTP/1.1\r\n\r\n",
+            "G(T / HTTP/1.1\r\nHost: a\r\n\r\n",
             "GET / HTTP/1.1 \r\n\r\n",
             "GET / http/1.1\r\n\r\n",
             "GET / HTTP/11\r\n\r\n",
@@ -168,10 +168,17 @@ import TestSupport
         }
     }
 
+    @Test func http11NeedsExactlyOneHost() {
+        #expect(Self.status("GET / HTTP/1.1\r\n\r\n") == 400)
+        #expect(Self.status("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n") == 400)
+        #expect(Self.allSplits(Self.bytes("GET / HTTP/1.1\r\nHost:\r\n\r\n")).last == .end)  // empty is allowed
+        #expect(Self.allSplits(Self.bytes("GET / HTTP/1.0\r\n\r\n")).last == .end)           // 1.0 may omit it
+    }
+
     @Test func unsupportedTransferEncoding() {
-        #expect(Self.status("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n") == 501)
-        #expect(Self.status("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n") == 501)
-        #expect(Self.status("POST / HTTP/1.1\r\nTransfer-Encoding: ,\r\n\r\n") == 400)
+        #expect(Self.status("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n") == 501)
+        #expect(Self.status("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n") == 501)
+        #expect(Self.status("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,\r\n\r\n") == 400)
     }
 
     @Test func versionNotSupported() {
@@ -182,36 +189,36 @@ import TestSupport
 
     @Test func limits() {
         let limits = HTTPLimits(maxRequestLineLength: 32, maxHeaderBytes: 64, maxHeaderCount: 3, maxBodySize: 10)
-        #expect(Self.status("GET /\(String(repeating: "a", count: 40)) HTTP/1.1\r\n\r\n", limits: limits) == 414)
-        #expect(Self.status("GET / HTTP/1.1\r\nX: \(String(repeating: "b", count: 80))\r\n\r\n", limits: limits) == 431)
-        #expect(Self.status("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", limits: limits) == 431)
-        #expect(Self.status("POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n", limits: limits) == 413)
-        #expect(Self.status("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", limits: limits) == 413)
-        #expect(Self.status("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n5\r\n", limits: limits) == 413)
-        #expect(Self.status("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFFFFFFFF\r\n", limits: limits) == 413)
-        #expect(Self.status("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: \(String(repeating: "c", count: 80))\r\n\r\n", limits: limits) == 431)
+        #expect(Self.status("GET /\(String(repeating: "a", count: 40)) HTTP/1.1\r\nHost: a\r\n\r\n", limits: limits) == 414)
+        #expect(Self.status("GET / HTTP/1.1\r\nHost: a\r\nX: \(String(repeating: "b", count: 80))\r\n\r\n", limits: limits) == 431)
+        #expect(Self.status("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", limits: limits) == 431)
+        #expect(Self.status("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", limits: limits) == 413)
+        #expect(Self.status("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", limits: limits) == 413)
+        #expect(Self.status("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n5\r\n", limits: limits) == 413)
+        #expect(Self.status("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFFFFFFFF\r\n", limits: limits) == 413)
+        #expect(Self.status("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: \(String(repeating: "c", count: 80))\r\n\r\n", limits: limits) == 431)
         // Exactly at the limits is fine (request line of 32 bytes, body of 10).
-        let ok = Self.allSplits(Self.bytes("POST /\(String(repeating: "a", count: 17)) HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789"), limits: limits)
+        let ok = Self.allSplits(Self.bytes("POST /\(String(repeating: "a", count: 17)) HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789"), limits: limits)
         #expect(ok.last == .end)
     }
 
     @Test func errorIsTerminal() {
         var parser = HTTPRequestParser(limits: HTTPLimits())
-        let first = parser.feed(Self.bytes("GET / HTTP/3.0\r\n\r\nGET / HTTP/1.1\r\n\r\n"))
+        let first = parser.feed(Self.bytes("GET / HTTP/3.0\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"))
         #expect(first == [.error(.versionNotSupported)])
         #expect(parser.error == .versionNotSupported)
-        #expect(parser.feed(Self.bytes("GET / HTTP/1.1\r\n\r\n")) == [.error(.versionNotSupported)])
+        #expect(parser.feed(Self.bytes("GET / HTTP/1.1\r\nHost: a\r\n\r\n")) == [.error(.versionNotSupported)])
     }
 
     @Test func randomBytesNeverTrap() {
         var rng = SplitMix64(seed: 0x4854_5450)
-        let alphabet = Self.bytes("GET POST / HTTP/1.1\r\n:chunked Content-Length Transfer-Encoding 0123456789abcdef;\t ")
+        let alphabet = Self.bytes("GET POST / HTTP/1.1\r\nHost: a\r\n:chunked Content-Length Transfer-Encoding 0123456789abcdef;\t ")
         let limits = HTTPLimits(maxRequestLineLength: 64, maxHeaderBytes: 256, maxHeaderCount: 8, maxBodySize: 512)
         for round in 0..<2000 {
             let length = rng.next(below: 300)
             var buffer: [UInt8] = []
             let structured = round % 2 == 0
-            if structured { buffer = Self.bytes("POST / HTTP/1.1\r\n") }
+            if structured { buffer = Self.bytes("POST / HTTP/1.1\r\nHost: a\r\n") }
             for _ in 0..<length {
                 buffer.append(structured ? alphabet[rng.next(below: alphabet.count)] : UInt8(truncatingIfNeeded: rng.next()))
             }

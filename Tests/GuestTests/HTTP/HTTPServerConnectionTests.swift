@@ -93,8 +93,8 @@ func splitResponses(_ text: String) -> [(head: String, body: String)] {
         #expect(driver.exchanges.count == 1 && driver.exchanges[0].status == 200 && driver.exchanges[0].bodyBytes == 16)
     }
 
-    static let pipeline = "GET /1 HTTP/1.1\r\n\r\nPOST /2 HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
-        + "POST /3 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\nGET /4 HTTP/1.1\r\n\r\n"
+    static let pipeline = "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nPOST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+        + "POST /3 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\nGET /4 HTTP/1.1\r\nHost: a\r\n\r\n"
 
     @Test func pipelinedRequestsAreAnsweredInOrderHoweverTheyAreSplit() {
         let whole = ConnectionDriver()
@@ -115,7 +115,7 @@ func splitResponses(_ text: String) -> [(head: String, body: String)] {
 
     @Test func connectionCloseAndHTTP10() {
         let close = ConnectionDriver()
-        close.feed("GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET /ignored HTTP/1.1\r\n\r\n")
+        close.feed("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /ignored HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(splitResponses(close.text).count == 1)
         #expect(close.text.contains("\r\nConnection: close\r\n"))
         #expect(close.connection.isFinished)
@@ -133,7 +133,7 @@ func splitResponses(_ text: String) -> [(head: String, body: String)] {
 
     @Test func headSendsTheLengthButNoBody() {
         let driver = ConnectionDriver { _ in .text("twelve bytes") }
-        driver.feed("HEAD / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n")
+        driver.feed("HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(driver.text.hasPrefix("HTTP/1.1 200 OK\r\n"))
         let parts = driver.text.components(separatedBy: "\r\n\r\n")
         #expect(parts.count == 3)
@@ -144,7 +144,7 @@ func splitResponses(_ text: String) -> [(head: String, body: String)] {
 
     @Test func noContentStatusesHaveNoBodyOrLength() {
         let driver = ConnectionDriver { _ in HTTPResponse(status: .notModified, body: .bytes([1, 2, 3])) }
-        driver.feed("GET / HTTP/1.1\r\n\r\n")
+        driver.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(driver.text.hasPrefix("HTTP/1.1 304 Not Modified\r\n"))
         #expect(!driver.text.contains("Content-Length"))
         #expect(driver.text.hasSuffix("\r\n\r\n"))
@@ -152,31 +152,31 @@ func splitResponses(_ text: String) -> [(head: String, body: String)] {
 
     @Test func continueIsSentOnlyWhenTheBodyIsAwaited() {
         let waiting = ConnectionDriver()
-        waiting.feed("POST /up HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        waiting.feed("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
         #expect(waiting.take() == "HTTP/1.1 100 Continue\r\n\r\n")
         waiting.feed("data")
         #expect(splitResponses(waiting.text).map(\.body) == ["POST /up 4"])
 
         let eager = ConnectionDriver()
-        eager.feed("POST /up HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\nda")
+        eager.feed("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\nda")
         eager.feed("ta")
         #expect(!eager.text.contains("100 Continue"))
 
         let empty = ConnectionDriver()
-        empty.feed("GET / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n")
+        empty.feed("GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n")
         #expect(!empty.text.contains("100 Continue"))
     }
 
     @Test(arguments: [
         ("GET / HTTP/1.1\nHost: a\r\n\r\n", 400),
-        ("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
         ("GET / HTTP/2.0\r\n\r\n", 505),
-        ("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
-        ("POST / HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n", 413),
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999\r\n\r\n", 413),
     ])
     func parseErrorsAreAnsweredThenClosed(_ request: String, _ status: Int) {
         let driver = ConnectionDriver()
-        driver.feed("GET /first HTTP/1.1\r\n\r\n" + request + "GET /never HTTP/1.1\r\n\r\n")
+        driver.feed("GET /first HTTP/1.1\r\nHost: a\r\n\r\n" + request + "GET /never HTTP/1.1\r\nHost: a\r\n\r\n")
         let responses = splitResponses(driver.text)
         #expect(responses.count == 2)
         #expect(responses[0].body == "GET /first 0")
@@ -188,10 +188,10 @@ func splitResponses(_ text: String) -> [(head: String, body: String)] {
 
     @Test func longTargetsAndHeadersGet414And431() {
         let long = ConnectionDriver()
-        long.feed("GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\n\r\n")
+        long.feed("GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(long.text.hasPrefix("HTTP/1.1 414 "))
         let big = ConnectionDriver()
-        big.feed("GET / HTTP/1.1\r\nX: " + String(repeating: "b", count: 20000) + "\r\n\r\n")
+        big.feed("GET / HTTP/1.1\r\nHost: a\r\nX: " + String(repeating: "b", count: 20000) + "\r\n\r\n")
         #expect(big.text.hasPrefix("HTTP/1.1 431 "))
     }
 
@@ -200,9 +200,9 @@ func splitResponses(_ text: String) -> [(head: String, body: String)] {
         configuration.outputHighWater = 1000
         let driver = ConnectionDriver(configuration: configuration) { _ in .text(String(repeating: "x", count: 600)) }
         driver.writeAllowance = 0
-        driver.feed("GET /1 HTTP/1.1\r\n\r\n")
+        driver.feed("GET /1 HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(driver.connection.wantsInput)
-        driver.feed("GET /2 HTTP/1.1\r\n\r\n")
+        driver.feed("GET /2 HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(!driver.connection.wantsInput)  // two unsent responses over the high-water mark
         driver.writeAllowance = 1_000_000
         driver.drain()
@@ -220,7 +220,7 @@ func splitResponses(_ text: String) -> [(head: String, body: String)] {
             })
         }
         driver.writeAllowance = 0
-        driver.feed("GET / HTTP/1.1\r\n\r\nGET /after HTTP/1.1\r\n\r\n")
+        driver.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /after HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(pulls == 0)  // the head is not even sent yet
         driver.writeAllowance = 1_000_000
         driver.drain()
@@ -237,7 +237,7 @@ func splitResponses(_ text: String) -> [(head: String, body: String)] {
 
     @Test func anIdleConnectionIsClosedQuietly() {
         let driver = ConnectionDriver()
-        driver.feed("GET / HTTP/1.1\r\n\r\n")
+        driver.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         _ = driver.take()
         #expect(driver.connection.deadline == driver.now + driver.configuration.idleTimeout)
         driver.now += driver.configuration.idleTimeout - 1
@@ -252,7 +252,7 @@ func splitResponses(_ text: String) -> [(head: String, body: String)] {
     @Test func aSlowlorisHeadGets408AtTheHeaderDeadlineEvenWhileBytesTrickleIn() {
         let driver = ConnectionDriver()
         let start = driver.now
-        for byte in Array("GET / HTTP/1.1\r\nX-Slow: ".utf8) {
+        for byte in Array("GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ".utf8) {
             driver.feed([byte])
             if driver.connection.checkTimeouts(driver.turn) != .none { break }
             driver.now += 500_000_000
@@ -266,7 +266,7 @@ func splitResponses(_ text: String) -> [(head: String, body: String)] {
 
     @Test func theHeaderClockRestartsForEachPipelinedRequest() {
         let driver = ConnectionDriver()
-        driver.feed("GET /1 HTTP/1.1\r\n\r\nGET /2 HT")
+        driver.feed("GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HT")
         #expect(driver.connection.phase == .head)
         driver.now += 5_000_000_000
         driver.feed("TP/1.1\r\n\r\nGET /3 HT")
@@ -276,7 +276,7 @@ func splitResponses(_ text: String) -> [(head: String, body: String)] {
 
     @Test func aStalledBodyGets408() {
         let driver = ConnectionDriver()
-        driver.feed("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+        driver.feed("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
         driver.now += driver.configuration.bodyTimeout
         #expect(driver.connection.checkTimeouts(driver.turn) == .closing)
         driver.drain()
@@ -286,14 +286,14 @@ func splitResponses(_ text: String) -> [(head: String, body: String)] {
     @Test func aClientThatNeverReadsIsAborted() {
         let driver = ConnectionDriver()
         driver.writeAllowance = 0
-        driver.feed("GET / HTTP/1.1\r\n\r\n")
+        driver.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         driver.now += driver.configuration.sendTimeout
         #expect(driver.connection.checkTimeouts(driver.turn) == .abort)
     }
 
     @Test func aHalfClosedClientGetsItsAnswersThenTheClose() {
         let driver = ConnectionDriver()
-        driver.feed("GET /a HTTP/1.1\r\n\r\nGET /b HT")
+        driver.feed("GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HT")
         driver.connection.peerClosed()
         driver.drain()
         #expect(splitResponses(driver.text).map(\.body) == ["GET /a 0"])
@@ -306,7 +306,7 @@ func splitResponses(_ text: String) -> [(head: String, body: String)] {
             let driver = ConnectionDriver()
             let count = Int(generator.next() % 300)
             var bytes = (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
-            if generator.next() % 2 == 0 { bytes = Array("GET / HTTP/1.1\r\n".utf8) + bytes }
+            if generator.next() % 2 == 0 { bytes = Array("GET / HTTP/1.1\r\nHost: a\r\n".utf8) + bytes }
             driver.feed(bytes)
             _ = driver.connection.checkTimeouts(driver.turn)
         }
