@@ -81,17 +81,7 @@ enum Templates {
         // time; the routes below answer the rest. Run: swiftlet run \(name) -p 8080:80
         import Swiftlet
 
-        let network: NetworkStack
-        do {
-            network = try Network.start(sendBuffer: 16 * 1024, receiveBuffer: 8 * 1024)
-        } catch {
-            print("\(name): no network device (run with -p 8080:80)")
-            exit(1)
-        }
-        guard let address = network.waitForAddress() else {
-            print("\(name): no address from DHCP")
-            exit(1)
-        }
+        let network = Network.bringUp(sendBuffer: 16 * 1024, receiveBuffer: 8 * 1024)
 
         let router = Router()
 
@@ -113,7 +103,7 @@ enum Templates {
         router.serve(StaticFiles(.embedded))
 
         let server = try! HTTPServer(stack: network, port: 80, router: router)
-        print("\(name): serving on \\(address) port 80")
+        print("\(name): serving on \\(network.address!) port 80")
         server.run()
 
         """

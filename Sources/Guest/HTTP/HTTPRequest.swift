@@ -81,7 +81,7 @@ func percentDecoded(_ bytes: ArraySlice<UInt8>, plusAsSpace: Bool = false) -> [U
     while index < bytes.endIndex {
         let byte = bytes[index]
         if byte == 0x25, index + 2 < bytes.endIndex,
-           let high = hexDigit(bytes[index + 1]), let low = hexDigit(bytes[index + 2]) {
+           let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) {
             result.append(high << 4 | low)
             index += 3
             continue
@@ -90,13 +90,4 @@ func percentDecoded(_ bytes: ArraySlice<UInt8>, plusAsSpace: Bool = false) -> [U
         index += 1
     }
     return result
-}
-
-private func hexDigit(_ byte: UInt8) -> UInt8? {
-    switch byte {
-    case 0x30...0x39: return byte - 0x30
-    case 0x41...0x46: return byte - 0x41 + 10
-    case 0x61...0x66: return byte - 0x61 + 10
-    default: return nil
-    }
 }

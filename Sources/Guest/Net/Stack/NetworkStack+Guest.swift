@@ -23,6 +23,29 @@ public enum Network {
                             tcp: tcpSettings(for: nic, sendBuffer: sendBuffer, receiveBuffer: receiveBuffer))
     }
 
+    /// The stack on the first NIC, once it has an address; when there is no device or no
+    /// address within 10 s, the guest says what is missing and exits with status 1. The
+    /// usual first line of a network application.
+    public static func bringUp(sendBuffer: Int = 32 * 1024, receiveBuffer: Int = 32 * 1024) -> NetworkStack {
+        let stack: NetworkStack
+        do {
+            stack = try start(sendBuffer: sendBuffer, receiveBuffer: receiveBuffer)
+        } catch {
+            switch error {
+            case .noDevice:
+                print("network: no network device (start the guest with -p HOST:GUEST or --net)")
+            case .badConfiguration(let argument):
+                print("network: cannot use the argument '\(argument)' (expected ip=ADDRESS/PREFIX gw=ADDRESS dns=ADDRESS)")
+            }
+            exit(1)
+        }
+        guard stack.waitForAddress() != nil else {
+            print("network: no address from DHCP within 10 s (or pass ip=ADDRESS/PREFIX gw=ADDRESS)")
+            exit(1)
+        }
+        return stack
+    }
+
     /// Connection buffers are allocated whole when a connection opens; cap the number of
     /// connections so that all of them together fit in half the heap. A flood of connections
     /// then meets refused SYNs, not an exhausted guest.

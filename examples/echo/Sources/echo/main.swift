@@ -2,17 +2,8 @@
 // answers ping. The address comes from DHCP, or from the arguments: ip=10.0.2.15/24 gw=10.0.2.2.
 import Swiftlet
 
-let network: NetworkStack
-do {
-    network = try Network.start()
-} catch {
-    print("echo: no network device (start the guest with --net or -p)")
-    exit(1)
-}
-guard let address = network.waitForAddress() else {
-    print("echo: no address from DHCP within 10 s (or pass ip=ADDRESS/PREFIX)")
-    exit(1)
-}
+let network = Network.bringUp()
+let address = network.address!
 let udp = try! network.bindUDP(port: 7)
 let listener = try! network.listenTCP(port: 7)
 print("echo: listening on \(address) port 7 (tcp, udp)")

@@ -5,18 +5,8 @@
 // ip=ADDRESS/PREFIX gw=ADDRESS (instead of DHCP).
 import Swiftlet
 
-let network: NetworkStack
-do {
-    // Small per-connection buffers: pages are small, and a hundred clients fit in a few MiB.
-    network = try Network.start(sendBuffer: 16 * 1024, receiveBuffer: 8 * 1024)
-} catch {
-    print("web: no network device (start the guest with -p or --net)")
-    exit(1)
-}
-guard let address = network.waitForAddress() else {
-    print("web: no address from DHCP within 10 s (or pass ip=ADDRESS/PREFIX)")
-    exit(1)
-}
+// Small per-connection buffers: pages are small, and a hundred clients fit in a few MiB.
+let network = Network.bringUp(sendBuffer: 16 * 1024, receiveBuffer: 8 * 1024)
 
 let startedAt = SystemClock.uptimeNanoseconds
 var server: HTTPServer?
@@ -79,5 +69,5 @@ do {
     print("web: port 80 is taken")
     exit(1)
 }
-print("web: serving http://\(address)/ (\(AssetCatalog.embedded.count) assets embedded)")
+print("web: serving http://\(network.address!)/ (\(AssetCatalog.embedded.count) assets embedded)")
 server!.run()
