@@ -231,3 +231,41 @@ import TestSupport
         #expect(IPProtocol(rawValue: 89) == .other(89) && IPProtocol.other(89).rawValue == 89)
     }
 }
+
+/// The word-at-a-time checksum against the textbook byte-pair loop, at every length and
+/// alignment, split into pieces the way pseudo-header + header + payload are summed.
+@Suite struct InternetChecksumTests {
+    static func reference(_ pieces: [[UInt8]]) -> UInt16 {
+        var sum: UInt64 = 0
+        for piece in pieces {
+            var index = 0
+            while index + 1 < piece.count {
+                sum += UInt64(piece[index]) << 8 | UInt64(piece[index + 1])
+                index += 2
+            }
+            if index < piece.count { sum += UInt64(piece[index]) << 8 }
+        }
+        while sum >> 16 != 0 { sum = (sum & 0xFFFF) + (sum >> 16) }
+        return ~UInt16(sum)
+    }
+
+    @Test func matchesTheByteLoopAtEveryLengthAndAlignment() {
+        var generator = SplitMix64(seed: 1071)
+        let pool = (0..<1600).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        for length in 0..<80 {
+            for offset in 0..<8 {
+                let bytes = Array(pool[offset..<(offset + length)])
+                bytes.withUnsafeBytes { #expect(InternetChecksum.of($0) == Self.reference([bytes]), "\(length)/\(offset)") }
+            }
+        }
+        for _ in 0..<200 {
+            let cuts = (0..<3).map { _ in Int(generator.next() % 1500) }.sorted()
+            let pieces = [Array(pool[0..<cuts[0]]), Array(pool[cuts[0]..<cuts[1]]), Array(pool[cuts[1]..<cuts[2]])]
+            var checksum = InternetChecksum()
+            for piece in pieces { piece.withUnsafeBytes { checksum.add($0) } }
+            #expect(checksum.value == Self.reference(pieces))
+        }
+        let ones = [UInt8](repeating: 0xFF, count: 1500)
+        ones.withUnsafeBytes { #expect(InternetChecksum.of($0) == Self.reference([ones])) }
+    }
+}

@@ -124,13 +124,26 @@ public struct InternetChecksum: Sendable {
 
     public init() {}
 
+    /// Adds `bytes` as big-endian 16-bit words (a trailing odd byte padded with zero).
+    /// Eight bytes at a time in machine order: one's-complement sums do not care about byte
+    /// order up to a final swap (RFC 1071 §2(B)), and checksums run over every frame.
     public mutating func add(_ bytes: UnsafeRawBufferPointer) {
-        var index = 0
+        guard let base = bytes.baseAddress else { return }
         let count = bytes.count
-        while index + 1 < count {
-            sum &+= UInt64(bytes[index]) << 8 | UInt64(bytes[index + 1])
+        var native: UInt64 = 0
+        var index = 0
+        while index + 8 <= count {
+            let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            native &+= (word & 0xFFFF_FFFF) &+ (word >> 32)
+            index += 8
+        }
+        while index + 2 <= count {
+            native &+= UInt64(base.loadUnaligned(fromByteOffset: index, as: UInt16.self))
             index += 2
         }
+        while native >> 16 != 0 { native = (native & 0xFFFF) &+ (native >> 16) }
+        let folded = UInt16(truncatingIfNeeded: native)
+        sum &+= UInt64(UInt16(bigEndian: folded))
         if index < count { sum &+= UInt64(bytes[index]) << 8 }
     }
 
