@@ -34,7 +34,7 @@ enum HTTPResponseEncoder {
                      date: [UInt8], server: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(160 + response.headers.fields.count * 32)
-        out += version == .http10 ? Array("HTTP/1.0 ".utf8) : Array("HTTP/1.1 ".utf8)
+        out += version == .http10 ? Literal.http10 : Literal.http11
         appendDecimal(response.status.code, to: &out)
         out.append(0x20)
         out += UnsafeRawBufferPointer(start: response.status.reason.utf8Start, count: response.status.reason.utf8CodeUnitCount)
@@ -43,33 +43,60 @@ enum HTTPResponseEncoder {
         var hasDate = false
         var hasServer = false
         for field in response.headers.fields {
-            if httpNameMatches(field.name, "content-length") || httpNameMatches(field.name, "transfer-encoding")
-                || httpNameMatches(field.name, "connection") {
-                continue
+            switch Reserved(field.name) {
+            case .framing: continue
+            case .date: hasDate = true
+            case .server: hasServer = true
+            case .none: break
             }
-            if httpNameMatches(field.name, "date") { hasDate = true }
-            if httpNameMatches(field.name, "server") { hasServer = true }
             appendField(field.name, field.value, to: &out)
         }
-        if !hasServer && !server.isEmpty { appendField(Array("Server".utf8), server, to: &out) }
-        if !hasDate { appendField(Array("Date".utf8), date, to: &out) }
+        if !hasServer && !server.isEmpty { appendField(Literal.server, server, to: &out) }
+        if !hasDate { appendField(Literal.date, date, to: &out) }
         switch framing {
         case .none(let advertised):
             if let advertised { appendLength(advertised, to: &out) }
         case .length(let count):
             appendLength(count, to: &out)
         case .chunked:
-            appendField(Array("Transfer-Encoding".utf8), Array("chunked".utf8), to: &out)
+            out += Literal.chunked
         case .untilClose:
             break
         }
         if !keepAlive {
-            appendField(Array("Connection".utf8), Array("close".utf8), to: &out)
+            out += Literal.connectionClose
         } else if version == .http10 {
-            appendField(Array("Connection".utf8), Array("keep-alive".utf8), to: &out)
+            out += Literal.connectionKeepAlive
         }
         out += crlf
         return out
+    }
+
+    /// Header names the encoder treats specially, recognised without a String in sight.
+    private enum Reserved {
+        case framing, date, server, none
+
+        init(_ name: [UInt8]) {
+            switch name.first.map({ $0 | 0x20 }) {
+            case 0x63 where httpNameMatches(name, "content-length") || httpNameMatches(name, "connection"): self = .framing
+            case 0x74 where httpNameMatches(name, "transfer-encoding"): self = .framing
+            case 0x64 where httpNameMatches(name, "date"): self = .date
+            case 0x73 where httpNameMatches(name, "server"): self = .server
+            default: self = .none
+            }
+        }
+    }
+
+    /// Byte strings built once, not per response.
+    private enum Literal {
+        static let http10: [UInt8] = Array("HTTP/1.0 ".utf8)
+        static let http11: [UInt8] = Array("HTTP/1.1 ".utf8)
+        static let server: [UInt8] = Array("Server".utf8)
+        static let date: [UInt8] = Array("Date".utf8)
+        static let contentLength: [UInt8] = Array("Content-Length: ".utf8)
+        static let chunked: [UInt8] = Array("Transfer-Encoding: chunked\r\n".utf8)
+        static let connectionClose: [UInt8] = Array("Connection: close\r\n".utf8)
+        static let connectionKeepAlive: [UInt8] = Array("Connection: keep-alive\r\n".utf8)
     }
 
     static let continueLine: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
@@ -99,7 +126,7 @@ enum HTTPResponseEncoder {
     }
 
     private static func appendLength(_ count: Int, to out: inout [UInt8]) {
-        out += Array("Content-Length: ".utf8)
+        out += Literal.contentLength
         appendDecimal(count, to: &out)
         out += crlf
     }
@@ -107,11 +134,13 @@ enum HTTPResponseEncoder {
 
 func appendDecimal(_ value: Int, to out: inout [UInt8]) {
     if value < 0 { out.append(0x2D) }
-    var magnitude = value.magnitude
-    var digits: [UInt8] = []
+    let magnitude = value.magnitude
+    var divisor: UInt = 1
+    while divisor <= magnitude / 10 { divisor *= 10 }
+    var remaining = magnitude
     repeat {
-        digits.append(UInt8(0x30 + magnitude % 10))
-        magnitude /= 10
-    } while magnitude > 0
-    out += digits.reversed()
+        out.append(UInt8(truncatingIfNeeded: 0x30 + remaining / divisor))
+        remaining %= divisor
+        divisor /= 10
+    } while divisor > 0
 }

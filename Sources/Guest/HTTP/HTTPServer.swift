@@ -17,16 +17,9 @@ public struct HTTPServerStatistics {
 }
 
 public final class HTTPServer {
-    final class Session {
+    struct Session {
         let stream: TCPStream
         let connection: HTTPServerConnection
-        let remote: IPv4Address
-
-        init(stream: TCPStream, connection: HTTPServerConnection) {
-            self.stream = stream
-            self.connection = connection
-            self.remote = stream.remote.address
-        }
     }
 
     public let stack: NetworkStack
@@ -66,17 +59,21 @@ public final class HTTPServer {
     /// Accepts, reads, answers and writes; call after the stack's poll, before it transmits.
     public func poll(now: UInt64) {
         let date = dates.text(nanosecondsSinceEpoch: wallClock.nanosecondsSinceEpoch(now: now))
+        let turn = HTTPTurn(now: now, date: date, server: serverName,
+                            respond: { [router] request in router.respond(to: request) },
+                            record: { exchange in self.record(exchange) })
         while let stream = listener.accept() {
             guard sessions.count < configuration.maximumConnections else {
                 refuse(stream)
                 continue
             }
             statistics.connectionsAccepted += 1
-            sessions.append(Session(stream: stream, connection: HTTPServerConnection(configuration: configuration, now: now)))
+            let connection = HTTPServerConnection(configuration: configuration, now: now, client: stream.remote.address)
+            sessions.append(Session(stream: stream, connection: connection))
         }
         var index = 0
         while index < sessions.count {
-            if service(sessions[index], now: now, date: date) {
+            if service(sessions[index], turn) {
                 index += 1
             } else {
                 sessions.swapAt(index, sessions.count - 1)
@@ -96,13 +93,11 @@ public final class HTTPServer {
     }
 
     /// Serves one connection for this turn; false when it is over and can be forgotten.
-    private func service(_ session: Session, now: UInt64, date: [UInt8]) -> Bool {
+    private func service(_ session: Session, _ turn: HTTPTurn) -> Bool {
         let stream = session.stream
         let connection = session.connection
+        let now = turn.now
         if stream.isClosed { return false }  // reset by the peer, or timed out in TCP
-        let turn = HTTPTurn(now: now, date: date, server: serverName,
-                            respond: { [router] request in router.respond(to: request) },
-                            record: { [self] exchange in record(exchange, from: session.remote) })
         let write: (UnsafeRawBufferPointer) -> Int = { stream.write($0) }
         while connection.wantsInput && stream.isReadable {
             let count = stream.read(into: readBuffer)
@@ -134,7 +129,7 @@ public final class HTTPServer {
         stream.close()
     }
 
-    private func record(_ exchange: HTTPExchange, from remote: IPv4Address) {
+    private func record(_ exchange: HTTPExchange) {
         statistics.requests += 1
         switch exchange.status {
         case 200..<300: statistics.responses2xx += 1
@@ -143,7 +138,7 @@ public final class HTTPServer {
         default: statistics.responses5xx += 1
         }
         guard configuration.accessLog else { return }
-        let line = AccessLogLine.format(exchange, remote: remote,
+        let line = AccessLogLine.format(exchange,
                                         wallSeconds: wallClock.nanosecondsSinceEpoch(now: exchange.answeredAt) / 1_000_000_000)
         line.withUnsafeBytes { logSink($0) }
     }
@@ -171,10 +166,10 @@ struct HTTPWallClock {
 
 /// Common Log Format: `10.0.0.2 - - [27/Nov/2026:13:14:21 +0000] "GET / HTTP/1.1" 200 1234`
 enum AccessLogLine {
-    static func format(_ exchange: HTTPExchange, remote: IPv4Address, wallSeconds: Int64) -> [UInt8] {
+    static func format(_ exchange: HTTPExchange, wallSeconds: Int64) -> [UInt8] {
         var line: [UInt8] = []
         line.reserveCapacity(128 + exchange.target.count)
-        line += Array(remote.description.utf8)
+        line += Array(exchange.client.description.utf8)
         line += Array(" - - [".utf8)
         line += HTTPDate.commonLogFormat(secondsSinceEpoch: wallSeconds)
         line += Array("] \"".utf8)

@@ -6,6 +6,7 @@
 
 /// One answered request, for the access log and statistics.
 public struct HTTPExchange {
+    public var client: IPv4Address
     public var method: [UInt8]
     public var target: [UInt8]
     public var version: HTTPVersion
@@ -48,6 +49,8 @@ final class HTTPServerConnection {
     }
 
     let configuration: HTTPServerConfiguration
+    /// Who is at the other end (for the access log).
+    let client: IPv4Address
     private var parser: HTTPRequestParser
     private var output: [Output] = []
     private var outputOffset = 0
@@ -60,8 +63,9 @@ final class HTTPServerConnection {
     private var lastOutputAt: UInt64
     private(set) var requestsAnswered = 0
 
-    init(configuration: HTTPServerConfiguration, now: UInt64) {
+    init(configuration: HTTPServerConfiguration, now: UInt64, client: IPv4Address = .any) {
         self.configuration = configuration
+        self.client = client
         parser = HTTPRequestParser(limits: configuration.limits)
         phaseStartedAt = now
         lastInputAt = now
@@ -136,7 +140,7 @@ final class HTTPServerConnection {
         requestsAnswered += 1
         let keepAlive = request.head.keepAlive
         let bodyBytes = queue(response, method: request.method, version: request.version, keepAlive: keepAlive, turn)
-        turn.record(HTTPExchange(method: request.head.method, target: request.head.target, version: request.version,
+        turn.record(HTTPExchange(client: client, method: request.head.method, target: request.head.target, version: request.version,
                                  status: response.status.code, bodyBytes: bodyBytes,
                                  receivedAt: phaseStartedAt, answeredAt: turn.now))
     }
@@ -144,7 +148,7 @@ final class HTTPServerConnection {
     private func answerError(_ error: HTTPParseError, _ turn: HTTPTurn) {
         let response = HTTPResponse.error(error.httpStatus)
         let bodyBytes = queue(response, method: .get, version: .http11, keepAlive: false, turn)
-        turn.record(HTTPExchange(method: [], target: [], version: .http11, status: response.status.code,
+        turn.record(HTTPExchange(client: client, method: [], target: [], version: .http11, status: response.status.code,
                                  bodyBytes: bodyBytes, receivedAt: phaseStartedAt, answeredAt: turn.now))
     }
 
@@ -260,7 +264,7 @@ final class HTTPServerConnection {
             closeAfterOutput = true
         } else {
             let bodyBytes = queue(.error(.requestTimeout), method: .get, version: .http11, keepAlive: false, turn)
-            turn.record(HTTPExchange(method: pending?.head.method ?? [], target: pending?.head.target ?? [],
+            turn.record(HTTPExchange(client: client, method: pending?.head.method ?? [], target: pending?.head.target ?? [],
                                      version: .http11, status: 408, bodyBytes: bodyBytes,
                                      receivedAt: phaseStartedAt, answeredAt: turn.now))
         }

@@ -7,15 +7,28 @@ public struct StaticFiles {
     /// Served for a path that ends in `/`.
     public var indexFile = "index.html"
     /// Caches may keep a copy but must revalidate it (cheap: a 304).
-    public var cacheControl = "no-cache"
+    public var cacheControl: String {
+        get { String(decoding: cacheControlValue, as: UTF8.self) }
+        set { cacheControlValue = Array(newValue.utf8) }
+    }
+    private var cacheControlValue: [UInt8] = Array("no-cache".utf8)
 
     public init(_ catalog: AssetCatalog) {
         self.catalog = catalog
     }
 
+    /// Header names as bytes, made once.
+    private enum FieldName {
+        static let etag: [UInt8] = Array("ETag".utf8)
+        static let cacheControl: [UInt8] = Array("Cache-Control".utf8)
+        static let contentType: [UInt8] = Array("Content-Type".utf8)
+        static let acceptRanges: [UInt8] = Array("Accept-Ranges".utf8)
+        static let bytes: [UInt8] = Array("bytes".utf8)
+    }
+
     /// The response for a GET or HEAD of an asset; nil when there is no such asset.
     public func respond(to request: HTTPRequest) -> HTTPResponse? {
-        var path = percentDecoded(request.path[...])
+        var path = request.path.contains(0x25) ? percentDecoded(request.path[...]) : request.path
         if path.last == 0x2F { path += Array(indexFile.utf8) }
         guard let asset = catalog.asset(forPath: path) else {
             // A folder named without its slash: send the client to it, so relative links work.
@@ -27,13 +40,14 @@ public struct StaticFiles {
             return nil
         }
         var headers = HTTPHeaders()
-        headers.add("ETag", String(decoding: asset.etag, as: UTF8.self))
-        headers.add("Cache-Control", cacheControl)
+        headers.fields.reserveCapacity(5)
+        headers.fields.append(HTTPHeaderField(name: FieldName.etag, value: Array(asset.etag)))
+        headers.fields.append(HTTPHeaderField(name: FieldName.cacheControl, value: cacheControlValue))
         if let candidates = request.headers.first("if-none-match"), Self.matches(asset.etag, anyOf: candidates) {
             return HTTPResponse(status: .notModified, headers: headers)
         }
-        headers.add("Content-Type", String(decoding: asset.contentType, as: UTF8.self))
-        headers.add("Accept-Ranges", "bytes")
+        headers.fields.append(HTTPHeaderField(name: FieldName.contentType, value: Array(asset.contentType)))
+        headers.fields.append(HTTPHeaderField(name: FieldName.acceptRanges, value: FieldName.bytes))
         let size = asset.bytes.count
         if request.method == .get, let rangeHeader = request.headers.first("range"), rangeApplies(request, asset) {
             switch ByteRange.parse(rangeHeader, size: size) {

@@ -146,9 +146,9 @@ import Testing
     }
 
     @Test func accessLogLinesAreCommonLogFormat() {
-        let exchange = HTTPExchange(method: Array("GET".utf8), target: Array("/a\"b\u{1}".utf8), version: .http11,
+        let exchange = HTTPExchange(client: IPv4Address(10, 0, 0, 2), method: Array("GET".utf8), target: Array("/a\"b\u{1}".utf8), version: .http11,
                                     status: 200, bodyBytes: 12, receivedAt: 0, answeredAt: 0)
-        let line = String(decoding: AccessLogLine.format(exchange, remote: IPv4Address(10, 0, 0, 2), wallSeconds: 784_111_777), as: UTF8.self)
+        let line = String(decoding: AccessLogLine.format(exchange, wallSeconds: 784_111_777), as: UTF8.self)
         #expect(line == "10.0.0.2 - - [06/Nov/1994:08:49:37 +0000] \"GET /a?b? HTTP/1.1\" 200 12\n")
     }
 }
