@@ -4,7 +4,8 @@
 
 public struct HTTPServerConfiguration {
     public var limits = HTTPLimits()
-    /// From a request's first byte until its head is complete; then 408 and close.
+    /// From a request's first byte until its head is complete; then 408 and close. Also how
+    /// long a new connection may stay silent before it is closed.
     public var headerTimeout: UInt64 = 10_000_000_000
     /// Longest pause between body bytes; then 408 and close.
     public var bodyTimeout: UInt64 = 30_000_000_000

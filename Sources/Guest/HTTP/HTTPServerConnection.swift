@@ -251,7 +251,9 @@ final class HTTPServerConnection {
         if !output.isEmpty { return lastOutputAt + configuration.sendTimeout }
         if closeAfterOutput { return nil }
         switch phase {
-        case .idle: return phaseStartedAt + configuration.idleTimeout
+        // A connection that has not sent a single request gets only the header timeout:
+        // holding many silent connections open is slowloris too.
+        case .idle: return phaseStartedAt + (requestsAnswered == 0 ? configuration.headerTimeout : configuration.idleTimeout)
         case .head: return phaseStartedAt + configuration.headerTimeout
         case .body: return lastInputAt + configuration.bodyTimeout
         }

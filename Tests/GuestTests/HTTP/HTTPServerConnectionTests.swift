@@ -249,6 +249,16 @@ func splitResponses(_ text: String) -> [(head: String, body: String)] {
         #expect(driver.connection.isFinished)
     }
 
+    @Test func aConnectionThatNeverSpeaksIsClosedAfterTheHeaderTimeout() {
+        let driver = ConnectionDriver()
+        #expect(driver.connection.deadline == driver.now + driver.configuration.headerTimeout)
+        driver.now += driver.configuration.headerTimeout
+        #expect(driver.connection.checkTimeouts(driver.turn) == .closing)
+        driver.drain()
+        #expect(driver.text.isEmpty)
+        #expect(driver.connection.isFinished)
+    }
+
     @Test func aSlowlorisHeadGets408AtTheHeaderDeadlineEvenWhileBytesTrickleIn() {
         let driver = ConnectionDriver()
         let start = driver.now
