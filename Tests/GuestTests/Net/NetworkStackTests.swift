@@ -313,6 +313,100 @@ private func tcp(from port: UInt16, to destination: UInt16, flags: TCPFlags, seq
     }
 }
 
+/// Servers close first, so they collect TIME-WAIT: those must not hold buffers, count
+/// against the connection cap, or block a client that reuses its port.
+@Suite struct NetworkTimeWaitTests {
+    static func makeStack(maximumConnections: Int = 4, maximumTimeWait: Int = 2048) -> (NetworkStack, MemoryLink, TCPListener) {
+        let link = MemoryLink(mac: guestMAC)
+        var settings = TCPSettings()
+        settings.maximumConnections = maximumConnections
+        settings.maximumTimeWait = maximumTimeWait
+        let stack = NetworkStack(device: link, configuration: NetworkConfiguration(
+            mode: .manual(IPv4Subnet(address: guestIP, prefixLength: 24)), gateway: peerIP), tcp: settings)
+        let listener = try! stack.listenTCP(port: 80, backlog: 100)
+        link.inbound = [ethernet(type: .arp, arp(.request))]
+        stack.poll(now: 0)
+        _ = link.take()
+        return (stack, link, listener)
+    }
+
+    static func segmentsSent(_ link: MemoryLink) throws -> [TCPSegmentRepr] {
+        try link.take().compactMap(parse).filter { $0.0.etherType == .ipv4 }.map { frame in
+            try frame.1.withUnsafeBytes { bytes in
+                try TCPSegmentRepr.parse(try IPv4Packet(checking: bytes).payload, source: guestIP, destination: peerIP).repr
+            }
+        }
+    }
+
+    /// Handshake from `port` with initial sequence `sequence`; the accepted stream, if any.
+    static func connect(_ stack: NetworkStack, _ link: MemoryLink, _ listener: TCPListener, port: UInt16,
+                        sequence: UInt32, now: UInt64) throws -> TCPStream? {
+        link.inbound = [ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(from: port, to: 80, flags: .syn, sequence: sequence)))]
+        stack.poll(now: now)
+        guard let synAck = try segmentsSent(link).first(where: { $0.flags.contains(.syn) }) else { return nil }
+        link.inbound = [ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(
+            from: port, to: 80, flags: .ack, sequence: sequence &+ 1, ack: synAck.sequenceNumber.rawValue &+ 1)))]
+        stack.poll(now: now)
+        _ = link.take()
+        return listener.accept()
+    }
+
+    /// The server closes; the client acknowledges and closes too: the server is in TIME-WAIT.
+    static func closeFromServer(_ stack: NetworkStack, _ link: MemoryLink, _ stream: TCPStream, port: UInt16,
+                                sequence: UInt32, now: UInt64) throws {
+        stream.close()
+        stack.transmitPending(now: now)
+        let fin = try #require(try segmentsSent(link).first { $0.flags.contains(.fin) })
+        link.inbound = [ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(
+            from: port, to: 80, flags: [.fin, .ack], sequence: sequence &+ 1, ack: fin.sequenceNumber.rawValue &+ 1)))]
+        stack.poll(now: now)
+        _ = link.take()
+    }
+
+    @Test func timeWaitHoldsNoBuffersAndDoesNotCountAgainstTheCap() throws {
+        let (stack, link, listener) = Self.makeStack(maximumConnections: 4)
+        for index in 0..<20 {
+            let port = UInt16(30000 + index)
+            let stream = try #require(try Self.connect(stack, link, listener, port: port, sequence: 100, now: UInt64(index + 1)),
+                                      "connection \(index) must be accepted")
+            try Self.closeFromServer(stack, link, stream, port: port, sequence: 100, now: UInt64(index + 1))
+            #expect(stream.state == .timeWait)
+            #expect(stream.connection.tx.capacity == 0 && stream.connection.rx.capacity == 0)
+        }
+        stack.poll(now: 100)
+        #expect(stack.tcp.timeWaitCount == 20)
+        #expect(stack.tcp.activeConnectionCount == 0)
+        #expect(stack.tcp.refusedForCapacity == 0)
+    }
+
+    @Test func pastTheTimeWaitLimitTheOldestAreForgotten() throws {
+        let (stack, link, listener) = Self.makeStack(maximumConnections: 4, maximumTimeWait: 3)
+        for index in 0..<10 {
+            let port = UInt16(31000 + index)
+            let stream = try #require(try Self.connect(stack, link, listener, port: port, sequence: 100, now: UInt64(index + 1)))
+            try Self.closeFromServer(stack, link, stream, port: port, sequence: 100, now: UInt64(index + 1))
+        }
+        stack.poll(now: 100)
+        #expect(stack.tcp.timeWaitCount == 3)
+        #expect(stack.tcp.connectionCount == 3)
+        #expect(stack.tcp.timeWaitForgotten == 7)
+        let remaining = stack.tcp.timeWait.keys.map { $0.remotePort }.sorted()
+        #expect(remaining == [31007, 31008, 31009], "the newest stay")
+    }
+
+    @Test func aNewSynReopensAPortInTimeWait() throws {
+        let (stack, link, listener) = Self.makeStack()
+        let first = try #require(try Self.connect(stack, link, listener, port: 32000, sequence: 100, now: 1))
+        try Self.closeFromServer(stack, link, first, port: 32000, sequence: 100, now: 1)
+        #expect(first.state == .timeWait)
+        // An old duplicate SYN (below the old connection's sequence space) does not reopen it.
+        #expect(try Self.connect(stack, link, listener, port: 32000, sequence: 50, now: 2) == nil)
+        let second = try #require(try Self.connect(stack, link, listener, port: 32000, sequence: 5000, now: 3))
+        #expect(second.state == .established)
+        #expect(second !== first)
+    }
+}
+
 @Suite struct NetworkDNSTests {
     @Test func resolvesThroughTheConfiguredServer() throws {
         let link = MemoryLink(mac: guestMAC)

@@ -5,7 +5,11 @@
 public struct TCPSettings: Sendable {
     public var sendBuffer = 32 * 1024
     public var receiveBuffer = 32 * 1024
-    public var maximumConnections = 128
+    /// Connections that hold buffers (every state but TIME-WAIT); SYNs beyond are dropped.
+    public var maximumConnections = 1024
+    /// Connections kept in TIME-WAIT (without buffers); past this the oldest are forgotten,
+    /// as Linux does past `tcp_max_tw_buckets`.
+    public var maximumTimeWait = 2048
     public var connection: TCPConfiguration
 
     public init(mtu: Int = 1500) {
@@ -74,14 +78,55 @@ struct TCPFourTuple: Hashable {
 }
 
 struct TCPLayer {
-    var connectionCount: Int { streams.count }
     var settings: TCPSettings
     var listeners: [UInt16: TCPListener] = [:]
+    /// Connections in every state but TIME-WAIT: these hold buffers and are polled each turn.
     var streams: [TCPFourTuple: TCPStream] = [:]
+    /// Connections in TIME-WAIT: no buffers, not polled, only looked up when a segment
+    /// arrives; expired oldest first from `timeWaitOrder`.
+    var timeWait: [TCPFourTuple: TCPStream] = [:]
+    var timeWaitOrder: [TCPFourTuple] = []
+    var timeWaitOrderStart = 0
     var resetsSent = 0
     var refusedForCapacity = 0
+    var timeWaitForgotten = 0
 
     init(settings: TCPSettings) { self.settings = settings }
+
+    var connectionCount: Int { streams.count + timeWait.count }
+    var activeConnectionCount: Int { streams.count }
+    var timeWaitCount: Int { timeWait.count }
+
+    mutating func enterTimeWait(_ key: TCPFourTuple, _ stream: TCPStream) {
+        timeWait[key] = stream
+        timeWaitOrder.append(key)
+    }
+
+    /// Forgets TIME-WAIT connections whose 2 MSL ran out, and the oldest beyond the limit.
+    mutating func expireTimeWait(now: UInt64) {
+        while timeWaitOrderStart < timeWaitOrder.count {
+            let key = timeWaitOrder[timeWaitOrderStart]
+            if let stream = timeWait[key] {
+                let expired = (stream.connection.timeWaitAt ?? now) <= now
+                let overLimit = timeWait.count > settings.maximumTimeWait
+                guard expired || overLimit else { break }
+                if !expired { timeWaitForgotten += 1 }
+                stream.connection.enterClosed()
+                timeWait[key] = nil
+            }
+            timeWaitOrderStart += 1
+        }
+        if timeWaitOrderStart > 64 && timeWaitOrderStart * 2 > timeWaitOrder.count {
+            timeWaitOrder.removeFirst(timeWaitOrderStart)
+            timeWaitOrderStart = 0
+        }
+    }
+
+    /// When the oldest TIME-WAIT connection expires.
+    var timeWaitPollAt: UInt64? {
+        guard timeWaitOrderStart < timeWaitOrder.count else { return nil }
+        return timeWait[timeWaitOrder[timeWaitOrderStart]]?.connection.timeWaitAt ?? 0
+    }
 }
 
 extension NetworkStack {
@@ -102,11 +147,12 @@ extension NetworkStack {
     /// Opens a connection to `remote`; poll the stack and watch `state` for `.established`.
     public func connectTCP(to remote: TCPEndpoint, now: UInt64) throws(SocketError) -> TCPStream {
         guard let address else { throw .noAddress }
-        guard tcp.streams.count < tcp.settings.maximumConnections else { throw .tooManyConnections }
+        guard tcp.activeConnectionCount < tcp.settings.maximumConnections else { throw .tooManyConnections }
         var port: UInt16 = 0
         for _ in 0..<64 {
             let candidate = UInt16(49152 + Int(randomUInt32() % 16384))
-            if tcp.streams[TCPFourTuple(localPort: candidate, remoteAddress: remote.address, remotePort: remote.port)] == nil {
+            let key = TCPFourTuple(localPort: candidate, remoteAddress: remote.address, remotePort: remote.port)
+            if tcp.streams[key] == nil && tcp.timeWait[key] == nil {
                 port = candidate
                 break
             }
@@ -129,13 +175,28 @@ extension NetworkStack {
             return
         }
         let key = TCPFourTuple(localPort: segment.destinationPort, remoteAddress: ip.source, remotePort: segment.sourcePort)
+        let opening = segment.flags.contains(.syn) && !segment.flags.contains(.ack) && !segment.flags.contains(.rst)
         if let stream = tcp.streams[key] {
             stream.connection.process(segment, payload: payload, now: now, from: ip.source)
             return
         }
-        let opening = segment.flags.contains(.syn) && !segment.flags.contains(.ack) && !segment.flags.contains(.rst)
+        if let stream = tcp.timeWait[key] {
+            // RFC 1122 §4.2.2.13: a SYN beyond what the old connection used may start a new
+            // one on a pair still in TIME-WAIT (clients reuse ports faster than 2 MSL).
+            let reopens = opening && stream.connection.receiveNext < segment.sequenceNumber
+                && tcp.listeners[segment.destinationPort] != nil
+            if !reopens {
+                stream.connection.process(segment, payload: payload, now: now, from: ip.source)
+                stream.connection.poll(now: now) { segment, payload in
+                    self.transmitTCP(segment, payload: payload, to: ip.source, now: now)
+                }
+                if stream.connection.state != .timeWait { tcp.timeWait[key] = nil }
+                return
+            }
+            tcp.timeWait[key] = nil
+        }
         if opening, let listener = tcp.listeners[segment.destinationPort], let address {
-            guard tcp.streams.count < tcp.settings.maximumConnections else {
+            guard tcp.activeConnectionCount < tcp.settings.maximumConnections else {
                 tcp.refusedForCapacity += 1
                 return  // silently: the client's SYN retransmission tries again later
             }
@@ -165,16 +226,25 @@ extension NetworkStack {
 
     func pollTCP(now: UInt64) {
         var finished: [TCPFourTuple] = []
+        var timingOut: [TCPFourTuple] = []
         for (key, stream) in tcp.streams {
             let remote = key.remoteAddress
             stream.connection.poll(now: now) { segment, payload in
                 self.transmitTCP(segment, payload: payload, to: remote, now: now)
             }
-            if stream.connection.state == .closed { finished.append(key) }
+            switch stream.connection.state {
+            case .closed: finished.append(key)
+            case .timeWait: timingOut.append(key)
+            default: break
+            }
         }
         for key in finished {
             if let stream = tcp.streams.removeValue(forKey: key) { removeFromListeners(stream) }
         }
+        for key in timingOut {
+            if let stream = tcp.streams.removeValue(forKey: key) { tcp.enterTimeWait(key, stream) }
+        }
+        tcp.expireTimeWait(now: now)
         for listener in tcp.listeners.values {
             var index = 0
             while index < listener.halfOpen.count {
@@ -190,7 +260,7 @@ extension NetworkStack {
     }
 
     func tcpPollAt() -> UInt64? {
-        var earliest: UInt64?
+        var earliest: UInt64? = tcp.timeWaitPollAt
         for stream in tcp.streams.values {
             if let at = stream.connection.pollAt(), earliest == nil || at < earliest! { earliest = at }
         }

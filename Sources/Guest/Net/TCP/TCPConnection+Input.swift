@@ -111,7 +111,7 @@ extension TCPConnection {
         }
 
         // 1. Sequence number check.
-        let window = rx.freeSpace
+        let window = receiveWindow
         let acceptable: Bool
         if window == 0 {
             // Special allowance: a segment exactly at RCV.NXT still has its ACK and RST

@@ -67,6 +67,8 @@ public struct TCPConnection {
     var keepAliveAt: UInt64?
     var keepAliveProbes = 0
     var timeWaitAt: UInt64?
+    /// The receive window once TIME-WAIT has given the buffer back.
+    var releasedWindow: Int?
 
     // RTT estimation (RFC 6298).
     var smoothedRTT: UInt64?
@@ -255,6 +257,14 @@ public struct TCPConnection {
         persistAt = nil
         keepAliveAt = nil
         timeWaitAt = now &+ 2 &* configuration.maximumSegmentLifetime
+        // Nothing more will be sent or accepted: give back the buffers (a server that closes
+        // first holds a connection in TIME-WAIT per client for a minute). Unread data stays.
+        tx = TCPRingBuffer(capacity: 0)
+        if rx.isEmpty {
+            releasedWindow = rx.freeSpace  // still announced in the ACKs TIME-WAIT sends
+            rx = TCPRingBuffer(capacity: 0)
+        }
+        assembler = TCPAssembler()
     }
 
     /// Called when the handshake completes in either direction.
@@ -302,9 +312,12 @@ public struct TCPConnection {
 
     /// The window field for an outgoing segment (SYN windows are never scaled).
     func windowField(syn: Bool) -> UInt16 {
-        let free = rx.freeSpace
+        let free = receiveWindow
         return UInt16(min(syn ? free : free >> receiveShift, 0xFFFF))
     }
+
+    /// Room in the receive buffer: RCV.WND.
+    var receiveWindow: Int { releasedWindow ?? rx.freeSpace }
 
     /// The window that field announces, in octets.
     func announcedWindow(syn: Bool) -> Int {
