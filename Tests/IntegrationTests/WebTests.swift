@@ -398,6 +398,18 @@ struct WebTests {
         #expect(status["status"].int == 200, "the server should still answer after the load: \(status)")
     }
 
+    /// Every connection the server closes first sits in TIME-WAIT for a minute; 1,500 of them
+    /// in a row (more than the connection cap once was) must all be served.
+    @Test(arguments: runnableTargets)
+    func connectionsClosedByTheServerDoNotRunOutTheConnectionTable(target: Target) throws {
+        let guest = try WebGuest(target, "churn")
+        let churn = try guest.client("churn", ["1500", Self.assetsFolder.appendingPathComponent("index.html").path], timeout: 90)
+        #expect(churn["ok"].int == 1500, "\(churn)")
+        print("web churn on \(target): 1,500 connections closed by the server in \(String(format: "%.2f", churn["elapsed"].double ?? -1)) s")
+        let status = try guest.client("get", ["/api/status"])
+        #expect(status["status"].int == 200, "\(status)")
+    }
+
     // MARK: 6. Slowloris
 
     @Test(arguments: runnableTargets)

@@ -322,6 +322,31 @@ def cmd_load(args):
     return outcome
 
 
+def cmd_churn(args):
+    """COUNT requests, each on a new connection with `Connection: close` (the server closes
+    first and so keeps every one in TIME-WAIT); how many got a correct answer."""
+    count, expected_path = int(args[0]), args[1]
+    with open(expected_path, "rb") as f:
+        expected = f.read()
+    ok, errors = 0, []
+    began = time.monotonic()
+    for index in range(count):
+        try:
+            connection = http.client.HTTPConnection(HOST, PORT, timeout=TIMEOUT)
+            connection.request("GET", "/", headers={"Connection": "close"})
+            response = connection.getresponse()
+            body = response.read()
+            closed_by_server = response.will_close
+            connection.close()
+            if response.status == 200 and body == expected and closed_by_server:
+                ok += 1
+            else:
+                errors.append(f"request {index}: {response.status}, {len(body)} bytes, will_close={closed_by_server}")
+        except Exception as error:  # noqa: BLE001 — every failure is reported
+            errors.append(f"request {index}: {type(error).__name__}: {error}")
+    return {"ok": ok, "failed": count - ok, "errors": errors[:10], "elapsed": time.monotonic() - began}
+
+
 def cmd_slowloris(args):
     interval = float(args[0])
     head = request_bytes("GET", "/", ["X-Slow: " + "z" * 200])   # ~60 s at 2 bytes/s: never completes
@@ -434,7 +459,7 @@ def cmd_png(args):
 
 COMMANDS = {"get": cmd_get, "keepalive": cmd_keepalive, "pipeline": cmd_pipeline, "raw": cmd_raw,
             "echo": cmd_echo, "count": cmd_count, "chunked": cmd_chunked, "continue": cmd_continue,
-            "load": cmd_load, "slowloris": cmd_slowloris, "png": cmd_png}
+            "load": cmd_load, "churn": cmd_churn, "slowloris": cmd_slowloris, "png": cmd_png}
 
 if __name__ == "__main__":
     HOST = sys.argv[1]
