@@ -100,18 +100,24 @@ public struct AssetCatalog: @unchecked Sendable {
                              bytes: Self.buffer(entry, 48))
     }
 
-    /// The asset whose URL path is exactly `path`, by binary search; allocates nothing.
-    public func asset(forPath path: UnsafeRawBufferPointer) -> EmbeddedAsset? {
+    /// The position of the asset whose URL path is exactly `path`, by binary search;
+    /// allocates nothing.
+    public func index(forPath path: UnsafeRawBufferPointer) -> Int? {
         guard let entries else { return nil }
         var low = 0, high = count
         while low < high {
             let middle = low + (high - low) / 2
             let candidate = Self.buffer(entries + middle * Self.entrySize, 0)
             let order = Self.compare(candidate, path)
-            if order == 0 { return self[middle] }
+            if order == 0 { return middle }
             if order < 0 { low = middle + 1 } else { high = middle }
         }
         return nil
+    }
+
+    /// The asset whose URL path is exactly `path`.
+    public func asset(forPath path: UnsafeRawBufferPointer) -> EmbeddedAsset? {
+        index(forPath: path).map { self[$0] }
     }
 
     /// The asset whose URL path is exactly `path` (UTF-8 bytes).

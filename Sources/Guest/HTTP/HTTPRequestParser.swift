@@ -222,7 +222,7 @@ public struct HTTPRequestParser {
     private mutating func fail(_ error: HTTPParseError, _ events: inout [HTTPParseEvent]) {
         state = .failed(error)
         events.append(.error(error))
-        line = []
+        line.removeAll()
         fields = []
     }
 
@@ -253,24 +253,25 @@ public struct HTTPRequestParser {
     }
 
     private mutating func completeLine(_ events: inout [HTTPParseEvent]) {
-        let current = line
-        line = []
+        // The line buffer keeps its capacity from line to line and request to request: a
+        // request head costs no allocations for its lines.
+        defer { line.removeAll(keepingCapacity: true) }
         switch state {
         case .requestLine:
-            if current.isEmpty { return }  // RFC 9112 §2.2: ignore empty lines before a request
-            if let error = parseRequestLine(current) { fail(error, &events) }
+            if line.isEmpty { return }  // RFC 9112 §2.2: ignore empty lines before a request
+            if let error = parseRequestLine(line) { fail(error, &events) }
         case .headers:
-            if current.isEmpty {
+            if line.isEmpty {
                 endOfHead(&events)
-            } else if let error = parseHeaderLine(current) {
+            } else if let error = parseHeaderLine(line) {
                 fail(error, &events)
             }
         case .chunkSize:
-            parseChunkSize(current, &events)
+            parseChunkSize(line, &events)
         case .trailers:
-            if current.isEmpty {
+            if line.isEmpty {
                 finishMessage(&events)
-            } else if current[0] == 0x20 || current[0] == 0x09 || current.firstIndex(of: 0x3A) == nil {
+            } else if line[0] == 0x20 || line[0] == 0x09 || line.firstIndex(of: 0x3A) == nil {
                 fail(.badRequest, &events)
             }
         default:
@@ -286,13 +287,14 @@ public struct HTTPRequestParser {
         guard let secondSpace = rest.firstIndex(of: 0x20), secondSpace > rest.startIndex else { return .badRequest }
         let targetBytes = Array(rest[rest.startIndex..<secondSpace])
         for byte in targetBytes where byte <= 0x20 || byte == 0x7F { return .badRequest }
-        let versionBytes = Array(rest[(secondSpace + 1)...])
+        let versionBytes = rest[(secondSpace + 1)...]
         // HTTP-version = "HTTP/" DIGIT "." DIGIT
-        let prefix: [UInt8] = [0x48, 0x54, 0x54, 0x50, 0x2F]
-        guard versionBytes.count == 8, Array(versionBytes[0..<5]) == prefix, versionBytes[6] == 0x2E,
-              isDigit(versionBytes[5]), isDigit(versionBytes[7]) else { return .badRequest }
-        if versionBytes[5] != 0x31 { return .versionNotSupported }
-        switch versionBytes[7] {
+        guard versionBytes.count == 8, asciiEquals(versionBytes.prefix(5), "HTTP/") else { return .badRequest }
+        let major = versionBytes[versionBytes.startIndex + 5], dot = versionBytes[versionBytes.startIndex + 6]
+        let minor = versionBytes[versionBytes.startIndex + 7]
+        guard dot == 0x2E, isDigit(major), isDigit(minor) else { return .badRequest }
+        if major != 0x31 { return .versionNotSupported }
+        switch minor {
         case 0x30: version = .http10
         case 0x31: version = .http11
         default: return .versionNotSupported

@@ -98,12 +98,11 @@ public final class HTTPServer {
         let connection = session.connection
         let now = turn.now
         if stream.isClosed { return false }  // reset by the peer, or timed out in TCP
-        let write: (UnsafeRawBufferPointer) -> Int = { stream.write($0) }
         while connection.wantsInput && stream.isReadable {
             let count = stream.read(into: readBuffer)
             if count == 0 { break }
             connection.receive(UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]), turn)
-            connection.drain(now: now, write)
+            connection.drain(now: now) { stream.write($0) }
         }
         if stream.isAtEnd { connection.peerClosed() }
         switch connection.checkTimeouts(turn) {
@@ -114,7 +113,7 @@ public final class HTTPServer {
             stream.abort()
             return false
         }
-        connection.drain(now: now, write)
+        if connection.hasPendingOutput { connection.drain(now: now) { stream.write($0) } }
         if connection.isFinished {
             stream.close()
             return false

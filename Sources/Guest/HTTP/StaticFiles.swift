@@ -9,12 +9,25 @@ public struct StaticFiles {
     /// Caches may keep a copy but must revalidate it (cheap: a 304).
     public var cacheControl: String {
         get { String(decoding: cacheControlValue, as: UTF8.self) }
-        set { cacheControlValue = Array(newValue.utf8) }
+        set {
+            cacheControlValue = Array(newValue.utf8)
+            headers = Self.headers(for: catalog, cacheControl: cacheControlValue)
+        }
     }
     private var cacheControlValue: [UInt8] = Array("no-cache".utf8)
+    /// Each asset's response headers, built once: a response then shares them.
+    private var headers: [AssetHeaders]
+
+    struct AssetHeaders {
+        /// ETag and Cache-Control: what a 304 repeats.
+        var validators: HTTPHeaders
+        /// The validators plus Content-Type and Accept-Ranges.
+        var full: HTTPHeaders
+    }
 
     public init(_ catalog: AssetCatalog) {
         self.catalog = catalog
+        headers = Self.headers(for: catalog, cacheControl: cacheControlValue)
     }
 
     /// Header names as bytes, made once.
@@ -26,11 +39,23 @@ public struct StaticFiles {
         static let bytes: [UInt8] = Array("bytes".utf8)
     }
 
+    private static func headers(for catalog: AssetCatalog, cacheControl: [UInt8]) -> [AssetHeaders] {
+        (0..<catalog.count).map { index in
+            let asset = catalog[index]
+            let validators = HTTPHeaders([HTTPHeaderField(name: FieldName.etag, value: Array(asset.etag)),
+                                          HTTPHeaderField(name: FieldName.cacheControl, value: cacheControl)])
+            var full = validators
+            full.fields.append(HTTPHeaderField(name: FieldName.contentType, value: Array(asset.contentType)))
+            full.fields.append(HTTPHeaderField(name: FieldName.acceptRanges, value: FieldName.bytes))
+            return AssetHeaders(validators: validators, full: full)
+        }
+    }
+
     /// The response for a GET or HEAD of an asset; nil when there is no such asset.
     public func respond(to request: HTTPRequest) -> HTTPResponse? {
         var path = request.path.contains(0x25) ? percentDecoded(request.path[...]) : request.path
         if path.last == 0x2F { path += Array(indexFile.utf8) }
-        guard let asset = catalog.asset(forPath: path) else {
+        guard let index = path.withUnsafeBytes({ catalog.index(forPath: $0) }) else {
             // A folder named without its slash: send the client to it, so relative links work.
             if catalog.asset(forPath: path + [0x2F] + Array(indexFile.utf8)) != nil {
                 var response = HTTPResponse(status: .movedPermanently)
@@ -39,15 +64,11 @@ public struct StaticFiles {
             }
             return nil
         }
-        var headers = HTTPHeaders()
-        headers.fields.reserveCapacity(5)
-        headers.fields.append(HTTPHeaderField(name: FieldName.etag, value: Array(asset.etag)))
-        headers.fields.append(HTTPHeaderField(name: FieldName.cacheControl, value: cacheControlValue))
+        let asset = catalog[index]
         if let candidates = request.headers.first("if-none-match"), Self.matches(asset.etag, anyOf: candidates) {
-            return HTTPResponse(status: .notModified, headers: headers)
+            return HTTPResponse(status: .notModified, headers: headers[index].validators)
         }
-        headers.fields.append(HTTPHeaderField(name: FieldName.contentType, value: Array(asset.contentType)))
-        headers.fields.append(HTTPHeaderField(name: FieldName.acceptRanges, value: FieldName.bytes))
+        var headers = self.headers[index].full
         let size = asset.bytes.count
         if request.method == .get, let rangeHeader = request.headers.first("range"), rangeApplies(request, asset) {
             switch ByteRange.parse(rangeHeader, size: size) {
