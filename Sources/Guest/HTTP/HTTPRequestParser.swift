@@ -174,13 +174,19 @@ public struct HTTPRequestParser {
     /// ends with `.error`, and every later call returns just that error.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [HTTPParseEvent] {
         var events: [HTTPParseEvent] = []
-        if case .failed(let error) = state { return [.error(error)] }
+        feed(bytes, into: &events)
+        return events
+    }
+
+    /// `feed` appending to `events`, so a caller can reuse one array for every feed.
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer, into events: inout [HTTPParseEvent]) {
+        if case .failed(let error) = state { events.append(.error(error)); return }
         var index = 0
         let count = bytes.count
         while index < count {
             switch state {
             case .failed:
-                return events  // fail() already appended the error
+                return  // fail() already appended the error
             case .body(let remaining):
                 let take = min(remaining, count - index)
                 events.append(.body(Array(bytes[index..<(index + take)])))
@@ -209,7 +215,6 @@ public struct HTTPRequestParser {
                 lineByte(byte, &events)
             }
         }
-        return events
     }
 
     /// Convenience for byte arrays.
@@ -327,10 +332,24 @@ public struct HTTPRequestParser {
     private mutating func endOfHead(_ events: inout [HTTPParseEvent]) {
         let headers = HTTPHeaders(fields)
         fields = []
+        // One pass over the fields for everything framing and persistence depend on.
+        var hosts = 0
+        var transferEncodings: [[UInt8]] = []
+        var contentLengths: [[UInt8]] = []
+        var connectionOptions: [[UInt8]] = []
+        var expect: [UInt8]?
+        for field in headers.fields {
+            switch field.name.first.map({ $0 | 0x20 }) {
+            case 0x68 where httpNameMatches(field.name, "host"): hosts += 1
+            case 0x74 where httpNameMatches(field.name, "transfer-encoding"): transferEncodings.append(field.value)
+            case 0x63 where httpNameMatches(field.name, "content-length"): contentLengths.append(field.value)
+            case 0x63 where httpNameMatches(field.name, "connection"): connectionOptions.append(field.value)
+            case 0x65 where httpNameMatches(field.name, "expect"): if expect == nil { expect = field.value }
+            default: break
+            }
+        }
         // RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host (which may be empty).
-        if version == .http11 && headers.values("host").count != 1 { fail(.badRequest, &events); return }
-        let transferEncodings = headers.values("transfer-encoding")
-        let contentLengths = headers.values("content-length")
+        if version == .http11 && hosts != 1 { fail(.badRequest, &events); return }
         if !transferEncodings.isEmpty && !contentLengths.isEmpty { fail(.badRequest, &events); return }
 
         var chunked = false
@@ -364,7 +383,7 @@ public struct HTTPRequestParser {
         // `close` wins over `keep-alive` wherever it appears.
         var keepAlive = version == .http11
         var close = false
-        for value in headers.values("connection") {
+        for value in connectionOptions {
             for option in splitList(value) {
                 if asciiEqualsIgnoringCase(option, "close") { close = true }
                 if version == .http10 && asciiEqualsIgnoringCase(option, "keep-alive") { keepAlive = true }
@@ -372,7 +391,7 @@ public struct HTTPRequestParser {
         }
         if close { keepAlive = false }
         var expectContinue = false
-        if version == .http11, let expect = headers.first("expect") {
+        if version == .http11, let expect {
             expectContinue = asciiEqualsIgnoringCase(expect, "100-continue")
         }
 

@@ -33,7 +33,9 @@ enum HTTPResponseEncoder {
     static func head(_ response: HTTPResponse, framing: HTTPBodyFraming, version: HTTPVersion, keepAlive: Bool,
                      date: [UInt8], server: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(160 + response.headers.fields.count * 32)
+        var capacity = 128 + server.count + date.count
+        for field in response.headers.fields { capacity += field.name.count + field.value.count + 4 }
+        out.reserveCapacity(capacity)
         out += version == .http10 ? Literal.http10 : Literal.http11
         appendDecimal(response.status.code, to: &out)
         out.append(0x20)
@@ -118,11 +120,17 @@ enum HTTPResponseEncoder {
     static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
 
     private static func appendField(_ name: [UInt8], _ value: [UInt8], to out: inout [UInt8]) {
-        out += name
-        out += [0x3A, 0x20]
+        out.append(contentsOf: name)
+        out.append(0x3A)
+        out.append(0x20)
         // A handler's value with CR or LF would split the response: header injection.
-        for byte in value { out.append(byte == 0x0D || byte == 0x0A ? 0x20 : byte) }
-        out += crlf
+        if value.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
+            for byte in value { out.append(byte == 0x0D || byte == 0x0A ? 0x20 : byte) }
+        } else {
+            out.append(contentsOf: value)
+        }
+        out.append(0x0D)
+        out.append(0x0A)
     }
 
     private static func appendLength(_ count: Int, to out: inout [UInt8]) {

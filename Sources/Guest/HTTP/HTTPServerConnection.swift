@@ -56,6 +56,8 @@ final class HTTPServerConnection {
     private var outputOffset = 0
     private var queuedBytes = 0
     private var pending: HTTPRequest?
+    /// Reused by every feed, so parsing allocates no event list.
+    private var events: [HTTPParseEvent] = []
     private(set) var phase = Phase.idle
     private(set) var closeAfterOutput = false
     private var phaseStartedAt: UInt64
@@ -95,7 +97,9 @@ final class HTTPServerConnection {
             phase = .head
             phaseStartedAt = turn.now
         }
-        let events = parser.feed(bytes)
+        events.removeAll(keepingCapacity: true)
+        parser.feed(bytes, into: &events)
+        defer { events.removeAll(keepingCapacity: true) }
         var startedAnother = false
         for (index, event) in events.enumerated() {
             if closeAfterOutput { break }

@@ -5,7 +5,11 @@
 public struct StaticFiles {
     public let catalog: AssetCatalog
     /// Served for a path that ends in `/`.
-    public var indexFile = "index.html"
+    public var indexFile: String {
+        get { String(decoding: indexBytes, as: UTF8.self) }
+        set { indexBytes = Array(newValue.utf8) }
+    }
+    private var indexBytes: [UInt8] = Array("index.html".utf8)
     /// Caches may keep a copy but must revalidate it (cheap: a 304).
     public var cacheControl: String {
         get { String(decoding: cacheControlValue, as: UTF8.self) }
@@ -53,11 +57,10 @@ public struct StaticFiles {
 
     /// The response for a GET or HEAD of an asset; nil when there is no such asset.
     public func respond(to request: HTTPRequest) -> HTTPResponse? {
-        var path = request.path.contains(0x25) ? percentDecoded(request.path[...]) : request.path
-        if path.last == 0x2F { path += Array(indexFile.utf8) }
-        guard let index = path.withUnsafeBytes({ catalog.index(forPath: $0) }) else {
+        let path = request.path.contains(0x25) ? percentDecoded(request.path[...]) : request.path
+        guard let index = lookUp(path, appendingIndex: path.last == 0x2F) else {
             // A folder named without its slash: send the client to it, so relative links work.
-            if catalog.asset(forPath: path + [0x2F] + Array(indexFile.utf8)) != nil {
+            if lookUp(path + [0x2F], appendingIndex: true) != nil {
                 var response = HTTPResponse(status: .movedPermanently)
                 response.headers.add("Location", String(decoding: request.path + [0x2F], as: UTF8.self))
                 return response
@@ -84,6 +87,20 @@ public struct StaticFiles {
             }
         }
         return HTTPResponse(status: .ok, headers: headers, body: .borrowed(asset.bytes))
+    }
+
+    /// The asset at `path` (+ the index file's name), composed on the stack.
+    private func lookUp(_ path: [UInt8], appendingIndex: Bool) -> Int? {
+        guard appendingIndex else { return path.withUnsafeBytes { catalog.index(forPath: $0) } }
+        let count = path.count + indexBytes.count
+        return withUnsafeTemporaryAllocation(byteCount: count, alignment: 1) { buffer in
+            guard let target = buffer.baseAddress else { return nil }
+            path.withUnsafeBytes { if let source = $0.baseAddress { target.copyMemory(from: source, byteCount: $0.count) } }
+            indexBytes.withUnsafeBytes {
+                if let source = $0.baseAddress { (target + path.count).copyMemory(from: source, byteCount: $0.count) }
+            }
+            return catalog.index(forPath: UnsafeRawBufferPointer(buffer))
+        }
     }
 
     /// If-Range: the range is wanted only while the representation is the one the client has.
