@@ -106,7 +106,8 @@ public final class Router {
     // MARK: Matching
 
     static func segments(of pattern: String) -> [Segment] {
-        split(Array(pattern.utf8)).map { segment in
+        split(Array(pattern.utf8)).map { slice in
+            let segment = Array(slice)
             if segment.count > 1 && segment.first == 0x3A { return .parameter(Array(segment.dropFirst())) }
             if segment.count > 2 && segment.first == 0x7B && segment.last == 0x7D {
                 return .parameter(Array(segment.dropFirst().dropLast()))
@@ -118,11 +119,14 @@ public final class Router {
     }
 
     /// Path segments, percent-decoded one by one (so an encoded `/` stays inside its segment).
-    static func split(_ path: [UInt8]) -> [[UInt8]] {
-        path.split(separator: 0x2F, omittingEmptySubsequences: true).map { percentDecoded($0) }
+    /// Without escapes the segments are slices of the path itself: nothing is allocated.
+    static func split(_ path: [UInt8]) -> [ArraySlice<UInt8>] {
+        let segments = path.split(separator: 0x2F, omittingEmptySubsequences: true)
+        guard path.contains(0x25) else { return segments }
+        return segments.map { ArraySlice(percentDecoded($0)) }
     }
 
-    static func match(_ pattern: [Segment], _ path: [[UInt8]]) -> HTTPParameters? {
+    static func match(_ pattern: [Segment], _ path: [ArraySlice<UInt8>]) -> HTTPParameters? {
         var parameters = HTTPParameters()
         for (index, segment) in pattern.enumerated() {
             if case .rest = segment {
@@ -136,8 +140,8 @@ public final class Router {
             }
             guard index < path.count else { return nil }
             switch segment {
-            case .literal(let bytes): if bytes != path[index] { return nil }
-            case .parameter(let name): parameters.append(name: name, value: path[index])
+            case .literal(let bytes): if !bytes.elementsEqual(path[index]) { return nil }
+            case .parameter(let name): parameters.append(name: name, value: Array(path[index]))
             case .any, .rest: break
             }
         }
