@@ -24,9 +24,10 @@ The script runs itself inside the namespaces as the client (--client) and the Li
 """
 import argparse, json, os, resource, signal, socket, statistics, struct, subprocess, sys, tempfile, threading, time
 
+from benchlib import IP, fmt, ip, kvm_usable, pinner, ratio
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SELF = os.path.abspath(__file__)
-IP = "/usr/sbin/ip" if os.path.exists("/usr/sbin/ip") else "/sbin/ip"
 PORT = 7
 MESSAGE = 64
 CHUNK = 1 << 16
@@ -258,13 +259,6 @@ def serve(address):
 # ----------------------------------------------------------------------------------------------
 # Orchestration (runs as root in the initial namespace)
 
-def ip(*arguments, check=True):
-    result = subprocess.run([IP, *arguments], capture_output=True, text=True, timeout=15)
-    if check and result.returncode != 0:
-        raise RuntimeError(f"ip {' '.join(arguments)}: {result.stderr.strip()}")
-    return result
-
-
 def cpu_ticks(pid):
     """utime+stime of the whole process (all threads), in clock ticks."""
     with open(f"/proc/{pid}/stat") as f:
@@ -362,13 +356,6 @@ class Peer:
                 "tx_packets": stats["tx"]["packets"], "rx_packets": stats["rx"]["packets"]}
 
 
-def pinner(cpus):
-    """A preexec_fn pinning the child (and what it execs: ip netns exec execs in place)."""
-    if not cpus:
-        return None
-    return lambda: os.sched_setaffinity(0, cpus)
-
-
 def build(repo, no_build, work):
     products = os.path.join(repo, ".build", "release")
     if not no_build:
@@ -379,25 +366,6 @@ def build(repo, no_build, work):
     subprocess.run([os.path.join(products, "swiftlet"), "build", "examples/echo", "-o", image],
                    cwd=repo, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
     return products, image
-
-
-def kvm_usable():
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR)
-        os.close(fd)
-        return True
-    except OSError:
-        return False
-
-
-def fmt(value, spec):
-    return "—" if value is None else format(value, spec)
-
-
-def ratio(a, b):
-    if a is None or b is None or b == 0:
-        return "—"
-    return f"{a / b:.2f}x"
 
 
 def main():

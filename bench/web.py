@@ -31,9 +31,10 @@ request errored (listed under PROBLEMS on stderr).
 """
 import argparse, hashlib, json, os, re, resource, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
 
+from benchlib import IP, fmt, ip, kvm_usable, pinner, ratio
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SELF = os.path.abspath(__file__)
-IP = "/usr/sbin/ip" if os.path.exists("/usr/sbin/ip") else "/sbin/ip"
 LOADS = ((1, 1), (32, 2))  # (connections, wrk threads)
 TARGETS = {"hvt": 1, "spt": 2}  # subnet 10.214.N.0/24
 NGINX_SUBNET = 3
@@ -86,13 +87,6 @@ def probe(spec):
 # ----------------------------------------------------------------------------------------------
 # Helpers (root, initial namespace)
 
-def ip(*arguments, check=True):
-    result = subprocess.run([IP, *arguments], capture_output=True, text=True, timeout=15)
-    if check and result.returncode != 0:
-        raise RuntimeError(f"ip {' '.join(arguments)}: {result.stderr.strip()}")
-    return result
-
-
 def cpu_ns(pids):
     """On-CPU time of every thread of these processes, in ns (schedstat)."""
     total = 0
@@ -128,20 +122,6 @@ def children(pid):
             return [int(x) for x in f.read().split()]
     except OSError:
         return []
-
-
-def pinner(cpus):
-    if not cpus:
-        return None
-    return lambda: os.sched_setaffinity(0, cpus)
-
-
-def kvm_usable():
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-        return True
-    except OSError:
-        return False
 
 
 def missing_tools():
@@ -683,18 +663,10 @@ def combine(results):
 # ----------------------------------------------------------------------------------------------
 # Report
 
-def fmt(value, spec):
-    return "—" if value is None else format(value, spec)
-
-
 def fmt_us(us):
     if us is None:
         return "—"
     return f"{us:.0f}µs" if us < 1000 else f"{us / 1000:.2f}ms"
-
-
-def ratio(a, b):
-    return "—" if a is None or not b else f"{a / b:.2f}x"
 
 
 def size(n):
