@@ -410,6 +410,17 @@ struct WebTests {
         #expect(status["status"].int == 200, "\(status)")
     }
 
+    /// Past `max-connections` a client is told 503 and closed; those already in keep being served.
+    @Test(arguments: runnableTargets)
+    func connectionsBeyondTheCapGet503(target: Target) throws {
+        let guest = try WebGuest(target, "cap", arguments: ["max-connections=3"])
+        let cap = try guest.client("cap", ["3"], timeout: 30)
+        let extra = cap["extra"].string ?? ""
+        #expect(extra.hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"), "\(cap)")
+        #expect(extra.contains("Connection: close"), "\(cap)")
+        #expect(cap["held_statuses"].array.compactMap(\.int) == [200, 200, 200], "\(cap)")
+    }
+
     // MARK: 6. Slowloris
 
     @Test(arguments: runnableTargets)

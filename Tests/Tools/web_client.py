@@ -347,6 +347,36 @@ def cmd_churn(args):
     return {"ok": ok, "failed": count - ok, "errors": errors[:10], "elapsed": time.monotonic() - began}
 
 
+def cmd_cap(args):
+    """Holds HELD keep-alive connections (each answered once), then opens one more: with the
+    server's cap at HELD it is answered 503 and closed, while the held ones still work."""
+    held = int(args[0])
+    connections = []
+    for _ in range(held):
+        connection = http.client.HTTPConnection(HOST, PORT, timeout=TIMEOUT)
+        connection.request("GET", "/api/status")
+        response = connection.getresponse()
+        response.read()
+        connections.append(connection)
+    extra = socket.create_connection((HOST, PORT), timeout=TIMEOUT)
+    extra.sendall(b"GET / HTTP/1.1\r\nHost: guest\r\n\r\n")
+    received = b""
+    while True:
+        chunk = extra.recv(65536)
+        if not chunk:
+            break
+        received += chunk
+    extra.close()
+    still = []
+    for connection in connections:
+        connection.request("GET", "/api/status")
+        response = connection.getresponse()
+        response.read()
+        still.append(response.status)
+        connection.close()
+    return {"extra": received.decode("latin-1"), "held_statuses": still}
+
+
 def cmd_slowloris(args):
     interval = float(args[0])
     head = request_bytes("GET", "/", ["X-Slow: " + "z" * 200])   # ~60 s at 2 bytes/s: never completes
@@ -459,7 +489,7 @@ def cmd_png(args):
 
 COMMANDS = {"get": cmd_get, "keepalive": cmd_keepalive, "pipeline": cmd_pipeline, "raw": cmd_raw,
             "echo": cmd_echo, "count": cmd_count, "chunked": cmd_chunked, "continue": cmd_continue,
-            "load": cmd_load, "churn": cmd_churn, "slowloris": cmd_slowloris, "png": cmd_png}
+            "load": cmd_load, "churn": cmd_churn, "cap": cmd_cap, "slowloris": cmd_slowloris, "png": cmd_png}
 
 if __name__ == "__main__":
     HOST = sys.argv[1]
