@@ -47,7 +47,7 @@ final class WebGuest {
         watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
         DispatchQueue.global().asyncAfter(deadline: .now() + lifetime, execute: watchdog)
 
-        let ready = "web: serving http://\(address)/"
+        let ready = "web: serving on \(address) port 80"
         let deadline = Date().addingTimeInterval(15)
         while !console.contains(ready) {
             guard process.isRunning, Date() < deadline else {

@@ -69,5 +69,5 @@ do {
     print("web: port 80 is taken")
     exit(1)
 }
-print("web: serving http://\(network.address!)/ (\(AssetCatalog.embedded.count) assets embedded)")
+print("web: serving on \(network.address!) port 80 (\(AssetCatalog.embedded.count) assets embedded)")
 server!.run()
