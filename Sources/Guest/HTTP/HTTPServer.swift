@@ -36,6 +36,7 @@ public final class HTTPServer {
     private var dates = HTTPDate()
     private let serverName: [UInt8]
     private var wallClock: HTTPWallClock
+    private let bodyBudget: HTTPBodyBudget
 
     /// Listens on `port` of `stack`. `wallClock` gives nanoseconds since 1970 for `Date`
     /// headers; it is read once a minute and advanced with the monotonic clock in between.
@@ -52,6 +53,15 @@ public final class HTTPServer {
         listener = try stack.listenTCP(port: port, backlog: 128)
         readBuffer = .allocate(byteCount: 16 * 1024, alignment: 16)
         serverName = Array(configuration.serverName.utf8)
+        bodyBudget = HTTPBodyBudget(limit: configuration.maximumBufferedBodyBytes ?? Self.defaultBodyBudget)
+    }
+
+    private static var defaultBodyBudget: Int {
+        #if SWIFTLET_GUEST
+        return Memory.statistics.bytesFree / 4
+        #else
+        return .max
+        #endif
     }
 
     deinit { readBuffer.deallocate() }
@@ -68,7 +78,8 @@ public final class HTTPServer {
                 continue
             }
             statistics.connectionsAccepted += 1
-            let connection = HTTPServerConnection(configuration: configuration, now: now, client: stream.remote.address)
+            let connection = HTTPServerConnection(configuration: configuration, now: now, client: stream.remote.address,
+                                                  bodyBudget: bodyBudget)
             sessions.append(Session(stream: stream, connection: connection))
         }
         var index = 0

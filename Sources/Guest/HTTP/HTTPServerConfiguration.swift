@@ -15,6 +15,10 @@ public struct HTTPServerConfiguration {
     public var sendTimeout: UInt64 = 30_000_000_000
     /// Connections served at once; more are answered 503 and closed.
     public var maximumConnections = 1024
+    /// Request body bytes all connections together may hold (bodies are kept whole until
+    /// their handler runs); past it, 503. nil: a quarter of the heap free at start (guest),
+    /// no limit (host).
+    public var maximumBufferedBodyBytes: Int?
     /// Stop reading a connection's pipelined requests while this much response is unsent.
     public var outputHighWater = 64 * 1024
     /// One Common Log Format line per request on the console.

@@ -17,6 +17,23 @@ public struct HTTPExchange {
     public var answeredAt: UInt64
 }
 
+/// Request bodies are held whole until their handler runs; this caps what all connections
+/// together may hold, so many large uploads at once get 503 instead of exhausting the heap.
+public final class HTTPBodyBudget {
+    public let limit: Int
+    public private(set) var used = 0
+
+    public init(limit: Int) { self.limit = limit }
+
+    func take(_ count: Int) -> Bool {
+        guard count <= limit - used else { return false }
+        used += count
+        return true
+    }
+
+    func give(_ count: Int) { used -= count }
+}
+
 /// What a connection needs from its server for one turn.
 struct HTTPTurn {
     var now: UInt64
@@ -51,6 +68,9 @@ final class HTTPServerConnection {
     let configuration: HTTPServerConfiguration
     /// Who is at the other end (for the access log).
     let client: IPv4Address
+    let bodyBudget: HTTPBodyBudget
+    /// Bytes of the pending request's body taken from the budget.
+    private var bodyBytesHeld = 0
     private var parser: HTTPRequestParser
     private var output: [Output] = []
     private var outputOffset = 0
@@ -65,14 +85,18 @@ final class HTTPServerConnection {
     private var lastOutputAt: UInt64
     private(set) var requestsAnswered = 0
 
-    init(configuration: HTTPServerConfiguration, now: UInt64, client: IPv4Address = .any) {
+    init(configuration: HTTPServerConfiguration, now: UInt64, client: IPv4Address = .any,
+         bodyBudget: HTTPBodyBudget = HTTPBodyBudget(limit: .max)) {
         self.configuration = configuration
         self.client = client
+        self.bodyBudget = bodyBudget
         parser = HTTPRequestParser(limits: configuration.limits)
         phaseStartedAt = now
         lastInputAt = now
         lastOutputAt = now
     }
+
+    deinit { bodyBudget.give(bodyBytesHeld) }
 
     /// Whether the owner should read more from the socket now.
     var wantsInput: Bool {
@@ -111,10 +135,17 @@ final class HTTPServerConnection {
                     enqueue(.bytes(HTTPResponseEncoder.continueLine), now: turn.now)
                 }
             case .body(let chunk):
+                guard bodyBudget.take(chunk.count) else {
+                    refuseBody(turn)
+                    break
+                }
+                bodyBytesHeld += chunk.count
                 pending?.body += chunk
             case .end:
                 if let request = pending { answer(request, turn) }
                 pending = nil
+                bodyBudget.give(bodyBytesHeld)
+                bodyBytesHeld = 0
                 startedAnother = true
             case .error(let error):
                 answerError(error, turn)
@@ -147,6 +178,19 @@ final class HTTPServerConnection {
         turn.record(HTTPExchange(client: client, method: request.head.method, target: request.head.target, version: request.version,
                                  status: response.status.code, bodyBytes: bodyBytes,
                                  receivedAt: phaseStartedAt, answeredAt: turn.now))
+    }
+
+    /// All connections together hold as much body as the budget allows: this one is told to
+    /// come back later, and closed (its body would keep arriving).
+    private func refuseBody(_ turn: HTTPTurn) {
+        let response = HTTPResponse.error(.serviceUnavailable, message: "too many uploads at once; try again")
+        let bodyBytes = queue(response, method: .get, version: .http11, keepAlive: false, turn)
+        turn.record(HTTPExchange(client: client, method: pending?.head.method ?? [], target: pending?.head.target ?? [],
+                                 version: pending?.version ?? .http11, status: 503, bodyBytes: bodyBytes,
+                                 receivedAt: phaseStartedAt, answeredAt: turn.now))
+        pending = nil
+        bodyBudget.give(bodyBytesHeld)
+        bodyBytesHeld = 0
     }
 
     private func answerError(_ error: HTTPParseError, _ turn: HTTPTurn) {

@@ -18,10 +18,11 @@ final class ConnectionDriver {
     var respond: (HTTPRequest) -> HTTPResponse
 
     init(configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
+         bodyBudget: HTTPBodyBudget = HTTPBodyBudget(limit: .max),
          respond: @escaping (HTTPRequest) -> HTTPResponse = ConnectionDriver.describe) {
         self.configuration = configuration
         self.respond = respond
-        connection = HTTPServerConnection(configuration: configuration, now: 1_000_000_000)
+        connection = HTTPServerConnection(configuration: configuration, now: 1_000_000_000, bodyBudget: bodyBudget)
     }
 
     /// Answers with "METHOD TARGET BODYLENGTH".
@@ -308,6 +309,26 @@ func splitResponses(_ text: String) -> [(head: String, body: String)] {
         driver.drain()
         #expect(splitResponses(driver.text).map(\.body) == ["GET /a 0"])
         #expect(driver.connection.isFinished)
+    }
+
+    @Test func uploadsTogetherStayWithinTheBodyBudget() {
+        let budget = HTTPBodyBudget(limit: 10)
+        var first: ConnectionDriver? = ConnectionDriver(bodyBudget: budget)
+        first!.feed("POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 8\r\n\r\n1234567")
+        #expect(budget.used == 7)
+        let second = ConnectionDriver(bodyBudget: budget)
+        second.feed("POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n12345")
+        #expect(second.text.hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"))
+        #expect(second.text.contains("Connection: close"))
+        #expect(second.connection.isFinished)
+        #expect(budget.used == 7, "the refused body gave its share back")
+        first!.feed("8")
+        #expect(splitResponses(first!.text).map(\.body) == ["POST /a 8"])
+        #expect(budget.used == 0, "an answered request gives its body's share back")
+        first!.feed("POST /c HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\n1234")
+        #expect(budget.used == 4)
+        first = nil
+        #expect(budget.used == 0, "a connection that goes away mid-body gives its share back")
     }
 
     @Test func randomInputNeverTraps() {
