@@ -29,7 +29,8 @@ final class WebGuest {
 
     /// Boots the guest with `ip=` plus `arguments` and waits for its "serving" line. The
     /// watchdog kills it after `lifetime` seconds whatever the test is doing.
-    init(_ target: Target, _ label: String, arguments: [String] = [], lifetime: TimeInterval = 240) throws {
+    init(_ target: Target, _ label: String, arguments: [String] = [], memory: String = "32M",
+         lifetime: TimeInterval = 240) throws {
         self.target = target
         let image = try Harness.example("web")
         namespace = try TapNamespace("web-\(label)-\(target)")
@@ -38,8 +39,8 @@ final class WebGuest {
         _ = FileManager.default.createFile(atPath: consoleURL.path, contents: nil)
         _ = FileManager.default.createFile(atPath: errorsURL.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        process.arguments = ["netns", "exec", namespace.name, Harness.tender(target).path, "--net", "tap:tap0",
-                             image.path, "--", "ip=\(address)/24"] + arguments
+        process.arguments = ["netns", "exec", namespace.name, Harness.tender(target).path, "--mem", memory,
+                             "--net", "tap:tap0", image.path, "--", "ip=\(address)/24"] + arguments
         process.standardOutput = try FileHandle(forWritingTo: consoleURL)
         process.standardError = try FileHandle(forWritingTo: errorsURL)
         try process.run()
@@ -419,6 +420,21 @@ struct WebTests {
         #expect(extra.hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"), "\(cap)")
         #expect(extra.contains("Connection: close"), "\(cap)")
         #expect(cap["held_statuses"].array.compactMap(\.int) == [200, 200, 200], "\(cap)")
+    }
+
+    /// Sixteen 1 MiB uploads at once into an 8 MiB guest: bodies are held whole until their
+    /// handler runs, so without a shared budget this would exhaust the heap. Each upload is
+    /// echoed intact or refused with 503; the guest stays up.
+    @Test(arguments: runnableTargets)
+    func simultaneousLargeUploadsCannotExhaustAnEightMebibyteGuest(target: Target) throws {
+        let guest = try WebGuest(target, "uploads", memory: "8M")
+        let uploads = try guest.client("uploads", ["16", "1048576"], timeout: 120)
+        let intact = uploads["intact"].int ?? 0
+        let refused = uploads["refused"].int ?? 0
+        #expect(intact + refused == 16, "every upload is either echoed intact or refused: \(uploads)")
+        #expect(intact >= 1, "\(uploads)")
+        let status = try guest.client("get", ["/api/status"])
+        #expect(status["status"].int == 200, "the guest must still be serving: \(status)")
     }
 
     // MARK: 6. Slowloris

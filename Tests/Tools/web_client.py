@@ -377,6 +377,47 @@ def cmd_cap(args):
     return {"extra": received.decode("latin-1"), "held_statuses": still}
 
 
+def cmd_uploads(args):
+    """COUNT simultaneous POSTs of SIZE random bytes to /api/echo: how many came back intact,
+    how many were refused with 503, anything else is an error."""
+    count, size = int(args[0]), int(args[1])
+    outcome = {"intact": 0, "refused": 0, "errors": []}
+    lock = threading.Lock()
+    barrier = threading.Barrier(count, timeout=30)
+
+    def worker(index):
+        body = random.Random(index).randbytes(size)
+        try:
+            connection = http.client.HTTPConnection(HOST, PORT, timeout=60)
+            barrier.wait()
+            connection.request("POST", "/api/echo", body=body, headers={"Content-Type": "application/octet-stream"})
+            response = connection.getresponse()
+            echoed = response.read()
+            connection.close()
+            with lock:
+                if response.status == 200 and echoed == body:
+                    outcome["intact"] += 1
+                elif response.status == 503:
+                    outcome["refused"] += 1
+                else:
+                    outcome["errors"].append(f"upload {index}: {response.status}, {len(echoed)} bytes")
+        except (ConnectionResetError, BrokenPipeError):
+            # Refused mid-upload: the 503 went out and the connection closed while we were sending.
+            with lock:
+                outcome["refused"] += 1
+        except Exception as error:  # noqa: BLE001 — every failure is reported
+            with lock:
+                outcome["errors"].append(f"upload {index}: {type(error).__name__}: {error}")
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    outcome["hung"] = sum(thread.is_alive() for thread in threads)
+    return outcome
+
+
 def cmd_slowloris(args):
     interval = float(args[0])
     head = request_bytes("GET", "/", ["X-Slow: " + "z" * 200])   # ~60 s at 2 bytes/s: never completes
@@ -489,7 +530,7 @@ def cmd_png(args):
 
 COMMANDS = {"get": cmd_get, "keepalive": cmd_keepalive, "pipeline": cmd_pipeline, "raw": cmd_raw,
             "echo": cmd_echo, "count": cmd_count, "chunked": cmd_chunked, "continue": cmd_continue,
-            "load": cmd_load, "churn": cmd_churn, "cap": cmd_cap, "slowloris": cmd_slowloris, "png": cmd_png}
+            "load": cmd_load, "churn": cmd_churn, "cap": cmd_cap, "uploads": cmd_uploads, "slowloris": cmd_slowloris, "png": cmd_png}
 
 if __name__ == "__main__":
     HOST = sys.argv[1]

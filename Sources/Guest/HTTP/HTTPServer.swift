@@ -17,10 +17,22 @@ public struct HTTPServerStatistics {
 }
 
 public final class HTTPServer {
-    struct Session {
+    final class Session {
         let stream: TCPStream
         let connection: HTTPServerConnection
+        /// Set once our side is closed: until then, what the client still sends is read and
+        /// dropped, so a client in the middle of a body can finish and read our answer.
+        var lingerUntil: UInt64?
+
+        init(stream: TCPStream, connection: HTTPServerConnection) {
+            self.stream = stream
+            self.connection = connection
+        }
     }
+
+    /// How long a closed connection keeps draining what the client sends (nginx's
+    /// lingering_timeout): since the last byte received.
+    static let lingerTimeout: UInt64 = 5_000_000_000
 
     public let stack: NetworkStack
     public let router: Router
@@ -98,7 +110,9 @@ public final class HTTPServer {
     public func pollAt() -> UInt64? {
         var earliest: UInt64?
         for session in sessions {
-            if let deadline = session.connection.deadline, earliest == nil || deadline < earliest! { earliest = deadline }
+            if let deadline = session.lingerUntil ?? session.connection.deadline, earliest == nil || deadline < earliest! {
+                earliest = deadline
+            }
         }
         return earliest
     }
@@ -109,6 +123,7 @@ public final class HTTPServer {
         let connection = session.connection
         let now = turn.now
         if stream.isClosed { return false }  // reset by the peer, or timed out in TCP
+        if session.lingerUntil != nil { return linger(session, now: now) }
         while connection.wantsInput && stream.isReadable {
             let count = stream.read(into: readBuffer)
             if count == 0 { break }
@@ -127,6 +142,24 @@ public final class HTTPServer {
         if connection.hasPendingOutput { connection.drain(now: now) { stream.write($0) } }
         if connection.isFinished {
             stream.close()
+            if stream.isAtEnd { return false }
+            session.lingerUntil = now + Self.lingerTimeout
+            return linger(session, now: now)
+        }
+        return true
+    }
+
+    /// Drops what a closed connection's client still sends; forgets the connection when the
+    /// client closes too, or resets it when the client keeps quiet (or keeps sending) too long.
+    private func linger(_ session: Session, now: UInt64) -> Bool {
+        let stream = session.stream
+        while stream.isReadable {
+            if stream.read(into: readBuffer) == 0 { break }
+            session.lingerUntil = max(session.lingerUntil ?? now, now + Self.lingerTimeout)
+        }
+        if stream.isAtEnd || stream.isClosed { return false }
+        if let until = session.lingerUntil, now >= until {
+            stream.abort()
             return false
         }
         return true
