@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Builds the frame fuzzer (Tests/Fuzz/FrameFuzzer.swift + the guest sources, with libFuzzer and
-# AddressSanitizer) into .build-fuzz/fuzz/ and runs it over the seed corpus and the regression
-# inputs for SECONDS (default 30). New inputs go to a temporary folder, never into the
-# committed corpus. Exits non-zero on a crash; libFuzzer's "Test unit written to ..." line
-# names the crash file (kept in the artifacts folder printed at the end).
+# Builds a fuzzer (with libFuzzer and AddressSanitizer, from its harness + the guest sources)
+# into .build-fuzz/fuzz/ and runs it over its seed corpus and regression inputs for SECONDS
+# (default 30). New inputs go to a temporary folder, never into the committed corpus. Exits
+# non-zero on a crash; libFuzzer's "Test unit written to ..." line names the crash file (kept
+# in the artifacts folder printed at the end).
 #
-#   Tests/Fuzz/run.sh [SECONDS] [extra libFuzzer flags...]
+#   Tests/Fuzz/run.sh [SECONDS] [extra libFuzzer flags...]   # the frame fuzzer (FrameFuzzer.swift)
+#   FUZZER=http Tests/Fuzz/run.sh 60                        # the HTTP connection fuzzer (HTTPFuzzer.swift)
 #   SWIFTC=/path/to/swiftc Tests/Fuzz/run.sh 300
 #   FUZZ_OPT=-Onone Tests/Fuzz/run.sh         # unoptimized (about 3x fewer execs/s)
+#   FUZZ_OUT=/tmp/fuzz Tests/Fuzz/run.sh      # build somewhere else than .build-fuzz/fuzz
+#
+#   FUZZER   harness      binary        seeds           regressions
+#   frame    FrameFuzzer  frame-fuzzer  corpus/         regressions/
+#   http     HTTPFuzzer   http-fuzzer   http-corpus/    http-regressions/
 #
 # Leak detection is off (-detect_leaks=0): LeakSanitizer cannot follow Swift's multi-payload
 # enums, which keep their case tag in a pointer's spare high bits, so memory the stack still
@@ -20,9 +26,15 @@ shift || true
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 
+case "${FUZZER:-frame}" in
+    frame) module=FrameFuzzer binary_name=frame-fuzzer seed_folder=corpus regression_folder=regressions ;;
+    http) module=HTTPFuzzer binary_name=http-fuzzer seed_folder=http-corpus regression_folder=http-regressions ;;
+    *) echo "error: FUZZER must be frame or http (got '$FUZZER')" >&2; exit 2 ;;
+esac
+
 swiftc="${SWIFTC:-$(command -v swiftc || echo /opt/swift/usr/bin/swiftc)}"
-out="$root/.build-fuzz/fuzz"
-binary="$out/frame-fuzzer"
+out="${FUZZ_OUT:-$root/.build-fuzz/fuzz}"
+binary="$out/$binary_name"
 mkdir -p "$out"
 
 echo "building $binary"
@@ -30,8 +42,8 @@ sources=()
 while IFS= read -r file; do sources+=("$file"); done < <(find Sources/Guest -name '*.swift' | sort)
 # ld.gold warns once per ASan helper symbol ("Cannot export local symbol"); drop that noise.
 set +e
-"$swiftc" "${FUZZ_OPT:--O}" -sanitize=fuzzer,address -parse-as-library -module-name FrameFuzzer \
-    -I Sources/ABI/include Tests/Fuzz/FrameFuzzer.swift "${sources[@]}" -o "$binary" 2>&1 \
+"$swiftc" "${FUZZ_OPT:--O}" -sanitize=fuzzer,address -parse-as-library -module-name "$module" \
+    -I Sources/ABI/include "Tests/Fuzz/$module.swift" "${sources[@]}" -o "$binary" 2>&1 \
     | grep -v "Cannot export local symbol"
 status=${PIPESTATUS[0]}
 set -e
@@ -40,11 +52,12 @@ if [ "$status" -ne 0 ]; then
     exit "$status"
 fi
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/frame-fuzz.XXXXXX")"
+work="$(mktemp -d "${TMPDIR:-/tmp}/${binary_name%-fuzzer}-fuzz.XXXXXX")"
 mkdir -p "$work/corpus" "$work/artifacts"
-seeds=("$root/Tests/Fuzz/corpus")
-if [ -d "$root/Tests/Fuzz/regressions" ] && [ -n "$(ls -A "$root/Tests/Fuzz/regressions")" ]; then
-    seeds+=("$root/Tests/Fuzz/regressions")
+seeds=("$root/Tests/Fuzz/$seed_folder")
+regressions="$root/Tests/Fuzz/$regression_folder"
+if [ -d "$regressions" ] && [ -n "$(ls -A "$regressions")" ]; then
+    seeds+=("$regressions")
 fi
 
 echo "fuzzing for ${seconds}s; new inputs in $work/corpus, crashes in $work/artifacts/"

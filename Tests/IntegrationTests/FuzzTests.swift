@@ -1,47 +1,61 @@
-// The libFuzzer harness over the network stack's frame input (Tests/Fuzz/FrameFuzzer.swift):
-// it must build, survive a short bounded run over the seed corpus, and run every seed and
-// every regression input (Tests/Fuzz/regressions/) cleanly. Longer runs: Tests/Fuzz/run.sh.
+// The libFuzzer harnesses (Tests/Fuzz/): FrameFuzzer.swift over the network stack's frame
+// input, HTTPFuzzer.swift over the HTTP server's connection state machine. Each must build,
+// survive a short bounded run over its seed corpus, and run every seed and every regression
+// input cleanly. Longer runs: Tests/Fuzz/run.sh (FUZZER=http for the HTTP one).
 import Foundation
 import SwiftletBuild
 import Testing
 
-enum FrameFuzzer {
+enum FuzzHarness: String {
+    /// Tests/Fuzz/FrameFuzzer.swift; seeds in corpus/, regressions in regressions/.
+    case frame = "FrameFuzzer"
+    /// Tests/Fuzz/HTTPFuzzer.swift; seeds in http-corpus/, regressions in http-regressions/.
+    case http = "HTTPFuzzer"
+
+    var binaryName: String { self == .frame ? "frame-fuzzer" : "http-fuzzer" }
+    var seedFolder: String { self == .frame ? "corpus" : "http-corpus" }
+    var regressionFolder: String { self == .frame ? "regressions" : "http-regressions" }
+
     struct BuildFailed: Error, CustomStringConvertible {
+        var harness: String
         var status: Int32
         var output: String
-        var description: String { "building the frame fuzzer failed (swiftc exit \(status)):\n\(output)" }
+        var description: String { "building \(harness) failed (swiftc exit \(status)):\n\(output)" }
     }
 
     private static let lock = NSLock()
-    nonisolated(unsafe) private static var built: Result<URL, any Error>?
+    nonisolated(unsafe) private static var built: [FuzzHarness: Result<URL, any Error>] = [:]
 
     static var fuzzFolder: URL {
         get throws { try SwiftletHome.locate().root.appendingPathComponent("Tests/Fuzz") }
     }
 
+    var seeds: URL { get throws { try Self.fuzzFolder.appendingPathComponent(seedFolder) } }
+    var regressions: URL { get throws { try Self.fuzzFolder.appendingPathComponent(regressionFolder) } }
+
     /// Builds the fuzzer once per test run (libFuzzer + AddressSanitizer, optimized as run.sh does).
-    static func binary() throws -> URL {
-        lock.lock()
-        defer { lock.unlock() }
-        if let built { return try built.get() }
+    func binary() throws -> URL {
+        Self.lock.lock()
+        defer { Self.lock.unlock() }
+        if let built = Self.built[self] { return try built.get() }
         let result = Result { () throws -> URL in
             let home = try SwiftletHome.locate()
             let toolchain = try Toolchain.locate()
-            let output = Harness.scratch.appendingPathComponent("frame-fuzzer")
+            let output = Harness.scratch.appendingPathComponent(binaryName)
             let guestSources = home.guestSources.map(\.path).sorted()
             let compile = try Harness.run(toolchain.swiftc, [
-                "-O", "-sanitize=fuzzer,address", "-parse-as-library", "-module-name", "FrameFuzzer",
-                "-I", home.abiInclude.path, home.root.appendingPathComponent("Tests/Fuzz/FrameFuzzer.swift").path,
+                "-O", "-sanitize=fuzzer,address", "-parse-as-library", "-module-name", rawValue,
+                "-I", home.abiInclude.path, home.root.appendingPathComponent("Tests/Fuzz/\(rawValue).swift").path,
             ] + guestSources + ["-o", output.path], timeout: 600)
             guard compile.status == 0, FileManager.default.isExecutableFile(atPath: output.path) else {
                 // ld.gold prints one harmless warning per ASan helper symbol; keep the rest.
                 let lines = (compile.stdout + compile.stderr).split(separator: "\n", omittingEmptySubsequences: false)
                     .filter { !$0.contains("Cannot export local symbol") }
-                throw BuildFailed(status: compile.status, output: lines.joined(separator: "\n"))
+                throw BuildFailed(harness: rawValue, status: compile.status, output: lines.joined(separator: "\n"))
             }
             return output
         }
-        built = result
+        Self.built[self] = result
         return try result.get()
     }
 
@@ -55,43 +69,57 @@ enum FrameFuzzer {
     static func tail(_ text: String, lines: Int = 60) -> String {
         text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
-}
 
-@Suite struct FuzzTests {
-    @Test func fuzzesTheFrameInputPathBriefly() throws {
-        let fuzzer = try FrameFuzzer.binary()
-        let work = Harness.scratch.appendingPathComponent("frame-fuzz-\(UUID().uuidString)")
+    /// Fuzzes for `seconds` from the seeds and regressions; new inputs go to a scratch corpus
+    /// (listed first), never into the committed one.
+    func fuzzBriefly(seconds: Int = 20) throws {
+        let fuzzer = try binary()
+        let work = Harness.scratch.appendingPathComponent("\(binaryName)-\(UUID().uuidString)")
         let corpus = work.appendingPathComponent("corpus")
         let artifacts = work.appendingPathComponent("artifacts")
         try FileManager.default.createDirectory(at: corpus, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
-        let folder = try FrameFuzzer.fuzzFolder
-        var seeds = [folder.appendingPathComponent("corpus").path]
-        if !FrameFuzzer.inputs(in: folder.appendingPathComponent("regressions")).isEmpty {
-            seeds.append(folder.appendingPathComponent("regressions").path)
-        }
-        // New inputs go to the scratch corpus (listed first), never into the committed one.
-        let run = try Harness.run(fuzzer, [corpus.path] + seeds + [
-            "-max_total_time=20", "-rss_limit_mb=2048", "-timeout=10", "-max_len=8192",
+        var folders = [try seeds.path]
+        if !Self.inputs(in: try regressions).isEmpty { folders.append(try regressions.path) }
+        let run = try Harness.run(fuzzer, [corpus.path] + folders + [
+            "-max_total_time=\(seconds)", "-rss_limit_mb=2048", "-timeout=10", "-max_len=8192",
             "-detect_leaks=0", "-print_final_stats=1", "-artifact_prefix=\(artifacts.path)/",
         ], timeout: 180)
-        let crashes = FrameFuzzer.inputs(in: artifacts).map(\.path)
-        #expect(run.status == 0, "fuzzer exit \(run.status) signal \(run.signal.map(String.init) ?? "-"); crash inputs: \(crashes)\n\(FrameFuzzer.tail(run.stderr))")
-        #expect(run.stderr.contains("Done "), "no libFuzzer \"Done\" line:\n\(FrameFuzzer.tail(run.stderr))")
+        let crashes = Self.inputs(in: artifacts).map(\.path)
+        #expect(run.status == 0, "\(rawValue) exit \(run.status) signal \(run.signal.map(String.init) ?? "-"); crash inputs: \(crashes)\n\(Self.tail(run.stderr))")
+        #expect(run.stderr.contains("Done "), "no libFuzzer \"Done\" line:\n\(Self.tail(run.stderr))")
         #expect(crashes.isEmpty, "crash inputs: \(crashes)")
     }
 
     /// libFuzzer runs files given on its command line once each: every seed and every input
-    /// that once crashed the stack must now run cleanly.
-    @Test func seedAndRegressionInputsRunCleanly() throws {
-        let fuzzer = try FrameFuzzer.binary()
-        let folder = try FrameFuzzer.fuzzFolder
-        let seeds = FrameFuzzer.inputs(in: folder.appendingPathComponent("corpus"))
-        #expect(!seeds.isEmpty, "no seed inputs in \(folder.path)/corpus")
-        for input in seeds + FrameFuzzer.inputs(in: folder.appendingPathComponent("regressions")) {
+    /// that once crashed must now run cleanly.
+    func runSeedsAndRegressions() throws {
+        let fuzzer = try binary()
+        let seedFolder = try seeds
+        let seedInputs = Self.inputs(in: seedFolder)
+        #expect(!seedInputs.isEmpty, "no seed inputs in \(seedFolder.path)")
+        for input in seedInputs + Self.inputs(in: try regressions) {
             let run = try Harness.run(fuzzer, ["-detect_leaks=0", "-rss_limit_mb=2048", "-timeout=10", input.path], timeout: 60)
-            #expect(run.status == 0, "\(input.lastPathComponent): fuzzer exit \(run.status)\n\(FrameFuzzer.tail(run.stderr))")
-            #expect(run.stderr.contains("Executed \(input.path)"), "\(input.lastPathComponent) was not run:\n\(FrameFuzzer.tail(run.stderr))")
+            #expect(run.status == 0, "\(input.lastPathComponent): \(rawValue) exit \(run.status)\n\(Self.tail(run.stderr))")
+            #expect(run.stderr.contains("Executed \(input.path)"), "\(input.lastPathComponent) was not run:\n\(Self.tail(run.stderr))")
         }
+    }
+}
+
+@Suite struct FuzzTests {
+    @Test func fuzzesTheFrameInputPathBriefly() throws {
+        try FuzzHarness.frame.fuzzBriefly(seconds: 20)
+    }
+
+    @Test func seedAndRegressionInputsRunCleanly() throws {
+        try FuzzHarness.frame.runSeedsAndRegressions()
+    }
+
+    @Test func fuzzesTheHTTPConnectionBriefly() throws {
+        try FuzzHarness.http.fuzzBriefly(seconds: 20)
+    }
+
+    @Test func httpSeedAndRegressionInputsRunCleanly() throws {
+        try FuzzHarness.http.runSeedsAndRegressions()
     }
 }
