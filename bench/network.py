@@ -24,7 +24,7 @@ The script runs itself inside the namespaces as the client (--client) and the Li
 """
 import argparse, json, os, resource, signal, socket, statistics, struct, subprocess, sys, tempfile, threading, time
 
-from benchlib import IP, fmt, ip, kvm_usable, pinner, ratio
+from benchlib import IP, cpu_ns, fmt, ip, kvm_usable, pinner, ratio
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SELF = os.path.abspath(__file__)
@@ -266,21 +266,6 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5), counted after ")"
 
 
-def cpu_ns(pid):
-    """Sum of the on-CPU time of every thread, in ns (schedstat; finer than clock ticks)."""
-    total = 0
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            try:
-                with open(f"/proc/{pid}/task/{task}/schedstat") as f:
-                    total += int(f.read().split()[0])
-            except OSError:
-                pass
-    except OSError:
-        return None
-    return total
-
-
 class Peer:
     """A server in its own namespace and the namespace the client runs in."""
 
@@ -326,14 +311,14 @@ class Peer:
 
     def client(self, spec, timeout):
         argv = [IP, "netns", "exec", self.client_ns, sys.executable, SELF, "--client", json.dumps(spec)]
-        wall0, cpu0, ns0 = time.perf_counter(), cpu_ticks(self.pid), cpu_ns(self.pid)
+        wall0, cpu0, ns0 = time.perf_counter(), cpu_ticks(self.pid), cpu_ns([self.pid])
         try:
             result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                                     preexec_fn=pinner(self.client_cpus))
         except subprocess.TimeoutExpired:
             return {"error": f"client timed out after {timeout} s"}
         wall = time.perf_counter() - wall0
-        ticks, ns1 = cpu_ticks(self.pid) - cpu0, cpu_ns(self.pid)
+        ticks, ns1 = cpu_ticks(self.pid) - cpu0, cpu_ns([self.pid])
         try:
             outcome = json.loads(result.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
@@ -457,14 +442,14 @@ def main():
 
         # Idle CPU: every server up, no traffic, for --idle seconds.
         time.sleep(0.5)
-        before = {p.name: (time.perf_counter(), cpu_ticks(p.pid), cpu_ns(p.pid)) for p in peers}
+        before = {p.name: (time.perf_counter(), cpu_ticks(p.pid), cpu_ns([p.pid])) for p in peers}
         time.sleep(args.idle)
         idle = {}
         for p in peers:
             wall0, ticks0, ns0 = before[p.name]
             wall = time.perf_counter() - wall0
             ticks = (cpu_ticks(p.pid) - ticks0) / CLK_TCK / wall * 100
-            precise = None if ns0 is None else (cpu_ns(p.pid) - ns0) / 1e9 / wall * 100
+            precise = None if ns0 is None else (cpu_ns([p.pid]) - ns0) / 1e9 / wall * 100
             idle[p.name] = (ticks, precise)
 
         # Tests, interleaved so that machine noise hits every peer alike.

@@ -31,7 +31,7 @@ request errored (listed under PROBLEMS on stderr).
 """
 import argparse, hashlib, json, os, re, resource, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
 
-from benchlib import IP, fmt, ip, kvm_usable, pinner, ratio
+from benchlib import IP, cpu_ns, fmt, ip, kvm_usable, pinner, ratio
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SELF = os.path.abspath(__file__)
@@ -86,22 +86,6 @@ def probe(spec):
 
 # ----------------------------------------------------------------------------------------------
 # Helpers (root, initial namespace)
-
-def cpu_ns(pids):
-    """On-CPU time of every thread of these processes, in ns (schedstat)."""
-    total = 0
-    for pid in pids:
-        try:
-            for task in os.listdir(f"/proc/{pid}/task"):
-                try:
-                    with open(f"/proc/{pid}/task/{task}/schedstat") as f:
-                        total += int(f.read().split()[0])
-                except OSError:
-                    pass
-        except OSError:
-            pass
-    return total
-
 
 def peak_rss_kib(pids):
     total = 0
@@ -243,13 +227,13 @@ def run_wrk(namespace, url, connections, threads, seconds, server, cpus, timeout
     argv = [IP, "netns", "exec", namespace, "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s",
             "--latency", "--timeout", f"{timeout_s:g}s", *[a for h in headers for a in ("-H", h)], url]
     usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    ns0, wall0 = cpu_ns(server.pids), time.perf_counter()
+    ns0, wall0 = cpu_ns(server.pids) or 0, time.perf_counter()
     try:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, preexec_fn=pinner(cpus))
     except subprocess.TimeoutExpired:
         return {"error": f"wrk did not finish within {seconds + 30:g} s", "errors": 1, "rps": None}
     wall = time.perf_counter() - wall0
-    ns1 = cpu_ns(server.pids)
+    ns1 = cpu_ns(server.pids) or 0
     usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = parse_wrk(result.stdout)
     out["raw"] = result.stdout

@@ -140,14 +140,19 @@ enum HTTPResponseEncoder {
     }
 }
 
-func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+/// `value` in decimal, zero-padded to `minimumDigits`.
+func appendDecimal(_ value: Int, minimumDigits: Int = 1, to out: inout [UInt8]) {
     if value < 0 { out.append(0x2D) }
     let magnitude = value.magnitude
     var divisor: UInt = 1
-    while divisor <= magnitude / 10 { divisor *= 10 }
+    var digits = 1
+    while divisor <= magnitude / 10 || digits < minimumDigits {
+        divisor *= 10
+        digits += 1
+    }
     var remaining = magnitude
     repeat {
-        out.append(UInt8(truncatingIfNeeded: 0x30 + remaining / divisor))
+        out.append(UInt8(truncatingIfNeeded: 0x30 + (remaining / divisor) % 10))
         remaining %= divisor
         divisor /= 10
     } while divisor > 0

@@ -108,13 +108,9 @@ public final class HTTPServer {
 
     /// The earliest connection deadline (header, body, idle or send timeout).
     public func pollAt() -> UInt64? {
-        var earliest: UInt64?
-        for session in sessions {
-            if let deadline = session.lingerUntil ?? session.connection.deadline, earliest == nil || deadline < earliest! {
-                earliest = deadline
-            }
-        }
-        return earliest
+        var soonest: UInt64?
+        for session in sessions { soonest = earliest(soonest, session.lingerUntil ?? session.connection.deadline) }
+        return soonest
     }
 
     /// Serves one connection for this turn; false when it is over and can be forgotten.

@@ -33,17 +33,15 @@ public struct HTTPServerConfiguration {
     public init(arguments: [String]) {
         self.init()
         for argument in arguments {
-            let parts = argument.utf8.split(separator: 0x3D, maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2 else { continue }
-            let key = parts[0]
-            let value = String(decoding: parts[1], as: UTF8.self)
-            if asciiEquals(key, "log") {
+            guard let setting = KeyValueArgument(argument) else { continue }
+            let value = setting.value
+            if setting.isKey("log") {
                 accessLog = !(value.utf8.elementsEqual("off".utf8) || value.utf8.elementsEqual("0".utf8))
-            } else if asciiEquals(key, "header-timeout"), let seconds = UInt64(value) {
+            } else if setting.isKey("header-timeout"), let seconds = UInt64(value) {
                 headerTimeout = seconds * 1_000_000_000
-            } else if asciiEquals(key, "idle-timeout"), let seconds = UInt64(value) {
+            } else if setting.isKey("idle-timeout"), let seconds = UInt64(value) {
                 idleTimeout = seconds * 1_000_000_000
-            } else if asciiEquals(key, "max-connections"), let count = Int(value), count > 0 {
+            } else if setting.isKey("max-connections"), let count = Int(value), count > 0 {
                 maximumConnections = count
             }
         }

@@ -121,7 +121,6 @@ final class HTTPServerConnection {
             phase = .head
             phaseStartedAt = turn.now
         }
-        events.removeAll(keepingCapacity: true)
         parser.feed(bytes, into: &events)
         defer { events.removeAll(keepingCapacity: true) }
         var startedAnother = false

@@ -127,18 +127,6 @@ extension HTTPHeaders {
     }
 }
 
-/// Exact ASCII comparison of bytes with a literal, without String machinery (which would pull
-/// Unicode tables into an Embedded image).
-func asciiEquals(_ bytes: some Collection<UInt8>, _ literal: StaticString) -> Bool {
-    guard bytes.count == literal.utf8CodeUnitCount else { return false }
-    var pointer = literal.utf8Start
-    for byte in bytes {
-        if byte != pointer.pointee { return false }
-        pointer += 1
-    }
-    return true
-}
-
 /// Whether two strings have the same UTF-8 bytes (no Unicode normalization: cheap and enough
 /// for names and keys).
 func utf8Equal(_ a: String, _ b: some Collection<UInt8>) -> Bool {

@@ -33,7 +33,7 @@ public final class Router {
     private var routes: [Route] = []
     /// Consulted for GET and HEAD requests no route matches (static files, typically).
     private var fallback: ((HTTPRequest) -> HTTPResponse?)?
-    /// Requests answered by each outcome, for status pages.
+    /// Handlers that threw a 5xx `HTTPError`, for status pages.
     public private(set) var handlerFailures = 0
 
     public init() {}

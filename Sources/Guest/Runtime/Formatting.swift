@@ -130,3 +130,15 @@ public struct FixedTextBuffer: Sendable {
         count += length
     }
 }
+
+/// Exact ASCII comparison of bytes with a literal, without String machinery (which would pull
+/// Unicode tables into an Embedded image).
+func asciiEquals(_ bytes: some Collection<UInt8>, _ literal: StaticString) -> Bool {
+    guard bytes.count == literal.utf8CodeUnitCount else { return false }
+    var pointer = literal.utf8Start
+    for byte in bytes {
+        if byte != pointer.pointee { return false }
+        pointer += 1
+    }
+    return true
+}

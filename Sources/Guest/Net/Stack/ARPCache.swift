@@ -79,10 +79,9 @@ public struct ARPCache {
 
     /// The next time `due` has something to do.
     public func pollAt() -> UInt64? {
-        entries.values.compactMap { entry -> UInt64? in
-            if case .pending(_, let next, _) = entry { return next }
-            return nil
-        }.min()
+        var soonest: UInt64?
+        for case .pending(_, let next, _) in entries.values { soonest = earliest(soonest, next) }
+        return soonest
     }
 
     public var count: Int { entries.count }

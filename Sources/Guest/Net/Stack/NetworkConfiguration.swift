@@ -25,12 +25,9 @@ public struct NetworkConfiguration: Equatable, Sendable {
     public init(arguments: [String]) throws(ParseError) {
         self.init()
         for argument in arguments {
-            let bytes = Array(argument.utf8)
-            guard let equals = bytes.firstIndex(of: UInt8(ascii: "=")) else { continue }
-            let key = String(decoding: bytes[..<equals], as: UTF8.self)
-            let value = String(decoding: bytes[(equals + 1)...], as: UTF8.self)
-            switch key {
-            case "ip":
+            guard let setting = KeyValueArgument(argument) else { continue }
+            let value = setting.value
+            if setting.isKey("ip") {
                 guard value != "dhcp" else { mode = .dhcp; continue }
                 let parts = value.split(separator: "/")
                 guard let address = IPv4Address(parts[0]) else { throw .badAddress(argument) }
@@ -40,18 +37,16 @@ public struct NetworkConfiguration: Equatable, Sendable {
                     prefix = parsed
                 }
                 mode = .manual(IPv4Subnet(address: address, prefixLength: prefix))
-            case "gw":
+            } else if setting.isKey("gw") {
                 guard let address = IPv4Address(value) else { throw .badAddress(argument) }
                 gateway = address
-            case "dns":
+            } else if setting.isKey("dns") {
                 var servers: [IPv4Address] = []
                 for part in value.split(separator: ",") {
                     guard let address = IPv4Address(part) else { throw .badAddress(argument) }
                     servers.append(address)
                 }
                 dnsServers = servers
-            default:
-                continue
             }
         }
     }

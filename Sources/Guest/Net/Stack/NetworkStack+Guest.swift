@@ -79,8 +79,7 @@ extension NetworkStack {
             poll(now: now, flush: false)
             guard body(now) else { break }
             transmitPending(now: now, flush: false)
-            let deadline = [pollAt(), wakeAt()].compactMap { $0 }.min()
-            device.flushAndWait(until: deadline)
+            device.flushAndWait(until: earliest(pollAt(), wakeAt()))
         }
         device.flush()
     }

@@ -90,7 +90,7 @@ public final class NetworkStack {
 
     /// When `poll` next has timer work to do (nil: only new input can create work).
     public func pollAt() -> UInt64? {
-        [arp.pollAt(), tcpPollAt(), dhcp?.pollAt(), dns?.resolver.pollAt()].compactMap { $0 }.min()
+        earliest(earliest(arp.pollAt(), tcpPollAt()), earliest(dhcp?.pollAt(), dns?.resolver.pollAt()))
     }
 
     // MARK: Input
@@ -293,4 +293,11 @@ public struct NetworkStatistics: Equatable, Sendable {
     public var arpRequestsSent = 0
     public var noRoute = 0
     public var tooLarge = 0
+}
+
+/// The earlier of two optional deadlines (nil: none).
+func earliest(_ a: UInt64?, _ b: UInt64?) -> UInt64? {
+    guard let a else { return b }
+    guard let b else { return a }
+    return min(a, b)
 }

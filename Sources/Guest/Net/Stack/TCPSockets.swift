@@ -260,11 +260,9 @@ extension NetworkStack {
     }
 
     func tcpPollAt() -> UInt64? {
-        var earliest: UInt64? = tcp.timeWaitPollAt
-        for stream in tcp.streams.values {
-            if let at = stream.connection.pollAt(), earliest == nil || at < earliest! { earliest = at }
-        }
-        return earliest
+        var soonest = tcp.timeWaitPollAt
+        for stream in tcp.streams.values { soonest = earliest(soonest, stream.connection.pollAt()) }
+        return soonest
     }
 
     private func transmitTCP(_ segment: TCPSegmentRepr, payload: UnsafeRawBufferPointer, to remote: IPv4Address, now: UInt64) {

@@ -22,24 +22,9 @@ public struct GuestImage {
         do {
             try elf.checkABI(target: target)
         } catch {
-            throw .image(Self.explain(error, path: path, target: target))
+            throw .image("\(path): \(error)")
         }
         symbols = SymbolTable(image: elf)
-    }
-
-
-    /// What to tell the user about an image this tender may not run, and how to fix it.
-    static func explain(_ error: ELFError, path: String, target: UInt32) -> String {
-        switch error {
-        case .missingABINote:
-            return "\(path) has no Swiftlet ABI note; build it with `swiftlet build`"
-        case let .abiVersionMismatch(found, expected):
-            return "\(path) was built for Swiftlet ABI \(found), this tender speaks ABI \(expected); rebuild it with this `swiftlet build`"
-        case let .targetNotSupported(targets, target):
-            return "\(path) was built for target \(TargetNames.describe(targets)), not \(TargetNames.describe(target)); rebuild it with `swiftlet build --target \(TargetNames.describe(target))`"
-        default:
-            return "\(path) is not a loadable Swiftlet image: \(error)"
-        }
     }
 
     static func readFile(_ path: String) throws(TenderError) -> [UInt8] {

@@ -85,11 +85,11 @@ public enum ELFError: Error, Equatable, CustomStringConvertible {
         case let .invalidMemorySize(size):
             return "guest memory size \(hex(size)) does not fit the guest address space"
         case .missingABINote:
-            return "image has no Swiftlet ABI note (not built for Swiftlet?)"
+            return "image has no Swiftlet ABI note; build it with `swiftlet build`"
         case let .abiVersionMismatch(found, expected):
-            return "image was built for Swiftlet ABI version \(found), this tender speaks version \(expected)"
+            return "image was built for Swiftlet ABI \(found), this tender speaks ABI \(expected); rebuild it with this `swiftlet build`"
         case let .targetNotSupported(targets, target):
-            return "image was not built for this target (image targets \(TargetNames.describe(targets)), tender is \(TargetNames.describe(target)))"
+            return "image was built for target \(TargetNames.describe(targets)), not \(TargetNames.describe(target)); rebuild it with `swiftlet build --target \(TargetNames.describe(target))`"
         case let .loadFailed(segment, error):
             return "could not load segment \(segment): \(error)"
         }
