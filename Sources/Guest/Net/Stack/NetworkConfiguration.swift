@@ -30,7 +30,7 @@ public struct NetworkConfiguration: Equatable, Sendable {
             if setting.isKey("ip") {
                 guard value != "dhcp" else { mode = .dhcp; continue }
                 let parts = value.split(separator: "/")
-                guard let address = IPv4Address(parts[0]) else { throw .badAddress(argument) }
+                guard let first = parts.first, let address = IPv4Address(first) else { throw .badAddress(argument) }
                 var prefix = 24
                 if parts.count == 2 {
                     guard let parsed = Int(parts[1]), (0...32).contains(parsed) else { throw .badAddress(argument) }
