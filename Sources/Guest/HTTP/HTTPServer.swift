@@ -62,7 +62,9 @@ public final class HTTPServer {
         self.configuration = configuration
         self.logSink = logSink
         self.wallClock = HTTPWallClock(read: wallClock)
-        listener = try stack.listenTCP(port: port, backlog: 128)
+        // Queue as many handshakes as the server will serve at once; the stack lowers this to
+        // what its heap allows. A burst of new clients then waits in SYN-RECEIVED, never reset.
+        listener = try stack.listenTCP(port: port, backlog: configuration.maximumConnections)
         readBuffer = .allocate(byteCount: 16 * 1024, alignment: 16)
         serverName = Array(configuration.serverName.utf8)
         bodyBudget = HTTPBodyBudget(limit: configuration.maximumBufferedBodyBytes ?? Self.defaultBodyBudget)

@@ -46,16 +46,12 @@ public enum Network {
         return stack
     }
 
-    /// Connection buffers are allocated whole when a connection opens; cap the number of
-    /// connections so that all of them together fit in half the heap. A flood of connections
-    /// then meets refused SYNs, not an exhausted guest.
+    /// Connections and listen queues sized so that all their buffers fit in half the heap.
     static func tcpSettings(for nic: GuestNIC, sendBuffer: Int, receiveBuffer: Int) -> TCPSettings {
         var settings = TCPSettings(mtu: nic.mtu)
         settings.sendBuffer = max(sendBuffer, 2 * nic.mtu)
         settings.receiveBuffer = max(receiveBuffer, 2 * nic.mtu)
-        let perConnection = settings.sendBuffer + settings.receiveBuffer
-        let budget = Runtime.heap.statistics.bytesFree / 2
-        settings.maximumConnections = max(4, min(settings.maximumConnections, budget / perConnection))
+        settings.fitBuffers(in: Runtime.heap.statistics.bytesFree / 2)
         return settings
     }
 }

@@ -1,6 +1,14 @@
-// TCP on the stack: listeners with bounded accept and half-open queues (SYN floods evict the
-// oldest half-open connection instead of growing), streams demultiplexed by their endpoints,
-// and fixed per-connection buffers with a cap on connections, so memory stays bounded.
+// TCP on the stack: listeners with bounded accept and half-open queues, streams demultiplexed
+// by their endpoints, and fixed per-connection buffers with a cap on connections, so memory
+// stays bounded.
+//
+// Overflow loses nothing a well-behaved client sends (as Linux): when the accept queue is full
+// a SYN is dropped, and so is the ACK that would complete a handshake (the connection stays in
+// SYN-RECEIVED; the client's retransmission or our SYN-ACK's completes it later). When the
+// half-open queue or the connection cap is full, a new SYN replaces the oldest half-open
+// connection only if that one has left our SYN-ACK unanswered for an initial RTO (a SYN
+// flood's entries; a real client answers within a round trip); otherwise the SYN is dropped
+// and the client retransmits it.
 
 public struct TCPSettings: Sendable {
     public var sendBuffer = 32 * 1024
@@ -10,6 +18,9 @@ public struct TCPSettings: Sendable {
     /// Connections kept in TIME-WAIT (without buffers); past this the oldest are forgotten,
     /// as Linux does past `tcp_max_tw_buckets`.
     public var maximumTimeWait = 2048
+    /// Largest accept and half-open queue a listener may ask for (Linux's somaxconn, 4096).
+    /// The guest lowers it to `maximumConnections`: a queued connection holds buffers too.
+    public var maximumBacklog = 4096
     public var connection: TCPConfiguration
 
     public init(mtu: Int = 1500) {
@@ -18,11 +29,21 @@ public struct TCPSettings: Sendable {
         // for the peer's delayed ACK costs a 40 ms stall per response.
         connection.nagle = false
     }
+
+    /// Caps the connections so that all their buffers (allocated whole when a connection
+    /// opens) fit in `bytes`, and the listen queues likewise (a queued connection holds
+    /// buffers too). A flood of connections then meets dropped SYNs, not an exhausted heap.
+    public mutating func fitBuffers(in bytes: Int) {
+        maximumConnections = max(4, min(maximumConnections, bytes / (sendBuffer + receiveBuffer)))
+        maximumBacklog = min(maximumBacklog, maximumConnections)
+    }
 }
 
 /// One TCP connection as the application sees it.
 public final class TCPStream {
     var connection: TCPConnection
+    /// When its SYN arrived (passive opens), for the half-open queue's eviction rule.
+    var openedAt: UInt64 = 0
 
     init(_ connection: TCPConnection) { self.connection = connection }
 
@@ -52,11 +73,20 @@ public final class TCPStream {
 
 public final class TCPListener {
     public let port: UInt16
+    /// Bound of each queue: connections in SYN-RECEIVED, and established ones not yet accepted.
     public let backlog: Int
+    /// SYN-RECEIVED, oldest first.
     var halfOpen: [TCPStream] = []
+    /// Established, waiting for `accept()`.
     var ready: [TCPStream] = []
     /// Half-open connections dropped to make room for new SYNs (a SYN flood's footprint).
     public internal(set) var evictedHalfOpen = 0
+    /// SYNs dropped because the queues (or the connection cap) were full and no half-open
+    /// connection was old enough to evict: the client retransmits.
+    public internal(set) var droppedSyns = 0
+    /// SYNs and handshake-completing ACKs dropped because the accept queue was full (Linux's
+    /// ListenOverflows): the client retransmits.
+    public internal(set) var acceptQueueOverflows = 0
 
     init(port: UInt16, backlog: Int) {
         self.port = port
@@ -69,6 +99,8 @@ public final class TCPListener {
     }
 
     public var hasPendingConnection: Bool { !ready.isEmpty }
+
+    var isAcceptQueueFull: Bool { ready.count >= backlog }
 }
 
 struct TCPFourTuple: Hashable {
@@ -134,7 +166,7 @@ extension NetworkStack {
 
     public func listenTCP(port: UInt16, backlog: Int = 64) throws(SocketError) -> TCPListener {
         guard tcp.listeners[port] == nil else { throw .portInUse }
-        let listener = TCPListener(port: port, backlog: max(backlog, 1))
+        let listener = TCPListener(port: port, backlog: min(max(backlog, 1), max(tcp.settings.maximumBacklog, 1)))
         tcp.listeners[port] = listener
         return listener
     }
@@ -177,7 +209,12 @@ extension NetworkStack {
         let key = TCPFourTuple(localPort: segment.destinationPort, remoteAddress: ip.source, remotePort: segment.sourcePort)
         let opening = segment.flags.contains(.syn) && !segment.flags.contains(.ack) && !segment.flags.contains(.rst)
         if let stream = tcp.streams[key] {
-            stream.connection.process(segment, payload: payload, now: now, from: ip.source)
+            if stream.connection.state == .synReceived && stream.connection.passiveOpen,
+               let listener = tcp.listeners[key.localPort] {
+                receiveHalfOpen(stream, key, listener, segment, payload: payload, now: now, from: ip.source)
+            } else {
+                stream.connection.process(segment, payload: payload, now: now, from: ip.source)
+            }
             return
         }
         if let stream = tcp.timeWait[key] {
@@ -196,21 +233,13 @@ extension NetworkStack {
             tcp.timeWait[key] = nil
         }
         if opening, let listener = tcp.listeners[segment.destinationPort], let address {
-            guard tcp.activeConnectionCount < tcp.settings.maximumConnections else {
-                tcp.refusedForCapacity += 1
-                return  // silently: the client's SYN retransmission tries again later
-            }
-            if listener.halfOpen.count + listener.ready.count >= listener.backlog {
-                guard let oldest = listener.halfOpen.first else { return }  // accept queue full
-                listener.halfOpen.removeFirst()
-                listener.evictedHalfOpen += 1
-                forget(oldest)
-            }
+            guard makeRoomForSYN(listener, now: now) else { return }  // silently: the client retransmits
             var connection = TCPConnection(configuration: tcp.settings.connection,
                                            sendCapacity: tcp.settings.sendBuffer, receiveCapacity: tcp.settings.receiveBuffer)
             connection.listen(local: TCPEndpoint(address: address, port: segment.destinationPort), iss: TCPSequenceNumber(randomUInt32()))
             connection.process(segment, payload: payload, now: now, from: ip.source)
             let stream = TCPStream(connection)
+            stream.openedAt = now
             tcp.streams[key] = stream
             listener.halfOpen.append(stream)
             return
@@ -219,6 +248,54 @@ extension NetworkStack {
         if let reset = TCPSegmentRepr.reset(answering: segment, payloadCount: payload.count) {
             tcp.resetsSent += 1
             transmitTCP(reset, payload: UnsafeRawBufferPointer(start: nil, count: 0), to: ip.source, now: now)
+        }
+    }
+
+    /// Whether a new SYN for `listener` may have a connection (evicting a stale half-open one
+    /// if that is what it takes).
+    private func makeRoomForSYN(_ listener: TCPListener, now: UInt64) -> Bool {
+        if listener.isAcceptQueueFull {
+            listener.acceptQueueOverflows += 1
+            return false
+        }
+        let atCap = tcp.activeConnectionCount >= tcp.settings.maximumConnections
+        guard atCap || listener.halfOpen.count >= listener.backlog else { return true }
+        // A real client answers our SYN-ACK within a round trip; one that has not within the
+        // initial RTO (when the SYN-ACK goes out again) is most likely a flood's spoofed SYN.
+        guard let oldest = listener.halfOpen.first,
+              now &- oldest.openedAt >= tcp.settings.connection.initialRTO else {
+            if atCap { tcp.refusedForCapacity += 1 }
+            listener.droppedSyns += 1
+            return false
+        }
+        listener.halfOpen.removeFirst()
+        listener.evictedHalfOpen += 1
+        forget(oldest)
+        return true
+    }
+
+    /// A segment for a passively opened connection in SYN-RECEIVED. The ACK that would complete
+    /// the handshake is dropped while the accept queue is full; once it completes, the
+    /// connection moves to the accept queue at once (so only SYN-RECEIVED ones are ever evicted).
+    private func receiveHalfOpen(_ stream: TCPStream, _ key: TCPFourTuple, _ listener: TCPListener, _ segment: TCPSegmentRepr,
+                                 payload: UnsafeRawBufferPointer, now: UInt64, from source: IPv4Address) {
+        let flags = segment.flags
+        if listener.isAcceptQueueFull && flags.contains(.ack) && !flags.contains(.rst) && !flags.contains(.syn) {
+            listener.acceptQueueOverflows += 1
+            return
+        }
+        stream.connection.process(segment, payload: payload, now: now, from: source)
+        switch stream.connection.state {
+        case .synReceived:
+            return
+        case .listen, .closed:
+            // Reset by the client (back to LISTEN, RFC 9293 §3.10.7.4): nothing left to accept.
+            listener.halfOpen.removeAll { $0 === stream }
+            stream.connection.enterClosed()
+            tcp.streams[key] = nil
+        default:
+            listener.halfOpen.removeAll { $0 === stream }
+            listener.ready.append(stream)
         }
     }
 
@@ -245,18 +322,6 @@ extension NetworkStack {
             if let stream = tcp.streams.removeValue(forKey: key) { tcp.enterTimeWait(key, stream) }
         }
         tcp.expireTimeWait(now: now)
-        for listener in tcp.listeners.values {
-            var index = 0
-            while index < listener.halfOpen.count {
-                let stream = listener.halfOpen[index]
-                if stream.connection.state != .synReceived && stream.connection.state != .listen {
-                    listener.halfOpen.remove(at: index)
-                    if stream.connection.state != .closed { listener.ready.append(stream) }
-                } else {
-                    index += 1
-                }
-            }
-        }
     }
 
     func tcpPollAt() -> UInt64? {
