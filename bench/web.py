@@ -18,8 +18,9 @@ req/s, p50 and p99 latency, errors (non-2xx/3xx, socket errors), the server's CP
 threads/processes, from schedstat) and wrk's CPU. Then /api/status for each guest's heap
 (memory_peak, memory_in_use), the processes' peak RSS, one extra hvt run with --mem 8M at
 32 connections, and the size of `swiftlet build examples/web --strip`. Last, a new connection per
-request (wrk -H "Connection: close", 1 connection, 3 s) against each server, and whether a
-fresh connection is still answered afterwards.
+request (wrk -t1 -H "Connection: close", 1 connection and then 200 — a burst of new connections
+that must never be reset — 3 s each) against each server, and whether a fresh connection is
+still answered afterwards.
 
 Needs root, iproute2, wrk and nginx (Debian: apt-get install wrk nginx).
 
@@ -344,7 +345,9 @@ def main():
     parser.add_argument("--targets", default="hvt,spt")
     parser.add_argument("--no-mem8", action="store_true", help="skip the extra hvt run with --mem 8M")
     parser.add_argument("--close-seconds", type=float, default=3.0,
-                        help="length of the new-connection-per-request run (Connection: close) at the end; 0: skip")
+                        help="length of the new-connection-per-request runs (Connection: close) at the end; 0: skip")
+    parser.add_argument("--close-connections", default="1,200",
+                        help="wrk connections of the Connection: close runs (comma-separated)")
     parser.add_argument("--placement", choices=("same", "free", "split"), default="same",
                         help="same (default; steadiest): servers and wrk pinned to the last CPU; free: leave it to "
                              "the scheduler; split: servers on the last CPU, wrk on the others")
@@ -543,26 +546,29 @@ def main():
         # that runs out of connection slots here may stay unreachable for a while.
         if args.close_seconds > 0:
             report["close"] = {}
-            for key, label, server, port, path in tests:
-                if path != "/" or not server.alive():
-                    continue
-                log(f"{label}: Connection: close, 1 connection, {args.close_seconds:g} s")
-                result = run_wrk(client_ns, f"http://{server.address}:{port}{path}", 1, 1, args.close_seconds, server,
-                                 client_cpus, args.wrk_timeout, headers=("Connection: close",))
-                after = run_probe(client_ns, server.address, port, path)
-                entry = strip_raw(result)
-                entry["reachable_after"] = after.get("status") == 200
-                entry["probe_after"] = after.get("status_line") or after.get("error")
-                report["close"][key] = entry
-                if result.get("errors"):
-                    problems.append(f"{label}, Connection: close: " + describe_errors(result))
-                if not entry["reachable_after"]:
-                    problems.append(f"{label}: after {result.get('requests')} requests with Connection: close "
-                                    f"({fmt(result.get('rps'), '.0f')} req/s), a new connection gets no answer "
-                                    f"({entry['probe_after']})")
-                death = server.died()
-                if death:
-                    problems.append(f"{label}, Connection: close: SERVER DIED: {death}")
+            for connections in [int(c) for c in args.close_connections.split(",") if c]:
+                runs_at = report["close"].setdefault(str(connections), {})
+                for key, label, server, port, path in tests:
+                    if path != "/" or not server.alive():
+                        continue
+                    log(f"{label}: Connection: close, {connections} connection(s), {args.close_seconds:g} s")
+                    result = run_wrk(client_ns, f"http://{server.address}:{port}{path}", connections, 1,
+                                     args.close_seconds, server, client_cpus, args.wrk_timeout,
+                                     headers=("Connection: close",))
+                    after = run_probe(client_ns, server.address, port, path)
+                    entry = strip_raw(result)
+                    entry["reachable_after"] = after.get("status") == 200
+                    entry["probe_after"] = after.get("status_line") or after.get("error")
+                    runs_at[key] = entry
+                    if result.get("errors"):
+                        problems.append(f"{label}, Connection: close at {connections}: " + describe_errors(result))
+                    if not entry["reachable_after"]:
+                        problems.append(f"{label}: after {result.get('requests')} requests with Connection: close "
+                                        f"({fmt(result.get('rps'), '.0f')} req/s), a new connection gets no answer "
+                                        f"({entry['probe_after']})")
+                    death = server.died()
+                    if death:
+                        problems.append(f"{label}, Connection: close: SERVER DIED: {death}")
 
         # One more hvt guest, with 8 MiB, at 32 connections.
         if not args.no_mem8 and "hvt" in guests:
@@ -720,13 +726,13 @@ def print_report(report, duration):
               f" — {fmt(run.get('rps'), ',.0f')} req/s, p99 {fmt_us(run.get('p99_us'))}, errors {run.get('errors', '—')},"
               f" memory_peak {size(status.get('memory_peak'))}, memory_free {size(status.get('memory_free'))}")
 
-    close = report.get("close")
-    if close:
+    for connections, close in (report.get("close") or {}).items():
         print()
-        print("new connection per request (Connection: close, 1 connection), after the runs above:")
+        print(f"new connection per request (wrk -t1 -c{connections} -H 'Connection: close'), after the runs above:")
         for name, r in close.items():
             print(f"  {results[name]['label']:<22}{fmt(r.get('rps'), ',.0f'):>10} req/s  {r.get('requests')} requests, "
-                  f"errors {r.get('errors')}; a fresh GET afterwards: "
+                  f"errors {r.get('errors')} {r.get('socket_errors')}, p99 {fmt_us(r.get('p99_us'))}; "
+                  f"a fresh GET afterwards: "
                   f"{'answered' if r.get('reachable_after') else 'NO ANSWER (' + str(r.get('probe_after')) + ')'}")
 
     image = report.get("image", {})

@@ -5,8 +5,9 @@
 //   static files byte-exact with types and ETags; 304, ranges (206/416) and HEAD;
 //   keep-alive and pipelining; the JSON API (status, echo, count, chunked bodies,
 //   100-continue) and the error statuses (404, 405, 400 + close, 414); 1,000 requests over
-//   100 concurrent connections; a slowloris cut off by header-timeout= while others are
-//   served; the page as a browser renders it (DOM and screenshot); the access log and log=off.
+//   100 concurrent connections; 500 clients opening 2,000 connections at once without a reset;
+//   a slowloris cut off by header-timeout= while others are served; the page as a browser
+//   renders it (DOM and screenshot); the access log and log=off.
 // Every client call has a time limit and every guest a watchdog; namespaces are deleted.
 import Foundation
 import SwiftletBuild
@@ -407,6 +408,21 @@ struct WebTests {
         let churn = try guest.client("churn", ["1500", Self.assetsFolder.appendingPathComponent("index.html").path], timeout: 90)
         #expect(churn["ok"].int == 1500, "\(churn)")
         print("web churn on \(target): 1,500 connections closed by the server in \(String(format: "%.2f", churn["elapsed"].double ?? -1)) s")
+        let status = try guest.client("get", ["/api/status"])
+        #expect(status["status"].int == 200, "\(status)")
+    }
+
+    /// 500 clients at once, each making 4 requests on a new connection (`Connection: close`):
+    /// far more handshakes at a time than a listen queue held once. Listen-queue overflow must
+    /// make a client wait (a dropped SYN or ACK is retransmitted), never reset it: no errors.
+    @Test(arguments: runnableTargets)
+    func aBurstOfFiveHundredNewConnectionsIsServedWithoutAReset(target: Target) throws {
+        let guest = try WebGuest(target, "burst")
+        let index = Self.assetsFolder.appendingPathComponent("index.html").path
+        let burst = try guest.client("burst", ["500", "4", index], timeout: 150)
+        #expect(burst["ok"].int == 2000 && burst["error_count"].int == 0, "\(burst)")
+        print("web burst on \(target): 500 clients × 4 new connections in \(String(format: "%.2f", burst["elapsed"].double ?? -1)) s, "
+              + "slowest \(String(format: "%.3f", burst["slowest"].double ?? -1)) s, \(burst["over_one_second"].int ?? -1) over 1 s")
         let status = try guest.client("get", ["/api/status"])
         #expect(status["status"].int == 200, "\(status)")
     }

@@ -18,11 +18,13 @@ Commands:
   chunked                                       POST a chunked body to /api/count and /api/echo
   continue                                      Expect: 100-continue on a raw socket
   load CONNECTIONS REQUESTS ASSETS_DIR          CONNECTIONS threads, REQUESTS each, kept alive
+  burst CLIENTS ROUNDS FILE                     CLIENTS at once, each ROUNDS times: connect, GET /
+                                                with Connection: close, read until closed
   slowloris INTERVAL                            trickle a request head, one byte per INTERVAL s,
                                                 while another client makes normal requests
   png FILE                                      decode a PNG's first rows: size, a few pixels
 """
-import base64, hashlib, http.client, json, os, random, select, socket, struct, sys, threading, time, zlib
+import asyncio, base64, hashlib, http.client, json, os, random, select, socket, struct, sys, threading, time, zlib
 
 HOST = None
 PORT = 80
@@ -347,6 +349,55 @@ def cmd_churn(args):
     return {"ok": ok, "failed": count - ok, "errors": errors[:10], "elapsed": time.monotonic() - began}
 
 
+def cmd_burst(args):
+    """CLIENTS concurrent clients released together, each making ROUNDS requests, every one on a
+    new connection (`Connection: close`): a burst of handshakes much larger than a listen queue.
+    Every response must be the whole file; any reset, refusal or timeout is an error."""
+    clients, rounds, expected_path = int(args[0]), int(args[1]), args[2]
+    with open(expected_path, "rb") as f:
+        expected = f.read()
+    request = f"GET / HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode()
+    outcome = {"ok": 0, "errors": [], "error_count": 0, "slowest": 0.0, "over_one_second": 0}
+
+    async def once(index, round_index):
+        began = time.monotonic()
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, PORT), TIMEOUT)
+            writer.write(request)
+            await writer.drain()
+            data = await asyncio.wait_for(reader.read(), TIMEOUT)
+            writer.close()
+            head, _, body = data.partition(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 200 ") or body != expected:
+                raise ValueError(f"{head[:40]!r}, {len(body)} body bytes")
+        except Exception as error:  # noqa: BLE001 — every failure is reported
+            outcome["error_count"] += 1
+            if len(outcome["errors"]) < 20:
+                outcome["errors"].append(f"client {index} round {round_index}: {type(error).__name__}: {error}")
+            return
+        took = time.monotonic() - began
+        outcome["ok"] += 1
+        outcome["slowest"] = max(outcome["slowest"], took)
+        outcome["over_one_second"] += took > 1.0
+
+    async def client(index, start):
+        await start.wait()
+        for round_index in range(rounds):
+            await once(index, round_index)
+
+    async def main():
+        start = asyncio.Event()
+        tasks = [asyncio.ensure_future(client(i, start)) for i in range(clients)]
+        await asyncio.sleep(0.05)
+        began = time.monotonic()
+        start.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 120)
+        outcome["elapsed"] = time.monotonic() - began
+
+    asyncio.run(main())
+    return outcome
+
+
 def cmd_cap(args):
     """Holds HELD keep-alive connections (each answered once), then opens one more: with the
     server's cap at HELD it is answered 503 and closed, while the held ones still work."""
@@ -528,7 +579,7 @@ def cmd_png(args):
     return result
 
 
-COMMANDS = {"get": cmd_get, "keepalive": cmd_keepalive, "pipeline": cmd_pipeline, "raw": cmd_raw,
+COMMANDS = {"burst": cmd_burst, "get": cmd_get, "keepalive": cmd_keepalive, "pipeline": cmd_pipeline, "raw": cmd_raw,
             "echo": cmd_echo, "count": cmd_count, "chunked": cmd_chunked, "continue": cmd_continue,
             "load": cmd_load, "churn": cmd_churn, "cap": cmd_cap, "uploads": cmd_uploads, "slowloris": cmd_slowloris, "png": cmd_png}
 
