@@ -30,12 +30,18 @@ enum Harness {
 
     /// Builds `examples/NAME` once per test run (for hvt and spt) and returns the image.
     static func example(_ name: String) throws -> URL {
+        try image(of: "examples/\(name)", named: name)
+    }
+
+    /// Builds the application at `path` (relative to the checkout) once per test run, for hvt
+    /// and spt, into `NAME.swiftlet`.
+    static func image(of path: String, named name: String) throws -> URL {
         buildLock.lock()
         defer { buildLock.unlock() }
         if let image = built[name] { return image }
         let home = try SwiftletHome.locate()
         let builder = ImageBuilder(toolchain: try Toolchain.locate(), home: home)
-        let application = try Application(path: home.root.appendingPathComponent("examples/\(name)").path)
+        let application = try Application(path: home.root.appendingPathComponent(path).path)
         let image = scratch.appendingPathComponent("\(name).swiftlet")
         _ = try builder.build(application, targets: Target.allCases, output: image)
         built[name] = image
