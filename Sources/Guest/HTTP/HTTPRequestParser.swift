@@ -10,7 +10,7 @@
 // as is an HTTP/1.1 request without exactly one Host field.
 
 /// Limits enforced while parsing; exceeding one fails with the matching status.
-public struct HTTPLimits: Equatable {
+public struct HTTPLimits: Equatable, Sendable {
     /// Longest request line (without CRLF) → 414.
     public var maxRequestLineLength: Int
     /// Total bytes of header lines including CRLFs (also applied to trailers) → 431.

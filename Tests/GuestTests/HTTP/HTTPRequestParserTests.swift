@@ -202,6 +202,19 @@ import TestSupport
         #expect(ok.last == .end)
     }
 
+    /// A line past its limit fails at its first byte over, long before its CRLF (a client that
+    /// never ends the line must not be left to the header timeout).
+    @Test func anOverLongLineFailsBeforeItEnds() {
+        let limits = HTTPLimits(maxRequestLineLength: 32, maxHeaderBytes: 64)
+        var line = HTTPRequestParser(limits: limits)
+        #expect(line.feed(Array("GET /\(String(repeating: "a", count: 27))".utf8)).isEmpty)  // 32 bytes: still fine
+        #expect(line.feed(Array("a".utf8)) == [.error(.uriTooLong)])
+        var field = HTTPRequestParser(limits: limits)
+        // Header bytes: "Host: a\r\n" (9) + "X: " (3) + 52 = 64, then one more.
+        #expect(field.feed(Array("GET / HTTP/1.1\r\nHost: a\r\nX: \(String(repeating: "b", count: 52))".utf8)).isEmpty)
+        #expect(field.feed(Array("b".utf8)) == [.error(.headerFieldsTooLarge)])
+    }
+
     @Test func errorIsTerminal() {
         var parser = HTTPRequestParser(limits: HTTPLimits())
         let first = parser.feed(Self.bytes("GET / HTTP/3.0\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"))
