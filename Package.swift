@@ -3,16 +3,19 @@
 //   Sources/ABI      the contract between tender and guest (one C header)
 //   Sources/Guest    the guest library OS (Embedded Swift; also builds here for tests)
 //   Sources/Tender   the monitors: hvt (KVM) and spt (seccomp process), sharing Core
-//   Sources/CLI      the `swiftlet` front door and the image builder behind it
+//   Sources/CLI      the `swiftlet` front door (a static launcher, the full CLI) and the image builder
 import PackageDescription
 
-let staticTender: [LinkerSetting] = [.unsafeFlags(["-static-executable", "-Xlinker", "--gc-sections"])]
+// Static executables start in well under a millisecond. lld, because the default linker warns
+// about glibc's static `dlopen` on every link, and that noise reached users on first run.
+let staticExecutable: [LinkerSetting] = [.unsafeFlags(["-static-executable", "-use-ld=lld", "-Xlinker", "--gc-sections"])]
 
 let package = Package(
     name: "Swiftlet",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "swiftlet", targets: ["swiftlet"]),
+        .executable(name: "swiftlet-cli", targets: ["swiftlet-cli"]),
         .executable(name: "swiftlet-hvt", targets: ["swiftlet-hvt"]),
         .executable(name: "swiftlet-spt", targets: ["swiftlet-spt"]),
         .library(name: "Swiftlet", targets: ["Swiftlet"]),
@@ -30,21 +33,26 @@ let package = Package(
         .target(name: "CTender", path: "Sources/Tender/CShim"),
         .target(name: "TenderCore", dependencies: ["SwiftletABI", "CTender"], path: "Sources/Tender/Core"),
         .executableTarget(name: "swiftlet-hvt", dependencies: ["TenderCore"], path: "Sources/Tender/hvt",
-                          linkerSettings: staticTender),
+                          linkerSettings: staticExecutable),
         .executableTarget(name: "swiftlet-spt", dependencies: ["TenderCore"], path: "Sources/Tender/spt",
-                          linkerSettings: staticTender),
+                          linkerSettings: staticExecutable),
 
+        // `swiftlet`: starts an image's tender with neither Foundation nor the dynamic Swift
+        // runtime loaded; hands every other command to `swiftlet-cli`.
+        .target(name: "SwiftletRun", dependencies: ["TenderCore"], path: "Sources/CLI/Run"),
+        .executableTarget(name: "swiftlet", dependencies: ["SwiftletRun"], path: "Sources/CLI/Launcher",
+                          linkerSettings: staticExecutable),
         .target(name: "SwiftletBuild", dependencies: [
-            "TenderCore", .product(name: "Crypto", package: "swift-crypto"),
+            "SwiftletRun", "TenderCore", .product(name: "Crypto", package: "swift-crypto"),
         ], path: "Sources/CLI/Builder"),
-        .executableTarget(name: "swiftlet", dependencies: [
-            "SwiftletBuild", "TenderCore",
+        .executableTarget(name: "swiftlet-cli", dependencies: [
+            "SwiftletBuild", "SwiftletRun", "TenderCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], path: "Sources/CLI/swiftlet"),
+        ], path: "Sources/CLI/Commands"),
 
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "GuestTests", dependencies: ["Swiftlet", "TestSupport"]),
         .testTarget(name: "TenderTests", dependencies: ["TenderCore", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["SwiftletBuild", "TenderCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SwiftletBuild", "SwiftletRun", "TenderCore"]),
     ]
 )

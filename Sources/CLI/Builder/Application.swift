@@ -71,9 +71,25 @@ public struct Application: Equatable, Sendable {
             .sorted { $0.path < $1.path }
     }
 
+    /// Why `name` cannot be a Swift module name, or nil if it can. The rule `swiftlet new`
+    /// states: ASCII letters, digits and underscores, not starting with a digit, and not a name
+    /// an image already uses.
+    public static func moduleNameProblem(_ name: String) -> String? {
+        let rule = "a Swift module name uses only ASCII letters, digits and underscores, and does not start with a digit"
+        guard let first = name.utf8.first else { return "the name is empty; \(rule)" }
+        let valid = name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || ($0 < 0x80 && (isalnum(Int32($0)) != 0)) }
+            && !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first)
+        guard valid else {
+            return "'\(name)' is not a valid Swift module name: \(rule) (for example \(moduleName(name)))"
+        }
+        let taken = ["Swiftlet", "SwiftletABI", "Swift", "_Concurrency", "main"]
+        guard !taken.contains(name) else { return "'\(name)' is taken by a module every image links; choose another name" }
+        return nil
+    }
+
     /// A valid Swift module name from a folder or file name ("my-app" → "my_app").
     static func moduleName(_ text: String) -> String {
-        var name = String(text.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "_" })
+        var name = String(text.map { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "_" ? $0 : "_" })
         if let first = name.first, first.isNumber { name = "_" + name }
         return name.isEmpty ? "app" : name
     }

@@ -2,13 +2,8 @@
 // cached), the application module, the C shims and the static assets (AssetBundle.swift),
 // linked at the ABI's fixed address.
 import Foundation
-
-public enum Target: String, CaseIterable, Sendable {
-    case hvt, spt
-
-    /// The SWIFTLET_TARGET_* bit stamped into the image note.
-    public var noteBit: UInt32 { self == .hvt ? 1 : 2 }
-}
+// `Target` (hvt, spt) lives with the run path; whoever builds images names targets too.
+@_exported import SwiftletRun
 
 public struct ImageBuilder: Sendable {
     public let toolchain: Toolchain

@@ -1,6 +1,8 @@
-// Where the Swiftlet sources the builder compiles into every image live: the checkout this
-// CLI was built from, or SWIFTLET_HOME.
+// Where the Swiftlet sources the builder compiles into every image live: SWIFTLET_HOME, else
+// PREFIX/share/swiftlet beside an installed CLI (PREFIX/libexec/swiftlet), else the checkout
+// this CLI was built from.
 import Foundation
+import SwiftletRun
 
 public struct SwiftletHome: Sendable {
     public let root: URL
@@ -10,7 +12,10 @@ public struct SwiftletHome: Sendable {
     public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) throws(BuildError) -> SwiftletHome {
         let compiledIn = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let root = environment["SWIFTLET_HOME"].map { URL(fileURLWithPath: $0) } ?? compiledIn
+        let installed = URL(fileURLWithPath: Host.executablePath).deletingLastPathComponent()
+            .appendingPathComponent("../../share/swiftlet").standardizedFileURL
+        let installedHasSources = FileManager.default.fileExists(atPath: installed.appendingPathComponent("Sources/Guest").path)
+        let root = environment["SWIFTLET_HOME"].map { URL(fileURLWithPath: $0) } ?? (installedHasSources ? installed : compiledIn)
         let home = SwiftletHome(root: root)
         guard FileManager.default.fileExists(atPath: home.freestanding.appendingPathComponent("image.ld").path) else {
             throw .toolchain("Swiftlet's guest sources are not at \(root.path); set SWIFTLET_HOME to your Swiftlet checkout")
@@ -21,7 +26,15 @@ public struct SwiftletHome: Sendable {
     public var abiInclude: URL { root.appendingPathComponent("Sources/ABI/include") }
     public var guestRoot: URL { root.appendingPathComponent("Sources/Guest") }
     public var freestanding: URL { guestRoot.appendingPathComponent("Freestanding") }
-    public var runtimeCache: URL { root.appendingPathComponent(".build/swiftlet-runtime") }
+    /// The compiled library OS, kept beside its sources; in the user's cache folder when those
+    /// are not writable (installed system-wide).
+    public var runtimeCache: URL {
+        let build = root.appendingPathComponent(".build")
+        try? FileManager.default.createDirectory(at: build, withIntermediateDirectories: true)
+        let writable = FileManager.default.isWritableFile(atPath: build.path)
+        return writable ? build.appendingPathComponent("swiftlet-runtime")
+            : URL(fileURLWithPath: Host.cacheFolder).appendingPathComponent("runtime")
+    }
     public var guestSources: [URL] { Application.swiftFiles(in: guestRoot) }
     /// The freestanding C shims (libc subset, runtime forwarders, the ABI note).
     public var freestandingCSources: [URL] {

@@ -39,4 +39,18 @@ public struct Toolchain: Sendable {
         }
         return Toolchain(swiftc: tool("swiftc")!, clang: clang, linker: linker, objcopy: tool("llvm-objcopy"), embeddedLibraries: embedded)
     }
+
+    /// The first line of `swiftc --version` ("Swift version 6.3 (swift-6.3-RELEASE)").
+    public var versionLine: String? {
+        let process = Process()
+        process.executableURL = swiftc
+        process.arguments = ["--version"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: output, as: UTF8.self).split(separator: "\n").first.map(String.init)
+    }
 }

@@ -18,6 +18,12 @@ struct New: ParsableCommand {
     @Option(help: "What to start from: hello (prints a greeting) or web (an HTTP server with a page, its assets and a JSON endpoint).")
     var template: Template = .hello
 
+    func validate() throws {
+        if let problem = Application.moduleNameProblem(URL(fileURLWithPath: name).lastPathComponent) {
+            throw ValidationError("\(problem). The name is the folder's and the Swift module's.")
+        }
+    }
+
     func run() throws {
         let root = URL(fileURLWithPath: name)
         let module = URL(fileURLWithPath: name).lastPathComponent

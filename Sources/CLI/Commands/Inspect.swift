@@ -64,8 +64,4 @@ struct Inspect: ParsableCommand {
                 + "\(pad(formatSize(Int(clamping: entry.size)), 8))  sha256 \(entry.sha256Hex.prefix(16))")
         }
     }
-
-    private func pad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
-    }
 }

@@ -1,0 +1,73 @@
+// Where swiftlet's executables are, and building the missing ones on first use in a checkout.
+//
+//   checkout:   <root>/.build/<config>/{swiftlet, swiftlet-cli}, tenders from <root>/.build/release
+//   installed:  PREFIX/bin/swiftlet, PREFIX/libexec/swiftlet/{swiftlet-cli, swiftlet-hvt, swiftlet-spt}
+//   SWIFTLET_TENDERS=DIR: the tenders in DIR (the test suite's own build: SwiftPM's lock keeps
+//               `swift test` from building release ones)
+//
+// Tenders are always release builds: a debug tender serves half the requests per second.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct Installation: Sendable {
+    /// The folder holding `swiftlet-cli` (and, when installed, the tenders).
+    public let toolsFolder: String
+    /// The Swiftlet package root, when running from its .build folder.
+    public let checkout: String?
+
+    public static let fullCLIName = "swiftlet-cli"
+
+    public init(toolsFolder: String, checkout: String?) {
+        self.toolsFolder = toolsFolder
+        self.checkout = checkout
+    }
+
+    /// Worked out from where this executable (the launcher or the full CLI) lives.
+    public static func current() -> Installation {
+        let folder = Host.folder(of: Host.executablePath)
+        let libexec = "\(Host.folder(of: folder))/libexec/swiftlet"
+        let tools = Host.kind(of: "\(folder)/\(fullCLIName)") == .missing && Host.isExecutable("\(libexec)/\(fullCLIName)")
+            ? libexec : folder
+        var checkout: String?
+        let components = folder.split(separator: "/", omittingEmptySubsequences: false)
+        if let build = components.lastIndex(of: ".build") {
+            let root = components[..<build].joined(separator: "/")
+            if Host.kind(of: "\(root)/Package.swift") == .regular { checkout = root }
+        }
+        return Installation(toolsFolder: tools, checkout: checkout)
+    }
+
+    public var fullCLI: String { "\(toolsFolder)/\(Self.fullCLIName)" }
+    public var tendersFolder: String {
+        Host.environment("SWIFTLET_TENDERS") ?? checkout.map { "\($0)/.build/release" } ?? toolsFolder
+    }
+    public func tender(_ target: Target) -> String { "\(tendersFolder)/\(target.tenderName)" }
+
+    /// Builds what is missing of the full CLI and the release tenders (a checkout only), with
+    /// one progress line; the toolchain's output goes to a log unless `verbose`.
+    public func ensure(cli: Bool, tenders: Bool, verbose: Bool) throws(Refusal) {
+        let needCLI = cli && !Host.isExecutable(fullCLI)
+        let needTenders = tenders && !Target.allCases.allSatisfy { Host.isExecutable(tender($0)) }
+        guard needCLI || needTenders else { return }
+        guard let checkout, Host.environment("SWIFTLET_TENDERS") == nil || !needTenders else {
+            let missing = needCLI ? fullCLI : tendersFolder + "/swiftlet-{hvt,spt}"
+            throw Refusal("\(missing) is missing; reinstall swiftlet (swift run swiftlet install in the Swiftlet checkout)")
+        }
+        let configuration = toolsFolder.hasSuffix("/release") ? "release" : "debug"
+        var builds: [(configuration: String, product: String)] = []
+        if needCLI { builds.append((configuration, Self.fullCLIName)) }
+        if needTenders { builds += Target.allCases.map { ("release", $0.tenderName) } }
+        let log = verbose ? nil : "\(checkout)/.build/swiftlet-first-use.log"
+        let what = [needCLI ? "the swiftlet CLI" : nil, needTenders ? "the release tenders" : nil].compactMap { $0 }
+        Console.say("first use: building \(what.joined(separator: " and ")) (takes a few minutes\(log.map { "; log: \($0)" } ?? ""))")
+        let swift = Host.findProgram("swift") ?? "/opt/swift/usr/bin/swift"
+        for build in builds {
+            let status = Host.run(swift, ["build", "--package-path", checkout, "-c", build.configuration, "--product", build.product], log: log)
+            guard status == 0 else {
+                let excerpt = log.map { ":\n" + Host.tail(ofFile: $0, lines: 15) } ?? ""
+                throw Refusal("building \(build.product) failed (swift build exit status \(status))\(excerpt)")
+            }
+        }
+    }
+}

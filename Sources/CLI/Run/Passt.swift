@@ -1,0 +1,53 @@
+// passt, the user-mode network behind `-p HOST:GUEST`: it owns the host ports, speaks DHCP and
+// ARP to the guest, and carries its frames over a socketpair (a 4-byte length, then the frame).
+// It exits when the tender's end closes. Everything about starting it is in this file.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum Passt {
+    public static let guestAddress = "10.0.2.15", prefix = "24", gateway = "10.0.2.2"
+    public static let debianPackage = "passt"
+
+    /// What the tender gets: its end of the socketpair and any arguments for the guest.
+    public struct Attachment {
+        public var tenderFD: Int32
+        /// Prepended to the guest's own arguments (none today: the guest asks passt's DHCP).
+        public var guestArguments: [String]
+    }
+
+    public static var executable: String? { Host.findProgram("passt") }
+
+    /// Starts passt on one end of a socketpair. With `verbose`, passt's complaints reach stderr.
+    public static func start(_ passt: String, forwards: [PortForward], verbose: Bool) throws(Refusal) -> Attachment {
+        // Both ends close-on-exec: passt gets its end as fd 3 (a dup, so inherited), and the
+        // tender's end is made inheritable only after passt has started. If passt kept the
+        // tender's end open, it would never see the tender exit.
+        var fds: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
+            throw Refusal("cannot create a socketpair for passt: \(String(cString: strerror(errno)))")
+        }
+        var arguments = [passt, "--foreground", "--quiet", "--fd", "3",
+                         "--address", guestAddress, "--netmask", prefix, "--gateway", gateway]
+        for forward in forwards {
+            arguments += [forward.proto == "udp" ? "--udp-ports" : "--tcp-ports", "\(forward.hostPort):\(forward.guestPort)"]
+        }
+        if forwards.allSatisfy({ $0.proto != "udp" }) { arguments += ["--udp-ports", "none"] }
+        if forwards.allSatisfy({ $0.proto != "tcp" }) { arguments += ["--tcp-ports", "none"] }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        if !verbose { posix_spawn_file_actions_adddup2(&actions, 1, 2) }
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 3)
+        var pid: pid_t = 0
+        let environment: [String] = []
+        let result = posix_spawn(&pid, passt, &actions, nil, Host.cStrings(arguments), Host.cStrings(environment))
+        posix_spawn_file_actions_destroy(&actions)
+        close(fds[1])
+        guard result == 0 else { throw Refusal("cannot start \(passt): \(String(cString: strerror(result)))") }
+        _ = fcntl(fds[0], F_SETFD, 0)
+        return Attachment(tenderFD: fds[0], guestArguments: [])
+    }
+}

@@ -1,0 +1,84 @@
+// What `swiftlet run` needs from the host, checked before anything is built or started, so a
+// missing piece is reported (or fixed) in a moment instead of after a compile.
+#if canImport(Glibc)
+import Glibc
+#endif
+import TenderCore
+
+public enum Prerequisites {
+    /// Every check `run` can make up front. Installs passt when it is missing, `-p` needs it,
+    /// and we are root with apt-get (one line says so; SWIFTLET_NO_INSTALL=1 turns that off).
+    public static func check(_ options: RunOptions) throws(Refusal) {
+        do { _ = try TenderOptions.parseMemorySize(options.memory) } catch { throw Refusal("\(error)") }
+        switch Host.kind(of: options.image) {
+        case .missing:
+            throw Refusal("\(options.image) does not exist; build an image with `swiftlet build` or create an application with `swiftlet new NAME`")
+        case .regular where ImageFile.isImage(options.image) && options.assets != nil:
+            throw Refusal("--assets applies when building an application; \(options.image) is already an image (rebuild it with `swiftlet build --assets DIR`)")
+        default: break
+        }
+        if options.target == .hvt, let problem = kvmProblem {
+            throw Refusal("--target hvt needs KVM, and \(problem); use --target spt (a seccomp-confined process)")
+        }
+        switch options.effectiveNetwork {
+        case .none: break
+        case .tap(let name):
+            guard options.publish.isEmpty else {
+                throw Refusal("-p needs the passt network; with --net tap:NAME, reach the guest at its address on the tap")
+            }
+            try checkTap(name)
+        case .passt:
+            _ = try passt()
+        }
+    }
+
+    /// Why hvt cannot run here, or nil when /dev/kvm is usable.
+    public static var kvmProblem: String? {
+        if access("/dev/kvm", R_OK | W_OK) == 0 { return nil }
+        switch errno {
+        case ENOENT: return "there is no /dev/kvm here (KVM is not enabled on this machine)"
+        case EACCES, EPERM: return "/dev/kvm is not accessible to this user (add the user to the kvm group)"
+        default: return "/dev/kvm is not usable here (\(String(cString: strerror(errno))))"
+        }
+    }
+
+    /// The tap interface must exist already: attaching a missing name would make the kernel
+    /// create a new, unconfigured tap, and the guest would wait for DHCP in vain.
+    public static func checkTap(_ name: String) throws(Refusal) {
+        guard !name.isEmpty, name.utf8.count <= 15, !name.contains("/"), name != ".", name != ".." else {
+            throw Refusal("--net tap:\(name): not a network interface name (at most 15 bytes, no '/')")
+        }
+        guard Host.kind(of: "/sys/class/net/\(name)") != .missing else {
+            throw Refusal("there is no network interface named \(name); create the tap first (as root: ip tuntap add \(name) mode tap), or publish ports with -p HOST:GUEST instead")
+        }
+        guard Host.kind(of: "/sys/class/net/\(name)/tun_flags") == .regular else {
+            throw Refusal("\(name) is not a tap interface; give a tap (ip tuntap add NAME mode tap), or publish ports with -p HOST:GUEST")
+        }
+    }
+
+    /// passt's path; installs it first where we may (see `check`).
+    public static func passt() throws(Refusal) -> String {
+        if let passt = Passt.executable { return passt }
+        let command = installCommand(Passt.debianPackage)
+        guard Host.isRoot, let aptGet = Host.findProgram("apt-get"), Host.environment("SWIFTLET_NO_INSTALL") == nil else {
+            throw Refusal("passt (user-mode networking for -p) is not installed; install it with `\(command)`, or use --net tap:NAME")
+        }
+        let log = "\(Host.cacheFolder)/install.log"
+        Console.say("passt (user-mode networking for -p) is not installed; installing it: \(command) (log: \(log))")
+        setenv("DEBIAN_FRONTEND", "noninteractive", 1)
+        // A fresh system may have no package lists yet: update once if the first try fails.
+        if Host.run(aptGet, ["install", "-y", "-q", Passt.debianPackage], log: log) != 0 {
+            _ = Host.run(aptGet, ["update", "-q"], log: log)
+            _ = Host.run(aptGet, ["install", "-y", "-q", Passt.debianPackage], log: log)
+        }
+        guard let passt = Passt.executable else {
+            throw Refusal("installing passt failed; see \(log):\n\(Host.tail(ofFile: log, lines: 5))")
+        }
+        return passt
+    }
+
+    /// The exact command that installs a Debian package, for this user.
+    public static func installCommand(_ package: String) -> String {
+        (Host.isRoot ? "" : "sudo ") + "apt-get install -y \(package)"
+    }
+}
