@@ -5,10 +5,7 @@ import Testing
 
 @Suite struct CLITests {
     func swiftlet(_ arguments: [String], in folder: URL) throws -> Harness.Outcome {
-        let previous = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(folder.path)
-        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
-        return try Harness.run(Harness.cli, arguments, timeout: 180)
+        try Harness.run(Harness.cli, arguments, timeout: 180, in: folder)
     }
 
     @Test func newBuildRunInspect() throws {

@@ -15,7 +15,14 @@ enum Harness {
     }()
 
     static func tender(_ target: Target) -> URL { productsFolder.appendingPathComponent("swiftlet-\(target.rawValue)") }
-    static var cli: URL { productsFolder.appendingPathComponent("swiftlet") }
+
+    /// The `swiftlet` launcher. The suite points it at the tenders it just built: SwiftPM's lock
+    /// keeps anything under `swift test` from building the release ones (FrontDoorTests covers
+    /// that path with a stand-in checkout).
+    static let cli: URL = {
+        setenv("SWIFTLET_TENDERS", productsFolder.path, 1)
+        return productsFolder.appendingPathComponent("swiftlet")
+    }()
 
     static let kvmAvailable = access("/dev/kvm", R_OK | W_OK) == 0
 
@@ -60,10 +67,13 @@ enum Harness {
 
     /// Runs `executable`; kills it after `timeout` seconds (recorded as a test issue).
     static func run(_ executable: URL, _ arguments: [String], timeout: TimeInterval = 30,
+                    environment: [String: String]? = nil, in folder: URL? = nil,
                     afterStart: ((Process) -> Void)? = nil) throws -> Outcome {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if let environment { process.environment = environment }
+        if let folder { process.currentDirectoryURL = folder }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

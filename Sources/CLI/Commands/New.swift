@@ -19,7 +19,8 @@ struct New: ParsableCommand {
     var template: Template = .hello
 
     func validate() throws {
-        if let problem = Application.moduleNameProblem(URL(fileURLWithPath: name).lastPathComponent) {
+        let module = name.isEmpty ? "" : URL(fileURLWithPath: name).lastPathComponent
+        if let problem = Application.moduleNameProblem(module) {
             throw ValidationError("\(problem). The name is the folder's and the Swift module's.")
         }
     }

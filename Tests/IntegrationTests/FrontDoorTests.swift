@@ -1,0 +1,314 @@
+// The front door as a user meets it: refusals come at once, before anything is built, with exit
+// status 125 (64 for a bad `new` name, ArgumentParser's usage status) and the next step; `run`
+// picks a target the image allows and says so; first use builds release tenders with one line
+// and keeps the toolchain's output in a log; the tender gets an empty environment; `install`
+// makes swiftlet work from any folder.
+import Foundation
+import SwiftletBuild
+import SwiftletRun
+import Testing
+
+@Suite struct FrontDoorTests {
+    static let home = try! SwiftletHome.locate()
+
+    func swiftlet(_ arguments: [String], environment: [String: String]? = nil, in folder: URL? = nil,
+                  timeout: TimeInterval = 180) throws -> Harness.Outcome {
+        try Harness.run(Harness.cli, arguments, timeout: timeout, environment: environment, in: folder)
+    }
+
+    func scratchFolder(_ name: String) throws -> URL {
+        let folder = Harness.scratch.appendingPathComponent("\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
+    /// A copy of examples/hello that has never been built: a build would leave .build behind.
+    func unbuiltApplication() throws -> URL {
+        let app = try scratchFolder("app").appendingPathComponent("hello")
+        try FileManager.default.copyItem(at: Self.home.root.appendingPathComponent("examples/hello"), to: app)
+        try? FileManager.default.removeItem(at: app.appendingPathComponent(".build"))
+        return app
+    }
+
+    /// An executable shell script.
+    func script(_ url: URL, _ body: String) throws {
+        try "#!/bin/sh\n\(body)\n".write(to: url, atomically: true, encoding: .utf8)
+        chmod(url.path, 0o755)
+    }
+
+    func environment(_ changes: [String: String?]) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWIFTLET_TENDERS"] = Harness.productsFolder.path
+        for (name, value) in changes { environment[name] = value }
+        return environment
+    }
+
+    func lines(_ text: String, containing needle: String) -> [Substring] {
+        text.split(separator: "\n").filter { $0.contains(needle) }
+    }
+
+    // MARK: prerequisites, before any build
+
+    @Test func missingPasstIsReportedBeforeBuilding() throws {
+        let app = try unbuiltApplication()
+        let emptyPath = try scratchFolder("empty-path")
+        let result = try swiftlet(["run", "-p", "18090:80", app.path],
+                                  environment: environment(["PATH": emptyPath.path, "SWIFTLET_NO_INSTALL": "1"]))
+        #expect(result.status == 125, "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("passt (user-mode networking for -p) is not installed"), "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("install it with `\(Prerequisites.installCommand("passt"))`"), "stderr: \(result.stderr)")
+        #expect(!result.stderr.contains("Compiling"), "nothing may be built first: \(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: app.appendingPathComponent(".build").path))
+    }
+
+    @Test(.enabled(if: getuid() == 0, "skipped: installing passt is offered to root only"))
+    func rootGetsPasstInstalledWithOneLine() throws {
+        let app = try unbuiltApplication()
+        let tools = try scratchFolder("fake-apt")
+        let calls = tools.appendingPathComponent("calls")
+        // A stand-in apt-get that records its arguments and fails, as one without a network would.
+        try script(tools.appendingPathComponent("apt-get"), "echo \"$@\" >> '\(calls.path)'\necho 'E: Unable to locate package passt' >&2\nexit 100")
+        let result = try swiftlet(["run", "-p", "18091:80", app.path],
+                                  environment: environment(["PATH": tools.path, "XDG_CACHE_HOME": tools.path]))
+        #expect(result.status == 125, "stderr: \(result.stderr)")
+        let announced = lines(result.stderr, containing: "installing it: apt-get install -y passt")
+        #expect(announced.count == 1, "one line says what is installed: \(result.stderr)")
+        #expect(result.stderr.contains("installing passt failed"), "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("Unable to locate package passt"), "the log's tail is shown: \(result.stderr)")
+        let recorded = (try? String(contentsOf: calls, encoding: .utf8)) ?? ""
+        #expect(recorded == "install -y -q passt\nupdate -q\ninstall -y -q passt\n", "apt-get calls: \(recorded)")
+        #expect(!FileManager.default.fileExists(atPath: app.appendingPathComponent(".build").path))
+    }
+
+    @Test func missingTapIsRefusedAtOnceAndNotCreated() throws {
+        let app = try unbuiltApplication()
+        let name = "swlno\(getpid() % 100000)"
+        let missing = try swiftlet(["run", "--net", "tap:\(name)", app.path])
+        #expect(missing.status == 125, "stderr: \(missing.stderr)")
+        #expect(missing.stderr.contains("there is no network interface named \(name)"), "stderr: \(missing.stderr)")
+        #expect(missing.stderr.contains("ip tuntap add \(name) mode tap"))
+        #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(name)"), "no transient tap may be created")
+        #expect(!FileManager.default.fileExists(atPath: app.appendingPathComponent(".build").path))
+
+        let notTap = try swiftlet(["run", "--net", "tap:lo", try Harness.example("hello").path])
+        #expect(notTap.status == 125)
+        #expect(notTap.stderr.contains("lo is not a tap interface"), "stderr: \(notTap.stderr)")
+    }
+
+    @Test func doctorListsWhatIsMissingWithTheInstallCommand() throws {
+        let emptyPath = try scratchFolder("doctor-path")
+        let bare = try swiftlet(["doctor"], environment: environment(["PATH": emptyPath.path]))
+        #expect(bare.status == 0, "passt and gdb are optional: \(bare.stdout) \(bare.stderr)")
+        let passt = bare.stdout.split(separator: "\n").drop { !$0.hasPrefix("missing  passt") }.prefix(2)
+        #expect(passt.count == 2, "stdout: \(bare.stdout)")
+        #expect(passt.last?.contains("install: \(Prerequisites.installCommand("passt"))") == true, "stdout: \(bare.stdout)")
+        #expect(bare.stdout.contains("install: \(Prerequisites.installCommand("gdb"))"), "stdout: \(bare.stdout)")
+        #expect(lines(bare.stdout, containing: "KVM").count == 1)
+        #expect(bare.stdout.contains("ok       Swift toolchain"), "stdout: \(bare.stdout)")
+
+        let usual = try swiftlet(["doctor"])
+        #expect(usual.status == 0)
+        let passtFound = FileManager.default.isExecutableFile(atPath: "/usr/bin/passt")
+        #expect(usual.stdout.contains("ok       passt") == passtFound, "stdout: \(usual.stdout)")
+    }
+
+    // MARK: the target comes from the image
+
+    @Test func runPicksATargetTheImageAllowsAndSaysSo() throws {
+        let folder = try scratchFolder("targets")
+        let hello = Self.home.root.appendingPathComponent("examples/hello").path
+        let sptOnly = folder.appendingPathComponent("spt.swiftlet").path
+        let built = try swiftlet(["build", hello, "--target", "spt", "-o", sptOnly])
+        #expect(built.status == 0, "stderr: \(built.stderr)")
+
+        let ran = try swiftlet(["run", sptOnly, "--", "exit=7"])
+        #expect(ran.status == 7, "stderr: \(ran.stderr)")
+        #expect(ran.stdout.contains("Hello from Swiftlet!"))
+        #expect(lines(ran.stderr, containing: "built for spt only; running it on spt").count == 1, "stderr: \(ran.stderr)")
+
+        let refused = try swiftlet(["run", "--target", "hvt", sptOnly])
+        #expect(refused.status == 125)
+        #expect(refused.stderr.contains("is built for spt only, not hvt; run it with --target spt"), "stderr: \(refused.stderr)")
+        #expect(refused.stdout.isEmpty)
+
+        if Harness.kvmAvailable {
+            let hvtOnly = folder.appendingPathComponent("hvt.swiftlet").path
+            #expect(try swiftlet(["build", hello, "--target", "hvt", "-o", hvtOnly]).status == 0)
+            let onHvt = try swiftlet(["run", hvtOnly])
+            #expect(onHvt.status == 0, "stderr: \(onHvt.stderr)")
+            #expect(onHvt.stderr.isEmpty, "the usual choice needs no notice: \(onHvt.stderr)")
+        }
+    }
+
+    @Test func targetChoiceFollowsTheImageAndTheMachine() throws {
+        let kvmMissing = "there is no /dev/kvm here"
+        #expect(try TargetChoice.choose(image: "x", imageTargets: [.hvt, .spt], requested: nil, kvmProblem: nil) == (.hvt, nil))
+        let fallback = try TargetChoice.choose(image: "x", imageTargets: [.hvt, .spt], requested: nil, kvmProblem: kvmMissing)
+        #expect(fallback.target == .spt && fallback.notice?.contains("running on spt") == true)
+        #expect(try TargetChoice.choose(image: "x", imageTargets: [.spt], requested: nil, kvmProblem: nil).target == .spt)
+        #expect(throws: Refusal.self) { try TargetChoice.choose(image: "x", imageTargets: [.hvt], requested: nil, kvmProblem: kvmMissing) }
+        #expect(throws: Refusal.self) { try TargetChoice.choose(image: "x", imageTargets: [.hvt], requested: .spt, kvmProblem: nil) }
+        #expect(throws: Refusal.self) { try TargetChoice.choose(image: "x", imageTargets: [], requested: nil, kvmProblem: nil) }
+    }
+
+    // MARK: names, version, completions
+
+    @Test(arguments: ["bad name", "1st", "my-app", "café", ""])
+    func newRefusesNamesThatAreNotModuleNames(name: String) throws {
+        let folder = try scratchFolder("names")
+        let result = try swiftlet(["new", name], in: folder)
+        #expect(result.status == 64, "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("ASCII letters, digits and underscores, and does not start with a digit"), "stderr: \(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty, "nothing may be created")
+    }
+
+    @Test func newRefusesTheNamesAnImageAlreadyUses() throws {
+        let folder = try scratchFolder("taken")
+        let result = try swiftlet(["new", "Swiftlet"], in: folder)
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("taken by a module every image links"), "stderr: \(result.stderr)")
+    }
+
+    @Test func versionNamesTheABIAndTheToolchain() throws {
+        let header = try String(contentsOf: Self.home.abiInclude.appendingPathComponent("swiftlet_abi.h"), encoding: .utf8)
+        let define = try #require(header.split(separator: "\n").first { $0.hasPrefix("#define SWIFTLET_ABI_VERSION ") })
+        let abi = define.split(separator: " ").last!.filter(\.isNumber)
+        let result = try swiftlet(["--version"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stdout.hasPrefix("swiftlet \(SwiftletVersion.version)\n"), "stdout: \(result.stdout)")
+        #expect(result.stdout.contains("image ABI version \(abi) "), "stdout: \(result.stdout)")
+        #expect(result.stdout.contains("toolchain: Swift version"), "stdout: \(result.stdout)")
+    }
+
+    @Test(arguments: ["bash", "zsh", "fish"])
+    func completionScriptsKnowTheCommands(shell: String) throws {
+        let result = try swiftlet(["--generate-completion-script", shell])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        for word in ["doctor", "install", "inspect", "publish", "target"] {
+            #expect(result.stdout.contains(word), "\(shell) completion lacks \(word)")
+        }
+    }
+
+    @Test func launcherParsesWhatTheFullCLIDeclares() throws {
+        let help = try swiftlet(["run", "--help"])
+        #expect(help.status == 0)
+        // Option lines: "  -p, --publish <publish>   Make guest port…", "  --verbose   Show…".
+        let optionLines = help.stdout.split(separator: "\n").filter { $0.hasPrefix("  -") }
+        let declared = Set(optionLines.flatMap { line in
+            line.split(whereSeparator: { $0 == " " || $0 == "," }).prefix { $0.hasPrefix("-") }.map(String.init)
+        })
+        let known = Set(RunOptions.valueOptions + RunOptions.flags + ["-h", "--help"])
+        #expect(declared == known, "swiftlet run --help: \(help.stdout)")
+
+        let parsed = try #require(RunOptions(parsing: ["app", "-p", "8080:80", "--mem=64M", "--target", "spt", "--", "a", "-p"]))
+        #expect(parsed.image == "app" && parsed.memory == "64M" && parsed.target == .spt)
+        #expect(parsed.publish == [PortForward(argument: "8080:80")!] && parsed.effectiveNetwork == .passt)
+        #expect(parsed.guestArguments == ["a", "-p"])
+        // Whatever the fast parser does not understand goes to the full CLI, which explains.
+        for unknown in [["app", "--help"], ["app", "extra"], ["-p", "80", "app"], ["app", "--target", "xen"], ["--mem"]] {
+            #expect(RunOptions(parsing: unknown) == nil, "\(unknown)")
+        }
+        let typo = try swiftlet(["run", "--targett", "spt", "app"])
+        #expect(typo.status == 64)
+        #expect(typo.stderr.contains("Unknown option '--targett'"), "stderr: \(typo.stderr)")
+    }
+
+    // MARK: the run path
+
+    /// The launcher has no interpreter: no dynamic loader, Swift runtime or Foundation is loaded
+    /// before it execs the tender.
+    @Test func launcherIsAStaticExecutable() throws {
+        let bytes = [UInt8](try Data(contentsOf: Harness.cli))
+        func read<T: FixedWidthInteger>(_ offset: Int, as: T.Type) -> T {
+            bytes[offset..<offset + MemoryLayout<T>.size].reversed().reduce(T(0)) { $0 << 8 | T($1) }
+        }
+        let programHeaders = Int(read(0x20, as: UInt64.self)), size = Int(read(0x36, as: UInt16.self))
+        let count = Int(read(0x38, as: UInt16.self))
+        let types = (0..<count).map { read(programHeaders + $0 * size, as: UInt32.self) }
+        #expect(!types.isEmpty)
+        #expect(!types.contains(3), "PT_INTERP: the launcher would be dynamically linked")
+        #expect(!types.contains(2), "PT_DYNAMIC: the launcher would load shared libraries")
+    }
+
+    @Test func tenderGetsAnEmptyEnvironment() throws {
+        let tenders = try scratchFolder("env-tenders")
+        for target in Target.allCases {
+            try script(tenders.appendingPathComponent(target.tenderName), "exec /usr/bin/env")
+        }
+        let result = try swiftlet(["run", try Harness.example("hello").path],
+                                  environment: environment(["SWIFTLET_TENDERS": tenders.path, "SWIFTLET_TEST_SECRET": "hunter2"]))
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        for leaked in ["SWIFTLET_TEST_SECRET", "hunter2", "PATH=", "HOME="] {
+            #expect(!result.stdout.contains(leaked), "the tender saw \(leaked): \(result.stdout)")
+        }
+    }
+
+    /// A stand-in checkout whose `swift` prints the static linker's warning and "builds" a tender
+    /// by copying the suite's: the first run builds both release tenders under one line, the
+    /// warning stays in the log, and the image runs on the tender in .build/release, without the
+    /// full CLI (the checkout has none).
+    @Test func firstUseBuildsReleaseTendersWithOneLineAndNoToolchainNoise() throws {
+        let root = try scratchFolder("checkout")
+        try "// stand-in\n".write(to: root.appendingPathComponent("Package.swift"), atomically: true, encoding: .utf8)
+        let products = root.appendingPathComponent(".build/x86_64-unknown-linux-gnu/debug")
+        try FileManager.default.createDirectory(at: products, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Harness.cli, to: products.appendingPathComponent("swiftlet"))
+        let release = root.appendingPathComponent(".build/release")
+        let tools = try scratchFolder("fake-swift")
+        try script(tools.appendingPathComponent("swift"), """
+            echo "$@" >> '\(tools.path)/calls'
+            echo "warning: Using 'dlopen' in statically linked applications requires at runtime the shared libraries" >&2
+            for last; do :; done
+            /bin/mkdir -p '\(release.path)' && /bin/cp '\(Harness.productsFolder.path)'/"$last" '\(release.path)'/"$last"
+            """)
+        let environment = environment(["PATH": tools.path, "SWIFTLET_TENDERS": nil])
+        let launcher = products.appendingPathComponent("swiftlet")
+        let image = try Harness.example("hello").path
+
+        let first = try Harness.run(launcher, ["run", image, "--", "exit=7"], environment: environment)
+        #expect(first.status == 7, "stderr: \(first.stderr)")
+        #expect(first.stdout.contains("Hello from Swiftlet!"))
+        #expect(lines(first.stderr, containing: "first use: building the release tenders").count == 1, "stderr: \(first.stderr)")
+        #expect(!first.stderr.contains("dlopen"), "toolchain noise reached the user: \(first.stderr)")
+        let log = try String(contentsOf: root.appendingPathComponent(".build/swiftlet-first-use.log"), encoding: .utf8)
+        #expect(log.contains("dlopen"), "the toolchain's output belongs in the log")
+        let calls = try String(contentsOf: tools.appendingPathComponent("calls"), encoding: .utf8)
+        for target in Target.allCases {
+            #expect(calls.contains("build --package-path \(root.path) -c release --product \(target.tenderName)"), "calls: \(calls)")
+        }
+
+        let again = try Harness.run(launcher, ["run", "--verbose", image], environment: environment)
+        #expect(again.status == 0, "stderr: \(again.stderr)")
+        #expect(!again.stderr.contains("first use"))
+        #expect(again.stderr.contains("exec (empty environment): \(release.path)/swiftlet-"), "stderr: \(again.stderr)")
+    }
+
+    // MARK: install
+
+    @Test func installedSwiftletWorksFromAnyFolder() throws {
+        let prefix = try scratchFolder("prefix")
+        let installed = try swiftlet(["install", "--prefix", prefix.path, "--products", Harness.productsFolder.path])
+        #expect(installed.status == 0, "stderr: \(installed.stderr)")
+        for path in ["bin/swiftlet", "libexec/swiftlet/swiftlet-cli", "libexec/swiftlet/swiftlet-hvt", "libexec/swiftlet/swiftlet-spt",
+                     "share/swiftlet/Package.swift", "share/swiftlet/Sources/ABI/include/swiftlet_abi.h",
+                     "share/swiftlet/Sources/Guest/Freestanding/image.ld",
+                     "share/bash-completion/completions/swiftlet", "share/zsh/site-functions/_swiftlet",
+                     "share/fish/vendor_completions.d/swiftlet.fish"] {
+            #expect(FileManager.default.fileExists(atPath: prefix.appendingPathComponent(path).path), "\(path) not installed")
+        }
+
+        let elsewhere = try scratchFolder("elsewhere")
+        let path = prefix.appendingPathComponent("bin").path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "")
+        let user = environment(["PATH": path, "SWIFTLET_TENDERS": nil, "SWIFTLET_HOME": nil])
+        let swiftlet = URL(fileURLWithPath: "/usr/bin/env")
+        let created = try Harness.run(swiftlet, ["swiftlet", "new", "greeter"], environment: user, in: elsewhere)
+        #expect(created.status == 0, "stderr: \(created.stderr)")
+        let manifest = try String(contentsOf: elsewhere.appendingPathComponent("greeter/Package.swift"), encoding: .utf8)
+        #expect(manifest.contains(prefix.appendingPathComponent("share/swiftlet").path), "manifest: \(manifest)")
+        let ran = try Harness.run(swiftlet, ["swiftlet", "run", "--target", "spt", "greeter", "--", "hi"],
+                                  timeout: 300, environment: user, in: elsewhere)
+        #expect(ran.status == 0, "stderr: \(ran.stderr)")
+        #expect(ran.stdout.contains("Hello from greeter!"), "stdout: \(ran.stdout)")
+        #expect(ran.stdout.contains("Arguments: hi"))
+    }
+}
