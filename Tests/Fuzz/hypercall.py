@@ -144,6 +144,13 @@ def describe_hung(pid):
 
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def printable(text):
+    """`text` with control characters escaped, for logs and terminals."""
+    return CONTROL.sub(lambda match: f"\\x{ord(match.group(0)):02x}", text)
+
+
 BACKTRACE_LINE = re.compile(r"^  #\d+ 0x[0-9a-f]+( .*)?$")
 
 
@@ -218,6 +225,7 @@ def main():
     while time.monotonic() < deadline and (arguments.seeds is None or len(results) < arguments.seeds):
         result = run_seed(arguments.tender, arguments.image, seed, arguments.calls, arguments.timeout, target)
         kind, violated, detail = judge(result, target, arguments.rss_slack_mb)
+        detail = printable(detail)
         result.update(kind=kind, violation=violated, detail=detail)
         kinds[kind] += 1
         max_rss = max(max_rss, (result["max_rss_kb"], seed))

@@ -49,11 +49,11 @@ status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 for target in ${targets[@]}; do
     echo "== $target"
-    grep -v "^  reproduce:" "$root/.build-fuzz/hypercall-$target.log" | grep -v "^VIOLATION" || true
-    violations=$(grep -c "^VIOLATION" "$root/.build-fuzz/hypercall-$target.log" || true)
+    grep -av "^  reproduce:" "$root/.build-fuzz/hypercall-$target.log" | grep -av "^VIOLATION" || true
+    violations=$(grep -ac "^VIOLATION" "$root/.build-fuzz/hypercall-$target.log" || true)
     if [ "$violations" -gt 0 ]; then
         echo "  $violations violating seeds; the first ones:"
-        grep -A1 "^VIOLATION" "$root/.build-fuzz/hypercall-$target.log" | head -12
+        grep -a -A1 "^VIOLATION" "$root/.build-fuzz/hypercall-$target.log" | head -12
     fi
 done
 exit "$status"

@@ -192,9 +192,8 @@ struct Fuzzer {
     }
 
     /// A table of `count` frame descriptors (count may be past the batch limit: then the table
-    /// is only as long as fits). Returns the table's address and the descriptors as the tender
-    /// will read them (nil where the guest cannot read them itself).
-    mutating func frameTable(count: UInt32, reading: Bool, near request: UInt64) -> (UInt64, [swiftlet_frame]?) {
+    /// is only as long as fits, the tender must refuse it anyway). Returns its address.
+    mutating func frameTable(count: UInt32, reading: Bool, near request: UInt64) -> UInt64 {
         let entries = Int(min(count, SWIFTLET_NET_BATCH_MAX + 1))
         let size = UInt64(entries * MemoryLayout<swiftlet_frame>.size)
         var table: UInt64
@@ -219,17 +218,25 @@ struct Fuzzer {
                       at: table + UInt64(index * MemoryLayout<swiftlet_frame>.size))
             }
         }
-        guard space.isGuestReadable(table, size) else { return (table, nil) }
-        return (table, (0..<entries).map { load(swiftlet_frame.self, at: table + UInt64($0 * MemoryLayout<swiftlet_frame>.size)) })
+        return table
     }
 
-    mutating func netRequest(reading: Bool, near request: UInt64) -> (swiftlet_hc_net, [swiftlet_frame]?) {
+    /// The descriptors of `request` as the tender will read them (nil where the guest cannot
+    /// read them itself). Taken just before the call: the table may overlap the request struct.
+    func descriptors(of request: swiftlet_hc_net) -> [swiftlet_frame]? {
+        let entries = Int(min(request.count, SWIFTLET_NET_BATCH_MAX))
+        let entry = MemoryLayout<swiftlet_frame>.size
+        guard space.isGuestReadable(request.frames, UInt64(entries * entry)) else { return nil }
+        return (0..<entries).map { load(swiftlet_frame.self, at: request.frames + UInt64($0 * entry)) }
+    }
+
+    mutating func netRequest(reading: Bool, near request: UInt64) -> swiftlet_hc_net {
         let count: UInt32 = random.percent(90) ? UInt32(random.below(UInt64(SWIFTLET_NET_BATCH_MAX) + 2))
                                                : random.pick([65, 1000, UInt32.max])
-        let (table, descriptors) = frameTable(count: count, reading: reading, near: request)
+        let table = frameTable(count: count, reading: reading, near: request)
         let handle: UInt32 = random.percent(90) ? UInt32(random.below(2)) : random.pick([8, 63, 64, 65, UInt32.max])
-        return (swiftlet_hc_net(handle: handle, count: count, frames: table,
-                                completed: UInt32(truncatingIfNeeded: random.next()), result: -1), descriptors)
+        return swiftlet_hc_net(handle: handle, count: count, frames: table,
+                               completed: UInt32(truncatingIfNeeded: random.next()), result: -1)
     }
 
     /// After a NET_READ returned: did the tender store a descriptor or a frame where it may not?
@@ -271,7 +278,7 @@ struct Fuzzer {
         default: size = 8
         }
         let (request, filled) = requestAddress(size: size)
-        var reads: [(swiftlet_hc_net, [swiftlet_frame]?)] = []
+        var read: swiftlet_hc_net? = nil
         if filled {
             switch swiftlet_hypercall(rawValue: number) {
             case SWIFTLET_HC_CONSOLE:
@@ -282,14 +289,14 @@ struct Fuzzer {
                 store(swiftlet_hc_poll(timeout: timeout(), ready_set: random.next()), at: request)
             case SWIFTLET_HC_NET_WRITE, SWIFTLET_HC_NET_READ:
                 let reading = number == SWIFTLET_HC_NET_READ.rawValue
-                let (net, descriptors) = netRequest(reading: reading, near: request)
+                let net = netRequest(reading: reading, near: request)
                 store(net, at: request)
-                if reading { reads.append((net, descriptors)) }
+                if reading { read = net }
             case SWIFTLET_HC_NET_EXCHANGE:
-                let (write, _) = netRequest(reading: false, near: request)
-                let (read, descriptors) = netRequest(reading: true, near: request)
-                store(swiftlet_hc_net_exchange(write: write, read: read, timeout: timeout(), ready_set: random.next()), at: request)
-                reads.append((read, descriptors))
+                let write = netRequest(reading: false, near: request)
+                let net = netRequest(reading: true, near: request)
+                store(swiftlet_hc_net_exchange(write: write, read: net, timeout: timeout(), ready_set: random.next()), at: request)
+                read = net
             case SWIFTLET_HC_BLOCK_READ, SWIFTLET_HC_BLOCK_WRITE:
                 let length = random.length(typical: 4096)
                 store(swiftlet_hc_block(handle: UInt32(random.below(3)), _pad: 0, offset: random.length(typical: 1 << 20),
@@ -302,6 +309,7 @@ struct Fuzzer {
                 break
             }
         }
+        let readDescriptors = read.flatMap(descriptors(of:))
         if trace { print("#\(index) hypercall \(number) at \(hex(request))\(filled ? "" : " (not guest-writable)")") }
         transport.call(number, request)
         // Back in the guest: the tender served the call and stored its struct.
@@ -310,15 +318,12 @@ struct Fuzzer {
         }
         if number == SWIFTLET_HC_HALT.rawValue { return "HALT returned" }
         if number == 0 || number > SWIFTLET_HC_MAX.rawValue { return "unknown hypercall \(number) returned" }
-        if number == SWIFTLET_HC_NET_EXCHANGE.rawValue {
-            // The tender's answer is in the struct: judge the read half by what it says it filled.
-            let answered = load(swiftlet_hc_net_exchange.self, at: request)
-            if let (read, descriptors) = reads.first { return checkRead(swiftlet_hc_net(handle: read.handle, count: read.count, frames: read.frames, completed: answered.read.completed, result: answered.read.result), descriptors) }
-        } else if let (read, descriptors) = reads.first {
-            let answered = load(swiftlet_hc_net.self, at: request)
-            return checkRead(swiftlet_hc_net(handle: read.handle, count: read.count, frames: read.frames, completed: answered.completed, result: answered.result), descriptors)
-        }
-        return nil
+        guard var read else { return nil }
+        // The tender's answer is in the struct: judge the read by what it says it filled.
+        read.completed = number == SWIFTLET_HC_NET_EXCHANGE.rawValue
+            ? load(swiftlet_hc_net_exchange.self, at: request).read.completed
+            : load(swiftlet_hc_net.self, at: request).completed
+        return checkRead(read, readDescriptors)
     }
 
     /// HALT with a status in or out of 0...254 and, sometimes, a crash record whose message
