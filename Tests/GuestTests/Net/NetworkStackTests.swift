@@ -533,6 +533,23 @@ private func tcp(from port: UInt16, to destination: UInt16, flags: TCPFlags, seq
         #expect(listener.accept() == nil)
     }
 
+    @Test func aSynIsDroppedNotServedWhenTheHeapHasNoRoomForItsBuffers() throws {
+        final class Room: @unchecked Sendable { var available = false }
+        let room = Room()
+        let link = MemoryLink(mac: guestMAC)
+        var settings = TCPSettings()
+        settings.heapHasRoomForConnection = { room.available }
+        let stack = NetworkStack(device: link, configuration: NetworkConfiguration(
+            mode: .manual(IPv4Subnet(address: guestIP, prefixLength: 24)), gateway: peerIP), tcp: settings)
+        let listener = try stack.listenTCP(port: 80, backlog: 16)
+        var sent = try Self.exchange(stack, link, [ethernet(type: .arp, arp(.request)), Self.segment(from: 3001, .syn, sequence: 100)], now: 1)
+        #expect(sent.isEmpty, "no SYN-ACK, and no RST either: the client retransmits")
+        #expect(stack.tcp.refusedForMemory == 1 && listener.droppedSyns == 1 && stack.tcp.activeConnectionCount == 0)
+        room.available = true
+        sent = try Self.exchange(stack, link, [Self.segment(from: 3001, .syn, sequence: 100)], now: Self.second + 1)
+        #expect(sent.count == 1 && sent[0].flags == [.syn, .ack])
+    }
+
     @Test func connectionsAndListenQueuesAreSizedToTheHeap() throws {
         var settings = TCPSettings()
         settings.sendBuffer = 16 * 1024

@@ -46,12 +46,22 @@ public enum Network {
         return stack
     }
 
-    /// Connections and listen queues sized so that all their buffers fit in half the heap.
+    /// Connections and listen queues sized so that all their buffers fit in half the heap, and
+    /// no connection opened when the heap cannot give it its buffers now.
     static func tcpSettings(for nic: GuestNIC, sendBuffer: Int, receiveBuffer: Int) -> TCPSettings {
         var settings = TCPSettings(mtu: nic.mtu)
         settings.sendBuffer = max(sendBuffer, 2 * nic.mtu)
         settings.receiveBuffer = max(receiveBuffer, 2 * nic.mtu)
-        settings.fitBuffers(in: Runtime.heap.statistics.bytesFree / 2)
+        let heapAtStart = Runtime.heap.statistics.bytesFree
+        settings.fitBuffers(in: heapAtStart / 2)
+        // Each new connection also needs its two buffers from the heap as it is now, with a
+        // sixteenth of the heap left over for what serving it allocates besides.
+        let largestBuffer = max(settings.sendBuffer, settings.receiveBuffer)
+        let needed = settings.sendBuffer + settings.receiveBuffer + max(heapAtStart / 16, 128 * 1024)
+        settings.heapHasRoomForConnection = {
+            let heap = Runtime.heap.statistics
+            return heap.bytesFree >= needed && heap.largestFreeBlock >= largestBuffer
+        }
         return settings
     }
 }

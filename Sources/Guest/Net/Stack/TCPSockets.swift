@@ -21,6 +21,10 @@ public struct TCPSettings: Sendable {
     /// Largest accept and half-open queue a listener may ask for (Linux's somaxconn, 4096).
     /// The guest lowers it to `maximumConnections`: a queued connection holds buffers too.
     public var maximumBacklog = 4096
+    /// Whether the heap can give one more connection its buffers now (nil: assume so). The
+    /// cap above is computed once; fragmentation and everything else the guest allocates can
+    /// leave less room than it assumes, and a SYN must be dropped then, not crash the guest.
+    public var heapHasRoomForConnection: (@Sendable () -> Bool)?
     public var connection: TCPConfiguration
 
     public init(mtu: Int = 1500) {
@@ -121,6 +125,8 @@ struct TCPLayer {
     var timeWaitOrderStart = 0
     var resetsSent = 0
     var refusedForCapacity = 0
+    /// SYNs dropped because the heap could not have held the connection's buffers.
+    var refusedForMemory = 0
     var timeWaitForgotten = 0
 
     init(settings: TCPSettings) { self.settings = settings }
@@ -256,6 +262,11 @@ extension NetworkStack {
     private func makeRoomForSYN(_ listener: TCPListener, now: UInt64) -> Bool {
         if listener.isAcceptQueueFull {
             listener.acceptQueueOverflows += 1
+            return false
+        }
+        if let heapHasRoom = tcp.settings.heapHasRoomForConnection, !heapHasRoom() {
+            tcp.refusedForMemory += 1
+            listener.droppedSyns += 1
             return false
         }
         let atCap = tcp.activeConnectionCount >= tcp.settings.maximumConnections
