@@ -3,15 +3,17 @@
 under its real seccomp filter, and judges how the tender ended.
 
 Each seed gets a fresh tender (`--mem` 8M or 32M; zero, one or two network devices on
-socketpairs fed with random frames, whatever the guest sends is read and dropped) and the guest
-`seed=N calls=C`. Allowed endings (README: exit statuses):
+socketpairs fed with random frames, whatever the guest sends is read and dropped — except for
+one seed in 32, whose peer stops reading, as a stalled passt would) and the
+guest `seed=N calls=C`. Allowed endings (README: exit statuses):
   finished      status 0 and the guest's "hypercall-fuzz: done" line
   halted        the guest's own HALT: a status the guest chose, no crash report
   crash-report  status 255 and a clean report: "swiftlet-T: guest crashed: ..." then only
                 backtrace lines, no control characters; on spt a fault must be in guest code
   tender-error  status 125 (the tender refused something, with its reason on stderr)
 Violations (the run fails):
-  hang          still running after --timeout seconds (killed; its state is recorded)
+  hang          still running after --timeout seconds (killed; its state is recorded);
+                hang-stalled when its peer had stopped reading
   tender-signal the tender died by a signal (SIGSYS: a system call outside its allow-list)
   tender-fault  spt: a "crash report" for a fault whose instruction is outside guest memory,
                 i.e. the tender itself faulted on a pointer the guest gave it
@@ -34,16 +36,19 @@ ISSUE_ITEMS = {
     "guest-oracle": "issue 8 §4: the tender writes where the guest may not (output buffers must be guest-writable)",
     "tender-fault": "issue 8 §4: on spt a buffer the tender cannot touch crashes the tender itself",
     "report-format": "issue 8 §4: the guest's crash message is printed raw (escape control characters)",
+    "hang-stalled": "issue 8 §4: a passt that stops reading blocks the tender in writeAll forever",
 }
 
 
 def seed_setup(seed):
-    """Memory size and number of network devices for a seed (deterministic)."""
-    return ("8M" if seed % 2 else "32M"), [0, 1, 1, 2][seed % 4]
+    """Memory size, number of network devices, and whether the peer stops reading (a passt
+    that stalls) for a seed (deterministic)."""
+    devices = [0, 1, 1, 2][seed % 4]
+    return ("8M" if seed % 2 else "32M"), devices, devices > 0 and seed % 32 == 31
 
 
 def run_seed(tender, image, seed, calls, timeout, target):
-    memory, devices = seed_setup(seed)
+    memory, devices, stalled = seed_setup(seed)
     pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(devices)]
     ours = [a for a, _ in pairs]
     theirs = [b for _, b in pairs]
@@ -63,7 +68,7 @@ def run_seed(tender, image, seed, calls, timeout, target):
     outgoing = {}
     for sock in ours:
         sock.setblocking(False)
-        selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, "net")
+        selector.register(sock, (0 if stalled else selectors.EVENT_READ) | selectors.EVENT_WRITE, "net")
         outgoing[sock] = bytearray()
     stdout, stderr = bytearray(), bytearray()
     frames_left = 400
@@ -89,7 +94,7 @@ def run_seed(tender, image, seed, calls, timeout, target):
                 continue
             sock = key.fileobj
             try:
-                if events & selectors.EVENT_READ and not sock.recv(65536):
+                if events & selectors.EVENT_READ and not stalled and not sock.recv(65536):
                     selector.unregister(sock)
                     continue
                 if events & selectors.EVENT_WRITE:
@@ -101,7 +106,10 @@ def run_seed(tender, image, seed, calls, timeout, target):
                         sent = sock.send(outgoing[sock])
                         del outgoing[sock][:sent]
                     elif frames_left == 0:
-                        selector.modify(sock, selectors.EVENT_READ, "net")
+                        if stalled:
+                            selector.unregister(sock)
+                        else:
+                            selector.modify(sock, selectors.EVENT_READ, "net")
             except (BlockingIOError, InterruptedError):
                 pass
             except OSError:
@@ -115,7 +123,7 @@ def run_seed(tender, image, seed, calls, timeout, target):
     process.stderr.close()
     selector.close()
     return {
-        "seed": seed, "memory": memory, "devices": devices, "seconds": round(elapsed, 3),
+        "seed": seed, "memory": memory, "devices": devices, "stalled_peer": stalled, "seconds": round(elapsed, 3),
         "status": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
         "max_rss_kb": usage.ru_maxrss, "hang": hang,
@@ -160,6 +168,8 @@ def judge(result, target, rss_slack_mb):
     bound_kb = (memory_bytes >> 10) + (rss_slack_mb << 10)
     stdout, stderr = result["stdout_tail"], result["stderr"]
     if result["hang"] is not None:
+        if result["stalled_peer"]:
+            return "hang-stalled", True, f"killed after the time limit, its peer having stopped reading; {result['hang']}"
         return "hang", True, f"killed after the time limit; {result['hang']}"
     if result["signal"] is not None:
         return "tender-signal", True, f"tender died by signal {signal.Signals(result['signal']).name}; stderr: {stderr[-300:]!r}"

@@ -204,8 +204,11 @@ struct Fuzzer {
         }
         if space.isGuestWritable(table, size) {
             for index in 0..<entries {
-                let capacity = UInt32(truncatingIfNeeded: random.length(typical: 1514))
-                let length = reading ? 0 : UInt32(truncatingIfNeeded: random.length(typical: 1514))
+                // Mostly frames a correct guest would pass (so batches get through and fill the
+                // link), else any length.
+                let plausible = !random.percent(2 * hostility + 5)
+                let capacity = UInt32(truncatingIfNeeded: plausible ? 1514 : random.length(typical: 1514))
+                let length = reading ? 0 : UInt32(truncatingIfNeeded: plausible ? 14 + random.below(1501) : random.length(typical: 1514))
                 let byteCount = UInt64(reading ? capacity : length)
                 var data: UInt64
                 if random.percent(10) {
