@@ -9,6 +9,8 @@ import PackageDescription
 // Static executables start in well under a millisecond. lld, because the default linker warns
 // about glibc's static `dlopen` on every link, and that noise reached users on first run.
 let staticExecutable: [LinkerSetting] = [.unsafeFlags(["-static-executable", "-use-ld=lld", "-Xlinker", "--gc-sections"])]
+// The launcher is Embedded Swift: no Swift runtime starts before it execs a tender.
+let embeddedSwift: [SwiftSetting] = [.enableExperimentalFeature("Embedded"), .unsafeFlags(["-wmo"])]
 
 let package = Package(
     name: "Swiftlet",
@@ -37,22 +39,24 @@ let package = Package(
         .executableTarget(name: "swiftlet-spt", dependencies: ["TenderCore"], path: "Sources/Tender/spt",
                           linkerSettings: staticExecutable),
 
-        // `swiftlet`: starts an image's tender with neither Foundation nor the dynamic Swift
-        // runtime loaded; hands every other command to `swiftlet-cli`.
-        .target(name: "SwiftletRun", dependencies: ["TenderCore"], path: "Sources/CLI/Run"),
-        .executableTarget(name: "swiftlet", dependencies: ["SwiftletRun"], path: "Sources/CLI/Launcher",
-                          linkerSettings: staticExecutable),
+        // `swiftlet`: from `run IMAGE` to execve of the tender with no Swift runtime or Foundation
+        // loaded; hands every other command to `swiftlet-cli`.
+        .target(name: "CRunShim", path: "Sources/CLI/RunShim"),
+        .target(name: "SwiftletRun", dependencies: ["CRunShim", "SwiftletABI"], path: "Sources/CLI/Run",
+                swiftSettings: embeddedSwift),
+        .executableTarget(name: "swiftlet", dependencies: ["SwiftletRun", "CRunShim"], path: "Sources/CLI/Launcher",
+                          swiftSettings: embeddedSwift, linkerSettings: staticExecutable),
         .target(name: "SwiftletBuild", dependencies: [
-            "SwiftletRun", "TenderCore", .product(name: "Crypto", package: "swift-crypto"),
+            "TenderCore", .product(name: "Crypto", package: "swift-crypto"),
         ], path: "Sources/CLI/Builder"),
         .executableTarget(name: "swiftlet-cli", dependencies: [
-            "SwiftletBuild", "SwiftletRun", "TenderCore",
+            "SwiftletBuild", "TenderCore", "CRunShim",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/CLI/Commands"),
 
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "GuestTests", dependencies: ["Swiftlet", "TestSupport"]),
         .testTarget(name: "TenderTests", dependencies: ["TenderCore", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["SwiftletBuild", "SwiftletRun", "TenderCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SwiftletBuild", "TenderCore"]),
     ]
 )

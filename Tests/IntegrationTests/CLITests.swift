@@ -121,8 +121,13 @@ import Testing
         #expect(notImage.status != 0)
         #expect(notImage.stderr.contains("not a Swiftlet image"), "stderr: \(notImage.stderr)")
 
-        let badMemory = try swiftlet(["run", "--mem", "lots", "no-such-app"], in: folder)
-        #expect(badMemory.status != 0)
-        #expect(badMemory.stderr.contains("64M"), "stderr: \(badMemory.stderr)")
+        // Before building an application (the full CLI checks), and for an image (its tender refuses).
+        let application = try SwiftletHome.locate().root.appendingPathComponent("examples/hello").path
+        for target in [application, try Harness.example("hello").path] {
+            let badMemory = try swiftlet(["run", "--mem", "lots", target], in: folder)
+            #expect(badMemory.status != 0)
+            #expect(badMemory.stderr.contains("64M"), "stderr: \(badMemory.stderr)")
+            #expect(!badMemory.stderr.contains("Compiling"), "stderr: \(badMemory.stderr)")
+        }
     }
 }

@@ -5,7 +5,6 @@
 // makes swiftlet work from any folder.
 import Foundation
 import SwiftletBuild
-import SwiftletRun
 import Testing
 
 @Suite struct FrontDoorTests {
@@ -43,6 +42,11 @@ import Testing
         return environment
     }
 
+    /// The exact command swiftlet prints for a missing Debian package.
+    func installCommand(_ package: String) -> String {
+        (getuid() == 0 ? "" : "sudo ") + "apt-get install -y \(package)"
+    }
+
     func lines(_ text: String, containing needle: String) -> [Substring] {
         text.split(separator: "\n").filter { $0.contains(needle) }
     }
@@ -56,7 +60,7 @@ import Testing
                                   environment: environment(["PATH": emptyPath.path, "SWIFTLET_NO_INSTALL": "1"]))
         #expect(result.status == 125, "stderr: \(result.stderr)")
         #expect(result.stderr.contains("passt (user-mode networking for -p) is not installed"), "stderr: \(result.stderr)")
-        #expect(result.stderr.contains("install it with `\(Prerequisites.installCommand("passt"))`"), "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("install it with `\(installCommand("passt"))`"), "stderr: \(result.stderr)")
         #expect(!result.stderr.contains("Compiling"), "nothing may be built first: \(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: app.appendingPathComponent(".build").path))
     }
@@ -101,8 +105,8 @@ import Testing
         #expect(bare.status == 0, "passt and gdb are optional: \(bare.stdout) \(bare.stderr)")
         let passt = bare.stdout.split(separator: "\n").drop { !$0.hasPrefix("missing  passt") }.prefix(2)
         #expect(passt.count == 2, "stdout: \(bare.stdout)")
-        #expect(passt.last?.contains("install: \(Prerequisites.installCommand("passt"))") == true, "stdout: \(bare.stdout)")
-        #expect(bare.stdout.contains("install: \(Prerequisites.installCommand("gdb"))"), "stdout: \(bare.stdout)")
+        #expect(passt.last?.contains("install: \(installCommand("passt"))") == true, "stdout: \(bare.stdout)")
+        #expect(bare.stdout.contains("install: \(installCommand("gdb"))"), "stdout: \(bare.stdout)")
         #expect(lines(bare.stdout, containing: "KVM").count == 1)
         #expect(bare.stdout.contains("ok       Swift toolchain"), "stdout: \(bare.stdout)")
 
@@ -140,17 +144,6 @@ import Testing
         }
     }
 
-    @Test func targetChoiceFollowsTheImageAndTheMachine() throws {
-        let kvmMissing = "there is no /dev/kvm here"
-        #expect(try TargetChoice.choose(image: "x", imageTargets: [.hvt, .spt], requested: nil, kvmProblem: nil) == (.hvt, nil))
-        let fallback = try TargetChoice.choose(image: "x", imageTargets: [.hvt, .spt], requested: nil, kvmProblem: kvmMissing)
-        #expect(fallback.target == .spt && fallback.notice?.contains("running on spt") == true)
-        #expect(try TargetChoice.choose(image: "x", imageTargets: [.spt], requested: nil, kvmProblem: nil).target == .spt)
-        #expect(throws: Refusal.self) { try TargetChoice.choose(image: "x", imageTargets: [.hvt], requested: nil, kvmProblem: kvmMissing) }
-        #expect(throws: Refusal.self) { try TargetChoice.choose(image: "x", imageTargets: [.hvt], requested: .spt, kvmProblem: nil) }
-        #expect(throws: Refusal.self) { try TargetChoice.choose(image: "x", imageTargets: [], requested: nil, kvmProblem: nil) }
-    }
-
     // MARK: names, version, completions
 
     @Test(arguments: ["bad name", "1st", "my-app", "café", ""])
@@ -170,12 +163,16 @@ import Testing
     }
 
     @Test func versionNamesTheABIAndTheToolchain() throws {
-        let header = try String(contentsOf: Self.home.abiInclude.appendingPathComponent("swiftlet_abi.h"), encoding: .utf8)
-        let define = try #require(header.split(separator: "\n").first { $0.hasPrefix("#define SWIFTLET_ABI_VERSION ") })
-        let abi = define.split(separator: " ").last!.filter(\.isNumber)
+        func defined(_ name: String, in header: String) throws -> String {
+            let text = try String(contentsOf: Self.home.root.appendingPathComponent(header), encoding: .utf8)
+            let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("#define \(name) ") })
+            return String(line.split(separator: " ").last!.filter { $0.isNumber || $0 == "." })
+        }
+        let abi = try defined("SWIFTLET_ABI_VERSION", in: "Sources/ABI/include/swiftlet_abi.h")
+        let version = try defined("SWIFTLET_VERSION", in: "Sources/CLI/RunShim/include/run_shim.h")
         let result = try swiftlet(["--version"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
-        #expect(result.stdout.hasPrefix("swiftlet \(SwiftletVersion.version)\n"), "stdout: \(result.stdout)")
+        #expect(result.stdout.hasPrefix("swiftlet \(version)\n"), "stdout: \(result.stdout)")
         #expect(result.stdout.contains("image ABI version \(abi) "), "stdout: \(result.stdout)")
         #expect(result.stdout.contains("toolchain: Swift version"), "stdout: \(result.stdout)")
     }
@@ -189,25 +186,39 @@ import Testing
         }
     }
 
-    @Test func launcherParsesWhatTheFullCLIDeclares() throws {
+    /// Every option `swiftlet run --help` declares is taken by the launcher itself: in a
+    /// stand-in checkout without the full CLI, handing over would mean building it.
+    @Test func launcherTakesEveryRunOptionTheFullCLIDeclares() throws {
         let help = try swiftlet(["run", "--help"])
         #expect(help.status == 0)
-        // Option lines: "  -p, --publish <publish>   Make guest port…", "  --verbose   Show…".
+        // Option lines: "  -p, --publish <HOST:GUEST>   Make guest port…", "  --verbose   Show…".
         let optionLines = help.stdout.split(separator: "\n").filter { $0.hasPrefix("  -") }
         let declared = Set(optionLines.flatMap { line in
             line.split(whereSeparator: { $0 == " " || $0 == "," }).prefix { $0.hasPrefix("-") }.map(String.init)
         })
-        let known = Set(RunOptions.valueOptions + RunOptions.flags + ["-h", "--help"])
-        #expect(declared == known, "swiftlet run --help: \(help.stdout)")
+        let samples: [String: [String]] = [
+            "--target": ["--target", "spt"], "--mem": ["--mem", "64M"], "-p": ["-p", "18097:80"],
+            "--publish": ["--publish=18098:80"], "--net": ["--net", "none"], "--assets": ["--assets", "assets"],
+            "--verbose": ["--verbose"],
+        ]
+        #expect(declared.subtracting(["-h", "--help"]) == Set(samples.keys), "swiftlet run --help: \(help.stdout)")
 
-        let parsed = try #require(RunOptions(parsing: ["app", "-p", "8080:80", "--mem=64M", "--target", "spt", "--", "a", "-p"]))
-        #expect(parsed.image == "app" && parsed.memory == "64M" && parsed.target == .spt)
-        #expect(parsed.publish == [PortForward(argument: "8080:80")!] && parsed.effectiveNetwork == .passt)
-        #expect(parsed.guestArguments == ["a", "-p"])
-        // Whatever the fast parser does not understand goes to the full CLI, which explains.
-        for unknown in [["app", "--help"], ["app", "extra"], ["-p", "80", "app"], ["app", "--target", "xen"], ["--mem"]] {
-            #expect(RunOptions(parsing: unknown) == nil, "\(unknown)")
+        let checkout = try StandInCheckout(self)
+        let image = try Harness.example("hello").path
+        for (option, words) in samples.sorted(by: { $0.key < $1.key }) {
+            let result = try Harness.run(checkout.launcher, ["run"] + words + [image], environment: checkout.environment)
+            #expect(!checkout.calls().contains("swiftlet-cli"), "\(option) was handed to the full CLI")
+            if option == "--assets" {
+                #expect(result.status == 125 && result.stderr.contains("already an image"), "stderr: \(result.stderr)")
+            } else {
+                #expect(result.status == 0, "\(option): \(result.stderr)")
+                #expect(result.stdout.contains("Hello from Swiftlet!"), "\(option): \(result.stdout)")
+            }
         }
+
+        let malformed = try swiftlet(["run", "-p", "80", image])
+        #expect(malformed.status == 64)
+        #expect(malformed.stderr.contains("-p 80: expected HOST:GUEST"), "stderr: \(malformed.stderr)")
         let typo = try swiftlet(["run", "--targett", "spt", "app"])
         #expect(typo.status == 64)
         #expect(typo.stderr.contains("Unknown option '--targett'"), "stderr: \(typo.stderr)")
@@ -233,7 +244,7 @@ import Testing
     @Test func tenderGetsAnEmptyEnvironment() throws {
         let tenders = try scratchFolder("env-tenders")
         for target in Target.allCases {
-            try script(tenders.appendingPathComponent(target.tenderName), "exec /usr/bin/env")
+            try script(tenders.appendingPathComponent("swiftlet-\(target.rawValue)"), "exec /usr/bin/env")
         }
         let result = try swiftlet(["run", try Harness.example("hello").path],
                                   environment: environment(["SWIFTLET_TENDERS": tenders.path, "SWIFTLET_TEST_SECRET": "hunter2"]))
@@ -243,44 +254,60 @@ import Testing
         }
     }
 
-    /// A stand-in checkout whose `swift` prints the static linker's warning and "builds" a tender
-    /// by copying the suite's: the first run builds both release tenders under one line, the
-    /// warning stays in the log, and the image runs on the tender in .build/release, without the
-    /// full CLI (the checkout has none).
+    /// A Swiftlet checkout as the launcher sees one: Package.swift, the launcher in
+    /// .build/<triple>/debug, no full CLI and no release tenders. Its `swift` (first on PATH)
+    /// prints the static linker's warning and "builds" a tender by copying the suite's; asked
+    /// for anything else, it fails.
+    struct StandInCheckout {
+        let root: URL, launcher: URL, release: URL, tools: URL
+        let environment: [String: String]
+
+        init(_ tests: FrontDoorTests) throws {
+            root = try tests.scratchFolder("checkout")
+            try "// stand-in\n".write(to: root.appendingPathComponent("Package.swift"), atomically: true, encoding: .utf8)
+            let products = root.appendingPathComponent(".build/x86_64-unknown-linux-gnu/debug")
+            try FileManager.default.createDirectory(at: products, withIntermediateDirectories: true)
+            launcher = products.appendingPathComponent("swiftlet")
+            try FileManager.default.copyItem(at: Harness.cli, to: launcher)
+            release = root.appendingPathComponent(".build/release")
+            tools = try tests.scratchFolder("fake-swift")
+            try tests.script(tools.appendingPathComponent("swift"), """
+                echo "$@" >> '\(tools.path)/calls'
+                echo "warning: Using 'dlopen' in statically linked applications requires at runtime the shared libraries" >&2
+                for last; do :; done
+                case "$last" in swiftlet-hvt|swiftlet-spt) ;; *) exit 1 ;; esac
+                /bin/mkdir -p '\(release.path)' && /bin/cp '\(Harness.productsFolder.path)'/"$last" '\(release.path)'/"$last"
+                """)
+            environment = tests.environment(["PATH": tools.path + ":/usr/bin:/bin", "SWIFTLET_TENDERS": nil])
+        }
+
+        func calls() -> String {
+            (try? String(contentsOf: tools.appendingPathComponent("calls"), encoding: .utf8)) ?? ""
+        }
+    }
+
+    /// The first run builds both release tenders under one line, the warning stays in the log,
+    /// and the image runs on the tender in .build/release, without the full CLI.
     @Test func firstUseBuildsReleaseTendersWithOneLineAndNoToolchainNoise() throws {
-        let root = try scratchFolder("checkout")
-        try "// stand-in\n".write(to: root.appendingPathComponent("Package.swift"), atomically: true, encoding: .utf8)
-        let products = root.appendingPathComponent(".build/x86_64-unknown-linux-gnu/debug")
-        try FileManager.default.createDirectory(at: products, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: Harness.cli, to: products.appendingPathComponent("swiftlet"))
-        let release = root.appendingPathComponent(".build/release")
-        let tools = try scratchFolder("fake-swift")
-        try script(tools.appendingPathComponent("swift"), """
-            echo "$@" >> '\(tools.path)/calls'
-            echo "warning: Using 'dlopen' in statically linked applications requires at runtime the shared libraries" >&2
-            for last; do :; done
-            /bin/mkdir -p '\(release.path)' && /bin/cp '\(Harness.productsFolder.path)'/"$last" '\(release.path)'/"$last"
-            """)
-        let environment = environment(["PATH": tools.path, "SWIFTLET_TENDERS": nil])
-        let launcher = products.appendingPathComponent("swiftlet")
+        let checkout = try StandInCheckout(self)
         let image = try Harness.example("hello").path
 
-        let first = try Harness.run(launcher, ["run", image, "--", "exit=7"], environment: environment)
+        let first = try Harness.run(checkout.launcher, ["run", image, "--", "exit=7"], environment: checkout.environment)
         #expect(first.status == 7, "stderr: \(first.stderr)")
         #expect(first.stdout.contains("Hello from Swiftlet!"))
         #expect(lines(first.stderr, containing: "first use: building the release tenders").count == 1, "stderr: \(first.stderr)")
         #expect(!first.stderr.contains("dlopen"), "toolchain noise reached the user: \(first.stderr)")
-        let log = try String(contentsOf: root.appendingPathComponent(".build/swiftlet-first-use.log"), encoding: .utf8)
+        let log = try String(contentsOf: checkout.root.appendingPathComponent(".build/swiftlet-first-use.log"), encoding: .utf8)
         #expect(log.contains("dlopen"), "the toolchain's output belongs in the log")
-        let calls = try String(contentsOf: tools.appendingPathComponent("calls"), encoding: .utf8)
         for target in Target.allCases {
-            #expect(calls.contains("build --package-path \(root.path) -c release --product \(target.tenderName)"), "calls: \(calls)")
+            #expect(checkout.calls().contains("build --package-path \(checkout.root.path) -c release --product swiftlet-\(target.rawValue)"),
+                    "calls: \(checkout.calls())")
         }
 
-        let again = try Harness.run(launcher, ["run", "--verbose", image], environment: environment)
+        let again = try Harness.run(checkout.launcher, ["run", "--verbose", image], environment: checkout.environment)
         #expect(again.status == 0, "stderr: \(again.stderr)")
         #expect(!again.stderr.contains("first use"))
-        #expect(again.stderr.contains("exec (empty environment): \(release.path)/swiftlet-"), "stderr: \(again.stderr)")
+        #expect(again.stderr.contains("exec (empty environment): \(checkout.release.path)/swiftlet-"), "stderr: \(again.stderr)")
     }
 
     // MARK: install

@@ -2,8 +2,15 @@
 // cached), the application module, the C shims and the static assets (AssetBundle.swift),
 // linked at the ABI's fixed address.
 import Foundation
-// `Target` (hvt, spt) lives with the run path; whoever builds images names targets too.
-@_exported import SwiftletRun
+import SwiftletABI
+
+/// The launcher (Sources/CLI/Run/Target.swift, Embedded Swift) has its own copy of this enum.
+public enum Target: String, CaseIterable, Sendable {
+    case hvt, spt
+
+    /// The SWIFTLET_TARGET_* bit stamped into the image note.
+    public var noteBit: UInt32 { self == .hvt ? SWIFTLET_TARGET_HVT : SWIFTLET_TARGET_SPT }
+}
 
 public struct ImageBuilder: Sendable {
     public let toolchain: Toolchain

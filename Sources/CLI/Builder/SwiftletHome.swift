@@ -2,7 +2,6 @@
 // PREFIX/share/swiftlet beside an installed CLI (PREFIX/libexec/swiftlet), else the checkout
 // this CLI was built from.
 import Foundation
-import SwiftletRun
 
 public struct SwiftletHome: Sendable {
     public let root: URL
@@ -12,7 +11,8 @@ public struct SwiftletHome: Sendable {
     public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) throws(BuildError) -> SwiftletHome {
         let compiledIn = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let installed = URL(fileURLWithPath: Host.executablePath).deletingLastPathComponent()
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let installed = URL(fileURLWithPath: executable).deletingLastPathComponent()
             .appendingPathComponent("../../share/swiftlet").standardizedFileURL
         let installedHasSources = FileManager.default.fileExists(atPath: installed.appendingPathComponent("Sources/Guest").path)
         let root = environment["SWIFTLET_HOME"].map { URL(fileURLWithPath: $0) } ?? (installedHasSources ? installed : compiledIn)
@@ -32,8 +32,10 @@ public struct SwiftletHome: Sendable {
         let build = root.appendingPathComponent(".build")
         try? FileManager.default.createDirectory(at: build, withIntermediateDirectories: true)
         let writable = FileManager.default.isWritableFile(atPath: build.path)
+        let environment = ProcessInfo.processInfo.environment
+        let cache = environment["XDG_CACHE_HOME"] ?? ((environment["HOME"] ?? "/tmp") + "/.cache")
         return writable ? build.appendingPathComponent("swiftlet-runtime")
-            : URL(fileURLWithPath: Host.cacheFolder).appendingPathComponent("runtime")
+            : URL(fileURLWithPath: cache).appendingPathComponent("swiftlet/runtime")
     }
     public var guestSources: [URL] { Application.swiftFiles(in: guestRoot) }
     /// The freestanding C shims (libc subset, runtime forwarders, the ABI note).

@@ -8,8 +8,8 @@
 //   PREFIX/share/{bash-completion/completions/swiftlet,zsh/site-functions/_swiftlet,fish/vendor_completions.d/swiftlet.fish}
 import ArgumentParser
 import Foundation
+import CRunShim
 import SwiftletBuild
-import SwiftletRun
 
 struct Install: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,7 +21,7 @@ struct Install: ParsableCommand {
     @Option(help: ArgumentHelp("Install these already-built products instead of building release ones.", visibility: .hidden))
     var products: String?
 
-    static let executables = ["swiftlet", Installation.fullCLIName] + Target.allCases.map(\.tenderName)
+    static let executables = ["swiftlet", "swiftlet-cli", "swiftlet-hvt", "swiftlet-spt"]
 
     func run() throws {
         let home = try SwiftletHome.locate()
@@ -50,7 +50,7 @@ struct Install: ParsableCommand {
         for (shell, path) in completions {
             try write(SwiftletCommand.completionScript(for: shell), to: prefix.appendingPathComponent("share/\(path)"))
         }
-        say("installed swiftlet \(SwiftletVersion.version) into \(prefix.path)")
+        say("installed swiftlet \(SWIFTLET_VERSION) into \(prefix.path)")
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
         if !path.contains(where: { URL(fileURLWithPath: String($0)).standardizedFileURL == bin }) {
             say("\(bin.path) is not on PATH; add it: export PATH=\"\(bin.path):$PATH\"")
@@ -61,11 +61,20 @@ struct Install: ParsableCommand {
     func buildRelease(_ home: SwiftletHome) throws -> URL {
         let log = home.root.appendingPathComponent(".build/swiftlet-install.log")
         say("building release binaries (a few minutes; log: \(log.path))")
-        let swift = Host.findProgram("swift") ?? "/opt/swift/usr/bin/swift"
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let output = try FileHandle(forWritingTo: log)
+        defer { try? output.close() }
         for product in Self.executables {
-            let status = Host.run(swift, ["build", "--package-path", home.root.path, "-c", "release", "--product", product], log: log.path)
-            guard status == 0 else {
-                throw UserError("building \(product) failed:\n\(Host.tail(ofFile: log.path, lines: 15))")
+            let build = Process()
+            build.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            build.arguments = ["swift", "build", "--package-path", home.root.path, "-c", "release", "--product", product]
+            build.standardOutput = output
+            build.standardError = output
+            try build.run()
+            build.waitUntilExit()
+            guard build.terminationStatus == 0 else {
+                let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+                throw UserError("building \(product) failed:\n\(text.split(separator: "\n").suffix(15).joined(separator: "\n"))")
             }
         }
         return home.root.appendingPathComponent(".build/release")

@@ -3,8 +3,9 @@
 // The launcher (Sources/CLI/Launcher) runs an image without coming here; this command parses
 // the same options with ArgumentParser for help and errors, and builds applications.
 import ArgumentParser
+import Foundation
 import SwiftletBuild
-import SwiftletRun
+import TenderCore
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,11 +26,13 @@ struct Run: ParsableCommand {
     var mem: String = "32M"
 
     @Option(name: [.customShort("p"), .customLong("publish")],
-            help: "Make guest port GUEST reachable at 127.0.0.1:HOST (HOST:GUEST, or HOST:GUEST/udp). Uses passt.")
-    var publish: [PortForward] = []
+            help: ArgumentHelp("Make guest port GUEST reachable at 127.0.0.1:HOST (HOST:GUEST, or HOST:GUEST/udp). Uses passt.",
+                               valueName: "HOST:GUEST"))
+    var publish: [String] = []
 
-    @Option(help: "Network: passt (user-mode, default when -p is given), tap:NAME (an existing tap interface), or none.")
-    var net: NetworkChoice?
+    @Option(help: ArgumentHelp("Network: passt (user-mode, default when -p is given), tap:NAME (an existing tap interface), or none.",
+                               valueName: "passt|tap:NAME|none"))
+    var net: String?
 
     @Option(help: "When building: folder of static files to embed (default: PATH/assets, if it exists).")
     var assets: String?
@@ -40,37 +43,31 @@ struct Run: ParsableCommand {
     @Argument(parsing: .postTerminator, help: "Arguments for the guest, after --.")
     var arguments: [String] = []
 
-    var options: RunOptions {
-        var options = RunOptions(image: image)
-        options.target = target
-        options.memory = mem
-        options.publish = publish
-        options.network = net
-        options.assets = assets
-        options.verbose = verbose
-        options.guestArguments = arguments
-        return options
+    /// Reached for an application (the launcher checked the host before handing it over):
+    /// build it, then hand the image back to the launcher, which runs it.
+    func run() throws {
+        do { _ = try TenderOptions.parseMemorySize(mem) } catch { throw UserError("\(error)") }
+        var imagePath = image
+        if !Self.isELF(image) {
+            imagePath = try Build.build(path: image, targets: Target.allCases, output: nil, assets: assets).image.path
+        } else if assets != nil {
+            throw UserError("--assets applies when building an application; \(image) is already an image (rebuild it with `swiftlet build --assets DIR`)")
+        }
+        var words = ["run", "--mem", mem]
+        if let target { words += ["--target", target.rawValue] }
+        for forward in publish { words += ["-p", forward] }
+        if let net { words += ["--net", net] }
+        if verbose { words.append("--verbose") }
+        try LauncherHandoff.exec(words + [imagePath, "--"] + arguments)
     }
 
-    func run() throws {
-        let options = options
-        do {
-            try Prerequisites.check(options)
-            let installation = Installation.current()
-            if ImageFile.isImage(image) {
-                try Launch.exec(options, image: image, installation: installation)
-            }
-            try installation.ensure(cli: false, tenders: true, verbose: verbose)
-            let built = try Build.build(path: image, targets: Target.allCases, output: nil, assets: assets)
-            try Launch.exec(options, image: built.image.path, installation: installation)
-        } catch let refusal as Refusal {
-            refusal.exit()
-        }
+    static func isELF(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+              let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        return handle.readData(ofLength: 4) == Data([0x7F, 0x45, 0x4C, 0x46])
     }
 }
 
 extension Target: ExpressibleByArgument {}
-
-extension NetworkChoice: ExpressibleByArgument {}
-
-extension PortForward: ExpressibleByArgument {}

@@ -1,8 +1,10 @@
 // swiftlet-cli: the full front door (ArgumentParser, Foundation). The launcher `swiftlet` execs
 // it for everything but running an image.
 import ArgumentParser
+import CRunShim
+import Foundation
+import SwiftletABI
 import SwiftletBuild
-import SwiftletRun
 
 @main
 struct SwiftletCommand: ParsableCommand {
@@ -17,8 +19,8 @@ struct SwiftletCommand: ParsableCommand {
 
     func run() throws {
         guard version else { throw CleanExit.helpRequest(self) }
-        print("swiftlet \(SwiftletVersion.version)")
-        print("image ABI version \(SwiftletVersion.abi) (Sources/ABI/include/swiftlet_abi.h)")
+        print("swiftlet \(SWIFTLET_VERSION)")
+        print("image ABI version \(SWIFTLET_ABI_VERSION) (Sources/ABI/include/swiftlet_abi.h)")
         do {
             let toolchain = try Toolchain.locate()
             print("toolchain: \(toolchain.versionLine ?? "unknown version") (\(toolchain.swiftc.path))")
@@ -41,7 +43,9 @@ enum TargetOption: String, ExpressibleByArgument, CaseIterable {
 }
 
 /// Progress and results go to stderr; stdout belongs to the guest.
-func say(_ text: String) { Console.say(text) }
+func say(_ text: String) {
+    FileHandle.standardError.write(Data("swiftlet: \(text)\n".utf8))
+}
 
 struct UserError: Error, CustomStringConvertible {
     let description: String

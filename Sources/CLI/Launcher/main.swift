@@ -1,31 +1,48 @@
 // swiftlet, the front door. `swiftlet run IMAGE` goes from here straight to execve of the
-// tender: this is a static executable that loads neither Foundation nor the dynamic Swift
-// runtime, so it adds a fraction of a millisecond to a boot. Everything else (new, build,
-// run APP, inspect, doctor, install, --help, --version, completions) is the full CLI,
-// `swiftlet-cli`, which this execs with the same arguments.
-#if canImport(Glibc)
-import Glibc
-#endif
+// tender. This is Embedded Swift linked statically: there is no Swift runtime to start and no
+// Foundation to load, so it costs about what a C launcher would (bench/cli.py). `doctor` is
+// answered here too. Everything else (new, build, run APP, inspect, install, --help,
+// --version, completions) is the full CLI, `swiftlet-cli`, which this execs with the same
+// arguments; after building an application it execs this launcher again to run the image.
+import CRunShim
 import SwiftletRun
 
-let arguments = Array(CommandLine.arguments.dropFirst())
-let installation = Installation.current()
-var verbose = false
+/// Runs the image, answers doctor, or hands the command to the full CLI; never returns.
+func launch(_ arguments: [String]) -> Never {
+    let installation = Installation.current()
+    var verbose = false
 
-if arguments.first == "run", let options = RunOptions(parsing: Array(arguments.dropFirst())) {
-    verbose = options.verbose
-    do {
-        try Prerequisites.check(options)
-        if ImageFile.isImage(options.image) {
-            try Launch.exec(options, image: options.image, installation: installation)
+    switch arguments.first {
+    case "run":
+        switch RunOptions.parse(Array(arguments.dropFirst())) {
+        case .options(let options):
+            verbose = options.verbose
+            do throws(Refusal) {
+                try Prerequisites.check(options)
+                if ImageFile.isImage(options.image) {
+                    try Launch.exec(options, image: options.image, installation: installation)
+                }
+                // An application: the full CLI builds it, then hands the image back to this launcher.
+                try installation.ensure(cli: true, tenders: true, verbose: verbose)
+            } catch {
+                error.exit()
+            }
+        case .invalid(let problem):
+            Refusal.usage(problem).exit()
+        case .forFullCLI:
+            if Host.environment(Installation.handBackVariable) != nil {
+                Refusal("swiftlet-cli handed back run options the launcher cannot parse: \(arguments.joined(separator: " "))").exit()
+            }
         }
-        // An application: the full CLI builds it, then starts it through Launch.exec too.
-        try installation.ensure(cli: true, tenders: true, verbose: verbose)
-    } catch {
-        error.exit()
+    case "doctor" where arguments.count == 1:
+        exit(Doctor.run())
+    default:
+        break
     }
+
+    do throws(Refusal) { try installation.ensure(cli: true, tenders: false, verbose: verbose) } catch { error.exit() }
+    execv(installation.fullCLI, Host.cStrings(["swiftlet"] + arguments))
+    Refusal("cannot start \(installation.fullCLI): \(Host.errorText)").exit()
 }
 
-do { try installation.ensure(cli: true, tenders: false, verbose: verbose) } catch { error.exit() }
-execv(installation.fullCLI, Host.cStrings(["swiftlet"] + arguments))
-Refusal("cannot start \(installation.fullCLI): \(String(cString: strerror(errno)))").exit()
+launch(Array(Host.arguments.dropFirst()))

@@ -1,24 +1,30 @@
 // The few questions the run path asks the host (files, programs on PATH, child processes),
-// answered with Glibc alone: the launcher must not load Foundation.
-#if canImport(Glibc)
-import Glibc
-#endif
+// answered with libc alone: the launcher is Embedded Swift, with no runtime to start.
+import CRunShim
 
 public enum Host {
+    /// This process's arguments, its own path first.
+    public static var arguments: [String] {
+        let argv = run_shim_argv()!
+        return (0..<Int(run_shim_argc())).map { String(cString: argv[$0]!) }
+    }
+
     public static func environment(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }
     }
 
     public static var isRoot: Bool { geteuid() == 0 }
 
+    public static var errorText: String { String(cString: strerror(run_shim_errno())) }
+
     public enum FileKind { case missing, regular, directory, other }
 
     public static func kind(of path: String) -> FileKind {
         var status = stat()
         guard stat(path, &status) == 0 else { return .missing }
-        switch status.st_mode & S_IFMT {
-        case S_IFREG: return .regular
-        case S_IFDIR: return .directory
+        switch status.st_mode & mode_t(S_IFMT) {
+        case mode_t(S_IFREG): return .regular
+        case mode_t(S_IFDIR): return .directory
         default: return .other
         }
     }
@@ -30,15 +36,16 @@ public enum Host {
     /// Where PATH finds `name`; sbin folders are searched too, as a non-root PATH may lack them.
     public static func findProgram(_ name: String) -> String? {
         let path = environment("PATH") ?? "/usr/local/bin:/usr/bin:/bin"
-        let folders = path.split(separator: ":").map(String.init) + ["/usr/local/sbin", "/usr/sbin", "/sbin"]
-        return folders.lazy.map { "\($0)/\(name)" }.first(where: isExecutable)
+        let folders = path.split(separator: ":").map { String($0) } + ["/usr/local/sbin", "/usr/sbin", "/sbin"]
+        for folder in folders where isExecutable("\(folder)/\(name)") { return "\(folder)/\(name)" }
+        return nil
     }
 
     /// This executable's path, links resolved.
     public static var executablePath: String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard count > 0 else { return CommandLine.arguments[0] }
+        guard count > 0 else { return arguments.first ?? "swiftlet" }
         return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
@@ -47,14 +54,31 @@ public enum Host {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
+    /// A file's bytes, if it can be read and is at most `limit` bytes long.
+    public static func contents(ofFile path: String, limit: Int) -> [UInt8]? {
+        let fd = run_shim_open(path, O_RDONLY | O_CLOEXEC, 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while bytes.count <= limit {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && run_shim_errno() == EINTR { continue }
+            guard count >= 0 else { return nil }
+            if count == 0 { return bytes }
+            bytes += chunk[..<count]
+        }
+        return nil
+    }
+
     /// The first `count` bytes of a file (fewer if it is shorter); nil if it cannot be read.
     public static func prefix(ofFile path: String, count: Int) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = run_shim_open(path, O_RDONLY | O_CLOEXEC, 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var bytes = [UInt8](repeating: 0, count: count)
-        let read = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, count) }
-        return read < 0 ? nil : Array(bytes[..<read])
+        let done = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, count) }
+        return done < 0 ? nil : Array(bytes[..<done])
     }
 
     /// A C argv/envp: strings, then a null pointer (leaked on purpose: exec or a short-lived spawn follows).
@@ -62,15 +86,23 @@ public enum Host {
         strings.map { strdup($0) } + [nil]
     }
 
-    /// Runs a program to completion with stdin from /dev/null and stdout/stderr into `log` (a
-    /// file, appended) or, without one, both to our stderr (stdout belongs to the guest).
-    /// Returns its exit status (-1 if it did not start).
-    public static func run(_ program: String, _ arguments: [String], log: String?) -> Int32 {
+    /// Runs a program to completion with stdin from /dev/null, and stdout and stderr into `log`
+    /// (appended), or into `pipe` (read back and returned as `output`), or else both to our
+    /// stderr (stdout belongs to the guest). `status` is -1 if it did not start.
+    public static func run(_ program: String, _ arguments: [String], log: String? = nil,
+                           captureOutput: Bool = false) -> (status: Int32, output: String) {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        if let log {
+        var pipeFDs: [Int32] = [-1, -1]
+        if captureOutput {
+            guard pipe(&pipeFDs) == 0 else { return (-1, "") }
+            _ = run_shim_set_cloexec(pipeFDs[0], 1)
+            _ = run_shim_set_cloexec(pipeFDs[1], 1)
+            posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        } else if let log {
             posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
         } else {
@@ -78,28 +110,34 @@ public enum Host {
         }
         var pid: pid_t = 0
         let argv = cStrings([program] + arguments)
-        guard posix_spawn(&pid, program, &actions, nil, argv, environ) == 0 else { return -1 }
+        let started = posix_spawn(&pid, program, &actions, nil, argv, run_shim_environ()) == 0
+        var output: [UInt8] = []
+        if captureOutput {
+            close(pipeFDs[1])
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while started {
+                let count = chunk.withUnsafeMutableBytes { read(pipeFDs[0], $0.baseAddress, $0.count) }
+                if count < 0 && run_shim_errno() == EINTR { continue }
+                guard count > 0 else { break }
+                output += chunk[..<count]
+            }
+            close(pipeFDs[0])
+        }
+        guard started else { return (-1, "") }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        while waitpid(pid, &status, 0) < 0 && run_shim_errno() == EINTR {}
         let exited = status & 0x7f == 0
-        return exited ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), String(decoding: output, as: UTF8.self))
     }
 
     /// The last `lines` lines of a text file, for an error that points at a log.
     public static func tail(ofFile path: String, lines: Int) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return "" }
-        defer { close(fd) }
-        let size = lseek(fd, 0, SEEK_END)
-        let start = max(0, size - 8192)
-        lseek(fd, start, SEEK_SET)
-        var bytes = [UInt8](repeating: 0, count: Int(size - start))
-        let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        let text = String(decoding: bytes.prefix(max(0, count)), as: UTF8.self)
+        guard let bytes = contents(ofFile: path, limit: 64 << 20) else { return "" }
+        let text = String(decoding: bytes.suffix(8192), as: UTF8.self)
         return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines + 1).joined(separator: "\n")
     }
 
-    /// Where swiftlet keeps logs and caches: $XDG_CACHE_HOME/swiftlet or ~/.cache/swiftlet (made if missing).
+    /// Where swiftlet keeps logs: $XDG_CACHE_HOME/swiftlet or ~/.cache/swiftlet (made if missing).
     public static var cacheFolder: String {
         let base = environment("XDG_CACHE_HOME") ?? (environment("HOME").map { "\($0)/.cache" } ?? "/tmp")
         let folder = "\(base)/swiftlet"

@@ -6,9 +6,7 @@
 //               `swift test` from building release ones)
 //
 // Tenders are always release builds: a debug tender serves half the requests per second.
-#if canImport(Glibc)
-import Glibc
-#endif
+import CRunShim
 
 public struct Installation: Sendable {
     /// The folder holding `swiftlet-cli` (and, when installed, the tenders).
@@ -17,6 +15,9 @@ public struct Installation: Sendable {
     public let checkout: String?
 
     public static let fullCLIName = "swiftlet-cli"
+    /// Set by the full CLI when it hands a built image back to the launcher: the launcher then
+    /// never hands `run` to the full CLI again.
+    public static let handBackVariable = "SWIFTLET_HANDED_BACK"
 
     public init(toolsFolder: String, checkout: String?) {
         self.toolsFolder = toolsFolder
@@ -63,7 +64,7 @@ public struct Installation: Sendable {
         Console.say("first use: building \(what.joined(separator: " and ")) (takes a few minutes\(log.map { "; log: \($0)" } ?? ""))")
         let swift = Host.findProgram("swift") ?? "/opt/swift/usr/bin/swift"
         for build in builds {
-            let status = Host.run(swift, ["build", "--package-path", checkout, "-c", build.configuration, "--product", build.product], log: log)
+            let status = Host.run(swift, ["build", "--package-path", checkout, "-c", build.configuration, "--product", build.product], log: log).status
             guard status == 0 else {
                 let excerpt = log.map { ":\n" + Host.tail(ofFile: $0, lines: 15) } ?? ""
                 throw Refusal("building \(build.product) failed (swift build exit status \(status))\(excerpt)")

@@ -1,7 +1,5 @@
 // The last step of `swiftlet run`: from an image file to execve of its tender.
-#if canImport(Glibc)
-import Glibc
-#endif
+import CRunShim
 
 public enum Launch {
     /// Chooses the tender, attaches the network and replaces this process with the tender,
@@ -10,7 +8,8 @@ public enum Launch {
     /// The tender gets an empty environment: on spt the guest shares the tender's address
     /// space, and the user's environment (tokens, paths) is none of its business.
     public static func exec(_ options: RunOptions, image: String, installation: Installation) throws(Refusal) -> Never {
-        let choice = try TargetChoice.choose(image: image, imageTargets: try ImageFile.targets(of: image),
+        // An image whose note cannot be read goes to the default tender, which says what is wrong.
+        let choice = try TargetChoice.choose(image: image, imageTargets: ImageFile.targets(of: image) ?? Target.allCases,
                                              requested: options.target, kvmProblem: Prerequisites.kvmProblem)
         if let notice = choice.notice { Console.say(notice) }
         try installation.ensure(cli: false, tenders: true, verbose: options.verbose)
@@ -32,6 +31,6 @@ public enum Launch {
         let argv = [tender] + tenderArguments + [image, "--"] + guestArguments
         if options.verbose { Console.say("exec (empty environment): \(argv.joined(separator: " "))") }
         execve(tender, Host.cStrings(argv), Host.cStrings([]))
-        throw Refusal("cannot start \(tender): \(String(cString: strerror(errno)))")
+        throw Refusal("cannot start \(tender): \(Host.errorText)")
     }
 }

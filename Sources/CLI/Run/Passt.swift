@@ -1,9 +1,7 @@
 // passt, the user-mode network behind `-p HOST:GUEST`: it owns the host ports, speaks DHCP and
 // ARP to the guest, and carries its frames over a socketpair (a 4-byte length, then the frame).
 // It exits when the tender's end closes. Everything about starting it is in this file.
-#if canImport(Glibc)
-import Glibc
-#endif
+import CRunShim
 
 public enum Passt {
     public static let guestAddress = "10.0.2.15", prefix = "24", gateway = "10.0.2.2"
@@ -25,7 +23,7 @@ public enum Passt {
         // tender's end open, it would never see the tender exit.
         var fds: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
-            throw Refusal("cannot create a socketpair for passt: \(String(cString: strerror(errno)))")
+            throw Refusal("cannot create a socketpair for passt: \(Host.errorText)")
         }
         var arguments = [passt, "--foreground", "--quiet", "--fd", "3",
                          "--address", guestAddress, "--netmask", prefix, "--gateway", gateway]
@@ -47,7 +45,7 @@ public enum Passt {
         posix_spawn_file_actions_destroy(&actions)
         close(fds[1])
         guard result == 0 else { throw Refusal("cannot start \(passt): \(String(cString: strerror(result)))") }
-        _ = fcntl(fds[0], F_SETFD, 0)
+        _ = run_shim_set_cloexec(fds[0], 0)
         return Attachment(tenderFD: fds[0], guestArguments: [])
     }
 }

@@ -1,15 +1,12 @@
 // What `swiftlet run` needs from the host, checked before anything is built or started, so a
 // missing piece is reported (or fixed) in a moment instead of after a compile.
-#if canImport(Glibc)
-import Glibc
-#endif
-import TenderCore
+import CRunShim
 
 public enum Prerequisites {
     /// Every check `run` can make up front. Installs passt when it is missing, `-p` needs it,
     /// and we are root with apt-get (one line says so; SWIFTLET_NO_INSTALL=1 turns that off).
+    /// (--mem is checked by the tender, or by the full CLI before it builds an application.)
     public static func check(_ options: RunOptions) throws(Refusal) {
-        do { _ = try TenderOptions.parseMemorySize(options.memory) } catch { throw Refusal("\(error)") }
         switch Host.kind(of: options.image) {
         case .missing:
             throw Refusal("\(options.image) does not exist; build an image with `swiftlet build` or create an application with `swiftlet new NAME`")
@@ -35,10 +32,10 @@ public enum Prerequisites {
     /// Why hvt cannot run here, or nil when /dev/kvm is usable.
     public static var kvmProblem: String? {
         if access("/dev/kvm", R_OK | W_OK) == 0 { return nil }
-        switch errno {
+        switch run_shim_errno() {
         case ENOENT: return "there is no /dev/kvm here (KVM is not enabled on this machine)"
         case EACCES, EPERM: return "/dev/kvm is not accessible to this user (add the user to the kvm group)"
-        default: return "/dev/kvm is not usable here (\(String(cString: strerror(errno))))"
+        default: return "/dev/kvm is not usable here (\(Host.errorText))"
         }
     }
 
@@ -67,7 +64,7 @@ public enum Prerequisites {
         Console.say("passt (user-mode networking for -p) is not installed; installing it: \(command) (log: \(log))")
         setenv("DEBIAN_FRONTEND", "noninteractive", 1)
         // A fresh system may have no package lists yet: update once if the first try fails.
-        if Host.run(aptGet, ["install", "-y", "-q", Passt.debianPackage], log: log) != 0 {
+        if Host.run(aptGet, ["install", "-y", "-q", Passt.debianPackage], log: log).status != 0 {
             _ = Host.run(aptGet, ["update", "-q"], log: log)
             _ = Host.run(aptGet, ["install", "-y", "-q", Passt.debianPackage], log: log)
         }

@@ -1,6 +1,6 @@
-// What `swiftlet run` was asked to do. The launcher parses it here, without ArgumentParser
-// (which loads Foundation); the full CLI declares the same options with ArgumentParser and
-// fills in the same struct. `RunOptionsTests` checks that both know the same options.
+// What `swiftlet run` was asked to do, parsed by the launcher without ArgumentParser (which
+// loads Foundation). The full CLI declares the same options with ArgumentParser, for help,
+// completion and errors; a FrontDoorTests case checks that the launcher takes every one.
 public struct RunOptions: Equatable, Sendable {
     /// An image, or an application to build first.
     public var image: String
@@ -22,9 +22,16 @@ public struct RunOptions: Equatable, Sendable {
     public static let valueOptions = ["--target", "--mem", "-p", "--publish", "--net", "--assets"]
     public static let flags = ["--verbose"]
 
-    /// Parses what follows `run`. Nil for anything this parser does not fully understand (help,
-    /// a typo, a malformed value): the full CLI then parses it and explains the problem.
-    public init?(parsing arguments: [String]) {
+    /// What the launcher makes of the words after `run`.
+    public enum Parsed {
+        case options(RunOptions)
+        /// A malformed value: refused here, with what was expected.
+        case invalid(String)
+        /// Help, or an option this parser does not know: the full CLI parses it and explains.
+        case forFullCLI
+    }
+
+    public static func parse(_ arguments: [String]) -> Parsed {
         var image: String?
         var options = RunOptions(image: "")
         var index = 0
@@ -36,47 +43,50 @@ public struct RunOptions: Equatable, Sendable {
                 break
             }
             guard argument.hasPrefix("-"), argument != "-" else {
-                guard image == nil else { return nil }
+                guard image == nil else { return .forFullCLI }
                 image = argument
                 continue
             }
-            if Self.flags.contains(argument) {
+            if flags.contains(argument) {
                 options.verbose = true
                 continue
             }
             var name = argument
             var value: String
-            if let equals = argument.firstIndex(of: "="), argument.hasPrefix("--") {
+            if argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") {
                 name = String(argument[..<equals])
                 value = String(argument[argument.index(after: equals)...])
             } else {
-                guard index < arguments.count else { return nil }
+                guard valueOptions.contains(name), index < arguments.count else { return .forFullCLI }
                 value = arguments[index]
                 index += 1
             }
-            guard options.set(name, to: value) else { return nil }
+            guard valueOptions.contains(name) else { return .forFullCLI }
+            if let problem = options.set(name, to: value) { return .invalid(problem) }
         }
-        guard let image else { return nil }
+        guard let image else { return .forFullCLI }
         options.image = image
-        self = options
+        return .options(options)
     }
 
-    private mutating func set(_ option: String, to value: String) -> Bool {
+    /// Sets one option; says what is wrong with a malformed value.
+    private mutating func set(_ option: String, to value: String) -> String? {
         switch option {
         case "--target":
-            guard let target = Target(rawValue: value) else { return false }
+            guard let target = Target(rawValue: value) else { return "--target \(value): expected hvt or spt" }
             self.target = target
         case "--mem": memory = value
         case "-p", "--publish":
-            guard let forward = PortForward(argument: value) else { return false }
+            guard let forward = PortForward(argument: value) else {
+                return "\(option) \(value): expected HOST:GUEST or HOST:GUEST/udp, ports 1 to 65535 (e.g. -p 8080:80)"
+            }
             publish.append(forward)
         case "--net":
-            guard let network = NetworkChoice(argument: value) else { return false }
+            guard let network = NetworkChoice(argument: value) else { return "--net \(value): expected passt, tap:NAME or none" }
             self.network = network
-        case "--assets": assets = value
-        default: return false
+        default: assets = value
         }
-        return true
+        return nil
     }
 }
 

@@ -3,7 +3,7 @@
 public enum TargetChoice {
     public static func choose(image: String, imageTargets: [Target], requested: Target?,
                               kvmProblem: String?) throws(Refusal) -> (target: Target, notice: String?) {
-        let allowed = imageTargets.map(\.rawValue).joined(separator: " and ")
+        let allowed = imageTargets.map { $0.rawValue }.joined(separator: " and ")
         guard let preferred = imageTargets.first else {
             throw Refusal("\(image) names no target it may run on; rebuild it with `swiftlet build`")
         }
