@@ -5,7 +5,9 @@
 // ip=ADDRESS/PREFIX gw=ADDRESS (instead of DHCP).
 import Swiftlet
 
-// Small per-connection buffers: pages are small, and a hundred clients fit in a few MiB.
+// Small per-connection buffers: pages are small, and a hundred clients fit in a few MiB. The
+// receive buffer is the window each connection offers (8 KiB: any GET fits; bigger requests
+// take more round trips). bench/WEB.md has the numbers behind the choice.
 let network = Network.bringUp(sendBuffer: 16 * 1024, receiveBuffer: 8 * 1024)
 
 let startedAt = SystemClock.uptimeNanoseconds
