@@ -11,7 +11,7 @@ Each target's guest sits on its own tap in one network namespace (hvt 10.215.1.2
     never finishing; the guest must answer 408 when its header timeout (10 s) runs out and
     close; the client then starts over.
 Both targets run at the same time (--targets to pick one). After the warm-up (--warmup, default
-60 s) and again just before the load ends, the script samples the guest heap (GET /api/status:
+120 s) and again just before the load ends, the script samples the guest heap (GET /api/status:
 memory_in_use, memory_peak) and the tender's RSS (VmRSS), the median of five samples a second
 apart; once the load has stopped and the slowloris connections have been closed, once more
 (idle; connections the guest closed first may still be in TIME-WAIT then).
@@ -250,7 +250,9 @@ def growth(before, after):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10, help="length of the load (default 10)")
-    parser.add_argument("--warmup", type=float, default=60, help="seconds before the first sample (default 60)")
+    parser.add_argument("--warmup", type=float, default=120,
+                        help="seconds before the first sample (default 120: the guest's TIME-WAIT lasts 60 s, so its "
+                             "table of closed connections fills for the first 60-70 s of churn and slowloris)")
     parser.add_argument("--targets", default="hvt,spt")
     parser.add_argument("--repo", default=web.ROOT)
     parser.add_argument("--scratch-path", default=".build-bench")
@@ -318,9 +320,16 @@ def main():
             clients[target] = [Client(namespace, "churn", server.address, seconds),
                                Client(namespace, "slowloris", server.address, seconds)]
 
+        next_point = [60.0]
+
         def sleep_until(offset):
             while time.monotonic() < started + offset:
-                time.sleep(min(5, started + offset - time.monotonic()))
+                time.sleep(max(0, min(5, started + offset - time.monotonic())))
+                if time.monotonic() - started >= next_point[0] and time.monotonic() < started + seconds - 20:
+                    # A point a minute on the heap's timeline: steady growth and a plateau look alike at two points.
+                    for target, entry in sample_all(namespace, servers, count=1).items():
+                        report[target].setdefault("timeline", []).append((round(time.monotonic() - started), entry))
+                    next_point[0] += 60
                 for target, server in servers.items():
                     death = server.died()
                     if death and "died" not in report[target]:
@@ -406,6 +415,10 @@ def print_report(report, args, problems):
             if not ok:
                 problems.append(f"{target}: {label} {show(a)} after the warm-up, {show(b)} at the end"
                                 + ("" if change is None else f" ({change * 100:+.1f}%, limit {GROWTH_LIMIT * 100:.0f}%)"))
+        if entry.get("timeline"):
+            print("  timeline (heap in use / peak, tender RSS, HTTP connections): " + ", ".join(
+                f"{t}s {p['heap_in_use'] / 1048576:.2f}/{p['heap_peak'] / 1048576:.2f} {(p['rss_kib'] or 0) / 1024:.1f} "
+                f"{p['connections']}" for t, p in entry["timeline"] if p.get("heap_in_use") is not None))
         print(f"  tender peak RSS (VmHWM) {size(entry.get('peak_rss_kib'))}; /api/status requests counted "
               f"{idle.get('requests')}")
 
