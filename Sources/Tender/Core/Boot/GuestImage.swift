@@ -27,7 +27,7 @@ public struct GuestImage {
         symbols = SymbolTable(image: elf)
     }
 
-    public static func readFile(_ path: String) throws(TenderError) -> [UInt8] {
+    static func readFile(_ path: String) throws(TenderError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .system("cannot open image \(path)", errno: errno) }
         defer { close(fd) }
