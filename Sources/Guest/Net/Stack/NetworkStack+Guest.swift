@@ -10,7 +10,8 @@ public enum Network {
     /// The stack on the first network device, configured from the guest's arguments.
     /// `sendBuffer` and `receiveBuffer` size each TCP connection's buffers (allocated whole
     /// when it opens): smaller buffers serve more connections in the same memory.
-    public static func start(sendBuffer: Int = 32 * 1024, receiveBuffer: Int = 32 * 1024) throws(StartError) -> NetworkStack {
+    public static func start(sendBuffer: Int = TCPSettings.defaultSendBuffer,
+                             receiveBuffer: Int = TCPSettings.defaultReceiveBuffer) throws(StartError) -> NetworkStack {
         guard let nic = GuestNIC.all.first else { throw .noDevice }
         let configuration: NetworkConfiguration
         do {
@@ -26,7 +27,8 @@ public enum Network {
     /// The stack on the first NIC, once it has an address; when there is no device or no
     /// address within 10 s, the guest says what is missing and exits with status 1. The
     /// usual first line of a network application.
-    public static func bringUp(sendBuffer: Int = 32 * 1024, receiveBuffer: Int = 32 * 1024) -> NetworkStack {
+    public static func bringUp(sendBuffer: Int = TCPSettings.defaultSendBuffer,
+                               receiveBuffer: Int = TCPSettings.defaultReceiveBuffer) -> NetworkStack {
         let stack: NetworkStack
         do {
             stack = try start(sendBuffer: sendBuffer, receiveBuffer: receiveBuffer)

@@ -11,8 +11,14 @@
 // and the client retransmits it.
 
 public struct TCPSettings: Sendable {
-    public var sendBuffer = 32 * 1024
-    public var receiveBuffer = 32 * 1024
+    public static let defaultSendBuffer = 32 * 1024
+    /// 128 KiB: the window we announce must stay above a host sender's largest segment. Behind
+    /// passt, a loopback client sends 64 KiB segments, and passt clamps the client's window to
+    /// ours; Linux does not split a segment to fit a smaller window, so below 64 KiB it sends
+    /// one window per zero-window-probe timeout (~200 ms): 32 KiB windows gave 160 KB/s.
+    public static let defaultReceiveBuffer = 128 * 1024
+    public var sendBuffer = TCPSettings.defaultSendBuffer
+    public var receiveBuffer = TCPSettings.defaultReceiveBuffer
     /// Connections that hold buffers (every state but TIME-WAIT); SYNs beyond are dropped.
     public var maximumConnections = 1024
     /// Connections kept in TIME-WAIT (without buffers); past this the oldest are forgotten,
