@@ -264,6 +264,56 @@ private func frame(_ seed: UInt8, length: Int = 60) -> [UInt8] { (0..<length).ma
         #expect(f.get(swiftlet_hc_poll.self, at: request).ready_set == 0, "a hung-up socket must not wake the guest")
     }
 
+    /// A peer that stops reading (a hung passt) may hold the tender up for one bounded wait,
+    /// not forever; later frames are dropped at once, and the stream stays in sync.
+    @Test func aPeerThatStopsReadingBlocksOneWaitThenFramesAreDropped() throws {
+        let f = try NetworkFixture()
+        let backend = try #require(f.device.backend as? StreamBackend)
+        let payload = frame(3)
+        var written = 0
+        let filling = ContinuousClock.now
+        while payload.withUnsafeBytes({ backend.writeFrame($0) }) {
+            written += 1
+            #expect(written < 100_000, "the socket never filled")
+            if written >= 100_000 { return }
+        }
+        let firstWait = ContinuousClock.now - filling
+        #expect(firstWait < .seconds(5), "the wait for a reader that stopped must be bounded (took \(firstWait))")
+        let dropping = ContinuousClock.now
+        for _ in 0..<50 { #expect(!payload.withUnsafeBytes { backend.writeFrame($0) }) }
+        #expect(ContinuousClock.now - dropping < .milliseconds(500), "a stalled peer must not cost a wait per frame")
+        #expect(!backend.isClosed)
+
+        // The peer reads again: every frame it got is whole, and writing works again.
+        var bytes: [UInt8] = []
+        while case let chunk = f.peerReceive(), !chunk.isEmpty { bytes += chunk }
+        #expect(bytes.count == written * (4 + payload.count))
+        for index in 0..<written {
+            let start = index * (4 + payload.count)
+            #expect(Array(bytes[start..<start + 4]) == [0, 0, 0, UInt8(payload.count)])
+            #expect(Array(bytes[start + 4..<start + 4 + payload.count]) == payload)
+        }
+        #expect(payload.withUnsafeBytes { backend.writeFrame($0) })
+        #expect(Array(f.peerReceive().dropFirst(4)) == payload)
+    }
+
+    /// read() into zero bytes returns 0, which once closed a tap device for good.
+    @Test func aZeroLengthTapReadDropsOneFrameAndKeepsTheDevice() throws {
+        var fds: [Int32] = [-1, -1]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        let tap = TapBackend(fd: fds[1])
+        for seed in [UInt8(1), 2] { _ = frame(seed).withUnsafeBytes { write(fds[0], $0.baseAddress, $0.count) } }
+        #expect(tap.readFrame(into: UnsafeMutableRawBufferPointer(start: nil, count: 0)) == .frame(0))
+        #expect(!tap.isClosed)
+        var buffer = [UInt8](repeating: 0, count: 2048)
+        #expect(buffer.withUnsafeMutableBytes { tap.readFrame(into: $0) } == .frame(60))
+        #expect(Array(buffer.prefix(60)) == frame(2))
+        #expect(buffer.withUnsafeMutableBytes { tap.readFrame(into: $0) } == .empty)
+        #expect(tap.readFrame(into: UnsafeMutableRawBufferPointer(start: nil, count: 0)) == .empty)
+        #expect(!tap.isClosed)
+    }
+
     @Test func networkOptionsParse() throws {
         #expect(try NetworkSpec(parsing: "tap:tap0") == NetworkSpec(backend: .tap("tap0")))
         #expect(try NetworkSpec(parsing: "fd:5,mac=02:00:00:00:00:07") == NetworkSpec(backend: .socket(5), mac: [2, 0, 0, 0, 0, 7]))

@@ -636,3 +636,123 @@ private func tcp(from port: UInt16, to destination: UInt16, flags: TCPFlags, seq
         #expect(stream.read() == Array("OK".utf8))
     }
 }
+
+// MARK: - What passt accepts: frames as long as their packet, windows above 64 KiB
+
+/// passt (Debian's 2023-03 build) drops any frame whose IPv4 total length is not the frame's
+/// length minus the Ethernet header. Padded to Ethernet's 60-byte minimum, every pure ACK
+/// (54 bytes) and window update was lost, and one-way transfers through `-p` wedged.
+@Suite struct PasstCompatibilityTests {
+    private static func tcpSegment(_ frame: [UInt8]) throws -> TCPSegmentRepr {
+        try frame.withUnsafeBytes { bytes in
+            let packet = try IPv4Packet(checking: try EthernetFrame(checking: bytes).payload)
+            return try TCPSegmentRepr.parse(packet.payload, source: guestIP, destination: peerIP).repr
+        }
+    }
+
+    /// The frame ends where its IPv4 packet ends (no padding after it).
+    private static func ipTotalLength(_ frame: [UInt8]) -> Int { Int(frame[16]) << 8 | Int(frame[17]) }
+
+    @Test func pureAcksAndARPRepliesAreNotPadded() throws {
+        let (stack, link) = makeStack()
+        let listener = try stack.listenTCP(port: 7)
+        link.inbound = [ethernet(type: .arp, arp(.request)),
+                        ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(from: 4000, to: 7, flags: .syn, sequence: 100)))]
+        stack.poll(now: 1)
+        let handshake = link.take()
+        #expect(handshake.count == 2)
+        #expect(handshake.first?.count == 42, "an ARP reply is 42 bytes on the wire, not 60")
+        let synAck = try Self.tcpSegment(try #require(handshake.last))
+        link.inbound = [ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(
+            from: 4000, to: 7, flags: [.ack, .psh], sequence: 101, ack: synAck.sequenceNumber.rawValue &+ 1,
+            payload: Array(repeating: 0x41, count: 10))))]
+        stack.poll(now: 2)
+        _ = try #require(listener.accept())
+        stack.poll(now: 2 + 200 * TCPConfiguration.millisecond)  // past the delayed-ACK timeout
+        let acks = link.take()
+        #expect(acks.count == 1)
+        let ack = try #require(acks.first)
+        #expect(ack.count == 54, "a pure ACK is 14 + 20 + 20 bytes")
+        #expect(ack.count == 14 + Self.ipTotalLength(ack))
+        #expect(try Self.tcpSegment(ack).acknowledgmentNumber == TCPSequenceNumber(111))
+    }
+
+    /// Behind passt, the host sender's window is ours; a Linux sender on loopback holds
+    /// 64 KiB segments and sends one only when the window fits it (or when its zero-window
+    /// probe timer splits it, every ~200 ms). The default buffer keeps the window above that.
+    @Test func defaultReceiveWindowExceedsALoopbackSegment() throws {
+        let (stack, link) = makeStack()
+        _ = try stack.listenTCP(port: 7)
+        link.inbound = [ethernet(type: .arp, arp(.request)),
+                        ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcpWithWindowScale(from: 4000, to: 7)))]
+        stack.poll(now: 1)
+        let synAck = try Self.tcpSegment(try #require(link.take().last))
+        let shift = try #require(synAck.options.windowScale)
+        #expect(synAck.flags == [.syn, .ack])
+        #expect(Int(synAck.window) << Int(shift) >= 2 * 65536 - (1 << Int(shift)),
+                "window \(synAck.window) << \(shift) must cover two 64 KiB segments")
+    }
+
+    private func tcpWithWindowScale(from port: UInt16, to destination: UInt16) -> [UInt8] {
+        let repr = TCPSegmentRepr(sourcePort: port, destinationPort: destination, sequenceNumber: TCPSequenceNumber(100),
+                                  acknowledgmentNumber: TCPSequenceNumber(0), flags: .syn, window: 65535,
+                                  options: TCPOptions(maximumSegmentSize: 1460, windowScale: 7))
+        var bytes = [UInt8](repeating: 0, count: repr.headerLength)
+        bytes.withUnsafeMutableBytes { buffer in
+            _ = try? repr.emit(into: buffer, payload: UnsafeRawBufferPointer(start: nil, count: 0), source: peerIP, destination: guestIP)
+        }
+        return bytes
+    }
+}
+
+/// A client that connects while the guest is still asking DHCP for its address: passt has
+/// accepted the client and sent the guest a SYN it cannot answer yet, and never resends it.
+@Suite struct EarlyConnectionTests {
+    static func unconfiguredStack() -> (NetworkStack, MemoryLink) {
+        let link = MemoryLink(mac: guestMAC)
+        let stack = NetworkStack(device: link, configuration: NetworkConfiguration(mode: .dhcp))
+        stack.poll(now: 0)
+        _ = link.take()   // DHCPDISCOVER
+        return (stack, link)
+    }
+
+    @Test func aSYNBeforeTheAddressIsAnsweredOnceDHCPGivesIt() throws {
+        let (stack, link) = Self.unconfiguredStack()
+        let listener = try stack.listenTCP(port: 80)
+        link.inbound = [ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(from: 5000, to: 80, flags: .syn, sequence: 41)))]
+        stack.poll(now: 1)
+        #expect(link.take().allSatisfy { frame in parse(frame).map { $0.0.etherType != .ipv4 || frame[23] != 6 } ?? true },
+                "no TCP answer without an address")
+
+        stack.configure(subnet: IPv4Subnet(address: guestIP, prefixLength: 24), gateway: peerIP, dnsServers: [])
+        stack.poll(now: 2)
+        let resolving = link.take().compactMap(parse)
+        #expect(resolving.contains { $0.0.etherType == .arp }, "the SYN-ACK waits for the client's MAC")
+        link.inbound = [ethernet(type: .arp, arp(.reply, targetMAC: guestMAC))]
+        stack.poll(now: 3)
+        let answers = try link.take().compactMap(parse).filter { $0.0.etherType == .ipv4 }.map { frame in
+            try frame.1.withUnsafeBytes { bytes in
+                try TCPSegmentRepr.parse(try IPv4Packet(checking: bytes).payload, source: guestIP, destination: peerIP).repr
+            }
+        }
+        let synAck = try #require(answers.first)
+        #expect(synAck.flags == [.syn, .ack] && synAck.acknowledgmentNumber == TCPSequenceNumber(42))
+        link.inbound = [ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(
+            from: 5000, to: 80, flags: .ack, sequence: 42, ack: synAck.sequenceNumber.rawValue &+ 1)))]
+        stack.poll(now: 4)
+        #expect(listener.accept() != nil)
+    }
+
+    @Test func packetsHeldBeforeTheAddressAreBounded() throws {
+        let (stack, link) = Self.unconfiguredStack()
+        _ = try stack.listenTCP(port: 80)
+        link.inbound = (0..<(NetworkStack.heldPacketLimit + 4)).map { port in
+            ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(from: UInt16(6000 + port), to: 80, flags: .syn)))
+        }
+        stack.poll(now: 1)
+        #expect(stack.statistics.heldDropped == 4)
+        stack.configure(subnet: IPv4Subnet(address: guestIP, prefixLength: 24), gateway: peerIP, dnsServers: [])
+        stack.poll(now: 2)
+        #expect(stack.tcp.activeConnectionCount == NetworkStack.heldPacketLimit)
+    }
+}

@@ -17,6 +17,11 @@ public final class NetworkStack {
     var dns: DNSStub?
     private var nextIdentification: UInt16 = 1
     private var announced = false
+    /// TCP and ICMP packets that arrived before the stack had an address (a client that
+    /// connects while DHCP is still under way), answered once it has one instead of lost:
+    /// passt does not resend a SYN, so the client's connection would hang.
+    private var heldUntilConfigured: [(packet: [UInt8], from: MACAddress)] = []
+    public static let heldPacketLimit = 16
 
     public init(device: any FrameDevice, configuration: NetworkConfiguration, tcp settings: TCPSettings? = nil) {
         self.device = device
@@ -51,6 +56,9 @@ public final class NetworkStack {
     /// `flush: false` leaves the frames queued for the caller's `flushAndWait`.
     public func poll(now: UInt64, flush: Bool = true) {
         if !announced { announce() }
+        // Not in the poll that configures the address: by the next one the application,
+        // back from `waitForAddress`, has opened its listeners.
+        if address != nil && !heldUntilConfigured.isEmpty { replayHeldPackets(now: now) }
         device.receive { frame in self.receive(frame: frame, now: now) }
         pollDHCP(now: now)
         pollDNS(now: now)
@@ -134,12 +142,29 @@ public final class NetworkStack {
         let forUs = ip.destination == address || ip.destination.isBroadcast
             || (subnet.map { ip.destination == $0.broadcast } ?? false)
         guard forUs || address == nil else { statistics.notForUs += 1; return }
+        if address == nil && (ip.proto == .tcp || ip.proto == .icmp) {
+            hold(bytes, from: mac)
+            return
+        }
         switch ip.proto {
         case .icmp: receiveICMP(packet, ip: ip, now: now)
         case .udp: receiveUDP(packet, ip: ip, now: now)
         case .tcp: receiveTCP(packet, ip: ip, now: now)
         default:
             statistics.unsupported += 1
+        }
+    }
+
+    private func hold(_ packet: UnsafeRawBufferPointer, from mac: MACAddress) {
+        guard heldUntilConfigured.count < Self.heldPacketLimit else { statistics.heldDropped += 1; return }
+        heldUntilConfigured.append((Array(packet), mac))
+    }
+
+    private func replayHeldPackets(now: UInt64) {
+        let held = heldUntilConfigured
+        heldUntilConfigured = []
+        for (packet, mac) in held {
+            packet.withUnsafeBytes { receiveIPv4($0, from: mac, now: now) }
         }
     }
 
@@ -294,6 +319,8 @@ public struct NetworkStatistics: Equatable, Sendable {
     public var arpRequestsSent = 0
     public var noRoute = 0
     public var tooLarge = 0
+    /// Packets that arrived before the address was known, beyond `heldPacketLimit`.
+    public var heldDropped = 0
 }
 
 /// The earlier of two optional deadlines (nil: none).

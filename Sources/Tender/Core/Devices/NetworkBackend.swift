@@ -30,6 +30,12 @@ public final class TapBackend: NetworkBackend {
     public init(fd: Int32) { self.fd = fd }
 
     public func readFrame(into buffer: UnsafeMutableRawBufferPointer) -> FrameRead {
+        // read() into zero bytes returns 0, which would look like the end of the device: a
+        // guest buffer of capacity 0 gets the frame truncated to nothing, as a short one would.
+        guard buffer.count > 0 else {
+            var scratch: UInt8 = 0
+            return readFrame(into: UnsafeMutableRawBufferPointer(start: &scratch, count: 1)) == .frame(1) ? .frame(0) : .empty
+        }
         while true {
             let count = read(fd, buffer.baseAddress, buffer.count)
             if count > 0 { return .frame(count) }
@@ -104,24 +110,37 @@ public final class StreamBackend: NetworkBackend {
         guard frame.count <= Self.maximumFrame, !isClosed else { return false }
         var header = UInt32(frame.count).bigEndian
         return withUnsafeBytes(of: &header) { header in
-            writeAll([header, frame])
+            writeWhole([header, frame])
         }
     }
 
-    /// The stream must stay in sync, so a frame is written whole, waiting for room if needed.
-    private func writeAll(_ parts: [UnsafeRawBufferPointer]) -> Bool {
+    /// How long a write waits for the peer to make room. passt drains the socket within
+    /// microseconds when it runs; a peer that stays full this long has stopped reading.
+    public static let writeTimeout: Int64 = 1_000_000_000
+    /// The last wait for room timed out: until the socket drains, frames are dropped at once
+    /// (as a full tap queue drops them) instead of stalling the guest a second per frame.
+    private var peerStalled = false
+
+    /// The stream must stay in sync, so a frame is written whole or not at all: while none of
+    /// it is written, it may be dropped (TCP recovers); once part of it is, the rest must
+    /// follow, and a peer that takes none of it within `writeTimeout` closes the stream.
+    private func writeWhole(_ parts: [UnsafeRawBufferPointer]) -> Bool {
         var vectors = parts.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
-        var remaining = parts.reduce(0) { $0 + $1.count }
+        let total = parts.reduce(0) { $0 + $1.count }
+        var remaining = total
         var index = 0
         while remaining > 0 {
             let count = vectors[index...].withUnsafeBufferPointer { writev(fd, $0.baseAddress, Int32($0.count)) }
             if count < 0 {
                 if errno == EINTR { continue }
                 guard errno == EAGAIN else { return false }
-                var waiter = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                _ = ctender_ppoll(&waiter, 1, 1_000_000_000)
-                continue
+                let started = remaining < total
+                if !started && peerStalled { return false }
+                if waitForRoom() { continue }
+                if started { isClosed = true } else { peerStalled = true }
+                return false
             }
+            peerStalled = false
             remaining -= count
             var consumed = count
             while consumed > 0 && index < vectors.count {
@@ -136,5 +155,15 @@ public final class StreamBackend: NetworkBackend {
             }
         }
         return true
+    }
+
+    /// Waits up to `writeTimeout` for the socket to accept more; false on timeout or error.
+    private func waitForRoom() -> Bool {
+        var waiter = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        while true {
+            let ready = ctender_ppoll(&waiter, 1, Self.writeTimeout)
+            if ready < 0 && errno == EINTR { continue }
+            return ready > 0 && waiter.revents & Int16(POLLOUT) != 0
+        }
     }
 }

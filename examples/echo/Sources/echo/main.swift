@@ -11,18 +11,19 @@ print("echo: listening on \(address) port 7 (tcp, udp)")
 /// One TCP client: whatever it sends comes back; when it closes, so do we.
 final class EchoSession {
     let stream: TCPStream
+    /// Read but not yet queued for sending: `pending[sent...]`.
     var pending: [UInt8] = []
+    var sent = 0
 
     init(_ stream: TCPStream) { self.stream = stream }
 
     /// Moves bytes from the receive buffer to the send buffer; false when the session is over.
     func pump() -> Bool {
-        if pending.isEmpty && stream.isReadable { pending = stream.read() }
-        if !pending.isEmpty {
-            let written = pending.withUnsafeBytes { stream.write($0) }
-            pending.removeFirst(written)
+        if sent == pending.count && stream.isReadable { pending = stream.read(); sent = 0 }
+        if sent < pending.count {
+            sent += pending.withUnsafeBytes { stream.write(UnsafeRawBufferPointer(rebasing: $0[sent...])) }
         }
-        if pending.isEmpty && stream.isAtEnd { stream.close() }
+        if sent == pending.count && stream.isAtEnd { stream.close() }
         return !stream.isClosed
     }
 }
