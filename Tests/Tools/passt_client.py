@@ -56,7 +56,10 @@ def main():
         ready, _, _ = select.select([s], [], [], max(0.0, min(1.0, end - time.monotonic())))
         if not ready:
             continue
-        data = s.recv(CHUNK)
+        try:
+            data = s.recv(CHUNK)
+        except OSError as error:
+            fail(f"{mode}: {error} after {received} bytes back")
         if not data:
             break
         received += len(data)

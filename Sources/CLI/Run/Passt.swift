@@ -25,6 +25,14 @@ public enum Passt {
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
             throw Refusal("cannot create a socketpair for passt: \(Host.errorText)")
         }
+        // This passt drops the frames it cannot write at once, and never resends an ACK it
+        // believes sent: give its end room for several windows of frames (the default 208 KiB
+        // holds less than one 128 KiB window with its per-frame overhead). FORCE passes
+        // wmem_max when we may; otherwise SO_SNDBUF takes what wmem_max allows.
+        var room: Int32 = 4 << 20
+        if setsockopt(fds[1], SOL_SOCKET, SO_SNDBUFFORCE, &room, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+            _ = setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &room, socklen_t(MemoryLayout<Int32>.size))
+        }
         var arguments = [passt, "--foreground", "--quiet", "--fd", "3",
                          "--address", guestAddress, "--netmask", prefix, "--gateway", gateway]
         for forward in forwards {

@@ -75,4 +75,55 @@ import TestSupport
         #expect(c.sendQueueCount == 0)
         #expect(c.pollAt() == nil)
     }
+
+    /// Behind passt: our window is shut (the application is not reading because its own
+    /// sends are unacknowledged) and the peer's SND.NXT lies beyond our RCV.NXT (it sent data
+    /// we could not take). Its pure ACKs carry that SND.NXT; their ACK field must still count,
+    /// or neither side moves again (passt never resends an ACK it believes it sent).
+    @Test func aZeroWindowStillTakesTheACKOfAPeerThatRanAhead() {
+        var c = tcpEstablished()
+        #expect(c.send(tcpBytes(TCP_PEER_MSS)) == TCP_PEER_MSS)
+        #expect(c.recv(TCP_T0).count == 1)
+        var sequence = RISS + 1
+        for _ in 0..<(TCP_RX_CAPACITY / 1024) {
+            _ = c.exchange(tcpFromPeer(seq: sequence, ack: LISS + 1), tcpBytes(1024), at: TCP_T0 + tcpMS)
+            sequence = sequence + 1024
+        }
+        #expect(c.receiveQueueCount == TCP_RX_CAPACITY)
+        let ahead = sequence + 4096  // data we never got (or could not take)
+        let reply = c.exchange(tcpFromPeer(seq: ahead, ack: LISS + 1 + TCP_PEER_MSS), at: TCP_T0 + 2 * tcpMS)
+        #expect(c.sendUnacknowledgedSequence == LISS + 1 + TCP_PEER_MSS, "the ACK was ignored")
+        #expect(c.sendQueueCount == 0)
+        #expect(reply.map(\.repr) == [tcpToPeer(seq: LISS + 1 + TCP_PEER_MSS, ack: sequence, window: 0)],
+                "an ACK tells the peer where our RCV.NXT really is")
+
+        // Still refused: data beyond the shut window, and an ACK from farther than our buffer.
+        var d = c
+        _ = d.exchange(tcpFromPeer(seq: ahead, ack: LISS + 1 + TCP_PEER_MSS), tcpBytes(10), at: TCP_T0 + 3 * tcpMS)
+        #expect(d.receiveQueueCount == TCP_RX_CAPACITY && d.receiveNextSequence == sequence)
+        var e = tcpEstablished()
+        #expect(e.send(tcpBytes(TCP_PEER_MSS)) == TCP_PEER_MSS)
+        _ = e.recv(TCP_T0)
+        var next = RISS + 1
+        for _ in 0..<(TCP_RX_CAPACITY / 1024) {
+            _ = e.exchange(tcpFromPeer(seq: next, ack: LISS + 1), tcpBytes(1024), at: TCP_T0 + tcpMS)
+            next = next + 1024
+        }
+        _ = e.exchange(tcpFromPeer(seq: next + (TCP_RX_CAPACITY + 1), ack: LISS + 1 + TCP_PEER_MSS), at: TCP_T0 + 2 * tcpMS)
+        #expect(e.sendUnacknowledgedSequence == LISS + 1, "an ACK from beyond the buffer's reach is not taken")
+    }
+
+    /// passt (2023-03) applies the window scale to a retransmitted SYN-ACK's window (which
+    /// is never scaled); announced as free >> shift, even that reading stays in the buffer.
+    @Test func theSYNACKWindowStaysInTheBufferEvenIfReadAsScaled() {
+        var c = tcpListening(rx: 128 * 1024)
+        let out = c.exchange(tcpFromPeer(seq: RISS, flags: [.syn], options: TCPOptions(maximumSegmentSize: 1000, windowScale: 7)),
+                             at: TCP_T0)
+        let synAck = out.first?.repr
+        #expect(synAck?.options.windowScale == 2)
+        #expect(synAck?.window == UInt16(128 * 1024 >> 2))
+        let resent = c.recv(c.pollAt()!)
+        #expect(resent.first?.repr.flags == [.syn, .ack])
+        #expect(Int(resent.first?.repr.window ?? .max) << 2 <= 128 * 1024)
+    }
 }

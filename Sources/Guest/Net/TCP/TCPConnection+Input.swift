@@ -115,8 +115,16 @@ extension TCPConnection {
         let acceptable: Bool
         if window == 0 {
             // Special allowance: a segment exactly at RCV.NXT still has its ACK and RST
-            // processed; any text is trimmed away below (and answered with an ACK).
+            // processed; any text is trimmed away below (and answered with an ACK). So has a
+            // bare ACK from a peer whose SND.NXT ran ahead of our RCV.NXT (it sent what we
+            // could not take, or misread a window, as passt does), within our buffer's reach:
+            // RFC 9293 §3.10.7.4 asks for "special allowance ... to accept valid ACKs", and
+            // ignoring them deadlocks both sides (our window stays shut until the peer
+            // acknowledges what we sent, and such a peer never sends that ACK again).
             acceptable = sequence == receiveNext
+                || (segmentLength == 0 && !flags.contains(.rst)
+                    && sequence.isIn(receiveNext, receiveNext + (rx.capacity + 1)))
+            if sequence != receiveNext { ackNow = true }  // tell it where we really are
         } else if segmentLength == 0 {
             // The right edge itself is allowed too (as Linux and BSD do): a peer that sent a
             // full window puts RCV.NXT + RCV.WND in its ACKs while a hole is outstanding, and

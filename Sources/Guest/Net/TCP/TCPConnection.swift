@@ -310,19 +310,29 @@ public struct TCPConnection {
         slowStartThreshold = Int(Int32.max)
     }
 
-    /// The window field for an outgoing segment (SYN windows are never scaled).
+    /// The window field for an outgoing segment. SYN windows are never scaled (RFC 7323), but
+    /// ours is announced as if it were (free >> the shift we offer): a peer that applies the
+    /// scale to a retransmitted SYN-ACK (passt 2023-03 does) then still stays within the buffer.
     func windowField(syn: Bool) -> UInt16 {
         let free = receiveWindow
-        return UInt16(min(syn ? free : free >> receiveShift, 0xFFFF))
+        return UInt16(min(free >> (syn ? synShift : receiveShift), 0xFFFF))
     }
 
-    /// Room in the receive buffer: RCV.WND.
-    var receiveWindow: Int { releasedWindow ?? rx.freeSpace }
+    /// The shift a SYN of ours offers (0 when it offers none).
+    var synShift: Int {
+        switch state {
+        case .synSent: configuration.windowScaling ? offeredShift : 0
+        default: windowScalingEnabled ? receiveShift : 0
+        }
+    }
 
     /// The window that field announces, in octets.
     func announcedWindow(syn: Bool) -> Int {
         syn ? Int(windowField(syn: true)) : Int(windowField(syn: false)) << receiveShift
     }
+
+    /// Room in the receive buffer: RCV.WND.
+    var receiveWindow: Int { releasedWindow ?? rx.freeSpace }
 
     /// A segment from us to the peer.
     func segment(sequence: TCPSequenceNumber, flags: TCPFlags, ack: Bool, window: UInt16,
