@@ -47,7 +47,9 @@ func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 /// Where a pointer may point, and whether the guest itself may write or read there.
 enum Region: CaseIterable {
     case scratch, stackBottom, bss                       // guest-writable, unused by anything else
-    case text, rodata, bootInfo, argumentBlock, heapTop  // readable; not writable (heapTop is, but holds the heap's sentinel)
+    case text, rodata, bootInfo, argumentBlock           // readable, not writable
+    // (Not the last page of RAM: the guest may write it, so the tender rightly does, but the
+    // heap keeps its sentinel there; straddlingEnd covers the end of memory.)
     case guardPage, systemArea, hypercallPage, belowBase, pastEnd, straddlingEnd, stackIntoBootInfo, huge, nonCanonical
 
     static let writable: [Region] = [.scratch, .stackBottom, .bss]
@@ -83,7 +85,6 @@ struct AddressSpace {
         case .rodata: return inside(rodata, 0x200)
         case .bootInfo: return inside(base + SWIFTLET_BOOTINFO_OFFSET, 0x1000)
         case .argumentBlock: return inside(argumentBlock, 0x40)
-        case .heapTop: return inside(base + memorySize - 0x1000, 0x1000)
         case .guardPage: return inside(base, 0x1000)
         case .systemArea: return inside(0x10_0000, 0x10_0000)        // hvt: page tables, GDT, IDT, TSS
         case .hypercallPage: return inside(UInt64(SWIFTLET_HVT_HYPERCALL_PAGE), 0x1000)
