@@ -719,7 +719,9 @@ private func tcp(from port: UInt16, to destination: UInt16, flags: TCPFlags, seq
     @Test func aSYNBeforeTheAddressIsAnsweredOnceDHCPGivesIt() throws {
         let (stack, link) = Self.unconfiguredStack()
         let listener = try stack.listenTCP(port: 80)
-        link.inbound = [ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(from: 5000, to: 80, flags: .syn, sequence: 41)))]
+        // Addressed to a MAC passt guessed: it has not heard from the guest yet.
+        let guessedMAC = MACAddress(0x9a, 0x55, 0x9a, 0x55, 0x9a, 0x55)
+        link.inbound = [ethernet(to: guessedMAC, type: .ipv4, ipv4(proto: .tcp, payload: tcp(from: 5000, to: 80, flags: .syn, sequence: 41)))]
         stack.poll(now: 1)
         #expect(link.take().allSatisfy { frame in parse(frame).map { $0.0.etherType != .ipv4 || frame[23] != 6 } ?? true },
                 "no TCP answer without an address")

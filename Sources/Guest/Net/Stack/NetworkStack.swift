@@ -107,7 +107,11 @@ public final class NetworkStack {
         statistics.framesReceived += 1
         guard let frame = try? EthernetFrame(checking: bytes) else { statistics.malformed += 1; return }
         let destination = frame.destination
-        guard destination == device.mac || destination.isBroadcast else { statistics.notForUs += 1; return }
+        // Before the guest has sent anything, passt does not know its MAC and addresses a
+        // client's early SYN to a guessed one: while unconfigured, IPv4 to any MAC is taken
+        // (and held, below) rather than lost.
+        let early = address == nil && frame.etherType == .ipv4
+        guard destination == device.mac || destination.isBroadcast || early else { statistics.notForUs += 1; return }
         switch frame.etherType {
         case .arp: receiveARP(frame.payload, now: now)
         case .ipv4: receiveIPv4(frame.payload, from: frame.source, now: now)
