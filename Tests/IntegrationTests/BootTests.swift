@@ -23,6 +23,20 @@ import Testing
         #expect(abs(guestTime.timeIntervalSinceNow) < 60)
     }
 
+    /// Random numbers (TCP initial sequence numbers, DHCP and DNS ids, hash seeds) must differ
+    /// from boot to boot: the guest keys its generator from the seed the tender draws each time.
+    @Test(arguments: runnableTargets)
+    func everyBootDrawsFreshRandomNumbers(target: Target) throws {
+        let image = try Harness.image(of: "Tests/Guests/random-guest", named: "random-guest")
+        var draws: [String] = []
+        for _ in 0..<3 {
+            let result = try Harness.run(Harness.tender(target), [image.path])
+            #expect(result.status == 0, "stderr: \(result.stderr)")
+            draws.append(try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("random: ") }.map(String.init)))
+        }
+        #expect(Set(draws).count == draws.count, "the same numbers on different boots: \(draws)")
+    }
+
     @Test(arguments: runnableTargets, [0, 3, 254])
     func exitStatusComesFromTheGuest(target: Target, status: Int32) throws {
         let image = try Harness.example("hello")

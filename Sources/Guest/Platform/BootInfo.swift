@@ -14,11 +14,11 @@ enum Boot {
         return UnsafeRawBufferPointer(start: start, count: Int(info.pointee.argv_block_len))
     }
 
-    static var randomSeed: UnsafeRawBufferPointer {
-        withUnsafeBytes(of: info.pointee.random_seed) { seed in
-            // Boot info lives for the whole run, so its address stays valid.
-            UnsafeRawBufferPointer(start: seed.baseAddress, count: seed.count)
-        }
+    /// Calls `body` with the tender's 32 seed bytes. The buffer is a copy that exists only
+    /// during the call: keying a generator from a pointer that escaped it read dead stack
+    /// instead, and hvt guests drew the same "random" numbers on every boot.
+    static func withRandomSeed<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        withUnsafeBytes(of: info.pointee.random_seed, body)
     }
 }
 #endif

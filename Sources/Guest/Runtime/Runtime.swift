@@ -20,7 +20,7 @@ enum Runtime {
             case .corruptHeader: Crash.halt(kind: SWIFTLET_CRASH_ABORT, message: "free: heap block header corrupted")
             }
         }
-        random = ChaCha20Random(seed: Boot.randomSeed)
+        random = Boot.withRandomSeed { ChaCha20Random(seed: $0) }
         if info.tsc_hz != 0 {
             tscClock = TSCClock(hz: info.tsc_hz, origin: swiftlet_rdtsc())
         } else {
