@@ -387,6 +387,24 @@ private func tcp(from port: UInt16, to destination: UInt16, flags: TCPFlags, seq
         #expect(stack.tcp.refusedForCapacity == 0)
     }
 
+    @Test func dataThatArrivesWithTheClosingFINFreesItsBufferOnceRead() throws {
+        let (stack, link, listener) = Self.makeStack(maximumConnections: 4)
+        let stream = try #require(try Self.connect(stack, link, listener, port: 30000, sequence: 100, now: 1))
+        stream.close()
+        stack.transmitPending(now: 1)
+        let fin = try #require(try Self.segmentsSent(link).first { $0.flags.contains(.fin) })
+        // The client's last bytes and its FIN in one segment: TIME-WAIT before the server reads.
+        link.inbound = [ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(
+            from: 30000, to: 80, flags: [.fin, .ack, .psh], sequence: 101, ack: fin.sequenceNumber.rawValue &+ 1,
+            payload: Array("late".utf8))))]
+        stack.poll(now: 2)
+        _ = link.take()
+        #expect(stream.state == .timeWait)
+        #expect(stream.connection.rx.capacity > 0, "unread data keeps its buffer")
+        #expect(stream.read(maximum: 64) == Array("late".utf8))
+        #expect(stream.connection.rx.capacity == 0, "read out in TIME-WAIT, the buffer is given back")
+    }
+
     @Test func pastTheTimeWaitLimitTheOldestAreForgotten() throws {
         let (stack, link, listener) = Self.makeStack(maximumConnections: 4, maximumTimeWait: 3)
         for index in 0..<10 {

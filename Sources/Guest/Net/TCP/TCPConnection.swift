@@ -168,7 +168,11 @@ public struct TCPConnection {
 
     /// Moves up to `buffer.count` received octets into `buffer`; returns how many.
     public mutating func receive(into buffer: UnsafeMutableRawBufferPointer) -> Int {
-        rx.dequeue(into: buffer)
+        let count = rx.dequeue(into: buffer)
+        // TIME-WAIT kept the buffer only for the data still unread: once read, give it back
+        // (else up to `maximumTimeWait` of them stay allocated for 2 MSL each).
+        if state == .timeWait && rx.isEmpty && rx.capacity > 0 { releaseReceiveBuffer() }
+        return count
     }
 
     /// Reads up to `maximum` received octets.
@@ -260,11 +264,13 @@ public struct TCPConnection {
         // Nothing more will be sent or accepted: give back the buffers (a server that closes
         // first holds a connection in TIME-WAIT per client for a minute). Unread data stays.
         tx = TCPRingBuffer(capacity: 0)
-        if rx.isEmpty {
-            releasedWindow = rx.freeSpace  // still announced in the ACKs TIME-WAIT sends
-            rx = TCPRingBuffer(capacity: 0)
-        }
+        if rx.isEmpty { releaseReceiveBuffer() }
         assembler = TCPAssembler()
+    }
+
+    private mutating func releaseReceiveBuffer() {
+        releasedWindow = rx.freeSpace  // still announced in the ACKs TIME-WAIT sends
+        rx = TCPRingBuffer(capacity: 0)
     }
 
     /// Called when the handshake completes in either direction.
