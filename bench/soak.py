@@ -234,6 +234,8 @@ def sample_all(namespace, servers, count=5):
                        "heap_in_use": median(s.get("memory_in_use") for s in statuses),
                        "heap_peak": median(s.get("memory_peak") for s in statuses),
                        "connections": median(s.get("connections") for s in statuses),
+                       "tcp_active": median(s.get("tcp_active") for s in statuses),
+                       "tcp_time_wait": median(s.get("tcp_time_wait") for s in statuses),
                        "requests": median(s.get("requests") for s in statuses),
                        "errors": [s["error"] for s in statuses if "error" in s]}
     return out
@@ -329,6 +331,7 @@ def main():
                     # A point a minute on the heap's timeline: steady growth and a plateau look alike at two points.
                     for target, entry in sample_all(namespace, servers, count=1).items():
                         report[target].setdefault("timeline", []).append((round(time.monotonic() - started), entry))
+                        log(f"{target} at {round(time.monotonic() - started)} s: {entry}")
                     next_point[0] += 60
                 for target, server in servers.items():
                     death = server.died()
@@ -416,9 +419,11 @@ def print_report(report, args, problems):
                 problems.append(f"{target}: {label} {show(a)} after the warm-up, {show(b)} at the end"
                                 + ("" if change is None else f" ({change * 100:+.1f}%, limit {GROWTH_LIMIT * 100:.0f}%)"))
         if entry.get("timeline"):
-            print("  timeline (heap in use / peak, tender RSS, HTTP connections): " + ", ".join(
+            print("  timeline (heap in use / peak MiB, tender RSS MiB, HTTP connections, TCP connections with buffers"
+              " / in TIME-WAIT): " + ", ".join(
                 f"{t}s {p['heap_in_use'] / 1048576:.2f}/{p['heap_peak'] / 1048576:.2f} {(p['rss_kib'] or 0) / 1024:.1f} "
-                f"{p['connections']}" for t, p in entry["timeline"] if p.get("heap_in_use") is not None))
+                f"{p['connections']} {p.get('tcp_active')}/{p.get('tcp_time_wait')}"
+                for t, p in entry["timeline"] if p.get("heap_in_use") is not None))
         print(f"  tender peak RSS (VmHWM) {size(entry.get('peak_rss_kib'))}; /api/status requests counted "
               f"{idle.get('requests')}")
 

@@ -14,15 +14,15 @@ public struct HTTPServerStatistics {
     public var responses5xx = 0
     public var timeouts = 0
     public var activeConnections = 0
+    /// Connections closed on our side (answered, timed out or refused with 503) that still
+    /// drain what their clients send; each is reset at the latest `maximumLinger` after closing.
+    public var lingeringConnections = 0
 }
 
 public final class HTTPServer {
     final class Session {
         let stream: TCPStream
         let connection: HTTPServerConnection
-        /// Set once our side is closed: until then, what the client still sends is read and
-        /// dropped, so a client in the middle of a body can finish and read our answer.
-        var lingerUntil: UInt64?
 
         init(stream: TCPStream, connection: HTTPServerConnection) {
             self.stream = stream
@@ -30,9 +30,31 @@ public final class HTTPServer {
         }
     }
 
-    /// How long a closed connection keeps draining what the client sends (nginx's
-    /// lingering_timeout): since the last byte received.
+    /// A connection closed on our side. What the client still sends is read and dropped, so a
+    /// client in the middle of a body can finish and read our answer (nginx's lingering close);
+    /// it is forgotten when the client closes too, and reset when it does not in time. Without
+    /// the reset, a client that never closes would keep the connection and its buffers for good
+    /// (nothing in TCP ends FIN-WAIT-2 on its own).
+    struct LingeringClose {
+        let stream: TCPStream
+        /// Extended by every byte the client sends...
+        var quietUntil: UInt64
+        /// ...but never past this, or a client trickling a byte at a time keeps it forever.
+        let endsBy: UInt64
+
+        init(_ stream: TCPStream, closedAt now: UInt64) {
+            self.stream = stream
+            quietUntil = now + HTTPServer.lingerTimeout
+            endsBy = now + HTTPServer.maximumLinger
+        }
+
+        var deadline: UInt64 { min(quietUntil, endsBy) }
+    }
+
+    /// How long a closed connection keeps draining what the client sends since the last byte
+    /// received (nginx's lingering_timeout), and in all (nginx's lingering_time).
     static let lingerTimeout: UInt64 = 5_000_000_000
+    static let maximumLinger: UInt64 = 30_000_000_000
 
     public let stack: NetworkStack
     public let router: Router
@@ -44,6 +66,7 @@ public final class HTTPServer {
     public var logSink: (UnsafeRawBufferPointer) -> Void
     private let listener: TCPListener
     private var sessions: [Session] = []
+    private var lingering: [LingeringClose] = []
     private let readBuffer: UnsafeMutableRawBufferPointer
     private var dates = HTTPDate()
     private let serverName: [UInt8]
@@ -88,7 +111,7 @@ public final class HTTPServer {
                             record: { exchange in self.record(exchange) })
         while let stream = listener.accept() {
             guard sessions.count < configuration.maximumConnections else {
-                refuse(stream)
+                refuse(stream, now: now)
                 continue
             }
             statistics.connectionsAccepted += 1
@@ -105,13 +128,24 @@ public final class HTTPServer {
                 sessions.removeLast()
             }
         }
+        index = 0
+        while index < lingering.count {
+            if linger(&lingering[index], now: now) {
+                index += 1
+            } else {
+                lingering.swapAt(index, lingering.count - 1)
+                lingering.removeLast()
+            }
+        }
         statistics.activeConnections = sessions.count
+        statistics.lingeringConnections = lingering.count
     }
 
-    /// The earliest connection deadline (header, body, idle or send timeout).
+    /// The earliest connection deadline (header, body, idle, send or linger timeout).
     public func pollAt() -> UInt64? {
         var soonest: UInt64?
-        for session in sessions { soonest = earliest(soonest, session.lingerUntil ?? session.connection.deadline) }
+        for session in sessions { soonest = earliest(soonest, session.connection.deadline) }
+        for closing in lingering { soonest = earliest(soonest, closing.deadline) }
         return soonest
     }
 
@@ -121,7 +155,6 @@ public final class HTTPServer {
         let connection = session.connection
         let now = turn.now
         if stream.isClosed { return false }  // reset by the peer, or timed out in TCP
-        if session.lingerUntil != nil { return linger(session, now: now) }
         while connection.wantsInput && stream.isReadable {
             let count = stream.read(into: readBuffer)
             if count == 0 { break }
@@ -139,35 +172,39 @@ public final class HTTPServer {
         }
         if connection.hasPendingOutput { connection.drain(now: now) { stream.write($0) } }
         if connection.isFinished {
-            stream.close()
-            if stream.isAtEnd { return false }
-            session.lingerUntil = now + Self.lingerTimeout
-            return linger(session, now: now)
+            closeAndLinger(stream, now: now)
+            return false
         }
         return true
     }
 
-    /// Drops what a closed connection's client still sends; forgets the connection when the
-    /// client closes too, or resets it when the client keeps quiet (or keeps sending) too long.
-    private func linger(_ session: Session, now: UInt64) -> Bool {
-        let stream = session.stream
+    private func closeAndLinger(_ stream: TCPStream, now: UInt64) {
+        stream.close()
+        var closing = LingeringClose(stream, closedAt: now)
+        if linger(&closing, now: now) { lingering.append(closing) }
+    }
+
+    /// Drops what a closed connection's client still sends; false when the connection is
+    /// over: the client closed too, or was reset for keeping quiet (or sending) too long.
+    private func linger(_ closing: inout LingeringClose, now: UInt64) -> Bool {
+        let stream = closing.stream
         while stream.isReadable {
             if stream.read(into: readBuffer) == 0 { break }
-            session.lingerUntil = max(session.lingerUntil ?? now, now + Self.lingerTimeout)
+            closing.quietUntil = now + Self.lingerTimeout
         }
         if stream.isAtEnd || stream.isClosed { return false }
-        if let until = session.lingerUntil, now >= until {
+        if now >= closing.deadline {
             stream.abort()
             return false
         }
         return true
     }
 
-    private func refuse(_ stream: TCPStream) {
+    private func refuse(_ stream: TCPStream, now: UInt64) {
         statistics.connectionsRefused += 1
         let refusal = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
         _ = stream.write(refusal)
-        stream.close()
+        closeAndLinger(stream, now: now)
     }
 
     private func record(_ exchange: HTTPExchange) {

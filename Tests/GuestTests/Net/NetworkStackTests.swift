@@ -375,11 +375,12 @@ private func tcp(from port: UInt16, to destination: UInt16, flags: TCPFlags, seq
         let (stack, link, listener) = Self.makeStack(maximumConnections: 4)
         for index in 0..<20 {
             let port = UInt16(30000 + index)
-            let stream = try #require(try Self.connect(stack, link, listener, port: port, sequence: 100, now: UInt64(index + 1)),
-                                      "connection \(index) must be accepted")
-            try Self.closeFromServer(stack, link, stream, port: port, sequence: 100, now: UInt64(index + 1))
-            #expect(stream.state == .timeWait)
-            #expect(stream.connection.tx.capacity == 0 && stream.connection.rx.capacity == 0)
+            weak var stream = try #require(try Self.connect(stack, link, listener, port: port, sequence: 100, now: UInt64(index + 1)),
+                                           "connection \(index) must be accepted")
+            try Self.closeFromServer(stack, link, try #require(stream), port: port, sequence: 100, now: UInt64(index + 1))
+            #expect(stream == nil, "the stack keeps a small record, not the stream and its buffers")
+            let key = TCPFourTuple(localPort: 80, remoteAddress: peerIP, remotePort: port)
+            #expect(stack.tcp.timeWait[key]?.receiveNext == TCPSequenceNumber(102), "past the client's FIN")
         }
         stack.poll(now: 100)
         #expect(stack.tcp.timeWaitCount == 20)
@@ -399,10 +400,10 @@ private func tcp(from port: UInt16, to destination: UInt16, flags: TCPFlags, seq
             payload: Array("late".utf8))))]
         stack.poll(now: 2)
         _ = link.take()
-        #expect(stream.state == .timeWait)
-        #expect(stream.connection.rx.capacity > 0, "unread data keeps its buffer")
-        #expect(stream.read(maximum: 64) == Array("late".utf8))
-        #expect(stream.connection.rx.capacity == 0, "read out in TIME-WAIT, the buffer is given back")
+        #expect(stack.tcp.timeWaitCount == 1 && stack.tcp.activeConnectionCount == 0)
+        #expect(stream.state == .closed, "the connection lives on in the TIME-WAIT table, not in the stream")
+        #expect(stream.isAtEnd == false && stream.read(maximum: 64) == Array("late".utf8), "unread data stays readable")
+        #expect(stream.isAtEnd)
     }
 
     @Test func pastTheTimeWaitLimitTheOldestAreForgotten() throws {
@@ -420,11 +421,48 @@ private func tcp(from port: UInt16, to destination: UInt16, flags: TCPFlags, seq
         #expect(remaining == [31007, 31008, 31009], "the newest stay")
     }
 
+    @Test func theTimeWaitRecordAcknowledgesARetransmittedFINAndRestartsTheWait() throws {
+        let (stack, link, listener) = Self.makeStack()
+        let second: UInt64 = 1_000_000_000
+        let stream = try #require(try Self.connect(stack, link, listener, port: 33000, sequence: 100, now: 1))
+        stream.close()
+        stack.transmitPending(now: 1)
+        let fin = try #require(try Self.segmentsSent(link).first { $0.flags.contains(.fin) })
+        let clientFIN = ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(
+            from: 33000, to: 80, flags: [.fin, .ack], sequence: 101, ack: fin.sequenceNumber.rawValue &+ 1)))
+        link.inbound = [clientFIN]
+        stack.poll(now: 1)
+        let firstAck = try #require(try Self.segmentsSent(link).first)
+        let key = TCPFourTuple(localPort: 80, remoteAddress: peerIP, remotePort: 33000)
+        #expect(stack.tcp.timeWait[key]?.expiresAt == 1 + 60 * second)
+
+        // Our ACK of its FIN was lost: the client sends the FIN again, 10 s later.
+        link.inbound = [clientFIN]
+        stack.poll(now: 10 * second)
+        let again = try Self.segmentsSent(link)
+        #expect(again.count == 1)
+        let ack = try #require(again.first)
+        #expect(ack.flags == firstAck.flags && ack.sequenceNumber == firstAck.sequenceNumber
+                && ack.acknowledgmentNumber == firstAck.acknowledgmentNumber && ack.window == firstAck.window,
+                "the record answers as the connection itself did")
+        #expect(firstAck.flags == .ack && firstAck.acknowledgmentNumber == TCPSequenceNumber(102)
+                && firstAck.sequenceNumber == fin.sequenceNumber + 1)
+        #expect(stack.tcp.timeWait[key]?.expiresAt == 70 * second, "2 MSL from the retransmitted FIN")
+        stack.poll(now: 61 * second)
+        #expect(stack.tcp.timeWaitCount == 1)
+
+        // An exact reset ends TIME-WAIT at once (RFC 9293 §3.10.7.4).
+        link.inbound = [ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(from: 33000, to: 80, flags: .rst, sequence: 102)))]
+        stack.poll(now: 62 * second)
+        #expect(try Self.segmentsSent(link).isEmpty)
+        #expect(stack.tcp.timeWaitCount == 0)
+    }
+
     @Test func aNewSynReopensAPortInTimeWait() throws {
         let (stack, link, listener) = Self.makeStack()
         let first = try #require(try Self.connect(stack, link, listener, port: 32000, sequence: 100, now: 1))
         try Self.closeFromServer(stack, link, first, port: 32000, sequence: 100, now: 1)
-        #expect(first.state == .timeWait)
+        #expect(stack.tcp.timeWaitCount == 1)
         // An old duplicate SYN (below the old connection's sequence space) does not reopen it.
         #expect(try Self.connect(stack, link, listener, port: 32000, sequence: 50, now: 2) == nil)
         let second = try #require(try Self.connect(stack, link, listener, port: 32000, sequence: 5000, now: 3))
@@ -774,5 +812,112 @@ private func tcp(from port: UInt16, to destination: UInt16, flags: TCPFlags, seq
         stack.configure(subnet: IPv4Subnet(address: guestIP, prefixLength: 24), gateway: peerIP, dnsServers: [])
         stack.poll(now: 2)
         #expect(stack.tcp.activeConnectionCount == NetworkStack.heldPacketLimit)
+    }
+}
+
+// MARK: - Clients on the link, for what runs above TCP
+
+/// The far end of a memory link holding TCP clients, for testing what runs above TCP (the HTTP
+/// server) segment by segment: each client sends what it is told, and `poll` hands each the
+/// segments the guest sent it. `afterPoll` runs the application between the stack's input and
+/// its output, as the guest's run loop does.
+final class LinkPeers {
+    let stack: NetworkStack
+    let link: MemoryLink
+    var afterPoll: (UInt64) -> Void = { _ in }
+    private var clients: [UInt16: LinkClient] = [:]
+
+    init(tcp settings: TCPSettings = TCPSettings()) {
+        link = MemoryLink(mac: guestMAC)
+        stack = NetworkStack(device: link, configuration: NetworkConfiguration(
+            mode: .manual(IPv4Subnet(address: guestIP, prefixLength: 24)), gateway: peerIP), tcp: settings)
+        link.inbound = [ethernet(type: .arp, arp(.request))]   // the peer's MAC is known
+        stack.poll(now: 0)
+        _ = link.take()
+    }
+
+    func client(port: UInt16, to serverPort: UInt16 = 80) -> LinkClient {
+        let client = LinkClient(peers: self, port: port, serverPort: serverPort)
+        clients[port] = client
+        return client
+    }
+
+    /// The guest's turn at `now`: input, the application, output; then each client takes its
+    /// segments. The peer answers the guest's ARP requests (its cache entries expire).
+    func poll(now: UInt64, answeringARP: Bool = true) throws {
+        stack.poll(now: now, flush: false)
+        afterPoll(now)
+        stack.transmitPending(now: now)
+        var asked = false
+        for frame in link.take().compactMap(parse) {
+            if frame.0.etherType == .arp { asked = true; continue }
+            guard frame.0.etherType == .ipv4 else { continue }
+            try frame.1.withUnsafeBytes { bytes in
+                let (segment, payload) = try TCPSegmentRepr.parse(try IPv4Packet(checking: bytes).payload,
+                                                                  source: guestIP, destination: peerIP)
+                clients[segment.destinationPort]?.take(segment, Array(payload))
+            }
+        }
+        if asked && answeringARP {
+            link.inbound.append(ethernet(type: .arp, arp(.reply, targetMAC: guestMAC)))
+            try poll(now: now, answeringARP: false)
+        }
+    }
+
+    /// The guest's connection to `client`, while the stack has one.
+    func stream(of client: LinkClient) -> TCPStream? {
+        stack.tcp.streams[TCPFourTuple(localPort: client.serverPort, remoteAddress: peerIP, remotePort: client.port)]
+    }
+
+    fileprivate func deliver(_ frame: [UInt8]) { link.inbound.append(frame) }
+}
+
+/// One client of `LinkPeers`: sends in order, acknowledges everything received in order.
+final class LinkClient {
+    unowned let peers: LinkPeers
+    let port: UInt16
+    let serverPort: UInt16
+    private var sequence: UInt32 = 5000
+    private var serverNext: UInt32 = 0
+    private(set) var received: [UInt8] = []
+    private(set) var receivedFIN = false
+    private(set) var receivedRST = false
+
+    fileprivate init(peers: LinkPeers, port: UInt16, serverPort: UInt16) {
+        self.peers = peers
+        self.port = port
+        self.serverPort = serverPort
+    }
+
+    /// The three-way handshake; false when the guest did not answer the SYN.
+    func connect(now: UInt64) throws -> Bool {
+        peers.deliver(frame(flags: .syn, payload: []))
+        sequence &+= 1
+        try peers.poll(now: now)
+        guard serverNext != 0 else { return false }
+        try send(now: now)
+        return true
+    }
+
+    /// Sends `text` (and a FIN if asked) with an ACK of everything received, then polls the guest.
+    func send(_ text: String = "", fin: Bool = false, now: UInt64) throws {
+        let payload = Array(text.utf8)
+        peers.deliver(frame(flags: fin ? [.ack, .fin, .psh] : (payload.isEmpty ? .ack : [.ack, .psh]), payload: payload))
+        sequence &+= UInt32(payload.count) + (fin ? 1 : 0)
+        try peers.poll(now: now)
+    }
+
+    fileprivate func take(_ segment: TCPSegmentRepr, _ payload: [UInt8]) {
+        if segment.flags.contains(.rst) { receivedRST = true; return }
+        if segment.flags.contains(.syn) { serverNext = segment.sequenceNumber.rawValue &+ 1; return }
+        guard segment.sequenceNumber.rawValue == serverNext else { return }  // in order only
+        received += payload
+        serverNext &+= UInt32(payload.count)
+        if segment.flags.contains(.fin) { receivedFIN = true; serverNext &+= 1 }
+    }
+
+    private func frame(flags: TCPFlags, payload: [UInt8]) -> [UInt8] {
+        ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(from: port, to: serverPort, flags: flags, sequence: sequence,
+                                                            ack: flags.contains(.ack) ? serverNext : 0, payload: payload)))
     }
 }

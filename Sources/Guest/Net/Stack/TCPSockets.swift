@@ -21,8 +21,8 @@ public struct TCPSettings: Sendable {
     public var receiveBuffer = TCPSettings.defaultReceiveBuffer
     /// Connections that hold buffers (every state but TIME-WAIT); SYNs beyond are dropped.
     public var maximumConnections = 1024
-    /// Connections kept in TIME-WAIT (without buffers); past this the oldest are forgotten,
-    /// as Linux does past `tcp_max_tw_buckets`.
+    /// Connections kept in TIME-WAIT (as `TCPTimeWait` records); past this the oldest are
+    /// forgotten, as Linux does past `tcp_max_tw_buckets`.
     public var maximumTimeWait = 2048
     /// Largest accept and half-open queue a listener may ask for (Linux's somaxconn, 4096).
     /// The guest lowers it to `maximumConnections`: a queued connection holds buffers too.
@@ -124,9 +124,10 @@ struct TCPLayer {
     var listeners: [UInt16: TCPListener] = [:]
     /// Connections in every state but TIME-WAIT: these hold buffers and are polled each turn.
     var streams: [TCPFourTuple: TCPStream] = [:]
-    /// Connections in TIME-WAIT: no buffers, not polled, only looked up when a segment
-    /// arrives; expired oldest first from `timeWaitOrder`.
-    var timeWait: [TCPFourTuple: TCPStream] = [:]
+    /// Connections in TIME-WAIT: a small record each, not polled, only looked up when a
+    /// segment arrives; expired oldest first from `timeWaitOrder`. The application's stream
+    /// is CLOSED from the moment its connection moves here (as Linux's socket is).
+    var timeWait: [TCPFourTuple: TCPTimeWait] = [:]
     var timeWaitOrder: [TCPFourTuple] = []
     var timeWaitOrderStart = 0
     var resetsSent = 0
@@ -141,21 +142,23 @@ struct TCPLayer {
     var activeConnectionCount: Int { streams.count }
     var timeWaitCount: Int { timeWait.count }
 
+    /// Hands a connection that reached TIME-WAIT over to the table; the stream keeps only
+    /// what the application has not read yet.
     mutating func enterTimeWait(_ key: TCPFourTuple, _ stream: TCPStream) {
-        timeWait[key] = stream
+        timeWait[key] = stream.connection.timeWaitRemains
         timeWaitOrder.append(key)
+        stream.connection.enterClosed()
     }
 
     /// Forgets TIME-WAIT connections whose 2 MSL ran out, and the oldest beyond the limit.
     mutating func expireTimeWait(now: UInt64) {
         while timeWaitOrderStart < timeWaitOrder.count {
             let key = timeWaitOrder[timeWaitOrderStart]
-            if let stream = timeWait[key] {
-                let expired = (stream.connection.timeWaitAt ?? now) <= now
+            if let remains = timeWait[key] {
+                let expired = remains.expiresAt <= now
                 let overLimit = timeWait.count > settings.maximumTimeWait
                 guard expired || overLimit else { break }
                 if !expired { timeWaitForgotten += 1 }
-                stream.connection.enterClosed()
                 timeWait[key] = nil
             }
             timeWaitOrderStart += 1
@@ -169,11 +172,17 @@ struct TCPLayer {
     /// When the oldest TIME-WAIT connection expires.
     var timeWaitPollAt: UInt64? {
         guard timeWaitOrderStart < timeWaitOrder.count else { return nil }
-        return timeWait[timeWaitOrder[timeWaitOrderStart]]?.connection.timeWaitAt ?? 0
+        return timeWait[timeWaitOrder[timeWaitOrderStart]]?.expiresAt ?? 0
     }
 }
 
 extension NetworkStack {
+    /// TCP connections that hold buffers (every state but TIME-WAIT, listeners' queues
+    /// included), and those in TIME-WAIT: what a soak watches to tell a leak from load.
+    public var tcpConnectionCounts: (active: Int, timeWait: Int) {
+        (tcp.activeConnectionCount, tcp.timeWaitCount)
+    }
+
     // MARK: Application side
 
     public func listenTCP(port: UInt16, backlog: Int = 64) throws(SocketError) -> TCPListener {
@@ -229,17 +238,21 @@ extension NetworkStack {
             }
             return
         }
-        if let stream = tcp.timeWait[key] {
+        if let remains = tcp.timeWait[key] {
             // RFC 1122 §4.2.2.13: a SYN beyond what the old connection used may start a new
             // one on a pair still in TIME-WAIT (clients reuse ports faster than 2 MSL).
-            let reopens = opening && stream.connection.receiveNext < segment.sequenceNumber
+            let reopens = opening && remains.receiveNext < segment.sequenceNumber
                 && tcp.listeners[segment.destinationPort] != nil
             if !reopens {
-                stream.connection.process(segment, payload: payload, now: now, from: ip.source)
-                stream.connection.poll(now: now) { segment, payload in
+                var connection = TCPConnection(timeWait: remains, local: TCPEndpoint(address: ip.destination, port: key.localPort),
+                                               remote: TCPEndpoint(address: ip.source, port: key.remotePort),
+                                               configuration: tcp.settings.connection)
+                connection.process(segment, payload: payload, now: now, from: ip.source)
+                connection.poll(now: now) { segment, payload in
                     self.transmitTCP(segment, payload: payload, to: ip.source, now: now)
                 }
-                if stream.connection.state != .timeWait { tcp.timeWait[key] = nil }
+                // A retransmitted FIN restarts the wait (its place in the expiry order stays).
+                tcp.timeWait[key] = connection.state == .timeWait ? connection.timeWaitRemains : nil
                 return
             }
             tcp.timeWait[key] = nil

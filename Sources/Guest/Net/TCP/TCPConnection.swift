@@ -268,6 +268,28 @@ public struct TCPConnection {
         assembler = TCPAssembler()
     }
 
+    /// What TIME-WAIT still needs of this connection (which must be in TIME-WAIT).
+    public var timeWaitRemains: TCPTimeWait {
+        TCPTimeWait(receiveNext: receiveNext, sendNext: sendMax, window: UInt32(clamping: receiveWindow),
+                    receiveShift: UInt8(receiveShift), expiresAt: timeWaitAt ?? 0)
+    }
+
+    /// A connection in TIME-WAIT rebuilt from its remains, to process a segment that arrives
+    /// for it (and send what that calls for); its buffers are empty.
+    public init(timeWait remains: TCPTimeWait, local: TCPEndpoint, remote: TCPEndpoint, configuration: TCPConfiguration) {
+        self.init(configuration: configuration, sendCapacity: 0, receiveCapacity: 0)
+        self.local = local
+        self.remote = remote
+        setInitialSequence(remains.sendNext)
+        receiveNext = remains.receiveNext
+        releasedWindow = Int(remains.window)
+        receiveShift = Int(remains.receiveShift)
+        advertisedEdge = receiveNext + Int(remains.window)
+        receivedFIN = true
+        timeWaitAt = remains.expiresAt
+        state = .timeWait
+    }
+
     private mutating func releaseReceiveBuffer() {
         releasedWindow = rx.freeSpace  // still announced in the ACKs TIME-WAIT sends
         rx = TCPRingBuffer(capacity: 0)
@@ -355,4 +377,21 @@ public struct TCPConnection {
         default: false
         }
     }
+}
+
+/// A connection in TIME-WAIT as the stack keeps it: just what RFC 9293 §3.10.7.4 needs to
+/// acknowledge a retransmitted FIN, restart the 2 MSL wait, and tell an old duplicate from a
+/// new SYN. A few dozen bytes where the whole connection is several hundred: a server that
+/// closes first keeps one per client for a minute (up to `TCPSettings.maximumTimeWait`), and
+/// that table must not weigh on the heap more when clients come faster (Linux keeps small
+/// timewait sockets for the same reason). The endpoints are the table's key.
+public struct TCPTimeWait: Sendable, Equatable {
+    /// RCV.NXT (past the peer's FIN) and SND.NXT (past ours).
+    public let receiveNext: TCPSequenceNumber
+    public let sendNext: TCPSequenceNumber
+    /// The window our ACKs announce, in octets, and the shift that scales it.
+    let window: UInt32
+    let receiveShift: UInt8
+    /// When the 2 MSL wait ends.
+    public let expiresAt: UInt64
 }

@@ -24,6 +24,9 @@ router.get("/api/status") { _ in
     status.add("uptime_ms", Int((SystemClock.uptimeNanoseconds - startedAt) / 1_000_000))
     status.add("requests", statistics.requests + 1)  // this one included
     status.add("connections", statistics.activeConnections)
+    let tcp = network.tcpConnectionCounts
+    status.add("tcp_active", tcp.active)
+    status.add("tcp_time_wait", tcp.timeWait)
     status.add("memory_in_use", memory.bytesInUse)
     status.add("memory_peak", memory.peakBytesInUse)
     status.add("memory_free", memory.bytesFree)

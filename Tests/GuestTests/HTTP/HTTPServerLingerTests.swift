@@ -1,0 +1,83 @@
+// The HTTP server's closed connections on a real stack, segment by segment with an injected
+// clock: each one closed on our side (answered, or refused with 503) is gone, its TCP state
+// and buffers with it, once its client closes too or within bounded time if it never does.
+import Testing
+@testable import Swiftlet
+
+@Suite struct HTTPServerLingerTests {
+    static let second: UInt64 = 1_000_000_000
+    static let t0: UInt64 = 1_000 * second
+
+    /// A server on port 80 that serves `maximumConnections` at once, on a stack on a memory link.
+    static func makeServer(maximumConnections: Int = 8) throws -> (HTTPServer, LinkPeers) {
+        let peers = LinkPeers()
+        var configuration = HTTPServerConfiguration()
+        configuration.maximumConnections = maximumConnections
+        configuration.accessLog = false
+        let server = try HTTPServer(stack: peers.stack, port: 80, router: Router(), configuration: configuration,
+                                    wallClock: { 0 }, logSink: { _ in })
+        peers.afterPoll = { now in server.poll(now: now) }
+        return (server, peers)
+    }
+
+    @Test func aRefusedConnectionWhosePeerNeverClosesIsResetAndForgotten() throws {
+        let (server, peers) = try Self.makeServer(maximumConnections: 1)
+        let served = peers.client(port: 40000)
+        #expect(try served.connect(now: Self.t0))
+        let refused = peers.client(port: 40001)
+        #expect(try refused.connect(now: Self.t0))
+        #expect(refused.received == Array("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8))
+        #expect(refused.receivedFIN)
+        #expect(server.statistics.connectionsRefused == 1)
+        // The client acknowledges the 503 and our FIN but never closes: FIN-WAIT-2, which TCP
+        // alone would keep (with its buffers) for good.
+        try refused.send(now: Self.t0 + 1)
+        weak var refusedStream = peers.stream(of: refused)
+        #expect(refusedStream?.state == .finWait2)
+        #expect(server.statistics.lingeringConnections == 1)
+        #expect(peers.stack.tcpConnectionCounts.active == 2)
+        #expect(server.pollAt() == Self.t0 + HTTPServer.lingerTimeout, "the guest wakes for the linger deadline")
+
+        try peers.poll(now: Self.t0 + HTTPServer.lingerTimeout - 1)
+        #expect(!refused.receivedRST && server.statistics.lingeringConnections == 1)
+        try peers.poll(now: Self.t0 + HTTPServer.lingerTimeout)
+        #expect(refused.receivedRST)
+        #expect(server.statistics.lingeringConnections == 0)
+        #expect(peers.stack.tcpConnectionCounts == (active: 1, timeWait: 0), "only the served connection is left")
+        #expect(refusedStream == nil, "nothing holds the refused connection or its buffers any more")
+        #expect(!served.receivedRST && !served.receivedFIN && server.statistics.activeConnections == 1)
+    }
+
+    @Test func aRefusedConnectionWhosePeerClosesIsForgottenAtOnce() throws {
+        let (server, peers) = try Self.makeServer(maximumConnections: 1)
+        #expect(try peers.client(port: 40000).connect(now: Self.t0))
+        let refused = peers.client(port: 40001)
+        #expect(try refused.connect(now: Self.t0))
+        try refused.send(fin: true, now: Self.t0 + 1)
+        #expect(!refused.receivedRST)
+        #expect(server.statistics.lingeringConnections == 0)
+        #expect(peers.stack.tcpConnectionCounts == (active: 1, timeWait: 1), "the closed one waits in TIME-WAIT, without buffers")
+    }
+
+    @Test func aClientTricklingAfterTheAnswerIsResetAfterTheLingerLimit() throws {
+        let (server, peers) = try Self.makeServer()
+        let client = peers.client(port: 40000)
+        #expect(try client.connect(now: Self.t0))
+        try client.send("GET /nothing HTTP/1.1\r\nHost: guest\r\nConnection: close\r\n\r\n", now: Self.t0)
+        #expect(client.received.starts(with: Array("HTTP/1.1 404 ".utf8)) && client.receivedFIN)
+        // A byte a second, never a FIN: each byte is read and dropped, and each one alone would
+        // keep the connection open for another linger timeout.
+        var now = Self.t0
+        while now + Self.second < Self.t0 + HTTPServer.maximumLinger {
+            now += Self.second
+            try client.send("x", now: now)
+            #expect(!client.receivedRST, "reset \((now - Self.t0) / Self.second) s after closing")
+        }
+        #expect(server.statistics.lingeringConnections == 1)
+        #expect(server.pollAt() == Self.t0 + HTTPServer.maximumLinger)
+        try client.send("x", now: Self.t0 + HTTPServer.maximumLinger)
+        #expect(client.receivedRST)
+        #expect(server.statistics.lingeringConnections == 0 && server.statistics.activeConnections == 0)
+        #expect(peers.stack.tcpConnectionCounts == (active: 0, timeWait: 0))
+    }
+}
