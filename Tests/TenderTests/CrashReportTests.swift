@@ -170,3 +170,34 @@ private final class FrameMemory {
         #expect(!noRegisters.text.contains("backtrace"))
     }
 }
+
+/// A guest's crash message and an image's symbol names are attacker text: printed raw, a
+/// newline forges a tender line and ESC sequences drive the user's terminal.
+@Suite struct CrashTextEscapingTests {
+    @Test func guestMessageCannotForgeLinesOrSendEscapes() {
+        let forged = "boom\nswiftlet-hvt: guest exited with status 0\r\u{1B}[2J\u{1B}]0;pwned\u{07}\u{9B}31m\u{202E}txt.exe\u{0}"
+        let summary = GuestCrash(cause: .reported(kind: SWIFTLET_CRASH_TRAP, message: forged)).summary
+        #expect(!summary.contains("\n") && !summary.contains("\r"))
+        #expect(!summary.unicodeScalars.contains { $0.value < 0x20 || (0x7F ..< 0xA0).contains($0.value) || $0.value == 0x202E },
+                "control characters survived: \(summary.debugDescription)")
+        #expect(summary == "boom\\nswiftlet-hvt: guest exited with status 0\\r\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\u{9b}31m\\u{202e}txt.exe\\u{0}")
+    }
+
+    @Test func ordinaryTextIsUnchanged() {
+        for text in ["Fatal error: index out of range", "ümlaut — ok ✓", "tab\u{FFFD}"] {
+            #expect(printable(text) == text)
+        }
+    }
+
+    @Test func imageSymbolNamesAreEscapedInBacktraces() throws {
+        var builder = ELFBuilder.standard()
+        builder.symbols = [ELFBuilder.Symbol(name: "evil\n\u{1B}[31mswiftlet-spt: fake", value: ELFBuilder.imageBase, size: 0x40)]
+        let image = try ELFImage(bytes: builder.build())
+        let memory = TestGuestMemory(size: 1 << 20, fill: 0)
+        let crash = GuestCrash(cause: .exception(vector: 6, errorCode: 0, faultAddress: 0),
+                               registers: .init(rip: ELFBuilder.imageBase + 4, rsp: 0, rbp: 0))
+        let text = CrashReport(crash: crash, memory: memory.memory, symbols: SymbolTable(image: image)).text
+        #expect(text.contains("evil\\n\\u{1b}[31mswiftlet-spt: fake"), "\(text.debugDescription)")
+        #expect(text.split(separator: "\n").count == 3, "\(text.debugDescription)")  // summary, "backtrace:", #0
+    }
+}

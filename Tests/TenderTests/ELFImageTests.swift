@@ -212,8 +212,11 @@ private func refusal(_ bytes: [UInt8], memorySize: UInt64 = memorySize) -> ELFEr
         #expect(refusal(builder.build()) == .segmentsOverlap(first: 0, second: 1, firstEnd: base + 0x40, secondStart: base + 0x20))
         builder.segments[1].vaddr = base - 0x10 + 0x100000 // far away: fine
         #expect(refusal(builder.build()) == nil)
-        builder.segments[1].vaddr = base + 0x40 // adjacent: fine
+        builder.segments[1].vaddr = base + 0x40 // adjacent, but writable data in the text page: W^X
+        #expect(refusal(builder.build()) == .writableAndExecutableSharePage(first: 0, second: 1, page: base))
+        builder.segments[1].flags = ELF.pfR      // adjacent read-only data: fine
         #expect(refusal(builder.build()) == nil)
+        builder.segments[1].flags = ELF.pfR | ELF.pfW
         builder.segments[1].vaddr = base + 0x3F // one byte overlap
         #expect(refusal(builder.build()) != nil)
         // Overlap found regardless of program header order.
@@ -221,6 +224,35 @@ private func refusal(_ bytes: [UInt8], memorySize: UInt64 = memorySize) -> ELFEr
         builder.segments[0].vaddr = base + 0x80
         builder.entry = base + 0x84
         #expect(refusal(builder.build()) == .segmentsOverlap(first: 1, second: 0, firstEnd: base + 0x100, secondStart: base + 0x80))
+    }
+
+    @Test func writableAndExecutableSegmentIsRefused() {
+        var builder = ELFBuilder.standard()
+        builder.segments[0].flags = ELF.pfR | ELF.pfW | ELF.pfX
+        #expect(refusal(builder.build()) == .writableAndExecutable(segment: 0))
+        builder.segments[0].flags = ELF.pfW | ELF.pfX
+        #expect(refusal(builder.build()) == .writableAndExecutable(segment: 0))
+        let message = ELFError.writableAndExecutable(segment: 0).description
+        #expect(message.contains("writable and executable"))
+    }
+
+    /// hvt maps whole pages, so writable bytes in an executable page would make the page W+X.
+    @Test func writableAndExecutableSegmentsSharingAPageAreRefused() {
+        var builder = ELFBuilder.standard()
+        // Data starts in the last page of text; in either program header order.
+        builder.segments[0].data = [UInt8](repeating: 0xCC, count: 0x1800)
+        builder.segments[1].vaddr = base + 0x1800
+        #expect(refusal(builder.build()) == .writableAndExecutableSharePage(first: 0, second: 1, page: base + 0x1000))
+        builder.segments.swapAt(0, 1)
+        #expect(refusal(builder.build()) == .writableAndExecutableSharePage(first: 1, second: 0, page: base + 0x1000))
+        builder.segments.swapAt(0, 1)
+        // A read-only segment between them in the same page does not hide the clash.
+        builder.segments[1].vaddr = base + 0x1900
+        builder.segments.append(ELFBuilder.Segment(flags: ELF.pfR, vaddr: base + 0x1800, data: [1, 2, 3]))
+        #expect(refusal(builder.build()) == .writableAndExecutableSharePage(first: 0, second: 1, page: base + 0x1000))
+        // Data on the next page: accepted.
+        builder.segments[1].vaddr = base + 0x2000
+        #expect(refusal(builder.build()) == nil)
     }
 
     @Test func addressRange() {

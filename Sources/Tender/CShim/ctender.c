@@ -13,6 +13,13 @@
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <ucontext.h>
+#include <malloc.h>
+#include <limits.h>
+#include <sys/personality.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+extern char **environ;
 
 int ctender_kvm_api_version(int kvm) { return ioctl(kvm, KVM_GET_API_VERSION, 0); }
 int ctender_kvm_create_vm(int kvm) { return ioctl(kvm, KVM_CREATE_VM, 0); }
@@ -100,4 +107,62 @@ void ctender_fault_context_from(void *ucontext, const void *siginfo, int signal,
     out->fault_address = (uint64_t)(uintptr_t)info->si_addr;
     out->signal = signal;
     out->code = info->si_code;
+}
+
+void ctender_scrub_environment(void) {
+    if (environ) {
+        for (char **entry = environ; *entry; entry++) memset(*entry, 0, strlen(*entry));
+        environ[0] = NULL;
+    }
+}
+
+unsigned int ctender_personality(void) { return (unsigned int)personality(0xffffffff); }
+unsigned int ctender_read_implies_exec(void) { return READ_IMPLIES_EXEC; }
+
+static int close_range_or_loop(unsigned int first, unsigned int last) {
+    if (first > last) return 0;
+    if (syscall(SYS_close_range, first, last, 0) == 0) return 0;
+    if (errno != ENOSYS) return -errno;
+    struct rlimit limit;
+    unsigned int end = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < 1u << 20
+        ? (unsigned int)limit.rlim_cur : 1u << 20;
+    for (unsigned int fd = first; fd <= last && fd < end; fd++) close((int)fd);
+    return 0;
+}
+
+int ctender_close_all_except(const int *keep, int count) {
+    unsigned int next = 0;   /* lowest descriptor not yet dealt with */
+    for (;;) {
+        /* the smallest kept descriptor >= next */
+        long kept = -1;
+        for (int i = 0; i < count; i++) {
+            if (keep[i] >= 0 && (unsigned int)keep[i] >= next && (kept < 0 || keep[i] < kept)) kept = keep[i];
+        }
+        if (kept < 0) return close_range_or_loop(next, UINT_MAX);
+        if ((unsigned int)kept > next) {
+            int r = close_range_or_loop(next, (unsigned int)kept - 1);
+            if (r != 0) return r;
+        }
+        if ((unsigned int)kept == UINT_MAX) return 0;
+        next = (unsigned int)kept + 1;
+    }
+}
+
+int ctender_heap_from_brk_only(void) {
+    return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, INT_MAX) == 1 ? 0 : -1;
+}
+
+int ctender_reserve_heap(unsigned long bytes) {
+    if (ctender_heap_from_brk_only() != 0) return -1;
+    void *block = malloc(bytes);
+    if (!block) return -1;
+    /* touch nothing: the pages cost nothing until used; free keeps them as the heap's top */
+    free(block);
+    return 0;
+}
+
+void ctender_heap_usage(unsigned long *arena, unsigned long *in_use) {
+    struct mallinfo2 info = mallinfo2();
+    *arena = info.arena;
+    *in_use = info.uordblks;
 }

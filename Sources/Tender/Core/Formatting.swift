@@ -16,3 +16,22 @@ public enum TargetNames {
         return names.isEmpty ? "none" : names.joined(separator: ",")
     }
 }
+
+/// `text` from a guest or an image, made safe to print on a terminal or in a log: control
+/// characters (C0, DEL, C1) and bidirectional overrides are written as escapes, so a guest
+/// cannot end our line and forge one of the tender's own, or send terminal escape sequences.
+public func printable(_ text: String) -> String {
+    var result = ""
+    result.unicodeScalars.reserveCapacity(text.unicodeScalars.count)
+    for scalar in text.unicodeScalars {
+        switch scalar.value {
+        case 0x0A: result += "\\n"
+        case 0x0D: result += "\\r"
+        case 0x09: result += "\\t"
+        case 0x00 ..< 0x20, 0x7F ..< 0xA0, 0x200E, 0x200F, 0x202A ... 0x202E, 0x2066 ... 0x2069:
+            result += "\\u{" + String(scalar.value, radix: 16) + "}"
+        default: result.unicodeScalars.append(scalar)
+        }
+    }
+    return result
+}

@@ -24,7 +24,8 @@ TenderExit.run(name: "swiftlet-hvt", { () throws(TenderError) -> HypercallHandle
 
     try launch.confine(with: SeccompPolicy.hvt(
         vcpuFD: machine.vcpu, consoleFDs: [1, 2], deviceFDs: launch.deviceFDs,
-        kvmRunRequests: [ctender_kvm_run_request(), ctender_kvm_get_regs_request(), ctender_kvm_get_sregs_request()]))
+        kvmRunRequests: [ctender_kvm_run_request(), ctender_kvm_get_regs_request(), ctender_kvm_get_sregs_request()]),
+        keeping: [machine.kvm, machine.vm, machine.vcpu])
     return machine.runGuest(hypercalls: HypercallHandler(memory: machine.memory, networks: launch.networks))
 }, report: { crash in
     guard let memory else { return crash.summary + "\n" }

@@ -33,6 +33,25 @@ int ctender_open_tap(const char *name);
 /* ppoll(2) with a relative timeout in nanoseconds (negative: wait forever). */
 int ctender_ppoll(void *fds, unsigned long count, int64_t timeout_ns);
 
+/* ---- Process hygiene before confinement (see Core/Boot/Confinement.swift) ---- */
+/* Overwrites every environment string with zeros and empties `environ`. */
+void ctender_scrub_environment(void);
+/* The calling process's personality flags (personality(0xffffffff)). */
+unsigned int ctender_personality(void);
+/* The READ_IMPLIES_EXEC personality flag. */
+unsigned int ctender_read_implies_exec(void);
+/* Closes every descriptor except `keep` (count entries, any order): close_range over the
+ * gaps, or close() one by one on kernels without it. Returns 0, or -errno. */
+int ctender_close_all_except(const int *keep, int count);
+/* From now on malloc takes every block from the brk heap (no mmap, so no munmap on free)
+ * and never gives memory back (no trim). Returns 0, or -1. */
+int ctender_heap_from_brk_only(void);
+/* ctender_heap_from_brk_only, then grows the heap by `bytes` once (one malloc/free): later
+ * allocations are served from it without a system call. Returns 0, or -1. */
+int ctender_reserve_heap(unsigned long bytes);
+/* Bytes the heap (brk area) currently spans, and how many of them are in use. */
+void ctender_heap_usage(unsigned long *arena, unsigned long *in_use);
+
 /* ---- spt ---- */
 /* Switches to `stack_top` and calls entry(boot_info); never returns. */
 _Noreturn void ctender_spt_enter(uint64_t entry, uint64_t boot_info, uint64_t stack_top);

@@ -33,8 +33,10 @@ public struct GuestLaunch {
         try boot.write(into: memory, layout: layout, arguments: [options.imagePath] + options.guestArguments)
     }
 
-    /// Installs `policy`. With --seccomp-self-test, then makes a call the policy forbids.
-    public func confine(with policy: SeccompPolicy) throws(TenderError) {
+    /// Closes every descriptor but the console, the devices and `keep`, reserves the heap, and
+    /// installs `policy`. With --seccomp-self-test, then makes a call the policy forbids.
+    public func confine(with policy: SeccompPolicy, keeping keep: [Int32] = []) throws(TenderError) {
+        try Confinement.prepare(keeping: [1, 2] + deviceFDs + keep)
         do { try policy.install() } catch { throw .guest("cannot install the seccomp filter: \(error)") }
         if options.seccompSelfTest { _ = getppid() }   // not on the allow-list: the kernel kills us here
     }

@@ -11,6 +11,7 @@ public enum TenderExit {
                            report: (GuestCrash) -> String) -> Never {
         restoreStopSignals()
         do {
+            try Confinement.startClean()
             switch try body() {
             case .resume:
                 _exit(0)

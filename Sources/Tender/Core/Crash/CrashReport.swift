@@ -41,7 +41,7 @@ public struct CrashReport {
     public var text: String {
         var lines = ["guest crashed: \(crash.summary)"]
         if let function = faultingFunction {
-            lines[0] += " in \(function)"
+            lines[0] += " in \(printable(function))"
         }
         if !frames.isEmpty {
             lines.append("backtrace:")
@@ -50,7 +50,7 @@ public struct CrashReport {
                 let lookup = index == 0 ? address : address &- 1
                 var line = "  #\(index) \(hex(address))"
                 if let symbol = symbols?.symbolize(lookup) {
-                    line += " \(symbol.name) + \(hex(symbol.offset &+ (address &- lookup)))"
+                    line += " \(printable(symbol.name)) + \(hex(symbol.offset &+ (address &- lookup)))"
                 }
                 lines.append(line)
             }

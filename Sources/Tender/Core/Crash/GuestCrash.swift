@@ -51,11 +51,8 @@ public struct GuestCrash: Equatable {
             case 5: return "breakpoint trap"
             default: return "signal \(number)"
             }
-        case .reported(let kind, let message):
-            switch kind {
-            case SWIFTLET_CRASH_OOM: return message
-            default: return message
-            }
+        case .reported(_, let message):
+            return printable(message)
         case .badHypercall(let message): return "invalid hypercall: \(message)"
         case .machine(let message): return message
         }

@@ -23,6 +23,8 @@ public enum ELFError: Error, Equatable, CustomStringConvertible {
     case segmentBelowImageBase(segment: Int, vaddr: UInt64, imageBase: UInt64)
     case segmentBeyondMemory(segment: Int, end: UInt64, memoryEnd: UInt64)
     case segmentsOverlap(first: Int, second: Int, firstEnd: UInt64, secondStart: UInt64)
+    case writableAndExecutable(segment: Int)
+    case writableAndExecutableSharePage(first: Int, second: Int, page: UInt64)
     case badAlignment(segment: Int, align: UInt64)
     case entryNotExecutable(entry: UInt64)
     case malformedNote(segment: Int, offset: UInt64, reason: String)
@@ -74,6 +76,10 @@ public enum ELFError: Error, Equatable, CustomStringConvertible {
             return "segment \(segment) ends at \(hex(end)), past the end of guest memory \(hex(memoryEnd)); give the guest at least \(hex(end &- SWIFTLET_GUEST_BASE)) bytes of memory"
         case let .segmentsOverlap(first, second, firstEnd, secondStart):
             return "segments \(first) and \(second) overlap (segment \(first) ends at \(hex(firstEnd)), segment \(second) starts at \(hex(secondStart)))"
+        case let .writableAndExecutable(segment):
+            return "segment \(segment) is both writable and executable (RWX); Swiftlet maps images W^X, so link code and data into separate segments"
+        case let .writableAndExecutableSharePage(first, second, page):
+            return "segments \(first) and \(second) share the page at \(hex(page)), one writable and one executable; that page would be W+X, so start each segment on its own page (see image.ld)"
         case let .badAlignment(segment, align):
             return "segment \(segment) alignment \(hex(align)) is not a power of two"
         case let .entryNotExecutable(entry):
@@ -240,6 +246,8 @@ public struct ELFImage: Sendable {
                                    firstEnd: sorted[i - 1].end, secondStart: sorted[i].vaddr)
         }
 
+        try ELFImage.checkWriteXorExecute(sorted)
+
         // ---- Entry point inside an executable segment.
         guard segments.contains(where: { $0.flags.contains(.execute) && $0.contains(header.entry) }) else {
             throw .entryNotExecutable(entry: header.entry)
@@ -328,6 +336,39 @@ public struct ELFImage: Sendable {
 
     /// The first section called `name`.
     public func section(named name: String) -> Section? { sections.first { $0.name == name } }
+
+    // MARK: - W^X
+
+    /// Refuses any page that would be both writable and executable: a segment flagged W and X,
+    /// or a writable and an executable segment sharing a page (tenders map whole pages, so the
+    /// page would get both). `sorted` is in address order, non-overlapping.
+    static func checkWriteXorExecute(_ sorted: [Segment]) throws(ELFError) {
+        let pageSize: UInt64 = 4096
+        // The last page the previous segments touched, and which of them made it W or X.
+        var lastPage: (number: UInt64, writer: Int?, executor: Int?)? = nil
+        for segment in sorted {
+            guard !segment.flags.isSuperset(of: [.write, .execute]) else {
+                throw .writableAndExecutable(segment: segment.index)
+            }
+            let first = segment.vaddr / pageSize, last = (segment.end - 1) / pageSize   // memsz > 0
+            var page = (number: last,
+                        writer: segment.flags.contains(.write) ? segment.index : nil,
+                        executor: segment.flags.contains(.execute) ? segment.index : nil)
+            if let previous = lastPage, previous.number == first {
+                if let writer = previous.writer, let executor = page.executor {
+                    throw .writableAndExecutableSharePage(first: writer, second: executor, page: first * pageSize)
+                }
+                if let executor = previous.executor, let writer = page.writer {
+                    throw .writableAndExecutableSharePage(first: executor, second: writer, page: first * pageSize)
+                }
+                if first == last {
+                    page.writer = page.writer ?? previous.writer
+                    page.executor = page.executor ?? previous.executor
+                }
+            }
+            lastPage = page
+        }
+    }
 
     // MARK: - Notes
 

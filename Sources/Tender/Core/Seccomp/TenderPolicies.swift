@@ -2,6 +2,37 @@
 // here, one rule per system call, each with the reason it is needed; anything else kills
 // the process. KVM ioctl request numbers come in as parameters (from the C shim), so this
 // file needs no KVM headers.
+//
+// Nothing here lets the process grow, map, remap or re-protect memory, change its signal
+// mask or handlers, or touch a descriptor it was not handed: the tender does not allocate
+// from the kernel after confinement (Confinement.prepare grows the heap once, malloc is told
+// never to mmap or trim), so on spt --mem plus Confinement.heapReserve is a hard bound.
+//
+// spt allow-list beside Solo5 spt's (tenders/spt/spt_core.c, spt_module_net.c, _block.c):
+//
+//   syscall        Swiftlet spt: argument constraint        Solo5 spt                     why
+//   -------------  ---------------------------------------  ----------------------------  ------------------------------
+//   write          fd in {1, 2} + device fds                fd == 1; fd == netfd          console (stdout, crash report
+//                                                                                         on stderr), frames out
+//   writev         fd in {1, 2} + device fds                (none)                        length-prefixed frames to passt
+//                                                                                         (header + frame, one call)
+//   read           fd in device fds                         fd == netfd                   frames in
+//   ppoll          sigmask (arg 3) == NULL                  sigmask == NULL               the guest's yield; also its
+//                                                                                         sleep when it has no devices
+//   clock_gettime  clock in {REALTIME, MONOTONIC}           MONOTONIC; REALTIME           guest clocks when the vDSO
+//                                                                                         falls back to the system call
+//   exit_group     (any status)                             (any)                         the guest halts or crashes
+//   pread64 /      (no block devices yet)                   fd == blockfd, len == block   block devices
+//   pwrite64                                                size, off <= capacity - size
+//
+// Denied on purpose, although a Swift process usually makes them: brk, mmap, munmap, mremap,
+// madvise, mprotect (the heap is reserved before confinement); rt_sigprocmask, rt_sigaction,
+// rt_sigreturn, sigaltstack (a guest could block or ignore SIGTERM, or forge a signal frame
+// whose mask blocks it: the crash handlers never return, they exit); futex (single thread,
+// locks are never contended); getrandom (seeds are drawn before confinement); nanosleep and
+// clock_nanosleep (ppoll with no descriptors sleeps); exit (no threads).
+//
+// hvt adds one rule: ioctl on the vCPU descriptor with KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS.
 
 #if os(Linux)
 import Glibc
@@ -37,56 +68,28 @@ extension SeccompPolicy {
     private static func commonRules(consoleFDs: [Int32], deviceFDs: [Int32]) -> [SyscallRule] {
         let writable = (consoleFDs + deviceFDs).map(fd)
         let readable = deviceFDs.map(fd)
-        let noExec = ArgumentMatch.maskedEquals(2, UInt64(PROT_EXEC), 0)
 
         var rules: [SyscallRule] = []
         if !writable.isEmpty {
             rules += [
                 SyscallRule(name: "write", number: SYS_write, arguments: [.oneOf(0, writable)],
-                            why: "console output from the guest, and device (net/block) writes"),
+                            why: "console output from the guest, crash reports, and device (net) writes"),
                 SyscallRule(name: "writev", number: SYS_writev, arguments: [.oneOf(0, writable)],
-                            why: "gathered console/device writes (stdio and packet headers)"),
+                            why: "a frame and its length prefix to passt in one call"),
             ]
         }
         if !readable.isEmpty {
-            rules += [
-                SyscallRule(name: "read", number: SYS_read, arguments: [.oneOf(0, readable)],
-                            why: "device (net/block) reads for the guest"),
-                SyscallRule(name: "readv", number: SYS_readv, arguments: [.oneOf(0, readable)],
-                            why: "scattered device reads for the guest"),
-            ]
+            rules.append(SyscallRule(name: "read", number: SYS_read, arguments: [.oneOf(0, readable)],
+                                     why: "device (net) reads for the guest"))
         }
         rules += [
-            SyscallRule(name: "ppoll", number: SYS_ppoll,
-                        why: "the guest's yield: wait for device input or a deadline"),
+            SyscallRule(name: "ppoll", number: SYS_ppoll, arguments: [.equals(3, 0)],
+                        why: "the guest's yield (device input or a deadline), and its sleep without devices; a NULL sigmask, so no signal can be blocked while waiting"),
             SyscallRule(name: "clock_gettime", number: SYS_clock_gettime,
-                        why: "guest monotonic/wall clock when the vDSO falls back to the syscall"),
-            SyscallRule(name: "clock_nanosleep", number: SYS_clock_nanosleep,
-                        why: "the guest's sleep without devices to poll"),
-            SyscallRule(name: "nanosleep", number: SYS_nanosleep,
-                        why: "older libc sleep path for the same"),
+                        arguments: [.oneOf(0, [UInt64(CLOCK_REALTIME), UInt64(CLOCK_MONOTONIC)])],
+                        why: "the guest's wall and monotonic clocks when the vDSO falls back to the system call"),
             SyscallRule(name: "exit_group", number: SYS_exit_group,
-                        why: "the guest halts: end the tender with its exit status"),
-            SyscallRule(name: "exit", number: SYS_exit,
-                        why: "a runtime thread ends"),
-            SyscallRule(name: "rt_sigreturn", number: SYS_rt_sigreturn,
-                        why: "return from the tender's own signal handlers (crash reports, timers)"),
-            SyscallRule(name: "rt_sigprocmask", number: SYS_rt_sigprocmask,
-                        why: "libc and the Swift runtime block signals around critical sections"),
-            SyscallRule(name: "getrandom", number: SYS_getrandom,
-                        why: "entropy for the guest and for Swift's hashing seed"),
-            SyscallRule(name: "brk", number: SYS_brk,
-                        why: "malloc growing the heap"),
-            SyscallRule(name: "mmap", number: SYS_mmap, arguments: [noExec],
-                        why: "malloc and runtime allocations; never executable (prot & PROT_EXEC == 0)"),
-            SyscallRule(name: "munmap", number: SYS_munmap,
-                        why: "malloc returning memory"),
-            SyscallRule(name: "madvise", number: SYS_madvise,
-                        why: "malloc releasing pages (MADV_DONTNEED)"),
-            SyscallRule(name: "mprotect", number: SYS_mprotect, arguments: [noExec],
-                        why: "guard pages and RELRO; nothing becomes executable (prot & PROT_EXEC == 0)"),
-            SyscallRule(name: "futex", number: SYS_futex,
-                        why: "locks and once-initialisation in libc and the Swift runtime"),
+                        why: "the guest halts or crashes: end the tender with its status"),
         ]
         return rules
     }
