@@ -56,7 +56,9 @@ let package = Package(
 
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "GuestTests", dependencies: ["Swiftlet", "TestSupport"]),
-        .testTarget(name: "TenderTests", dependencies: ["TenderCore", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["SwiftletBuild", "TenderCore"]),
+        // ELFBuilder: hand-made images for the loader's unit tests and the integration tests' attack guests.
+        .target(name: "TenderTestSupport", dependencies: ["TenderCore", "SwiftletABI"], path: "Tests/TenderTestSupport"),
+        .testTarget(name: "TenderTests", dependencies: ["TenderCore", "TestSupport", "TenderTestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SwiftletBuild", "TenderCore", "TenderTestSupport"]),
     ]
 )

@@ -2,6 +2,7 @@
 import SwiftletABI
 import Testing
 @testable import TenderCore
+import TenderTestSupport
 
 /// 64 KiB of zeroed guest memory in a heap buffer.
 private final class FrameMemory {
@@ -196,7 +197,9 @@ private final class FrameMemory {
         let memory = TestGuestMemory(size: 1 << 20, fill: 0)
         let crash = GuestCrash(cause: .exception(vector: 6, errorCode: 0, faultAddress: 0),
                                registers: .init(rip: ELFBuilder.imageBase + 4, rsp: 0, rbp: 0))
-        let text = CrashReport(crash: crash, memory: memory.memory, symbols: SymbolTable(image: image)).text
+        let text = withExtendedLifetime(memory) {
+            CrashReport(crash: crash, memory: memory.memory, symbols: SymbolTable(image: image)).text
+        }
         #expect(text.contains("evil\\n\\u{1b}[31mswiftlet-spt: fake"), "\(text.debugDescription)")
         #expect(text.split(separator: "\n").count == 3, "\(text.debugDescription)")  // summary, "backtrace:", #0
     }

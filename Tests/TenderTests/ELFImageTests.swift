@@ -2,6 +2,7 @@ import SwiftletABI
 import Testing
 import TestSupport
 @testable import TenderCore
+import TenderTestSupport
 
 private let base = ELFBuilder.imageBase        // GUEST_BASE + SWIFTLET_IMAGE_OFFSET
 private let memorySize: UInt64 = 16 << 20

@@ -1,6 +1,7 @@
 import SwiftletABI
 import Testing
 @testable import TenderCore
+import TenderTestSupport
 
 @Suite struct GuestMemoryTests {
     static let base = SWIFTLET_GUEST_BASE
@@ -108,5 +109,74 @@ import Testing
         #expect(GuestAddress(raw: 0x100100000).description == "0x100100000")
         #expect(GuestAddress(raw: 5).adding(UInt64.max) == nil)
         #expect(GuestAddress(raw: 5).adding(3) == GuestAddress(raw: 8))
+    }
+}
+
+/// Once the guest runs, the tender writes only where the guest itself may write and reads only
+/// what the guest may read: a hypercall cannot make the tender write into code or boot info.
+@Suite struct GuestAccessTests {
+    static let base = SWIFTLET_GUEST_BASE
+    static let text = ELFImage.imageBase ..< ELFImage.imageBase + 0x4000
+    static let data = ELFImage.imageBase + 0x4000 ..< ELFImage.imageBase + 0x5800
+    static let heap = ELFImage.imageBase + 0x6000 ..< base + 0x20_0000
+    let buffer = TestGuestMemory(size: 0x20_0000, fill: 0)
+    var memory: GuestMemory {
+        buffer.memory.restricted(to: GuestAccess(memorySize: 0x20_0000, writableSegments: [Self.data], heap: Self.heap))
+    }
+
+    func writeRefusal(_ address: UInt64, _ count: UInt64) -> GuestMemoryError? {
+        do { _ = try memory.writableBytes(at: GuestAddress(raw: address), count: count); return nil } catch { return error }
+    }
+
+    @Test func writesGoOnlyToStackDataAndHeap() {
+        let stack = Self.base + SWIFTLET_STACK_BOTTOM, bootInfo = Self.base + SWIFTLET_BOOTINFO_OFFSET
+        for (address, count) in [(stack, UInt64(8)), (Self.base + SWIFTLET_STACK_TOP - 8, 8), (Self.data.lowerBound, 0x1800),
+                                 (Self.heap.lowerBound, 16), (Self.heap.upperBound - 1, 1)] {
+            #expect(writeRefusal(address, count) == nil, "\(hex(address))+\(count)")
+        }
+        for (address, count) in [(Self.text.lowerBound, UInt64(1)), (Self.text.upperBound - 4, 8),      // code, and code into data
+                                 (bootInfo, 8), (Self.base + SWIFTLET_STACK_TOP - 4, 8),               // boot info, stack into boot info
+                                 (Self.data.upperBound - 4, 8),                                       // data into the gap before the heap
+                                 (Self.base, 8), (Self.base + 0x800, 0x1000)] {                        // the guard page
+            #expect(writeRefusal(address, count) == .notWritable(address: GuestAddress(raw: address), count: count),
+                    "\(hex(address))+\(count)")
+        }
+        // Outside memory is still refused as such, and nothing wraps.
+        #expect(writeRefusal(Self.base + 0x20_0000, 1) == .beyondEnd(address: GuestAddress(raw: Self.base + 0x20_0000), count: 1, memorySize: 0x20_0000))
+        #expect(writeRefusal(UInt64.max - 3, 8) != nil)
+    }
+
+    @Test func everyWritingAccessorUsesTheCheck() {
+        let text = GuestAddress(raw: Self.text.lowerBound)
+        #expect(throws: GuestMemoryError.notWritable(address: text, count: 8)) { try memory.store(UInt64(1), at: text) }
+        #expect(throws: GuestMemoryError.notWritable(address: text, count: 4)) { try memory.fill(at: text, count: 4, with: 0x90) }
+        let code: [UInt8] = [0x0F, 0x05]
+        #expect(throws: GuestMemoryError.notWritable(address: text, count: 2)) {
+            try memory.copyIn(UnsafeRawBufferPointer(start: code, count: 2), at: text)
+        }
+        #expect(buffer[Self.text.lowerBound] == 0)
+        // Reading code is fine (a console write may come from .rodata or .text).
+        #expect(throws: Never.self) { try memory.load(UInt64.self, at: text) }
+    }
+
+    @Test func theGuardPageIsNotRead() {
+        let guard_ = GuestAddress(raw: Self.base + 0x10)
+        #expect(throws: GuestMemoryError.notReadable(address: guard_, count: 8)) { try memory.load(UInt64.self, at: guard_) }
+        #expect(throws: GuestMemoryError.notReadable(address: GuestAddress(raw: Self.base + SWIFTLET_STACK_BOTTOM - 4), count: 8)) {
+            try memory.load(UInt64.self, at: GuestAddress(raw: Self.base + SWIFTLET_STACK_BOTTOM - 4))
+        }
+    }
+
+    @Test func theLoaderStillWritesEverywhere() throws {
+        try buffer.memory.store(UInt32(0xC3C3_C3C3), at: GuestAddress(raw: Self.text.lowerBound))
+        try buffer.memory.store(UInt32(7), at: GuestAddress(raw: Self.base + SWIFTLET_BOOTINFO_OFFSET))
+        #expect(buffer[Self.text.lowerBound] == 0xC3)
+    }
+
+    @Test func rangesMergeAndNeverWrap() {
+        let ranges = GuestRanges([10 ..< 20, 0 ..< 5, 18 ..< 30, 5 ..< 5, 40 ..< 50])
+        #expect(ranges.ranges == [0 ..< 5, 10 ..< 30, 40 ..< 50])
+        #expect(ranges.contains(10, count: 20) && !ranges.contains(4, count: 2) && !ranges.contains(29, count: 2))
+        #expect(!GuestRanges([0 ..< UInt64.max]).contains(UInt64.max - 1, count: 4))
     }
 }

@@ -8,7 +8,7 @@ import Testing
 @testable import TenderCore
 
 /// 4 MiB of guest memory in a heap buffer, and a handler whose console is a pipe we read back.
-private final class HypercallFixture {
+final class HypercallFixture {
     static let memorySize = 4 << 20
     static let fill: UInt8 = 0x5A
 
@@ -95,7 +95,7 @@ private final class HypercallFixture {
 
 private func result(_ value: swiftlet_result) -> Int32 { Int32(bitPattern: value.rawValue) }
 
-private func isBadHypercall(_ outcome: HypercallHandler.Outcome) -> Bool {
+func isBadHypercall(_ outcome: HypercallHandler.Outcome) -> Bool {
     if case .crash(let crash) = outcome, case .badHypercall(let message) = crash.cause { return !message.isEmpty }
     return false
 }
@@ -466,5 +466,58 @@ private let allHypercalls: [UInt32] = Array(1 ... SWIFTLET_HC_MAX.rawValue)
         let report = CrashReport(crash: GuestCrash(cause: .reported(kind: crash.kind, message: crash.message),
                                                    registers: crash.registers), memory: f.memory, symbols: nil)
         #expect(report.frames == [UInt64.max])
+    }
+}
+
+/// Hypercall output goes only where the guest may write itself: a request or a result aimed
+/// at code, boot info or the guard page ends the guest with a clear reason and writes nothing.
+@Suite struct HypercallOutputTests {
+    static let text = ELFImage.imageBase ..< ELFImage.imageBase + 0x8000
+    static let data = ELFImage.imageBase + 0x8000 ..< ELFImage.imageBase + 0x9000
+
+    func guestHandler(_ f: HypercallFixture) -> HypercallHandler {
+        let access = GuestAccess(memorySize: UInt64(HypercallFixture.memorySize), writableSegments: [Self.data],
+                                 heap: Self.data.upperBound ..< f.end)
+        return HypercallHandler(memory: f.memory.restricted(to: access), consoleFD: f.writeFD)
+    }
+
+    @Test(arguments: [SWIFTLET_HC_WALLTIME, SWIFTLET_HC_MONOTONIC, SWIFTLET_HC_POLL, SWIFTLET_HC_NET_READ,
+                      SWIFTLET_HC_NET_EXCHANGE, SWIFTLET_HC_BLOCK_READ])
+    func resultsAreNotWrittenIntoCodeBootInfoOrTheGuardPage(hypercall: swiftlet_hypercall) throws {
+        let f = try HypercallFixture()
+        let handler = guestHandler(f)
+        for target in [Self.text.lowerBound + 0x100, f.start + SWIFTLET_BOOTINFO_OFFSET + 0x40, f.start + 0x10] {
+            let before = f.hostBytes(at: target, count: 64)
+            let outcome = handler.handle(number: hypercall.rawValue, argument: GuestAddress(raw: target))
+            #expect(isBadHypercall(outcome), "\(hypercall) at \(hex(target)): \(outcome)")
+            #expect(f.hostBytes(at: target, count: 64) == before, "\(hypercall) wrote into \(hex(target))")
+        }
+        // The same request on the guest's stack is served.
+        let stack = f.start + SWIFTLET_STACK_TOP - 0x100
+        f.putBytes([UInt8](repeating: 0, count: 64), at: stack)
+        #expect(!isBadHypercall(handler.handle(number: hypercall.rawValue, argument: GuestAddress(raw: stack))))
+    }
+
+    /// The write-back is checked before the work: a console request in .text prints nothing.
+    @Test func aConsoleRequestInCodeIsRefusedBeforeItPrints() throws {
+        let f = try HypercallFixture()
+        let message = Array("injected\n".utf8)
+        f.putBytes(message, at: Self.data.lowerBound)
+        let request = Self.text.lowerBound + 0x200
+        f.put(swiftlet_hc_console(data: Self.data.lowerBound, length: UInt64(message.count), result: 0, _pad: 0), at: request)
+        let outcome = guestHandler(f).handle(number: SWIFTLET_HC_CONSOLE.rawValue, argument: GuestAddress(raw: request))
+        #expect(isBadHypercall(outcome))
+        #expect(f.drainConsole().isEmpty)
+    }
+
+    @Test func aCrashRecordInTheGuardPageIsRefusedNotFollowed() throws {
+        let f = try HypercallFixture()
+        let halt = f.start + SWIFTLET_STACK_TOP - 0x100
+        f.put(swiftlet_hc_halt(status: 0, _pad: 0, crash: f.start + 0x80), at: halt)
+        let outcome = guestHandler(f).handle(number: SWIFTLET_HC_HALT.rawValue, argument: GuestAddress(raw: halt))
+        guard case .crash(let crash) = outcome, case .badHypercall(let message) = crash.cause else {
+            Issue.record("\(outcome)"); return
+        }
+        #expect(message.contains("not readable"), "\(message)")
     }
 }

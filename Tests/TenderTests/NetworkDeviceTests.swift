@@ -210,6 +210,33 @@ private func frame(_ seed: UInt8, length: Int = 60) -> [UInt8] { (0..<length).ma
         #expect(f.guestRead(count: 1).1 == [frame(9)])
     }
 
+    /// NET_READ into the guest's code or boot info would be code injection on hvt (the host
+    /// mapping is writable): refused (EINVAL, like any bad descriptor) before a frame is
+    /// consumed, and the frame stays queued.
+    @Test func aReadIntoCodeOrBootInfoIsRefusedAndLosesNothing() throws {
+        let f = try NetworkFixture()
+        let text = ELFImage.imageBase ..< ELFImage.imageBase + 0x10_0000
+        let access = GuestAccess(memorySize: UInt64(NetworkFixture.memorySize), writableSegments: [],
+                                 heap: text.upperBound ..< f.base + UInt64(NetworkFixture.memorySize))
+        let guest = HypercallHandler(memory: f.memory.restricted(to: access), consoleFD: 2, networks: [f.device])
+        f.peerSend([frame(9)])
+        let request = f.base + 0x1000, table = f.base + 0x30_0000
+        for target in [text.lowerBound + 0x40, f.base + SWIFTLET_BOOTINFO_OFFSET, f.base + 0x100] {
+            f.put(swiftlet_frame(data: target, length: 0, capacity: 2048), at: table)
+            f.put(swiftlet_hc_net(handle: 0, count: 1, frames: table, completed: 0, result: 0), at: request)
+            #expect(guest.handle(number: SWIFTLET_HC_NET_READ.rawValue, argument: GuestAddress(raw: request)) == .resume)
+            let reply = f.get(swiftlet_hc_net.self, at: request)
+            #expect(reply.result == Int32(SWIFTLET_R_EINVAL.rawValue) && reply.completed == 0, "NET_READ into \(hex(target)): \(reply)")
+            #expect(try f.memory.copyOut(at: GuestAddress(raw: target), count: 60) == [UInt8](repeating: 0, count: 60))
+        }
+        // The request itself in read-only memory: refused before anything is read.
+        f.put(swiftlet_frame(data: f.base + 0x31_0000, length: 0, capacity: 2048), at: table)
+        f.put(swiftlet_hc_net(handle: 0, count: 1, frames: table, completed: 0, result: 0), at: text.lowerBound)
+        #expect(guest.handle(number: SWIFTLET_HC_NET_READ.rawValue, argument: GuestAddress(raw: text.lowerBound)) != .resume)
+        // The frame was never consumed: a well-formed read gets it.
+        #expect(f.guestRead(count: 1).1 == [frame(9)])
+    }
+
     @Test func tooManyFramesOrAnUnknownHandleAreRefused() throws {
         let f = try NetworkFixture()
         let request = f.base + 0x1000

@@ -1,6 +1,7 @@
 import SwiftletABI
 import Testing
 @testable import TenderCore
+import TenderTestSupport
 
 private let base = ELFBuilder.imageBase
 

@@ -1,9 +1,12 @@
 // GuestMemory: the one checked door between a tender and guest memory.
 //
 // Guest addresses are plain integers (GuestAddress); they are never dereferenced directly.
-// Every access goes through `bytes(at:count:limit:)`, which checks the range against
-// [SWIFTLET_GUEST_BASE, SWIFTLET_GUEST_BASE + size) with overflow-checked arithmetic.
-// Nothing here traps on any address or count a guest (or an image) can supply.
+// Every read goes through `bytes(at:count:limit:)` and every write through
+// `writableBytes(at:count:limit:)`, which check the range against
+// [SWIFTLET_GUEST_BASE, SWIFTLET_GUEST_BASE + size) with overflow-checked arithmetic and, once
+// the guest runs (`restricted(to:)`), against what the guest itself may read or write: the
+// tender never writes into the guest's code or read-only boot info on its behalf, and never
+// touches the guard page. Nothing here traps on any address or count a guest can supply.
 import Glibc
 import SwiftletABI
 
@@ -42,6 +45,10 @@ public enum GuestMemoryError: Error, Equatable, CustomStringConvertible {
     case invalidSize(size: Int)
     /// mmap of the guest memory failed.
     case mapFailed(size: Int, errno: Int32)
+    /// The range is guest memory the guest may not read (the guard page below its stack).
+    case notReadable(address: GuestAddress, count: UInt64)
+    /// An output range the guest may not write itself: code, read-only data, boot info.
+    case notWritable(address: GuestAddress, count: UInt64)
 
     public var description: String {
         switch self {
@@ -56,6 +63,10 @@ public enum GuestMemoryError: Error, Equatable, CustomStringConvertible {
             return "guest range \(address)+\(hex(count)) is larger than the limit of \(hex(limit)) bytes"
         case let .invalidSize(size):
             return "invalid guest memory size \(size)"
+        case let .notReadable(address, count):
+            return "guest range \(address)+\(hex(count)) is not readable by the guest (guard page)"
+        case let .notWritable(address, count):
+            return "guest range \(address)+\(hex(count)) is not writable by the guest (code, read-only data or boot info); the tender writes only where the guest may"
         case let .mapFailed(size, code):
             return "could not map \(hex(UInt64(truncatingIfNeeded: size))) bytes of guest memory: \(memoryErrnoString(code))"
         }
@@ -70,6 +81,8 @@ public struct GuestMemory: @unchecked Sendable {
     public let size: Int
     /// Whether `init(size:)` mapped the memory (and `unmap()` may release it).
     public let ownsMapping: Bool
+    /// What the guest may touch, once it runs; nil while the tender loads it (all of memory).
+    public private(set) var access: GuestAccess?
 
     /// Maps `size` bytes of fresh, zeroed anonymous memory (hvt: guest-physical memory).
     public init(size: Int) throws(GuestMemoryError) {
@@ -124,17 +137,39 @@ public struct GuestMemory: @unchecked Sendable {
         return Int(offset) // offset <= size <= Int.max
     }
 
+    /// This memory as the guest's hypercalls see it: reads inside `access.readable`, writes
+    /// inside `access.writable` only.
+    public func restricted(to access: GuestAccess) -> GuestMemory {
+        var view = self
+        view.access = access
+        return view
+    }
+
     /// Whether [address, address + count) lies wholly inside guest memory.
     public func contains(_ address: GuestAddress, count: UInt64) -> Bool {
         do { _ = try offset(of: address, count: count); return true } catch { return false }
     }
 
-    /// The host bytes behind guest range [address, address + count). A zero-length range is
-    /// accepted anywhere in [start, end], including exactly at `end`.
+    /// The host bytes behind guest range [address, address + count), to read. A zero-length
+    /// range is accepted anywhere in [start, end], including exactly at `end`.
     /// - Parameter limit: if given, ranges longer than `limit` are refused.
     public func bytes(at address: GuestAddress, count: UInt64,
-                      limit: UInt64? = nil) throws(GuestMemoryError) -> UnsafeMutableRawBufferPointer {
+                      limit: UInt64? = nil) throws(GuestMemoryError) -> UnsafeRawBufferPointer {
         let offset = try offset(of: address, count: count, limit: limit)
+        if let access, count > 0, !access.readable.contains(address.raw, count: count) {
+            throw .notReadable(address: address, count: count)
+        }
+        return UnsafeRawBufferPointer(start: base + offset, count: Int(count))
+    }
+
+    /// The host bytes behind guest range [address, address + count), to write: the one door
+    /// for everything the tender puts into guest memory.
+    public func writableBytes(at address: GuestAddress, count: UInt64,
+                              limit: UInt64? = nil) throws(GuestMemoryError) -> UnsafeMutableRawBufferPointer {
+        let offset = try offset(of: address, count: count, limit: limit)
+        if let access, count > 0, !access.writable.contains(address.raw, count: count) {
+            throw .notWritable(address: address, count: count)
+        }
         return UnsafeMutableRawBufferPointer(start: base + offset, count: Int(count))
     }
 
@@ -146,13 +181,13 @@ public struct GuestMemory: @unchecked Sendable {
 
     /// Writes `value` at `address` (any alignment).
     public func store<T: BitwiseCopyable>(_ value: T, at address: GuestAddress) throws(GuestMemoryError) {
-        let buffer = try bytes(at: address, count: UInt64(MemoryLayout<T>.size))
+        let buffer = try writableBytes(at: address, count: UInt64(MemoryLayout<T>.size))
         buffer.baseAddress!.storeBytes(of: value, as: T.self)
     }
 
     /// Copies host bytes into guest memory at `address`.
     public func copyIn(_ source: UnsafeRawBufferPointer, at address: GuestAddress) throws(GuestMemoryError) {
-        let destination = try bytes(at: address, count: UInt64(source.count))
+        let destination = try writableBytes(at: address, count: UInt64(source.count))
         if source.count > 0 { destination.baseAddress!.copyMemory(from: source.baseAddress!, byteCount: source.count) }
     }
 
@@ -165,8 +200,53 @@ public struct GuestMemory: @unchecked Sendable {
 
     /// Sets guest bytes [address, address + count) to `value`.
     public func fill(at address: GuestAddress, count: UInt64, with value: UInt8 = 0) throws(GuestMemoryError) {
-        let destination = try bytes(at: address, count: count)
+        let destination = try writableBytes(at: address, count: count)
         if destination.count > 0 { memset(destination.baseAddress!, Int32(value), destination.count) }
+    }
+}
+
+/// What a running guest may read and write, as sorted, disjoint guest address ranges.
+public struct GuestAccess: Equatable, Sendable {
+    public var readable: GuestRanges
+    public var writable: GuestRanges
+
+    public init(readable: GuestRanges, writable: GuestRanges) {
+        self.readable = readable
+        self.writable = writable
+    }
+
+    /// The layout both tenders give a guest: everything above the guard page is readable; its
+    /// stack, its writable segments and its heap are writable; its code, read-only data and
+    /// boot info are not.
+    public init(memorySize: UInt64, writableSegments: [Range<UInt64>], heap: Range<UInt64>) {
+        let base = SWIFTLET_GUEST_BASE
+        let stack = base + SWIFTLET_STACK_BOTTOM ..< base + SWIFTLET_STACK_TOP
+        readable = GuestRanges([base + SWIFTLET_STACK_BOTTOM ..< base + memorySize])
+        writable = GuestRanges([stack, heap] + writableSegments)
+    }
+}
+
+/// Sorted, merged address ranges with an overflow-safe containment test.
+public struct GuestRanges: Equatable, Sendable {
+    public private(set) var ranges: [Range<UInt64>]
+
+    public init(_ ranges: [Range<UInt64>]) {
+        var merged: [Range<UInt64>] = []
+        for range in ranges.filter({ !$0.isEmpty }).sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = merged.last, range.lowerBound <= last.upperBound {
+                merged[merged.count - 1] = last.lowerBound ..< max(last.upperBound, range.upperBound)
+            } else {
+                merged.append(range)
+            }
+        }
+        self.ranges = merged
+    }
+
+    /// Whether [address, address + count) lies inside one range (count > 0).
+    public func contains(_ address: UInt64, count: UInt64) -> Bool {
+        let (end, wrapped) = address.addingReportingOverflow(count)
+        guard !wrapped else { return false }
+        return ranges.contains { $0.lowerBound <= address && end <= $0.upperBound }
     }
 }
 

@@ -12,7 +12,6 @@ TenderExit.run(name: "swiftlet-hvt", { () throws(TenderError) -> HypercallHandle
     let launch = try GuestLaunch(arguments: Array(CommandLine.arguments.dropFirst()), target: SWIFTLET_TARGET_HVT)
     symbols = launch.image.symbols
     let machine = try VirtualMachine(memorySize: launch.options.memorySize)
-    memory = machine.memory
     var boot = BootInfoWriter(target: SWIFTLET_TARGET_HVT)
     boot.tscHz = machine.tscHz
     try launch.load(into: machine.memory, boot: boot)
@@ -26,7 +25,9 @@ TenderExit.run(name: "swiftlet-hvt", { () throws(TenderError) -> HypercallHandle
         vcpuFD: machine.vcpu, consoleFDs: [1, 2], deviceFDs: launch.deviceFDs,
         kvmRunRequests: [ctender_kvm_run_request(), ctender_kvm_get_regs_request(), ctender_kvm_get_sregs_request()]),
         keeping: [machine.kvm, machine.vm, machine.vcpu])
-    return machine.runGuest(hypercalls: HypercallHandler(memory: machine.memory, networks: launch.networks))
+    let guestMemory = machine.memory.restricted(to: launch.guestAccess)
+    memory = guestMemory
+    return machine.runGuest(hypercalls: HypercallHandler(memory: guestMemory, networks: launch.networks))
 }, report: { crash in
     guard let memory else { return crash.summary + "\n" }
     return CrashReport(crash: crash, memory: memory, symbols: symbols).text

@@ -74,7 +74,7 @@ public struct BootInfoWriter {
         }
         do {
             try memory.store(info, at: layout.bootInfo)
-            try memory.bytes(at: GuestAddress(raw: blockAddress), count: UInt64(block.count)).copyBytes(from: block)
+            try memory.writableBytes(at: GuestAddress(raw: blockAddress), count: UInt64(block.count)).copyBytes(from: block)
         } catch {
             throw .guest("guest memory too small for boot info: \(error)")
         }

@@ -19,6 +19,13 @@ public struct GuestLaunch {
         layout = BootLayout(memorySize: options.memorySize, imageEnd: image.elf.imageEnd)
     }
 
+    /// What the guest may read and write once it runs: hypercalls see memory through this.
+    public var guestAccess: GuestAccess {
+        GuestAccess(memorySize: options.memorySize,
+                    writableSegments: image.elf.segments.filter { $0.flags.contains(.write) }.map { $0.vaddr ..< $0.end },
+                    heap: layout.heapStart.raw ..< layout.heapEnd.raw)
+    }
+
     /// The descriptors the guest's devices use, for the seccomp allow-list.
     public var deviceFDs: [Int32] { networks.map(\.backend.fd) }
 

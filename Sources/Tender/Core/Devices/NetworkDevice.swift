@@ -28,7 +28,7 @@ public final class NetworkDevice {
         for index in frames.indices {
             let descriptorAddress = GuestAddress(raw: request.frames + UInt64(index * MemoryLayout<swiftlet_frame>.size))
             var descriptor = frames[index]
-            let buffer = try memory.bytes(at: GuestAddress(raw: descriptor.data), count: UInt64(descriptor.capacity),
+            let buffer = try memory.writableBytes(at: GuestAddress(raw: descriptor.data), count: UInt64(descriptor.capacity),
                                           limit: UInt64(StreamBackend.maximumFrame))
             guard case .frame(let length) = backend.readFrame(into: buffer) else { break }
             descriptor.length = UInt32(length)
@@ -47,7 +47,7 @@ public final class NetworkDevice {
         for descriptor in frames {
             guard descriptor.length >= 14, Int(descriptor.length) <= maximumFrame else { return SWIFTLET_R_EINVAL }
             let frame = try memory.bytes(at: GuestAddress(raw: descriptor.data), count: UInt64(descriptor.length))
-            if backend.writeFrame(UnsafeRawBufferPointer(frame)) { framesOut += 1 } else { framesDropped += 1 }
+            if backend.writeFrame(frame) { framesOut += 1 } else { framesDropped += 1 }
             sent += 1
         }
         request.completed = sent

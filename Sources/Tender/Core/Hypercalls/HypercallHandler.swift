@@ -33,33 +33,33 @@ public final class HypercallHandler {
             case SWIFTLET_HC_MONOTONIC:
                 try memory.store(swiftlet_hc_time(nanoseconds: Self.clock(CLOCK_MONOTONIC)), at: argument)
             case SWIFTLET_HC_CONSOLE:
-                var request = try memory.load(swiftlet_hc_console.self, at: argument)
-                request.result = Int32(bitPattern: console(request).rawValue)
-                try memory.store(request, at: argument)
-            case SWIFTLET_HC_POLL:
-                var request = try memory.load(swiftlet_hc_poll.self, at: argument)
-                request.ready_set = poll(timeout: request.timeout)
-                try memory.store(request, at: argument)
-            case SWIFTLET_HC_NET_READ, SWIFTLET_HC_NET_WRITE:
-                var request = try memory.load(swiftlet_hc_net.self, at: argument)
-                network(&request, reading: number == SWIFTLET_HC_NET_READ.rawValue)
-                try memory.store(request, at: argument)
-            case SWIFTLET_HC_NET_EXCHANGE:
-                var request = try memory.load(swiftlet_hc_net_exchange.self, at: argument)
-                network(&request.write, reading: false)
-                request.ready_set = poll(timeout: request.timeout)
-                if request.read.handle < 64 && request.ready_set & (1 << UInt64(request.read.handle)) != 0 {
-                    network(&request.read, reading: true)
-                } else {
-                    request.read.completed = 0
-                    request.read.result = Int32(bitPattern: (Int(request.read.handle) < networks.count
-                        ? SWIFTLET_R_AGAIN : SWIFTLET_R_ENODEV).rawValue)
+                try update(swiftlet_hc_console.self, at: argument) { request in
+                    request.result = Int32(bitPattern: console(request).rawValue)
                 }
-                try memory.store(request, at: argument)
+            case SWIFTLET_HC_POLL:
+                try update(swiftlet_hc_poll.self, at: argument) { request in
+                    request.ready_set = poll(timeout: request.timeout)
+                }
+            case SWIFTLET_HC_NET_READ, SWIFTLET_HC_NET_WRITE:
+                try update(swiftlet_hc_net.self, at: argument) { request in
+                    network(&request, reading: number == SWIFTLET_HC_NET_READ.rawValue)
+                }
+            case SWIFTLET_HC_NET_EXCHANGE:
+                try update(swiftlet_hc_net_exchange.self, at: argument) { request in
+                    network(&request.write, reading: false)
+                    request.ready_set = poll(timeout: request.timeout)
+                    if request.read.handle < 64 && request.ready_set & (1 << UInt64(request.read.handle)) != 0 {
+                        network(&request.read, reading: true)
+                    } else {
+                        request.read.completed = 0
+                        request.read.result = Int32(bitPattern: (Int(request.read.handle) < networks.count
+                            ? SWIFTLET_R_AGAIN : SWIFTLET_R_ENODEV).rawValue)
+                    }
+                }
             case SWIFTLET_HC_BLOCK_READ, SWIFTLET_HC_BLOCK_WRITE:
-                var request = try memory.load(swiftlet_hc_block.self, at: argument)
-                request.result = Int32(bitPattern: SWIFTLET_R_ENODEV.rawValue)
-                try memory.store(request, at: argument)
+                try update(swiftlet_hc_block.self, at: argument) { request in
+                    request.result = Int32(bitPattern: SWIFTLET_R_ENODEV.rawValue)
+                }
             case SWIFTLET_HC_HALT:
                 return try halt(try memory.load(swiftlet_hc_halt.self, at: argument))
             default:
@@ -70,6 +70,16 @@ public final class HypercallHandler {
                 "hypercall \(number) passed an argument the tender refused: \(error)")))
         }
         return .resume
+    }
+
+    /// Loads the request at `address`, lets `body` act on it, and stores it back. The request
+    /// must lie in guest-writable memory, which is checked before anything is done for it.
+    private func update<Request: BitwiseCopyable>(_ type: Request.Type, at address: GuestAddress,
+                                                  _ body: (inout Request) -> Void) throws(GuestMemoryError) {
+        _ = try memory.writableBytes(at: address, count: UInt64(MemoryLayout<Request>.size))
+        var request = try memory.load(Request.self, at: address)
+        body(&request)
+        try memory.store(request, at: address)
     }
 
     /// NET_READ or NET_WRITE on the device the request names; the outcome goes in `result`.

@@ -1,58 +1,78 @@
 // A tiny ELF64 writer for tests: valid static x86-64 images with chosen segments, notes
 // and symbols, plus helpers to corrupt individual fields afterwards.
 import SwiftletABI
-@testable import TenderCore
+import TenderCore
 
-struct ELFBuilder {
-    struct Segment {
-        var type: UInt32 = ELF.ptLoad
-        var flags: UInt32
-        var vaddr: UInt64
-        var data: [UInt8]
-        var memsz: UInt64? = nil       // default: data.count
-        var align: UInt64 = 0x1000
-        var name: String? = nil        // section name; default from flags
+public struct ELFBuilder {
+    public struct Segment {
+        public var type: UInt32 = ELF.ptLoad
+        public var flags: UInt32
+        public var vaddr: UInt64
+        public var data: [UInt8]
+        public var memsz: UInt64? = nil       // default: data.count
+        public var align: UInt64 = 0x1000
+        public var name: String? = nil        // section name; default from flags
+
+        public init(type: UInt32 = ELF.ptLoad, flags: UInt32, vaddr: UInt64, data: [UInt8], memsz: UInt64? = nil,
+                    align: UInt64 = 0x1000, name: String? = nil) {
+            self.type = type; self.flags = flags; self.vaddr = vaddr; self.data = data
+            self.memsz = memsz; self.align = align; self.name = name
+        }
     }
 
-    struct Note {
-        var name: [UInt8]
-        var type: UInt32
-        var desc: [UInt8]
+    public struct Note {
+        public var name: [UInt8]
+        public var type: UInt32
+        public var desc: [UInt8]
+
+        public init(name: [UInt8], type: UInt32, desc: [UInt8]) { self.name = name; self.type = type; self.desc = desc }
     }
 
-    struct Symbol {
-        var name: String
-        var value: UInt64
-        var size: UInt64
-        var type: UInt8 = ELF.sttFunc
-        var bind: UInt8 = ELF.stbGlobal
-        var section: UInt16? = nil     // default: the first executable segment's section
-        var nameOffset: UInt32? = nil  // override st_name (for corrupt tables)
+    public struct Symbol {
+        public var name: String
+        public var value: UInt64
+        public var size: UInt64
+        public var type: UInt8 = ELF.sttFunc
+        public var bind: UInt8 = ELF.stbGlobal
+        public var section: UInt16? = nil     // default: the first executable segment's section
+        public var nameOffset: UInt32? = nil  // override st_name (for corrupt tables)
+
+        public init(name: String, value: UInt64, size: UInt64, type: UInt8 = ELF.sttFunc, bind: UInt8 = ELF.stbGlobal,
+                    section: UInt16? = nil, nameOffset: UInt32? = nil) {
+            self.name = name; self.value = value; self.size = size; self.type = type; self.bind = bind
+            self.section = section; self.nameOffset = nameOffset
+        }
     }
 
-    static let imageBase = SWIFTLET_GUEST_BASE + SWIFTLET_IMAGE_OFFSET
+    public static let imageBase = SWIFTLET_GUEST_BASE + SWIFTLET_IMAGE_OFFSET
 
     // Header fields (defaults: a valid static x86-64 executable).
-    var elfClass: UInt8 = 2
-    var dataEncoding: UInt8 = 1
-    var identVersion: UInt8 = 1
-    var type: UInt16 = ELF.typeExec
-    var machine: UInt16 = ELF.machineX86_64
-    var version: UInt32 = 1
-    var entry: UInt64
+    public var elfClass: UInt8 = 2
+    public var dataEncoding: UInt8 = 1
+    public var identVersion: UInt8 = 1
+    public var type: UInt16 = ELF.typeExec
+    public var machine: UInt16 = ELF.machineX86_64
+    public var version: UInt32 = 1
+    public var entry: UInt64
 
-    var segments: [Segment]
-    var notes: [Note] = []
+    public var segments: [Segment]
+    public var notes: [Note] = []
     /// Put the notes in a PT_NOTE segment (else only in a SHT_NOTE section).
-    var notesInSegment = true
-    var noteAlign: UInt64 = 4
-    var symbols: [Symbol] = []
+    public var notesInSegment = true
+    public var noteAlign: UInt64 = 4
+    public var symbols: [Symbol] = []
     /// Emit section headers (.text/.data..., .note.swiftlet, .symtab, .strtab, .shstrtab).
-    var includeSections = true
+    public var includeSections = true
+
+    public init(entry: UInt64, segments: [Segment], notes: [Note] = []) {
+        self.entry = entry
+        self.segments = segments
+        self.notes = notes
+    }
 
     /// A valid two-segment image: text (R-X, 0x40 bytes of 0xCC) and data (RW-, 16 bytes of
     /// 0x11..0x20, memsz 0x100) one page apart, entry 4 bytes into text, ABI note for hvt+spt.
-    static func standard() -> ELFBuilder {
+    public static func standard() -> ELFBuilder {
         ELFBuilder(
             entry: imageBase + 4,
             segments: [
@@ -62,35 +82,35 @@ struct ELFBuilder {
             notes: [abiNote()])
     }
 
-    static func abiNote(version: UInt32 = SWIFTLET_ABI_VERSION,
+    public static func abiNote(version: UInt32 = SWIFTLET_ABI_VERSION,
                         targets: UInt32 = SWIFTLET_TARGET_HVT | SWIFTLET_TARGET_SPT) -> Note {
         Note(name: Array(SWIFTLET_NOTE_NAME.utf8) + [0], type: SWIFTLET_NOTE_ABI, desc: littleEndian(version) + littleEndian(targets))
     }
 
-    static func littleEndian<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
+    public static func littleEndian<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
         withUnsafeBytes(of: value.littleEndian) { Array($0) }
     }
 
     /// Where things ended up in the last `build()`.
-    struct Layout {
-        var programHeaders: Int = ELF.headerSize
-        var segmentData: [Int] = []
-        var notes: Int? = nil
-        var notesSize = 0
-        var symtab: Int? = nil
-        var strtab: Int? = nil
-        var strtabSize = 0
-        var shstrtab: Int? = nil
-        var sectionHeaders: Int? = nil
-        var sectionCount = 0
-        var symtabSectionIndex: Int? = nil
-        func programHeader(_ index: Int) -> Int { programHeaders + index * ELF.programHeaderSize }
-        func sectionHeader(_ index: Int) -> Int { sectionHeaders! + index * ELF.sectionHeaderSize }
+    public struct Layout {
+        public var programHeaders: Int = ELF.headerSize
+        public var segmentData: [Int] = []
+        public var notes: Int? = nil
+        public var notesSize = 0
+        public var symtab: Int? = nil
+        public var strtab: Int? = nil
+        public var strtabSize = 0
+        public var shstrtab: Int? = nil
+        public var sectionHeaders: Int? = nil
+        public var sectionCount = 0
+        public var symtabSectionIndex: Int? = nil
+        public func programHeader(_ index: Int) -> Int { programHeaders + index * ELF.programHeaderSize }
+        public func sectionHeader(_ index: Int) -> Int { sectionHeaders! + index * ELF.sectionHeaderSize }
     }
 
-    func build() -> [UInt8] { buildWithLayout().bytes }
+    public func build() -> [UInt8] { buildWithLayout().bytes }
 
-    func buildWithLayout() -> (bytes: [UInt8], layout: Layout) {
+    public func buildWithLayout() -> (bytes: [UInt8], layout: Layout) {
         var layout = Layout()
         let noteBlob = notes.flatMap { note -> [UInt8] in
             var out = le(UInt32(note.name.count)) + le(UInt32(note.desc.count)) + le(note.type)
@@ -226,8 +246,8 @@ struct ELFBuilder {
 
 extension ELFBuilder {
     /// Program header field offsets, for corrupting built images.
-    enum PH {
-        static let type = 0, flags = 4, offset = 8, vaddr = 16, filesz = 32, memsz = 40, align = 48
+    public enum PH {
+        public static let type = 0, flags = 4, offset = 8, vaddr = 16, filesz = 32, memsz = 40, align = 48
     }
 }
 
@@ -241,12 +261,12 @@ private func pad(_ bytes: inout [UInt8], to alignment: Int) {
 
 extension Array where Element == UInt8 {
     /// Overwrites the little-endian bytes of `value` at `offset`.
-    mutating func patch<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+    public mutating func patch<T: FixedWidthInteger>(_ value: T, at offset: Int) {
         replaceSubrange(offset ..< offset + MemoryLayout<T>.size, with: Swift.withUnsafeBytes(of: value.littleEndian) { Array($0) })
     }
 
     /// The little-endian value at `offset`.
-    func readLE<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
+    public func readLE<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
         var value: T = 0
         for i in 0 ..< MemoryLayout<T>.size { value |= T(self[offset + i]) << (8 * i) }
         return value
@@ -254,11 +274,11 @@ extension Array where Element == UInt8 {
 }
 
 /// A heap buffer standing in for guest memory, filled with a marker byte.
-final class TestGuestMemory {
-    let pointer: UnsafeMutableRawPointer
-    let memory: GuestMemory
+public final class TestGuestMemory {
+    public let pointer: UnsafeMutableRawPointer
+    public let memory: GuestMemory
 
-    init(size: Int, fill: UInt8 = 0xAA) {
+    public init(size: Int, fill: UInt8 = 0xAA) {
         pointer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
         pointer.initializeMemory(as: UInt8.self, repeating: fill, count: size)
         memory = GuestMemory(base: pointer, size: size)
@@ -267,7 +287,7 @@ final class TestGuestMemory {
     deinit { pointer.deallocate() }
 
     /// Host bytes at guest address `address`.
-    subscript(address: UInt64) -> UInt8 {
+    public subscript(address: UInt64) -> UInt8 {
         pointer.load(fromByteOffset: Int(address - SWIFTLET_GUEST_BASE), as: UInt8.self)
     }
 }
