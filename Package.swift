@@ -59,6 +59,6 @@ let package = Package(
         // ELFBuilder: hand-made images for the loader's unit tests and the integration tests' attack guests.
         .target(name: "TenderTestSupport", dependencies: ["TenderCore", "SwiftletABI"], path: "Tests/TenderTestSupport"),
         .testTarget(name: "TenderTests", dependencies: ["TenderCore", "TestSupport", "TenderTestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["SwiftletBuild", "TenderCore", "TenderTestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SwiftletBuild", "TenderCore", "SwiftletABI", "TenderTestSupport"]),
     ]
 )

@@ -146,3 +146,17 @@ private func sizeMessage(_ text: String) -> String? {
         #expect(options.guestArguments == ["x"])
     }
 }
+
+@Suite struct ConfinementTests {
+    /// READ_IMPLIES_EXEC makes every readable mapping executable (guest data included).
+    @Test func readImpliesExecPersonalityIsRefused() {
+        #expect(throws: Never.self) { try Confinement.refuseReadImpliesExec(personality: 0) }
+        #expect(throws: Never.self) { try Confinement.refuseReadImpliesExec(personality: 0x0004_0000) }  // ADDR_NO_RANDOMIZE
+        do {
+            try Confinement.refuseReadImpliesExec(personality: 0x0040_0000)    // READ_IMPLIES_EXEC
+            Issue.record("READ_IMPLIES_EXEC was accepted")
+        } catch {
+            #expect(error.description.contains("READ_IMPLIES_EXEC"))
+        }
+    }
+}

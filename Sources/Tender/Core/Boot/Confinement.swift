@@ -20,7 +20,13 @@ public enum Confinement {
         ctender_scrub_environment()
         // A block malloc had mmapped before confinement would be munmapped when freed after it.
         guard ctender_heap_from_brk_only() == 0 else { throw .guest("cannot configure the tender's heap (mallopt)") }
-        if ctender_personality() & ctender_read_implies_exec() != 0 {
+        try refuseReadImpliesExec(personality: ctender_personality())
+    }
+
+    /// x86-64 kernels since 5.8 clear READ_IMPLIES_EXEC when they exec a 64-bit program, but
+    /// older ones keep what `setarch -X` set, and then guest data would be executable.
+    static func refuseReadImpliesExec(personality: UInt32) throws(TenderError) {
+        if personality & ctender_read_implies_exec() != 0 {
             throw .usage("refusing to run under the READ_IMPLIES_EXEC personality (setarch -X): every readable page, guest data included, would be executable")
         }
     }
