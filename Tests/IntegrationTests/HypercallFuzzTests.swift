@@ -27,18 +27,6 @@ import Testing
         try Harness.image(of: "Tests/Fuzz/HypercallGuest", named: "hypercall-guest")
     }
 
-    /// Defects issue 8 (part 4) lists, which the fuzzer finds until their fixes land: shown as
-    /// known issues, so that anything else it finds fails the test.
-    static func isKnownDefect(_ violation: Summary.Violation) -> Bool {
-        switch violation.kind {
-        case "guest-oracle": violation.detail.contains("which the guest may not write")   // §4: output buffers
-        case "tender-fault": true                                                       // §4: spt guard page
-        case "hang-stalled": true                                                       // §4: writeAll unbounded
-        case "report-format": violation.detail.contains("control characters") || violation.detail.contains("not a backtrace")
-        default: false
-        }
-    }
-
     @Test(arguments: runnableTargets)
     func randomHypercallsEndCleanly(target: Target) throws {
         let image = try Self.guestImage()
@@ -52,16 +40,10 @@ import Testing
         let summary = try JSONDecoder().decode(Summary.self, from: Data(contentsOf: json))
         let overview = run.stdout.split(separator: "\n").filter { !$0.hasPrefix("VIOLATION") && !$0.hasPrefix("  reproduce") }
             .joined(separator: "\n")
-        let (known, unknown) = (summary.violations.filter(Self.isKnownDefect), summary.violations.filter { !Self.isKnownDefect($0) })
-        for violation in unknown.prefix(10) {
+        for violation in summary.violations.prefix(10) {
             Issue.record("seed \(violation.seed): \(violation.kind): \(violation.detail)\n  reproduce: \(violation.command) trace")
         }
-        withKnownIssue("issue 8 part 4, fixes pending", isIntermittent: true) {
-            for violation in known.prefix(3) {
-                Issue.record("seed \(violation.seed): \(violation.kind): \(violation.detail)")
-            }
-        }
-        #expect(unknown.isEmpty, "\(unknown.count) seeds violated in ways not yet known\n\(overview)")
+        #expect(summary.violations.isEmpty, "\(summary.violations.count) seeds found the tender misbehaving\n\(overview)")
         #expect(run.status == 0 || !summary.violations.isEmpty, "hypercall.py failed: \(run.stderr)")
         // The run must have reached both ends: guests that finish and refusals that end them.
         #expect(summary.seeds >= 20, "only \(summary.seeds) seeds ran in 12 s\n\(overview)")
