@@ -375,3 +375,100 @@ private func refusal(_ bytes: [UInt8], memorySize: UInt64 = memorySize) -> ELFEr
     }
 }
 
+
+/// The loader's work is bounded by the file size: a small image cannot make it copy or walk
+/// gigabytes (issue 8: a 1.07 MB image took 411 MiB, 4,000 overlapping notes 21.6 s of CPU).
+@Suite struct ELFWorkBoundTests {
+    /// `bytes` with a new section header table at the end: the old headers plus `copies` copies
+    /// of header `index` (indices of the old sections do not change).
+    static func repeatingSection(_ index: Int, copies: Int, of bytes: [UInt8], layout: ELFBuilder.Layout) -> [UInt8] {
+        var file = bytes
+        while file.count % 8 != 0 { file.append(0) }
+        let table = file.count
+        file += bytes[layout.sectionHeaders! ..< layout.sectionHeaders! + layout.sectionCount * ELF.sectionHeaderSize]
+        let header = bytes[layout.sectionHeader(index) ..< layout.sectionHeader(index) + ELF.sectionHeaderSize]
+        for _ in 0 ..< copies { file += header }
+        file.patch(UInt64(table), at: 40)
+        file.patch(UInt16(layout.sectionCount + copies), at: 60)
+        return file
+    }
+
+    /// 16 KiB of well-formed notes that are not the ABI note.
+    static var junkNotes: [ELFBuilder.Note] {
+        (0 ..< 512).map { _ in ELFBuilder.Note(name: Array("JUNK\0".utf8), type: 1, desc: [UInt8](repeating: 7, count: 12)) }
+    }
+
+    @Test func overlappingNoteSectionsAreWalkedAtMostOnceOver() throws {
+        var builder = ELFBuilder.standard()
+        builder.notes = Self.junkNotes
+        builder.notesInSegment = false
+        let (bytes, layout) = builder.buildWithLayout()
+        let noteSection = 3   // null, .text, .data, .note.swiftlet
+        let image = try ELFImage(bytes: Self.repeatingSection(noteSection, copies: 4000, of: bytes, layout: layout))
+        #expect(image.sections.filter { $0.type == ELF.shtNote }.count == 4001)
+        // Unbounded, this walked 4,001 x 16 KiB = 64 MiB; now at most the file.
+        #expect(image.noteBytesWalked <= UInt64(image.bytes.count), "\(image.noteBytesWalked) bytes walked")
+        #expect(image.abiNote == nil)
+        #expect(throws: ELFError.missingABINote) { try image.checkABI(target: SWIFTLET_TARGET_HVT) }
+    }
+
+    @Test func overlappingNoteSegmentsAreRefused() throws {
+        var builder = ELFBuilder.standard()
+        // No ABI note among them: a repeated one is already refused as a duplicate at the second copy.
+        builder.notes = Self.junkNotes
+        builder.includeSections = false
+        let (bytes, layout) = builder.buildWithLayout()
+        // A new program header table: the three old entries, then 4,000 more copies of PT_NOTE.
+        var file = bytes
+        while file.count % 8 != 0 { file.append(0) }
+        let table = file.count
+        file += bytes[layout.programHeaders ..< layout.programHeaders + 3 * ELF.programHeaderSize]
+        let note = bytes[layout.programHeader(2) ..< layout.programHeader(2) + ELF.programHeaderSize]
+        for _ in 0 ..< 4000 { file += note }
+        file.patch(UInt64(table), at: 32)
+        file.patch(UInt16(4003), at: 56)
+        guard case .noteAreasExceedFile(let total, let fileSize)? = refusal(file) else {
+            Issue.record("4,001 overlapping PT_NOTE segments: \(String(describing: refusal(file)))"); return
+        }
+        #expect(total > fileSize && total <= 2 * fileSize)
+    }
+
+    /// Section names come from a section header string table; 4,000 headers all naming one
+    /// 100 KB string would copy 400 MB. Names are capped, and a table with longer ones is
+    /// treated as malformed (sections are advisory: the image still loads).
+    @Test func longSectionNamesAreNotCopiedPerEntry() throws {
+        var builder = ELFBuilder.standard()
+        builder.segments.append(ELFBuilder.Segment(flags: ELF.pfR, vaddr: base + 0x2000,
+                                                   data: [UInt8](repeating: 0x41, count: 100_000) + [0]))
+        let (bytes, layout) = builder.buildWithLayout()
+        var file = Self.repeatingSection(1, copies: 4000, of: bytes, layout: layout)
+        file.patch(UInt16(3), at: 62)            // e_shstrndx: the 100 KB string's section
+        let image = try ELFImage(bytes: file)
+        #expect(image.sections.isEmpty)
+        #expect(image.segments.count == 3)
+
+        // A long but reasonable name is still read.
+        builder.segments[0].name = String(repeating: "t", count: ELFImage.maximumSectionNameLength)
+        #expect(try ELFImage(bytes: builder.build()).sections[1].name.count == ELFImage.maximumSectionNameLength)
+    }
+
+    /// 40,000 symbols all naming one 3,000-byte string: 120 MB of copies before; now the names
+    /// read are bounded by the string table, and such a table counts as malformed.
+    @Test func symbolNamesAreReadAtMostTwiceOver() throws {
+        var builder = ELFBuilder.standard()
+        let long = String(repeating: "s", count: 3000)
+        builder.symbols = [ELFBuilder.Symbol(name: long, value: base, size: 4)]
+            + (1 ..< 40_000).map { ELFBuilder.Symbol(name: "", value: base + UInt64($0 % 0x40), size: 1, nameOffset: 1) }
+        let (bytes, layout) = builder.buildWithLayout()
+        let image = try ELFImage(bytes: bytes)
+        let (symbols, read) = SymbolTable.readSymbolsCountingWork(image)
+        #expect(symbols.isEmpty)
+        #expect(read <= 2 * UInt64(layout.strtabSize) + 65536 + UInt64(SymbolTable.maximumNameLength) + 1, "\(read) name bytes read")
+
+        // An ordinary table is read whole, each name once.
+        builder.symbols = (0 ..< 1000).map { ELFBuilder.Symbol(name: "function\($0)", value: base + UInt64($0 % 0x40), size: 1) }
+        let ordinary = SymbolTable.readSymbolsCountingWork(try ELFImage(bytes: builder.build()))
+        #expect(ordinary.symbols.count == 0x40)   // one per address
+        #expect(ordinary.nameBytesRead == UInt64((0 ..< 1000).map { "function\($0)".utf8.count + 1 }.reduce(0, +)))
+    }
+}

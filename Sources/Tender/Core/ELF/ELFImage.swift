@@ -28,6 +28,7 @@ public enum ELFError: Error, Equatable, CustomStringConvertible {
     case badAlignment(segment: Int, align: UInt64)
     case entryNotExecutable(entry: UInt64)
     case malformedNote(segment: Int, offset: UInt64, reason: String)
+    case noteAreasExceedFile(total: UInt64, fileSize: UInt64)
     case duplicateABINote
     case invalidMemorySize(UInt64)
     case missingABINote
@@ -86,6 +87,8 @@ public enum ELFError: Error, Equatable, CustomStringConvertible {
             return "entry point \(hex(entry)) is not inside an executable loadable segment"
         case let .malformedNote(segment, offset, reason):
             return "malformed note in segment \(segment) at file offset \(hex(offset)): \(reason)"
+        case let .noteAreasExceedFile(total, fileSize):
+            return "note segments cover \(hex(total)) bytes in a file of \(hex(fileSize)): notes overlap or repeat"
         case .duplicateABINote:
             return "image carries more than one Swiftlet ABI note"
         case let .invalidMemorySize(size):
@@ -159,6 +162,11 @@ public struct ELFImage: Sendable {
     public let abiNote: (version: UInt32, targets: UInt32)?
     /// Section headers, or [] if absent or malformed.
     public let sections: [Section]
+    /// Bytes of note areas walked looking for the ABI note: at most the file size for PT_NOTE
+    /// segments, and as much again for SHT_NOTE sections.
+    let noteBytesWalked: UInt64
+    /// Longest section name kept; a longer one makes the section table malformed.
+    static let maximumSectionNameLength = 256
 
     /// Lowest address an image may be linked at: GUEST_BASE + SWIFTLET_IMAGE_OFFSET.
     public static let imageBase: UInt64 = SWIFTLET_GUEST_BASE + SWIFTLET_IMAGE_OFFSET
@@ -256,7 +264,12 @@ public struct ELFImage: Sendable {
         // ---- Sections (best effort) and the ABI note.
         let sections = ELFImage.parseSections(r, header)
         var abiNote: (version: UInt32, targets: UInt32)? = nil
+        // Each byte of notes is walked at most once per kind of table: overlapping note areas
+        // (thousands of PT_NOTE or SHT_NOTE entries over the same bytes) would be quadratic.
+        var noteBytesWalked: UInt64 = 0
         for (index, ph) in notes {
+            noteBytesWalked += ph.filesz        // each filesz <= file size: no overflow in 2^16 of them
+            guard noteBytesWalked <= fileSize else { throw .noteAreasExceedFile(total: noteBytesWalked, fileSize: fileSize) }
             let found: (UInt32, UInt32)?
             do throws(NoteError) {
                 found = try ELFImage.findABINote(r, offset: ph.offset, size: ph.filesz, align: ph.align)
@@ -271,7 +284,12 @@ public struct ELFImage: Sendable {
         if abiNote == nil {
             // Not in a PT_NOTE (e.g. a non-allocated note section): look in SHT_NOTE sections.
             // Sections are advisory, so a malformed one is skipped, not an error.
+            var sectionBytesWalked: UInt64 = 0
             for section in sections where section.type == ELF.shtNote {
+                let (total, overflow) = sectionBytesWalked.addingReportingOverflow(section.size)
+                guard !overflow, total <= fileSize else { break }
+                sectionBytesWalked = total
+                noteBytesWalked += section.size
                 if let found = try? ELFImage.findABINote(r, offset: section.offset, size: section.size,
                                                          align: section.addralign) {
                     abiNote = found
@@ -286,6 +304,7 @@ public struct ELFImage: Sendable {
         self.imageEnd = segments.map(\.end).max() ?? ELFImage.imageBase
         self.abiNote = abiNote
         self.sections = sections
+        self.noteBytesWalked = noteBytesWalked
         try validate(memorySize: memorySize)
     }
 
@@ -445,7 +464,8 @@ public struct ELFImage: Sendable {
         for (index, sh) in raw.enumerated() {
             var name = ""
             if let names {
-                guard let bytes = r.cString(inTableAt: names.offset, size: names.size, index: UInt64(sh.name)) else {
+                guard let bytes = r.cString(inTableAt: names.offset, size: names.size, index: UInt64(sh.name),
+                                            maximumLength: maximumSectionNameLength) else {
                     return []
                 }
                 name = String(decoding: bytes, as: UTF8.self)

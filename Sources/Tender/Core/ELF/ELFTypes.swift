@@ -134,11 +134,13 @@ struct ELFReader {
     }
 
     /// The NUL-terminated string at `table.offset + index`, which must end (with its NUL)
-    /// inside [table.offset, table.offset + table.size). Returns the bytes without the NUL.
-    func cString(inTableAt tableOffset: UInt64, size tableSize: UInt64, index: UInt64) -> ArraySlice<UInt8>? {
+    /// inside [table.offset, table.offset + table.size) within `maximumLength` bytes. Returns
+    /// the bytes without the NUL. Looks at no more than `maximumLength + 1` bytes.
+    func cString(inTableAt tableOffset: UInt64, size tableSize: UInt64, index: UInt64,
+                 maximumLength: Int) -> ArraySlice<UInt8>? {
         guard index < tableSize, contains(offset: tableOffset, length: tableSize) else { return nil }
         let start = Int(tableOffset + index)       // both inside the file, no overflow
-        let end = Int(tableOffset + tableSize)
+        let end = min(Int(tableOffset + tableSize), start + maximumLength + 1)
         guard let nul = bytes[start ..< end].firstIndex(of: 0) else { return nil }
         return bytes[start ..< nul]
     }

@@ -146,7 +146,8 @@ public struct ImageAssetTable: Sendable {
             index += 1
             guard let nameIndex = r.u32(at), let shndx = r.u16(at + 6), let value = r.u64(at + 8) else { return nil }
             guard shndx != ELF.shnUndef,
-                  let symbolName = r.cString(inTableAt: strings.offset, size: strings.size, index: UInt64(nameIndex)),
+                  let symbolName = r.cString(inTableAt: strings.offset, size: strings.size, index: UInt64(nameIndex),
+                                             maximumLength: wanted.count),
                   symbolName.elementsEqual(wanted) else { continue }
             return value
         }

@@ -112,7 +112,22 @@ public struct SymbolTable: Sendable {
 
     // MARK: Reading .symtab
 
-    static func readSymbols(_ image: ELFImage) -> [Symbol] {
+    static func readSymbols(_ image: ELFImage) -> [Symbol] { readSymbolsCountingWork(image).symbols }
+
+    /// Longest symbol name kept (longer ones are skipped): what the demangler accepts.
+    static let maximumNameLength = maxDemangleLength
+
+    /// The symbols, and how many string-table bytes were looked at for their names. Each name
+    /// is looked at once, so all names together may take the string table twice over (plus
+    /// slack for names that share a suffix): a table whose entries all name one long string
+    /// would otherwise cost entries x string length. Past that, the table counts as malformed.
+    static func readSymbolsCountingWork(_ image: ELFImage) -> (symbols: [Symbol], nameBytesRead: UInt64) {
+        var nameBytesRead: UInt64 = 0
+        let symbols = readSymbols(image, nameBytesRead: &nameBytesRead)
+        return (symbols, nameBytesRead)
+    }
+
+    private static func readSymbols(_ image: ELFImage, nameBytesRead: inout UInt64) -> [Symbol] {
         let sections = image.sections
         guard let symtab = sections.first(where: { $0.type == ELF.shtSymtab }),
               symtab.entsize == UInt64(ELF.symbolSize), symtab.size % UInt64(ELF.symbolSize) == 0,
@@ -126,6 +141,7 @@ public struct SymbolTable: Sendable {
         let r = ELFReader(bytes: image.bytes)
         let tableOffset = symtab.offset
         let count = symtab.size / UInt64(ELF.symbolSize)
+        let nameBudget = 2 * UInt64(strings.count) + 65536
         var index: UInt64 = 1 // entry 0 is the null symbol
         while index < count {
             let at = tableOffset + index * UInt64(ELF.symbolSize)
@@ -136,9 +152,11 @@ public struct SymbolTable: Sendable {
             guard shndx != ELF.shnUndef, shndx < ELF.shnLoReserve, Int(shndx) < sections.count else { continue }
             let section = sections[Int(shndx)]
             guard type == ELF.sttFunc || (type == ELF.sttNotype && section.isExecutable) else { continue }
-            guard let nameBytes = r.cString(inTableAt: sections[Int(symtab.link)].offset,
-                                            size: UInt64(strings.count), index: UInt64(nameIndex)),
-                  !nameBytes.isEmpty, !nameBytes.starts(with: [0x2E, 0x4C]) /* ".L" */ else { continue }
+            let nameBytes = r.cString(inTableAt: sections[Int(symtab.link)].offset, size: UInt64(strings.count),
+                                      index: UInt64(nameIndex), maximumLength: maximumNameLength)
+            nameBytesRead += UInt64(nameBytes.map { $0.count + 1 } ?? maximumNameLength + 1)
+            guard nameBytesRead <= nameBudget else { return [] }
+            guard let nameBytes, !nameBytes.isEmpty, !nameBytes.starts(with: [0x2E, 0x4C]) /* ".L" */ else { continue }
             // Clamp to the containing allocated section when the symbol lies inside it.
             var limit = UInt64.max
             if section.flags & ELF.shfAlloc != 0, section.type != ELF.shtNull {
