@@ -18,7 +18,7 @@ import Testing
             do {
                 _ = try builder.build(application, targets: targets[index], output: folder.appendingPathComponent("hello-\(index).swiftlet"))
             } catch {
-                failures.data.append(contentsOf: "\(error)\n".utf8)
+                failures.append(Data("\(error)\n".utf8))
             }
         }
         #expect(failures.data.isEmpty, "\(String(decoding: failures.data, as: UTF8.self))")

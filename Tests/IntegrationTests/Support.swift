@@ -55,8 +55,14 @@ enum Harness {
         return image
     }
 
-    /// Output read on another thread; read back only after the reader group is done.
-    final class Collected: @unchecked Sendable { var data = Data() }
+    /// Bytes appended by one thread (a pipe reader, a worker) and read by another.
+    final class Collected: @unchecked Sendable {
+        private let lock = NSLock()
+        private var bytes = Data()
+        func append(_ more: Data) { lock.withLock { bytes.append(more) } }
+        var data: Data { lock.withLock { bytes } }
+        var text: String { String(decoding: data, as: UTF8.self) }
+    }
 
     struct Outcome {
         var status: Int32
@@ -65,7 +71,74 @@ enum Harness {
         var stderr: String
     }
 
-    /// Runs `executable`; kills it after `timeout` seconds (recorded as a test issue).
+    /// How a watched child ended: its exit status, or the signal that killed it.
+    struct Ending: Sendable {
+        var status: Int32
+        var signal: Int32?
+    }
+
+    /// Sees a child exit without relying on Foundation alone. Foundation learns of an exit when
+    /// a socket the child inherited reaches EOF, and then blocks its one process-manager thread
+    /// in waitpid until that child has exited. A tender closes every inherited descriptor
+    /// before confining itself, so while one runs no other child's exit is reported: a client
+    /// started beside a guest was never seen to finish. The watcher's own thread waits with
+    /// WNOWAIT, which sees the exit and leaves the zombie for Foundation to reap; Foundation's
+    /// termination handler (for a child it reaped first) reports too, and the first one counts.
+    final class ExitWatch: @unchecked Sendable {
+        private let lock = NSLock()
+        private var ending: Ending?
+        private let ended = DispatchSemaphore(value: 0)
+
+        /// Installs the termination handler: call before `process.run()`, then `watch(process)`.
+        init(_ process: Process) {
+            process.terminationHandler = { [self] finished in
+                let signaled = finished.terminationReason == .uncaughtSignal
+                report(Ending(status: signaled ? -1 : finished.terminationStatus,
+                              signal: signaled ? finished.terminationStatus : nil))
+            }
+        }
+
+        func watch(_ process: Process) {
+            let pid = process.processIdentifier
+            Thread.detachNewThread { [self] in
+                var info = siginfo_t()
+                var result: Int32
+                repeat { result = waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) } while result == -1 && errno == EINTR
+                guard result == 0 else { return }   // ECHILD: Foundation reaped it, and its handler reports
+                let code = info.si_code, value = info._sifields._sigchld.si_status
+                report(code == CLD_EXITED ? Ending(status: value, signal: nil) : Ending(status: -1, signal: value))
+            }
+        }
+
+        private func report(_ ending: Ending) {
+            let first = lock.withLock { () -> Bool in
+                guard self.ending == nil else { return false }
+                self.ending = ending
+                return true
+            }
+            if first { ended.signal() }
+        }
+
+        /// How the child ended, or nil if it has not been seen ending within `timeout` seconds.
+        func wait(timeout: TimeInterval) -> Ending? {
+            if let ending = lock.withLock({ ending }) { return ending }
+            guard ended.wait(timeout: .now() + timeout) == .success else { return nil }
+            ended.signal()      // for the next caller
+            return lock.withLock { ending }
+        }
+    }
+
+    /// How long a killed child may take to be seen exiting before the test gives up on it.
+    static let exitAfterKillTimeout: TimeInterval = 10
+
+    struct Abandoned: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Runs `executable`; kills its process group after `timeout` seconds (recorded as a test
+    /// issue). A child still not seen exiting `exitAfterKillTimeout` seconds after that is
+    /// abandoned: recorded as an issue with what it printed, and thrown as `Abandoned`, so a
+    /// hang becomes a failure instead of a suite that never ends.
     static func run(_ executable: URL, _ arguments: [String], timeout: TimeInterval = 30,
                     environment: [String: String]? = nil, in folder: URL? = nil,
                     afterStart: ((Process) -> Void)? = nil) throws -> Outcome {
@@ -77,28 +150,38 @@ enum Harness {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        let finished = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in finished.signal() }
+        let exit = ExitWatch(process)
         try process.run()
+        exit.watch(process)
         let readers = DispatchGroup()
         let outData = Collected(), errData = Collected()
-        DispatchQueue.global().async(group: readers) { outData.data = out.fileHandleForReading.readDataToEndOfFile() }
-        DispatchQueue.global().async(group: readers) { errData.data = err.fileHandleForReading.readDataToEndOfFile() }
+        for (pipe, collected) in [(out, outData), (err, errData)] {
+            DispatchQueue.global().async(group: readers) {
+                let handle = pipe.fileHandleForReading
+                while case let chunk = handle.availableData, !chunk.isEmpty { collected.append(chunk) }
+            }
+        }
         afterStart?(process)
-        if finished.wait(timeout: .now() + timeout) == .timedOut {
-            kill(process.processIdentifier, SIGKILL)
-            Issue.record("\(executable.lastPathComponent) \(arguments) did not finish in \(timeout) s; killed")
-            finished.wait()
+        let name = "\(executable.lastPathComponent) \(arguments)"
+        var ending = exit.wait(timeout: timeout)
+        if ending == nil {
+            // Its own group (Process spawns each child in a new one): children it started go too.
+            kill(-process.processIdentifier, SIGKILL)
+            Issue.record("\(name) did not finish in \(timeout) s; killed")
+            ending = exit.wait(timeout: exitAfterKillTimeout)
+        }
+        guard let ending else {
+            let state = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8))?
+                .split(separator: "\n").first { $0.hasPrefix("State:") } ?? "no /proc entry"
+            let message = "\(name): not seen exiting \(exitAfterKillTimeout) s after SIGKILL (\(state)); abandoned"
+            Issue.record("\(message)\nstdout so far:\n\(outData.text.suffix(4000))\nstderr so far:\n\(errData.text.suffix(4000))")
+            throw Abandoned(description: message)
         }
         // A grandchild that kept our pipes open must not hang the test.
         if readers.wait(timeout: .now() + 10) == .timedOut {
             Issue.record("\(executable.lastPathComponent): output pipes still open 10 s after exit (a leaked child?)")
         }
-        let signaled = process.terminationReason == .uncaughtSignal
-        return Outcome(status: signaled ? -1 : process.terminationStatus,
-                       signal: signaled ? process.terminationStatus : nil,
-                       stdout: String(decoding: outData.data, as: UTF8.self),
-                       stderr: String(decoding: errData.data, as: UTF8.self))
+        return Outcome(status: ending.status, signal: ending.signal, stdout: outData.text, stderr: errData.text)
     }
 }
 
