@@ -99,8 +99,13 @@ import Testing
         process.environment = ["SWIFTLET_TEST_TOKEN": secret, "PATH": "/usr/bin:/bin"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
+        let exit = Harness.ExitWatch(process)
         try process.run()
-        defer { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        exit.watch(process)
+        defer {
+            kill(process.processIdentifier, SIGKILL)
+            #expect(exit.wait(timeout: Harness.exitAfterKillTimeout) != nil, "the tender outlived SIGKILL")
+        }
         let pid = process.processIdentifier
 
         // Wait until the tender (not the shell) is confined: fd 7 is closed before the filter goes on.

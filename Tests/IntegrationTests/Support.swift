@@ -119,6 +119,8 @@ enum Harness {
             if first { ended.signal() }
         }
 
+        var hasEnded: Bool { lock.withLock { ending != nil } }
+
         /// How the child ended, or nil if it has not been seen ending within `timeout` seconds.
         func wait(timeout: TimeInterval) -> Ending? {
             if let ending = lock.withLock({ ending }) { return ending }

@@ -19,6 +19,7 @@ final class WebGuest {
     let namespace: TapNamespace
     let address = TapNamespace.guestAddress
     private let process = Process()
+    private let exit: Harness.ExitWatch
     private let consoleURL: URL
     private let errorsURL: URL
     private let watchdog: DispatchWorkItem
@@ -44,7 +45,9 @@ final class WebGuest {
                              "--net", "tap:tap0", image.path, "--", "ip=\(address)/24"] + arguments
         process.standardOutput = try FileHandle(forWritingTo: consoleURL)
         process.standardError = try FileHandle(forWritingTo: errorsURL)
+        exit = Harness.ExitWatch(process)
         try process.run()
+        exit.watch(process)
         let pid = process.processIdentifier
         watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
         DispatchQueue.global().asyncAfter(deadline: .now() + lifetime, execute: watchdog)
@@ -52,7 +55,7 @@ final class WebGuest {
         let ready = "web: serving on \(address) port 80"
         let deadline = Date().addingTimeInterval(15)
         while !console.contains(ready) {
-            guard process.isRunning, Date() < deadline else {
+            guard !exit.hasEnded, Date() < deadline else {
                 let output = stop()
                 throw TapNamespace.SetupError(message: "web on \(target) did not start serving within 15 s: \(output)")
             }
@@ -72,12 +75,14 @@ final class WebGuest {
         if !stopped {
             stopped = true
             watchdog.cancel()
-            if process.isRunning {
+            if !exit.hasEnded {
                 kill(process.processIdentifier, SIGTERM)
-                let deadline = Date().addingTimeInterval(5)
-                while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                process.waitUntilExit()
+                if exit.wait(timeout: 5) == nil {
+                    kill(process.processIdentifier, SIGKILL)
+                    if exit.wait(timeout: Harness.exitAfterKillTimeout) == nil {
+                        Issue.record("web on \(target): not seen exiting \(Harness.exitAfterKillTimeout) s after SIGKILL")
+                    }
+                }
             }
         }
         return "console:\n\(console)\nstderr:\n\(errors)"
