@@ -65,6 +65,12 @@ final class WebGuest {
 
     deinit { _ = stop() }
 
+    /// Whether the tender still runs, or how it ended: for messages about a client that failed.
+    var state: String {
+        guard let ending = exit.wait(timeout: 0) else { return "is still running" }
+        return ending.signal.map { "died by signal \($0)" } ?? "exited with status \(ending.status)"
+    }
+
     /// What the guest printed so far (its console: the tender's stdout).
     var console: String { (try? String(contentsOf: consoleURL, encoding: .utf8)) ?? "" }
     var errors: String { (try? String(contentsOf: errorsURL, encoding: .utf8)) ?? "" }
@@ -93,7 +99,8 @@ final class WebGuest {
         let outcome = try namespace.run(["python3", try Self.tool, address, command] + arguments, timeout: timeout)
         guard outcome.status == 0, let json = JSON(parsing: outcome.stdout) else {
             throw ClientError(message: "web_client.py \(command) \(arguments.joined(separator: " ").prefix(200)) "
-                              + "exited \(outcome.status): \(outcome.stdout.prefix(2000)) \(outcome.stderr.prefix(2000))")
+                              + "exited \(outcome.status): \(outcome.stdout.prefix(2000)) \(outcome.stderr.prefix(2000)); "
+                              + "the guest \(state)")
         }
         return json
     }
