@@ -155,7 +155,7 @@ struct NetworkTests {
             kill(process.processIdentifier, SIGTERM)
         }
         #expect(guest.stderr.contains("reachable at 127.0.0.1:\(port)"), "\(guest.stderr)")
-        #expect(guest.stdout.contains("listening on 10.0.2.15 port 7"), "DHCP from passt: \(guest.stdout)")
+        #expect(guest.stdout.contains("listening on 10.0.2.15 port 7"), "DHCP from passt: \(guest.stdout)\nstderr: \(guest.stderr)")
         let reply = try #require(client)
         #expect(reply.stdout == "through passt\n", "curl: \(reply.stdout) \(reply.stderr) guest: \(guest.stdout)")
     }
