@@ -18,17 +18,25 @@ struct PasstTests {
     }
 
     /// Boots `image` through `swiftlet run -p`, runs the client once the guest listens, stops it.
+    /// With `namespace`, guest, passt and client all run inside it.
     static func throughPasst(_ image: URL, target: Target, forwards: [(host: Int, guest: Int)], arguments: [String] = [],
-                             clients: [[String]], deadline: TimeInterval) throws -> (clients: [Harness.Outcome], guest: Harness.Outcome) {
+                             clients: [[String]], deadline: TimeInterval,
+                             namespace: PacedLoopback? = nil) throws -> (clients: [Harness.Outcome], guest: Harness.Outcome) {
         var outcomes: [Harness.Outcome] = []
         var failure: Error?
         let publish = forwards.flatMap { ["-p", "\($0.host):\($0.guest)"] }
-        let guest = try Harness.run(Harness.cli, ["run", "--target", target.rawValue] + publish + [image.path, "--"] + arguments,
-                                    timeout: deadline * Double(clients.count) + 30) { process in
+        let inside = namespace.map { ["netns", "exec", $0.name] } ?? []
+        func command(_ executable: URL, _ arguments: [String]) -> (URL, [String]) {
+            namespace == nil ? (executable, arguments) : (PacedLoopback.ip, inside + [executable.path] + arguments)
+        }
+        let (launcher, launch) = command(Harness.cli, ["run", "--target", target.rawValue] + publish + [image.path, "--"] + arguments)
+        let guest = try Harness.run(launcher, launch, timeout: deadline * Double(clients.count) + 30) { process in
             Thread.sleep(forTimeInterval: 1.0)
             do {
-                for client in clients { outcomes.append(try Harness.run(URL(fileURLWithPath: "/usr/bin/python3"), [tool] + client,
-                                                                        timeout: deadline + 10)) }
+                for client in clients {
+                    let (python, script) = command(URL(fileURLWithPath: "/usr/bin/python3"), [tool] + client)
+                    outcomes.append(try Harness.run(python, script, timeout: deadline + 10))
+                }
             } catch { failure = error }
             kill(process.processIdentifier, SIGTERM)
         }
@@ -42,6 +50,23 @@ struct PasstTests {
         let size = 100 << 20
         let (clients, guest) = try Self.throughPasst(try Harness.example("echo"), target: target, forwards: [(port, 7)],
                                                      clients: [["echo", "\(port)", "\(size)", "60"]], deadline: 60)
+        let client = try #require(clients.first)
+        #expect(client.status == 0, "client: \(client.stdout)\(client.stderr)\nguest: \(guest.stdout)\(guest.stderr)")
+        #expect(client.stdout.hasPrefix("echo: \(size) bytes intact"), "\(client.stdout)")
+    }
+
+    /// passt 2023-03 acknowledges our data only as far as its host client has acknowledged it
+    /// unless the loopback round trip is under 10 µs; on that path it loses the ACK it owes when
+    /// its socket turns writable while our window is shut. That happened at random on a busy
+    /// machine (CI); a paced loopback puts every connection on that path.
+    @Test(.enabled(if: PacedLoopback.available, "skipped: needs root, ip and tc to make a namespace with a paced loopback"),
+          arguments: runnableTargets)
+    func echoIsIntactWhenPasstAcknowledgesOnlyWhatItsClientHas(target: Target) throws {
+        let namespace = try PacedLoopback("passt-\(target.rawValue)")
+        let size = 32 << 20
+        let (clients, guest) = try Self.throughPasst(try Harness.example("echo"), target: target, forwards: [(7007, 7)],
+                                                     clients: [["echo", "7007", "\(size)", "60"]], deadline: 60,
+                                                     namespace: namespace)
         let client = try #require(clients.first)
         #expect(client.status == 0, "client: \(client.stdout)\(client.stderr)\nguest: \(guest.stdout)\(guest.stderr)")
         #expect(client.stdout.hasPrefix("echo: \(size) bytes intact"), "\(client.stdout)")
@@ -64,4 +89,37 @@ struct PasstTests {
         #expect(clients.first?.stdout.hasPrefix("to: \(size) bytes") == true)
         #expect(clients.last?.stdout.hasPrefix("from: \(size) bytes") == true)
     }
+}
+
+/// A network namespace whose loopback is paced to 1 Gbit/s (tbf), so a 1,460-byte segment takes
+/// ~12 µs: passt then never counts the client as a low-RTT destination. passt also wants an
+/// interface with a default route: a veth pair with a documentation address (nothing is sent there).
+final class PacedLoopback {
+    static let ip = URL(fileURLWithPath: "/usr/sbin/ip")
+    static var available: Bool {
+        getuid() == 0 && FileManager.default.isExecutableFile(atPath: ip.path)
+            && FileManager.default.isExecutableFile(atPath: "/usr/sbin/tc")
+    }
+    let name: String
+
+    init(_ label: String) throws {
+        name = "swiftlet-\(label)-\(getpid())"
+        let inside = ["netns", "exec", name]
+        for command in [["netns", "add", name],
+                        ["-n", name, "link", "set", "lo", "up"],
+                        ["-n", name, "link", "add", "v0", "type", "veth", "peer", "name", "v1"],
+                        ["-n", name, "addr", "add", "192.0.2.1/24", "dev", "v0"],
+                        ["-n", name, "link", "set", "v0", "up"],
+                        ["-n", name, "link", "set", "v1", "up"],
+                        ["-n", name, "route", "add", "default", "via", "192.0.2.2"],
+                        inside + ["/usr/sbin/tc", "qdisc", "add", "dev", "lo", "root", "tbf", "rate", "1gbit",
+                                  "burst", "256kb", "latency", "1s"]] {
+            let result = try Harness.run(Self.ip, command)
+            guard result.status == 0 else { throw SetupError(message: "ip \(command.joined(separator: " ")): \(result.stderr)") }
+        }
+    }
+
+    deinit { _ = try? Harness.run(Self.ip, ["netns", "del", name]) }
+
+    struct SetupError: Error { let message: String }
 }

@@ -28,6 +28,10 @@ extension TCPConnection {
             retransmitTimeout(now: now)
             if state == .closed { return }
         }
+        if newDataProbePending {
+            newDataProbePending = false
+            sendNewDataProbe(now: now, emit: emit)
+        }
         if let at = persistAt, now >= at {
             sendPersistProbe(now: now, emit: emit)
         }
@@ -193,6 +197,10 @@ extension TCPConnection {
         case .synSent, .synReceived:
             sendNext = iss
         default:
+            if retransmissions == 1 && newDataProbeLength != nil {
+                newDataProbePending = true
+                return
+            }
             let flight = sendMax - sendUnacknowledged
             slowStartThreshold = max(flight / 2, 2 * sendMSS)
             congestionWindow = sendMSS
@@ -202,6 +210,27 @@ extension TCPConnection {
             recover = sendMax
             sendNext = sendUnacknowledged
         }
+    }
+
+    /// The first timeout of a flight probes with one new segment, when there is unsent data
+    /// and the peer's window has room for it, before it goes back to SND.UNA (the probe rule
+    /// of RFC 8985 §7.3; cwnd may be exceeded by that one segment). A peer that lost only
+    /// its ACK drops a resent old segment without answering, but new data makes it
+    /// acknowledge: passt 2023-03 forgets the ACK it owes when its socket turns writable
+    /// while our window is shut, and an echo then never moved again (TCPProbeTests).
+    var newDataProbeLength: Int? {
+        guard isDataState, sendNext == sendMax else { return nil }
+        let unsent = (sendUnacknowledged + tx.count) - sendMax
+        let room = (sendUnacknowledged + sendWindow) - sendMax
+        let length = min(sendMSS, unsent, room)
+        return length > 0 ? length : nil
+    }
+
+    mutating func sendNewDataProbe(now: UInt64, emit: (TCPSegmentRepr, UnsafeRawBufferPointer) -> Void) {
+        guard let length = newDataProbeLength else { return }
+        transmit(sequence: sendMax, flags: [.psh], ack: true, length: length, now: now, emit: emit)
+        sendNext = sendMax + length
+        sendMax = sendNext
     }
 
     /// Resends the first unacknowledged segment without moving sendNext.

@@ -83,6 +83,8 @@ public struct TCPConnection {
     var recover = TCPSequenceNumber(0)
     var inFastRecovery = false
     var fastRetransmitPending = false
+    /// The retransmission timer fired for the first time on a flight with new data to send.
+    var newDataProbePending = false
 
     /// A control segment (RST) owed to the peer, sent by the next poll.
     var pendingControl: TCPSegmentRepr?
