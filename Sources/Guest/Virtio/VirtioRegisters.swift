@@ -1,0 +1,61 @@
+// How a virtio driver reaches device registers: one small protocol, so the same transport code
+// runs against mapped MMIO in the guest and against a simulated device in `swift test`.
+import _Volatile
+
+/// A window of device registers (virtio-mmio slot, a PCI function's configuration space, a
+/// region of a BAR), addressed by byte offset. Accesses have side effects: never cache them.
+public protocol VirtioRegisterWindow: AnyObject {
+    func load8(at offset: Int) -> UInt8
+    func load16(at offset: Int) -> UInt16
+    func load32(at offset: Int) -> UInt32
+    func store8(_ value: UInt8, at offset: Int)
+    func store16(_ value: UInt16, at offset: Int)
+    func store32(_ value: UInt32, at offset: Int)
+}
+
+extension VirtioRegisterWindow {
+    /// A 64-bit register as two 32-bit accesses, low half first (both transports allow this).
+    func store64(_ value: UInt64, at offset: Int) {
+        store32(UInt32(truncatingIfNeeded: value), at: offset)
+        store32(UInt32(truncatingIfNeeded: value >> 32), at: offset + 4)
+    }
+}
+
+/// Registers mapped into our address space (the virtio target maps guest-physical
+/// [2 GiB, 4 GiB) uncached and user-accessible, so these accesses need no ring transition).
+public final class MappedRegisters: VirtioRegisterWindow {
+    public let base: UInt
+    public let size: Int
+
+    public init(base: UInt, size: Int) {
+        self.base = base
+        self.size = size
+    }
+
+    @inline(__always)
+    private func address(_ offset: Int, _ width: Int) -> UInt {
+        precondition(offset >= 0 && offset + width <= size, "register access outside its window")
+        return base + UInt(offset)
+    }
+
+    public func load8(at offset: Int) -> UInt8 { VolatileMappedRegister<UInt8>(unsafeBitPattern: address(offset, 1)).load() }
+    public func load16(at offset: Int) -> UInt16 { VolatileMappedRegister<UInt16>(unsafeBitPattern: address(offset, 2)).load() }
+    public func load32(at offset: Int) -> UInt32 { VolatileMappedRegister<UInt32>(unsafeBitPattern: address(offset, 4)).load() }
+    public func store8(_ value: UInt8, at offset: Int) { VolatileMappedRegister<UInt8>(unsafeBitPattern: address(offset, 1)).store(value) }
+    public func store16(_ value: UInt16, at offset: Int) { VolatileMappedRegister<UInt16>(unsafeBitPattern: address(offset, 2)).store(value) }
+    public func store32(_ value: UInt32, at offset: Int) { VolatileMappedRegister<UInt32>(unsafeBitPattern: address(offset, 4)).store(value) }
+}
+
+/// Guest memory as the device sees it: our pointers minus a fixed offset (the virtio target maps
+/// guest-physical PHYS_BASE + x at GUEST_BASE + x). Tests use a non-zero offset too, so a
+/// driver that hands the device a pointer untranslated fails there.
+public struct DeviceAddressing: Sendable {
+    /// Our address minus the device's address for the same byte.
+    public let offset: UInt64
+
+    public init(offset: UInt64) { self.offset = offset }
+
+    public func deviceAddress(of pointer: UnsafeRawPointer) -> UInt64 {
+        UInt64(UInt(bitPattern: pointer)) &- offset
+    }
+}
