@@ -29,9 +29,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "SwiftletABI", path: "Sources/ABI"),
-        // Volatile: the virtio driver's register and ring accesses (Embedded Swift has it anyway).
         .target(name: "Swiftlet", dependencies: ["SwiftletABI"], path: "Sources/Guest",
-                exclude: ["Freestanding"], swiftSettings: [.enableExperimentalFeature("Volatile")]),
+                exclude: ["Freestanding"]),
 
         .target(name: "CTender", path: "Sources/Tender/CShim"),
         .target(name: "TenderCore", dependencies: ["SwiftletABI", "CTender"], path: "Sources/Tender/Core"),

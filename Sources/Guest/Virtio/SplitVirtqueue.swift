@@ -1,7 +1,6 @@
 // A split virtqueue (virtio 1.x §2.7): descriptor table, available ring and used ring, in one
 // block of memory the caller provides, followed by our own bookkeeping. No allocation after
 // set-up. The device is not trusted: every used entry is checked against what is in flight.
-import _Volatile
 import Synchronization
 
 public final class SplitVirtqueue {
@@ -182,12 +181,12 @@ public final class SplitVirtqueue {
     // MARK: Memory the device shares
 
     private func load16(at offset: Int) -> UInt16 {
-        VolatileMappedRegister<UInt16>(unsafeBitPattern: UInt(bitPattern: base + offset)).load()
+        DeviceMemory.load(UInt16.self, at: UInt(bitPattern: base + offset))
     }
     private func load32(at offset: Int) -> UInt32 {
-        VolatileMappedRegister<UInt32>(unsafeBitPattern: UInt(bitPattern: base + offset)).load()
+        DeviceMemory.load(UInt32.self, at: UInt(bitPattern: base + offset))
     }
     private func store16(_ value: UInt16, at offset: Int) {
-        VolatileMappedRegister<UInt16>(unsafeBitPattern: UInt(bitPattern: base + offset)).store(value)
+        DeviceMemory.store(value, at: UInt(bitPattern: base + offset))
     }
 }

@@ -31,6 +31,8 @@ public final class VirtioNet {
     public private(set) var failure: VirtioError?
     public private(set) var framesReceived = 0
     public private(set) var framesSent = 0
+    /// Frames NET_WRITE/NET_READ could not move (device full, buffer too small).
+    public internal(set) var framesDropped = 0
     /// Notifications we sent the device (each one a VM exit).
     public private(set) var notifications = 0
 

@@ -17,6 +17,7 @@ public final class VirtioPCITransport: VirtioTransport {
         static let commandBusMaster: UInt16 = 1 << 2
         static let statusCapabilities: UInt16 = 1 << 4
         static let vendorCapability: UInt8 = 0x09
+        static let msixCapability: UInt8 = 0x11
     }
     public enum CapabilityType {
         public static let common: UInt8 = 1
@@ -32,14 +33,17 @@ public final class VirtioPCITransport: VirtioTransport {
         static let queueCount = 0x12
         static let deviceStatus = 0x14
         static let configGeneration = 0x15
+        static let configVector = 0x10
         static let queueSelect = 0x16
         static let queueSize = 0x18
+        static let queueVector = 0x1a
         static let queueEnable = 0x1c
         static let queueNotifyOffset = 0x1e
         static let queueDescriptors = 0x20
         static let queueDriver = 0x28
         static let queueDevice = 0x30
         static let size = 0x38
+        static let noVector: UInt16 = 0xffff
     }
     public static let vendor: UInt16 = 0x1af4
     /// QEMU q35's ECAM (PCIe MMCONFIG) window, as its MCFG table and the MCH's PCIEXBAR say.
@@ -53,6 +57,7 @@ public final class VirtioPCITransport: VirtioTransport {
     }
 
     public let deviceType: UInt32
+    private let config: any VirtioRegisterWindow
     private let common: any VirtioRegisterWindow
     private let notifyWindow: any VirtioRegisterWindow
     private let notifyMultiplier: UInt32
@@ -61,6 +66,8 @@ public final class VirtioPCITransport: VirtioTransport {
     private let deviceConfig: any VirtioRegisterWindow
     /// Notify offset of each queue enabled so far (read when it was set up).
     private var notifyOffsets: [UInt32] = []
+    /// The queue whose interrupts go to MSI-X table entry 0, once routed.
+    private var interruptQueue: UInt16?
 
     /// Checks whether `config` (a function's configuration space) is a modern virtio device;
     /// nil if it is not virtio at all. `map` gives a window on `length` bytes at a physical
@@ -74,6 +81,7 @@ public final class VirtioPCITransport: VirtioTransport {
         case 0x1000...0x103f: deviceType = UInt32(config.load16(at: ConfigSpace.subsystemID))   // transitional
         default: return nil
         }
+        self.config = config
         let capabilities = Self.capabilities(config)
         func window(_ type: UInt8, minimumLength: Int) throws(VirtioError) -> any VirtioRegisterWindow {
             guard let region = capabilities.first(where: { $0.type == type })?.region else { throw .missingCapability(type) }
@@ -102,25 +110,55 @@ public final class VirtioPCITransport: VirtioTransport {
         let notifyMultiplier: UInt32
     }
 
-    /// The function's virtio vendor capabilities, in list order (bounded: a looping list ends).
-    static func capabilities(_ config: any VirtioRegisterWindow) -> [Capability] {
+    /// The function's capabilities as (offset in configuration space, ID), in list order;
+    /// bounded, so a looping list ends.
+    static func capabilityList(_ config: any VirtioRegisterWindow) -> [(pointer: Int, id: UInt8)] {
         guard config.load16(at: ConfigSpace.status) & ConfigSpace.statusCapabilities != 0 else { return [] }
-        var found: [Capability] = []
+        var list: [(pointer: Int, id: UInt8)] = []
         var pointer = Int(config.load8(at: ConfigSpace.capabilitiesPointer) & 0xfc)
-        var hops = 0
-        while pointer >= 0x40 && pointer <= 0xfc - 16 && hops < 48 {
-            if config.load8(at: pointer) == ConfigSpace.vendorCapability && config.load8(at: pointer + 2) >= 16 {
-                let type = config.load8(at: pointer + 3)
-                let bar = Int(config.load8(at: pointer + 4))
-                let region = Region(bar: bar, offset: config.load32(at: pointer + 8), length: config.load32(at: pointer + 12))
-                let multiplier = type == CapabilityType.notify && config.load8(at: pointer + 2) >= 20
-                    ? config.load32(at: pointer + 16) : 0
-                if bar < 6 { found.append(Capability(type: type, region: region, notifyMultiplier: multiplier)) }
-            }
+        while pointer >= 0x40 && pointer <= 0xfc - 16 && list.count < 48 {
+            list.append((pointer, config.load8(at: pointer)))
             pointer = Int(config.load8(at: pointer + 1) & 0xfc)
-            hops += 1
         }
-        return found
+        return list
+    }
+
+    /// The function's virtio vendor capabilities, in list order.
+    static func capabilities(_ config: any VirtioRegisterWindow) -> [Capability] {
+        capabilityList(config).compactMap { pointer, id in
+            let length = config.load8(at: pointer + 2)
+            guard id == ConfigSpace.vendorCapability && length >= 16 else { return nil }
+            let type = config.load8(at: pointer + 3)
+            let bar = Int(config.load8(at: pointer + 4))
+            guard bar < 6 else { return nil }
+            let region = Region(bar: bar, offset: config.load32(at: pointer + 8), length: config.load32(at: pointer + 12))
+            let multiplier = type == CapabilityType.notify && length >= 20 ? config.load32(at: pointer + 16) : 0
+            return Capability(type: type, region: region, notifyMultiplier: multiplier)
+        }
+    }
+
+    // MARK: Interrupts
+
+    /// Routes `queue`'s interrupts to `vector` on the boot CPU's local APIC through MSI-X
+    /// table entry 0 (message address 0xfee00000: APIC ID 0, fixed delivery; data: the vector).
+    /// MSI-X messages are edges, so nothing needs acknowledging at the device. Call before the
+    /// driver sets up its queues. False when the function has no MSI-X table we can reach.
+    public func routeInterrupts(ofQueue queue: UInt16, toVector vector: UInt8,
+                                map: (_ physicalAddress: UInt64, _ length: Int) -> (any VirtioRegisterWindow)?) -> Bool {
+        guard let pointer = Self.capabilityList(config).first(where: { $0.id == ConfigSpace.msixCapability })?.pointer else {
+            return false
+        }
+        let tableLocation = config.load32(at: pointer + 4)
+        guard let bar = Self.memoryBAR(config, Int(tableLocation & 7)),
+              let table = map(bar &+ UInt64(tableLocation & ~7), 16) else { return false }
+        table.store32(0xfee0_0000, at: 0)
+        table.store32(0, at: 4)
+        table.store32(UInt32(vector), at: 8)
+        table.store32(0, at: 12)                                  // unmasked
+        let control = config.load16(at: pointer + 2)
+        config.store16(control & ~(1 << 14) | 1 << 15, at: pointer + 2)   // enabled, function unmasked
+        interruptQueue = queue
+        return true
     }
 
     /// The address of memory BAR `index` (64-bit BARs span two registers); nil for an I/O BAR,
@@ -195,6 +233,9 @@ public final class VirtioPCITransport: VirtioTransport {
         common.store64(descriptors, at: Common.queueDescriptors)
         common.store64(driverArea, at: Common.queueDriver)
         common.store64(deviceArea, at: Common.queueDevice)
+        if let interruptQueue {
+            common.store16(queue == interruptQueue ? 0 : Common.noVector, at: Common.queueVector)
+        }
         let offset = UInt32(common.load16(at: Common.queueNotifyOffset)) &* notifyMultiplier
         while notifyOffsets.count <= Int(queue) { notifyOffsets.append(UInt32.max) }
         notifyOffsets[Int(queue)] = offset
@@ -209,7 +250,8 @@ public final class VirtioPCITransport: VirtioTransport {
         notifyWindow.store16(queue, at: Int(offset))
     }
 
-    public func acknowledgeInterrupt() -> UInt32 { UInt32(isr.load8(at: 0)) }   // reading clears it
+    /// Reading the ISR clears it; with MSI-X it is not used, and the read (a VM exit) is skipped.
+    public func acknowledgeInterrupt() -> UInt32 { interruptQueue == nil ? UInt32(isr.load8(at: 0)) : 0 }
     public func configGeneration() -> UInt32 { UInt32(common.load8(at: Common.configGeneration)) }
     public func readConfig8(at offset: Int) -> UInt8 { deviceConfig.load8(at: offset) }
 }

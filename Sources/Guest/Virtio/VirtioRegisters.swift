@@ -1,7 +1,5 @@
 // How a virtio driver reaches device registers: one small protocol, so the same transport code
 // runs against mapped MMIO in the guest and against a simulated device in `swift test`.
-import _Volatile
-
 /// A window of device registers (virtio-mmio slot, a PCI function's configuration space, a
 /// region of a BAR), addressed by byte offset. Accesses have side effects: never cache them.
 public protocol VirtioRegisterWindow: AnyObject {
@@ -38,12 +36,12 @@ public final class MappedRegisters: VirtioRegisterWindow {
         return base + UInt(offset)
     }
 
-    public func load8(at offset: Int) -> UInt8 { VolatileMappedRegister<UInt8>(unsafeBitPattern: address(offset, 1)).load() }
-    public func load16(at offset: Int) -> UInt16 { VolatileMappedRegister<UInt16>(unsafeBitPattern: address(offset, 2)).load() }
-    public func load32(at offset: Int) -> UInt32 { VolatileMappedRegister<UInt32>(unsafeBitPattern: address(offset, 4)).load() }
-    public func store8(_ value: UInt8, at offset: Int) { VolatileMappedRegister<UInt8>(unsafeBitPattern: address(offset, 1)).store(value) }
-    public func store16(_ value: UInt16, at offset: Int) { VolatileMappedRegister<UInt16>(unsafeBitPattern: address(offset, 2)).store(value) }
-    public func store32(_ value: UInt32, at offset: Int) { VolatileMappedRegister<UInt32>(unsafeBitPattern: address(offset, 4)).store(value) }
+    public func load8(at offset: Int) -> UInt8 { DeviceMemory.load(UInt8.self, at: address(offset, 1)) }
+    public func load16(at offset: Int) -> UInt16 { DeviceMemory.load(UInt16.self, at: address(offset, 2)) }
+    public func load32(at offset: Int) -> UInt32 { DeviceMemory.load(UInt32.self, at: address(offset, 4)) }
+    public func store8(_ value: UInt8, at offset: Int) { DeviceMemory.store(value, at: address(offset, 1)) }
+    public func store16(_ value: UInt16, at offset: Int) { DeviceMemory.store(value, at: address(offset, 2)) }
+    public func store32(_ value: UInt32, at offset: Int) { DeviceMemory.store(value, at: address(offset, 4)) }
 }
 
 /// Guest memory as the device sees it: our pointers minus a fixed offset (the virtio target maps

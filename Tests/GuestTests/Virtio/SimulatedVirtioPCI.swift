@@ -9,12 +9,16 @@ final class SimulatedPCIFunction {
     static let deviceOffset = 0x2000
     static let notifyOffset = 0x3000
     static let notifyMultiplier: UInt32 = 4
+    static let msixTableAddress: UInt64 = 0xfebc_0000
 
     let device: SimulatedVirtioNet
     var config = [UInt8](repeating: 0, count: 4096)
     var notifyOffsetOfQueue: [UInt16] = [0, 1]
     /// Doorbell writes, as (offset into the notify region, value).
     var doorbells: [(offset: Int, value: UInt16)] = []
+    /// MSI-X table entries (address low, address high, data, control) and each queue's vector.
+    var msixTable = [UInt32](repeating: 0, count: 8)
+    var queueVectors: [UInt16] = [0xffff, 0xffff]
 
     init(_ device: SimulatedVirtioNet, deviceID: UInt16 = 0x1041) {
         self.device = device
@@ -29,8 +33,14 @@ final class SimulatedPCIFunction {
         addCapability(at: 0x40, next: 0x50, type: 1, bar: 4, offset: Self.commonOffset, length: 0x38)
         addCapability(at: 0x50, next: 0x60, type: 3, bar: 4, offset: Self.isrOffset, length: 1)
         addCapability(at: 0x60, next: 0x70, type: 4, bar: 4, offset: Self.deviceOffset, length: 0x100)
-        addCapability(at: 0x70, next: 0x00, type: 2, bar: 4, offset: Self.notifyOffset, length: 0x1000, multiplier: Self.notifyMultiplier)
+        addCapability(at: 0x70, next: 0x98, type: 2, bar: 4, offset: Self.notifyOffset, length: 0x1000, multiplier: Self.notifyMultiplier)
+        put32(UInt32(Self.msixTableAddress), at: 0x18)           // BAR2: 32-bit memory, the MSI-X table
+        config[0x98] = 0x11                                       // MSI-X: 2 entries, table in BAR2 at 0
+        put16(1, at: 0x9a)
+        put32(2, at: 0x9c)
     }
+
+    var msixControl: UInt16 { UInt16(config[0x9a]) | UInt16(config[0x9b]) << 8 }
 
     func addCapability(at pointer: Int, next: UInt8, type: UInt8, bar: UInt8, offset: Int, length: UInt32, multiplier: UInt32? = nil) {
         config[pointer] = 0x09
@@ -58,6 +68,7 @@ final class SimulatedPCIFunction {
 
     /// What `map` gives the transport: a window on the BAR, or nil outside it.
     func map(_ address: UInt64, _ length: Int) -> (any VirtioRegisterWindow)? {
+        if address == Self.msixTableAddress && length <= 32 { return MSIXTableWindow(self) }
         guard address >= Self.barAddress, address + UInt64(length) <= Self.barAddress + 0x4000 else { return nil }
         return BarWindow(self, offset: Int(address - Self.barAddress))
     }
@@ -70,7 +81,7 @@ final class SimulatedPCIFunction {
         func load32(at offset: Int) -> UInt32 { UInt32(load16(at: offset)) | UInt32(load16(at: offset + 2)) << 16 }
         func store8(_ value: UInt8, at offset: Int) { function.config[offset] = value }
         func store16(_ value: UInt16, at offset: Int) {
-            guard offset == 0x04 else { function.device.violations.append("config write at \(offset)"); return }
+            guard offset == 0x04 || offset == 0x9a else { function.device.violations.append("config write at \(offset)"); return }
             function.put16(value, at: offset)
         }
         func store32(_ value: UInt32, at offset: Int) { function.device.violations.append("config write at \(offset)") }
@@ -139,6 +150,9 @@ final class SimulatedPCIFunction {
             case C.queueSelect: device.selectedQueue = Int(value)
             case C.queueSize: withQueue { $0.size = value }
             case C.queueEnable: withQueue { $0.ready = value == 1 }
+            case C.queueVector:
+                if device.queues[device.selectedQueue].ready { device.violations.append("vector set on an enabled queue") }
+                function.queueVectors[device.selectedQueue] = value
             default: device.violations.append("16-bit BAR write at \(at)")
             }
         }
@@ -166,5 +180,16 @@ final class SimulatedPCIFunction {
             if device.queues[selected].ready { device.violations.append("queue \(selected) changed while enabled") }
             body(&device.queues[selected])
         }
+    }
+
+    final class MSIXTableWindow: VirtioRegisterWindow {
+        unowned let function: SimulatedPCIFunction
+        init(_ function: SimulatedPCIFunction) { self.function = function }
+        func store32(_ value: UInt32, at offset: Int) { function.msixTable[offset / 4] = value }
+        func load32(at offset: Int) -> UInt32 { function.msixTable[offset / 4] }
+        func load8(at offset: Int) -> UInt8 { 0 }
+        func load16(at offset: Int) -> UInt16 { 0 }
+        func store8(_ value: UInt8, at offset: Int) { function.device.violations.append("8-bit MSI-X write") }
+        func store16(_ value: UInt16, at offset: Int) { function.device.violations.append("16-bit MSI-X write") }
     }
 }

@@ -114,4 +114,25 @@ private func expectError(_ expected: VirtioError, sourceLocation: SourceLocation
         driver.flush()
         #expect(function.doorbells.map(\.offset) == [0])   // only the receive queue's
     }
+
+    @Test func routesReceiveInterruptsThroughMSIX() throws {
+        let device = SimulatedVirtioNet()
+        let function = SimulatedPCIFunction(device)
+        let pci = try #require(try transport(function))
+        #expect(pci.routeInterrupts(ofQueue: 0, toVector: 0x40, map: function.map))
+        _ = try VirtioNet(transport: pci, addressing: simulatedAddressing)
+        #expect(Array(function.msixTable.prefix(4)) == [0xfee0_0000, 0, 0x40, 0])   // LAPIC 0, vector 0x40, unmasked
+        #expect(function.msixControl & 0xc000 == 0x8000)                              // enabled, not masked
+        #expect(function.queueVectors == [0, 0xffff])                                 // receive only
+        #expect(device.violations.isEmpty, "\(device.violations)")
+    }
+
+    @Test func withoutMSIXTheDriverPolls() throws {
+        let function = SimulatedPCIFunction(SimulatedVirtioNet())
+        function.config[0x71] = 0   // the list ends before the MSI-X capability
+        let pci = try #require(try transport(function))
+        #expect(!pci.routeInterrupts(ofQueue: 0, toVector: 0x40, map: function.map))
+        _ = try VirtioNet(transport: pci, addressing: simulatedAddressing)
+        #expect(function.queueVectors == [0xffff, 0xffff])
+    }
 }
