@@ -84,7 +84,8 @@ struct swiftlet_boot_info {
     uint32_t argc;
     uint32_t argv_block_len;
     uint64_t tsc_hz;            /* 0: no usable TSC, use SWIFTLET_HC_MONOTONIC */
-    uint64_t hypercall_entry;   /* spt: host function to call; hvt: 0 (port I/O) */
+    uint64_t hypercall_entry;   /* spt: host function to call; virtio: the image's own
+                                   dispatcher (CPL3); hvt: 0 (a store to the hypercall page) */
     uint8_t  random_seed[32];   /* fresh from the host's getrandom() on every boot */
     uint32_t device_count;
     uint32_t reserved;
@@ -201,6 +202,35 @@ struct swiftlet_hc_halt {          /* HALT: never returns */
 /* Exit statuses a tender itself uses (as `docker run` does for its own failures). */
 #define SWIFTLET_EXIT_CRASH        255
 #define SWIFTLET_EXIT_TENDER_ERROR 125
+
+/* ---- virtio: the image is a PVH kernel that QEMU or Firecracker boots ----------------
+ * No tender: a ring-0 shim in the image (Sources/Guest/Freestanding/Virtio/pvh.S) enters the
+ * application at CPL3 with the same boot info, and `hypercall_entry` is an in-image CPL3
+ * dispatcher (Sources/Guest/PVH) serving the hypercalls above with virtio and legacy devices.
+ * Guest address GUEST_BASE + x is guest-physical SWIFTLET_VIRTIO_PHYS_BASE + x (the first
+ * 2 MiB of guest-physical memory stay with the firmware: real-mode area, VGA hole, ROMs). */
+#define SWIFTLET_VIRTIO_PHYS_BASE      0x200000ull
+#define SWIFTLET_VIRTIO_PHYS_LIMIT     0x80000000ull /* guest RAM is used below this (2 GiB) */
+#define SWIFTLET_VIRTIO_LOW_WINDOW     0x40000000ull /* guest-physical [0, 2 MiB), read-only */
+#define SWIFTLET_VIRTIO_LOW_WINDOW_SIZE 0x200000ull
+#define SWIFTLET_VIRTIO_MMIO_BASE      0x80000000ull /* [2 GiB, 4 GiB) identity, uncached */
+/* What needs CPL0 is a shim call: `int $SWIFTLET_VIRTIO_SYS_VECTOR`, %eax = number. */
+#define SWIFTLET_VIRTIO_SYS_VECTOR     0x80
+#define SWIFTLET_VIRTIO_SYS_OUTS       1   /* (port, bytes, count): rep outsb */
+#define SWIFTLET_VIRTIO_SYS_HALT       2   /* (ns, 0 = no timer) -> interrupts seen, bit v-32 */
+#define SWIFTLET_VIRTIO_SYS_IN8        3   /* (port) -> byte */
+#define SWIFTLET_VIRTIO_SYS_OUT8       4   /* (port, byte) */
+#define SWIFTLET_VIRTIO_SYS_EXIT       5   /* (isa-debug-exit value): never returns */
+#define SWIFTLET_VIRTIO_SYS_WRMSR      6   /* (msr, value): kvmclock registration only */
+/* Exit: QEMU's isa-debug-exit (port 0xf4) ends QEMU with status value * 2 + 1, so the value
+ * written is status + 1 for statuses 0...SWIFTLET_VIRTIO_EXIT_STATUS_MAX (QEMU exits 3...249,
+ * never 0 or 1, which QEMU uses itself); SWIFTLET_EXIT_CRASH is written as
+ * SWIFTLET_VIRTIO_EXIT_CRASH_VALUE (QEMU exits 255); any other status as
+ * SWIFTLET_VIRTIO_EXIT_OTHER_VALUE (QEMU exits 253) after a console line "swiftlet-exit N".
+ * `swiftlet run` maps these back. Without isa-debug-exit (Firecracker) the i8042 reset follows. */
+#define SWIFTLET_VIRTIO_EXIT_STATUS_MAX  123
+#define SWIFTLET_VIRTIO_EXIT_OTHER_VALUE 126
+#define SWIFTLET_VIRTIO_EXIT_CRASH_VALUE 127
 
 /* ---- Guest-side transport ---------------------------------------------------------- */
 #if defined(__x86_64__)

@@ -7,9 +7,21 @@ import SwiftletABI
 /// The launcher (Sources/CLI/Run/Target.swift, Embedded Swift) has its own copy of this enum.
 public enum Target: String, CaseIterable, Sendable {
     case hvt, spt
+    /// A PVH kernel for QEMU and Firecracker, with its own ring-0 shim (Freestanding/Virtio).
+    case virtio
 
     /// The SWIFTLET_TARGET_* bit stamped into the image note.
-    public var noteBit: UInt32 { self == .hvt ? SWIFTLET_TARGET_HVT : SWIFTLET_TARGET_SPT }
+    public var noteBit: UInt32 {
+        switch self {
+        case .hvt: SWIFTLET_TARGET_HVT
+        case .spt: SWIFTLET_TARGET_SPT
+        case .virtio: SWIFTLET_TARGET_VIRTIO
+        }
+    }
+
+    /// The targets an image is built for when none is named: the two tenders, which share one
+    /// image (a virtio image carries the PVH shim and physical load addresses; ask for it).
+    public static let tenders: [Target] = [.hvt, .spt]
 }
 
 public struct ImageBuilder: Sendable {
@@ -90,6 +102,16 @@ public struct ImageBuilder: Sendable {
             assets = bundle
         }
 
+        let virtio = targets.contains(.virtio)
+        if virtio {
+            for source in home.virtioSources {
+                let object = work.appendingPathComponent(source.deletingPathExtension().lastPathComponent + ".o")
+                try run("assembling \(source.lastPathComponent)", toolchain.clang, Self.cFlags
+                    + Self.virtioDefines.map { "-D\($0.key)=\($0.value)" } + ["-c", source.path, "-o", object.path])
+                shims.append(object)
+            }
+        }
+
         log("Linking \(output.lastPathComponent)")
         var objects = [runtime.appendingPathComponent("Swiftlet.o"), appObject] + shims + assetObjects
         if concurrency { objects.append(toolchain.embeddedLibraries.appendingPathComponent("libswift_Concurrency.a")) }
@@ -97,11 +119,41 @@ public struct ImageBuilder: Sendable {
         try run("linking", toolchain.linker, [
             "-static", "-nostdlib", "--gc-sections", "--no-undefined",
             "-T", home.freestanding.appendingPathComponent("image.ld").path,
-        ] + objects.map(\.path) + ["-o", output.path])
+        ] + Self.linkerDefinitions(virtio: virtio).map { "--defsym=\($0.key)=\($0.value)" }
+          + objects.map(\.path) + ["-o", output.path])
         if strip { try self.strip(output) }
         let size = (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0
         return Result(image: output, size: size, assets: assets)
     }
+
+    /// The numbers image.ld needs, from swiftlet_abi.h (never restated there). A virtio image is
+    /// loaded by physical address: guest address GUEST_BASE + x lives at PHYS_BASE + x.
+    static func linkerDefinitions(virtio: Bool) -> KeyValuePairs<String, String> {
+        [
+            "SWIFTLET_IMAGE_BASE": hex(SWIFTLET_GUEST_BASE + SWIFTLET_IMAGE_OFFSET),
+            "SWIFTLET_LOAD_DELTA": hex(virtio ? SWIFTLET_GUEST_BASE - SWIFTLET_VIRTIO_PHYS_BASE : 0),
+        ]
+    }
+
+    /// The numbers the ring-0 shim (Freestanding/Virtio/pvh.S) needs, from swiftlet_abi.h.
+    static let virtioDefines: KeyValuePairs<String, String> = [
+        "SWIFTLET_IMAGE_BASE": hex(SWIFTLET_GUEST_BASE + SWIFTLET_IMAGE_OFFSET),
+        "SWIFTLET_LOAD_DELTA": hex(SWIFTLET_GUEST_BASE - SWIFTLET_VIRTIO_PHYS_BASE),
+        "SWIFTLET_PHYS_BASE": hex(SWIFTLET_VIRTIO_PHYS_BASE),
+        "SWIFTLET_STACK_TOP": hex(SWIFTLET_GUEST_BASE + SWIFTLET_STACK_TOP),
+        "SWIFTLET_LOW_WINDOW": hex(SWIFTLET_VIRTIO_LOW_WINDOW),
+        "SWIFTLET_MMIO_BASE": hex(SWIFTLET_VIRTIO_MMIO_BASE),
+        "SWIFTLET_EXIT_CRASH_VALUE": "\(SWIFTLET_VIRTIO_EXIT_CRASH_VALUE)",
+        "SWIFTLET_SYS_VECTOR": "\(SWIFTLET_VIRTIO_SYS_VECTOR)",
+        "SWIFTLET_SYS_OUTS": "\(SWIFTLET_VIRTIO_SYS_OUTS)",
+        "SWIFTLET_SYS_HALT": "\(SWIFTLET_VIRTIO_SYS_HALT)",
+        "SWIFTLET_SYS_IN8": "\(SWIFTLET_VIRTIO_SYS_IN8)",
+        "SWIFTLET_SYS_OUT8": "\(SWIFTLET_VIRTIO_SYS_OUT8)",
+        "SWIFTLET_SYS_EXIT": "\(SWIFTLET_VIRTIO_SYS_EXIT)",
+        "SWIFTLET_SYS_WRMSR": "\(SWIFTLET_VIRTIO_SYS_WRMSR)",
+    ]
+
+    private static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
     /// Removes symbols from `image` (they feed crash backtraces, so this is opt-in).
     public func strip(_ image: URL) throws(BuildError) {

@@ -44,6 +44,12 @@ public struct SwiftletHome: Sendable {
             .filter { $0.pathExtension == "c" }.sorted { $0.path < $1.path }
     }
 
+    /// The virtio target's ring-0 shim (PVH entry, tables, traps), linked into virtio images only.
+    public var virtioSources: [URL] {
+        ((try? FileManager.default.contentsOfDirectory(at: freestanding.appendingPathComponent("Virtio"), includingPropertiesForKeys: nil)) ?? [])
+            .filter { ["S", "c"].contains($0.pathExtension) }.sorted { $0.path < $1.path }
+    }
+
     /// FNV-1a over the guest sources, the ABI header and `extra`: the runtime cache key.
     func runtimeFingerprint(extra: [String]) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325

@@ -31,13 +31,14 @@ struct SwiftletCommand: ParsableCommand {
 }
 
 enum TargetOption: String, ExpressibleByArgument, CaseIterable {
-    case hvt, spt, all
+    case hvt, spt, virtio, all
 
     var targets: [Target] {
         switch self {
         case .hvt: [.hvt]
         case .spt: [.spt]
-        case .all: Target.allCases
+        case .virtio: [.virtio]
+        case .all: Target.tenders
         }
     }
 }

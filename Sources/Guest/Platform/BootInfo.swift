@@ -4,6 +4,9 @@ import SwiftletABI
 
 enum Boot {
     nonisolated(unsafe) static var info: UnsafePointer<swiftlet_boot_info>! = nil
+    /// A binding that plays the tender itself (virtio) finishes its boot here, once the heap
+    /// exists and just before `main` (PVHBoot.attachDevices).
+    nonisolated(unsafe) static var afterRuntimeStart: (() -> Void)? = nil
 
     static var isValid: Bool {
         info.pointee.magic == SWIFTLET_BOOT_MAGIC && info.pointee.abi_version == SWIFTLET_ABI_VERSION

@@ -3,7 +3,8 @@
 import SwiftletABI
 
 enum Hypercall {
-    /// Set at boot: non-zero on spt (a host function to call), zero on hvt (port I/O exit).
+    /// Set at boot: non-zero on spt (a host function to call) and virtio (the image's own
+    /// dispatcher, Sources/Guest/PVH); zero on hvt (a store to the hypercall page exits).
     nonisolated(unsafe) static var sptEntry: UInt64 = 0
 
     @inline(__always)

@@ -14,6 +14,7 @@ public func swiftletStart(_ info: UnsafePointer<swiftlet_boot_info>) -> Never {
         Crash.halt(kind: SWIFTLET_CRASH_ABORT, message: "boot info has the wrong magic or ABI version")
     }
     Runtime.start(info.pointee)
+    Boot.afterRuntimeStart?()
     let status = applicationMain(Int32(Runtime.argc), Runtime.argv)
     exit(status)
 }
