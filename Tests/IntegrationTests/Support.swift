@@ -50,7 +50,7 @@ enum Harness {
         let builder = ImageBuilder(toolchain: try Toolchain.locate(), home: home)
         let application = try Application(path: home.root.appendingPathComponent(path).path)
         let image = scratch.appendingPathComponent("\(name).swiftlet")
-        _ = try builder.build(application, targets: Target.allCases, output: image)
+        _ = try builder.build(application, targets: Target.tenders, output: image)
         built[name] = image
         return image
     }

@@ -1,4 +1,4 @@
-// `swiftlet build [PATH] [--target hvt|spt|all] [-o IMAGE] [--strip] [--assets DIR]`
+// `swiftlet build [PATH] [--target hvt|spt|virtio|all] [-o IMAGE] [--strip] [--assets DIR]`
 import ArgumentParser
 import Foundation
 import SwiftletBuild
@@ -9,7 +9,7 @@ struct Build: ParsableCommand {
     @Argument(help: "The application: a package folder, a folder of Swift files, or one Swift file.")
     var path: String = "."
 
-    @Option(help: "Targets the image may run on (hvt and spt share one image format).")
+    @Option(help: "Targets the image may run on: all (hvt and spt, one image), hvt, spt, or virtio (a PVH kernel for QEMU and Firecracker).")
     var target: TargetOption = .all
 
     @Option(name: .shortAndLong, help: "Where to write the image (default: PATH/.build/swiftlet/NAME.swiftlet).")

@@ -1,4 +1,4 @@
-// `swiftlet run IMAGE|PATH [--target hvt|spt] [--mem SIZE] [-p HOST:GUEST]... [--net tap:NAME] [--assets DIR] [--verbose] [-- ARGS...]`
+// `swiftlet run IMAGE|PATH [--target hvt|spt|virtio] [--machine microvm|q35] [--mem SIZE] [-p HOST:GUEST]... [--net tap:NAME] [--assets DIR] [--verbose] [-- ARGS...]`
 //
 // The launcher (Sources/CLI/Launcher) runs an image without coming here; this command parses
 // the same options with ArgumentParser for help and errors, and builds applications.
@@ -19,8 +19,11 @@ struct Run: ParsableCommand {
     @Argument(help: "An image built by `swiftlet build`, or an application to build first.")
     var image: String
 
-    @Option(help: "hvt (KVM) or spt (seccomp process); default: what the image and the machine allow.")
+    @Option(help: "hvt (KVM), spt (seccomp process) or virtio (QEMU boots the image as a PVH kernel); default: what the image and the machine allow.")
     var target: Target?
+
+    @Option(help: "With --target virtio: QEMU's machine, microvm (default) or q35.")
+    var machine: QEMUCommand.Machine?
 
     @Option(help: "Guest memory, e.g. 64M or 1G.")
     var mem: String = "32M"
@@ -49,10 +52,17 @@ struct Run: ParsableCommand {
         do { _ = try TenderOptions.parseMemorySize(mem) } catch { throw UserError("\(error)") }
         var imagePath = image
         if !Self.isELF(image) {
-            imagePath = try Build.build(path: image, targets: Target.allCases, output: nil, assets: assets).image.path
+            let targets = target == .virtio ? [Target.virtio] : Target.tenders
+            let output = target == .virtio ? try Build.defaultImage(for: Application(path: image, assets: assets)).path.replacingOccurrences(of: ".swiftlet", with: ".virtio") : nil
+            imagePath = try Build.build(path: image, targets: targets, output: output, assets: assets).image.path
         } else if assets != nil {
             throw UserError("--assets applies when building an application; \(image) is already an image (rebuild it with `swiftlet build --assets DIR`)")
         }
+        if target == .virtio || (target == nil && VirtioRun.isVirtioOnly(imagePath)) {
+            VirtioRun.run(image: imagePath, machine: machine ?? .microvm, memory: mem, arguments: arguments,
+                          network: !publish.isEmpty || (net != nil && net != "none"), verbose: verbose)
+        }
+        if machine != nil { throw UserError("--machine applies to --target virtio (QEMU); \(imagePath) runs on a tender") }
         var words = ["run", "--mem", mem]
         if let target { words += ["--target", target.rawValue] }
         for forward in publish { words += ["-p", forward] }
@@ -71,3 +81,4 @@ struct Run: ParsableCommand {
 }
 
 extension Target: ExpressibleByArgument {}
+extension QEMUCommand.Machine: ExpressibleByArgument {}

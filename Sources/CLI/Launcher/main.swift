@@ -19,10 +19,14 @@ func launch(_ arguments: [String]) -> Never {
             verbose = options.verbose
             do throws(Refusal) {
                 try Prerequisites.check(options)
-                if ImageFile.isImage(options.image) {
+                if ImageFile.isImage(options.image) && !ImageFile.isVirtioOnly(options.image) {
+                    if options.machine != nil {
+                        throw Refusal("--machine applies to --target virtio (QEMU); \(options.image) runs on a tender")
+                    }
                     try Launch.exec(options, image: options.image, installation: installation)
                 }
-                // An application: the full CLI builds it, then hands the image back to this launcher.
+                // An application: the full CLI builds it, then hands the image back to this launcher;
+                // or a virtio image, which the full CLI runs under QEMU.
                 try installation.ensure(cli: true, tenders: true, verbose: verbose)
             } catch {
                 error.exit()

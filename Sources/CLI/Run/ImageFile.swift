@@ -17,6 +17,14 @@ public enum ImageFile {
     }
 }
 
+extension ImageFile {
+    /// Whether the note allows the virtio target only: QEMU runs it, through the full CLI.
+    public static func isVirtioOnly(_ path: String) -> Bool {
+        guard let file = ReadOnlyFile(path), let bits = ABINoteReader(file)?.targets else { return false }
+        return bits == SWIFTLET_TARGET_VIRTIO
+    }
+}
+
 /// Reads pieces of a file where they are, instead of the whole image.
 final class ReadOnlyFile {
     let fd: Int32

@@ -9,6 +9,8 @@ public struct RunOptions: Equatable, Sendable {
     public var publish: [PortForward] = []
     public var network: NetworkChoice?
     public var assets: String?
+    /// QEMU's machine for the virtio target (which the full CLI runs).
+    public var machine: String?
     /// Show the tender command line and the toolchain's output instead of logging it.
     public var verbose = false
     public var guestArguments: [String] = []
@@ -19,7 +21,7 @@ public struct RunOptions: Equatable, Sendable {
     public var effectiveNetwork: NetworkChoice { network ?? (publish.isEmpty ? .none : .passt) }
 
     /// The options that take a value, and the flags, as `swiftlet run --help` lists them.
-    public static let valueOptions = ["--target", "--mem", "-p", "--publish", "--net", "--assets"]
+    public static let valueOptions = ["--target", "--mem", "-p", "--publish", "--net", "--assets", "--machine"]
     public static let flags = ["--verbose"]
 
     /// What the launcher makes of the words after `run`.
@@ -62,6 +64,8 @@ public struct RunOptions: Equatable, Sendable {
                 index += 1
             }
             guard valueOptions.contains(name) else { return .forFullCLI }
+            // QEMU runs virtio images, as the full CLI's child (Sources/CLI/Commands/VirtioRun.swift).
+            if name == "--target" && value == "virtio" { return .forFullCLI }
             if let problem = options.set(name, to: value) { return .invalid(problem) }
         }
         guard let image else { return .forFullCLI }
@@ -73,9 +77,12 @@ public struct RunOptions: Equatable, Sendable {
     private mutating func set(_ option: String, to value: String) -> String? {
         switch option {
         case "--target":
-            guard let target = Target(rawValue: value) else { return "--target \(value): expected hvt or spt" }
+            guard let target = Target(rawValue: value) else { return "--target \(value): expected hvt, spt or virtio" }
             self.target = target
         case "--mem": memory = value
+        case "--machine":
+            guard value == "microvm" || value == "q35" else { return "--machine \(value): expected microvm or q35" }
+            machine = value
         case "-p", "--publish":
             guard let forward = PortForward(argument: value) else {
                 return "\(option) \(value): expected HOST:GUEST or HOST:GUEST/udp, ports 1 to 65535 (e.g. -p 8080:80)"

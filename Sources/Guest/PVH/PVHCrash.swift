@@ -15,7 +15,7 @@ enum PVHCrash {
     /// and came here on its own stack.
     static func exception(_ frame: UnsafePointer<UInt64>) -> Never {
         var text = FixedTextBuffer()
-        text.append("\nswiftlet-crash exception vector=")
+        text.append("swiftlet-crash exception vector=")
         text.append(unsignedDecimal: frame[0])
         text.append(" error=")
         text.append(hex: frame[1])
@@ -32,7 +32,7 @@ enum PVHCrash {
     static func reported(_ record: swiftlet_crash_record) {
         Console.flush()
         var text = FixedTextBuffer()
-        text.append("\nswiftlet-crash reported kind=")
+        text.append("swiftlet-crash reported kind=")
         text.append(unsignedDecimal: UInt64(record.kind))
         text.append(" frames=")
         text.withBytes { PVHShim.write($0) }
@@ -52,7 +52,7 @@ enum PVHCrash {
 
     static func badHypercall(_ number: UInt32) -> Never {
         var text = FixedTextBuffer()
-        text.append("\nswiftlet-crash hypercall number=")
+        text.append("swiftlet-crash hypercall number=")
         text.append(unsignedDecimal: UInt64(number))
         text.append(" frames=")
         text.withBytes { PVHShim.write($0) }

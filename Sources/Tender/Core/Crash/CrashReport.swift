@@ -13,6 +13,14 @@ public struct CrashReport {
         self.frames = crash.registers.map { Self.walk($0, memory: memory) } ?? []
     }
 
+    /// A report for frames walked elsewhere: the virtio guest walks its own stack and prints
+    /// them (Sources/Guest/PVH/PVHCrash.swift), with `rip` first for a CPU exception.
+    public init(crash: GuestCrash, frames: [UInt64], symbols: SymbolTable?) {
+        self.crash = crash
+        self.symbols = symbols
+        self.frames = Array(frames.prefix(Self.maximumFrames))
+    }
+
     /// Return addresses from `registers.rip` outwards. A frame is [saved rbp, return address];
     /// the chain must climb strictly upwards inside guest memory, or the walk stops.
     static func walk(_ registers: GuestCrash.Registers, memory: GuestMemory) -> [UInt64] {
