@@ -8,7 +8,7 @@
   - hello on hvt (the bare tender), for scale;
   - the guest's boot time, first instruction -> main, from its TSC stamps (`swiftlet.timing`).
 
-    python3 bench/virtio.py [--runs 21] [--products .build/release] [--accel kvm|tcg]
+    python3 bench/virtio.py [--runs 21] [--products .build/release] [--hvt TENDER] [--accel kvm|tcg]
 
 Targets (issue 10): first instruction -> main <= 1 ms under KVM; launch -> exit within 1.3x
 QEMU's floor.
@@ -87,6 +87,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--products", default=".build/release")
+    parser.add_argument("--hvt", help="the hvt tender to compare with (default: PRODUCTS/swiftlet-hvt)")
     parser.add_argument("--accel", default="kvm" if os.access("/dev/kvm", os.R_OK | os.W_OK) else "tcg")
     args = parser.parse_args()
     if args.accel == "tcg":
@@ -109,7 +110,7 @@ def main():
     commands = {"QEMU floor (exit at 1st insn)": floor_command, "swiftlet virtio hello": qemu}
     expected = {"QEMU floor (exit at 1st insn)": 1, "swiftlet virtio hello": 3}
     if os.access("/dev/kvm", os.R_OK | os.W_OK):
-        commands["swiftlet hvt hello"] = [os.path.join(products, "swiftlet-hvt"), tender_image]
+        commands["swiftlet hvt hello"] = [args.hvt or os.path.join(products, "swiftlet-hvt"), tender_image]
         expected["swiftlet hvt hello"] = 0
     else:
         print("hvt: SKIPPED (no /dev/kvm)")
