@@ -35,16 +35,27 @@ public final class HTTPServer {
     /// it is forgotten when the client closes too, and reset when it does not in time. Without
     /// the reset, a client that never closes would keep the connection and its buffers for good
     /// (nothing in TCP ends FIN-WAIT-2 on its own).
+    ///
+    /// When the answer cut a request short (an error or a refusal before the request was read),
+    /// the client is likely still sending: our FIN waits until it has been quiet for
+    /// `quietBeforeFIN` (or closes first). passt (Debian's 2023-03 build, what `-p` runs) stops
+    /// taking the guest's acknowledgments once the guest has sent its FIN, re-sends data it
+    /// has already sent, and after a few windows spins in a loop for good: that port, and every
+    /// other one it forwards, is dead. A client that reads our answer (its length is known)
+    /// does not wait for the FIN, so holding it costs nothing.
     struct LingeringClose {
         let stream: TCPStream
+        /// Our FIN is held until the client stops sending.
+        var holdingFIN: Bool
         /// Extended by every byte the client sends...
         var quietUntil: UInt64
         /// ...but never past this, or a client trickling a byte at a time keeps it forever.
         let endsBy: UInt64
 
-        init(_ stream: TCPStream, closedAt now: UInt64) {
+        init(_ stream: TCPStream, closedAt now: UInt64, holdingFIN: Bool) {
             self.stream = stream
-            quietUntil = now + HTTPServer.lingerTimeout
+            self.holdingFIN = holdingFIN
+            quietUntil = now + (holdingFIN ? HTTPServer.quietBeforeFIN : HTTPServer.lingerTimeout)
             endsBy = now + HTTPServer.maximumLinger
         }
 
@@ -55,6 +66,8 @@ public final class HTTPServer {
     /// received (nginx's lingering_timeout), and in all (nginx's lingering_time).
     static let lingerTimeout: UInt64 = 5_000_000_000
     static let maximumLinger: UInt64 = 30_000_000_000
+    /// How long a client whose request we cut short must send nothing before our FIN goes out.
+    static let quietBeforeFIN: UInt64 = 1_000_000_000
 
     public let stack: NetworkStack
     public let router: Router
@@ -172,15 +185,15 @@ public final class HTTPServer {
         }
         if connection.hasPendingOutput { connection.drain(now: now) { stream.write($0) } }
         if connection.isFinished {
-            closeAndLinger(stream, now: now)
+            closeAndLinger(stream, now: now, holdingFIN: connection.closesMidRequest)
             return false
         }
         return true
     }
 
-    private func closeAndLinger(_ stream: TCPStream, now: UInt64) {
-        stream.close()
-        var closing = LingeringClose(stream, closedAt: now)
+    private func closeAndLinger(_ stream: TCPStream, now: UInt64, holdingFIN: Bool) {
+        if !holdingFIN { stream.close() }
+        var closing = LingeringClose(stream, closedAt: now, holdingFIN: holdingFIN)
         if linger(&closing, now: now) { lingering.append(closing) }
     }
 
@@ -190,12 +203,21 @@ public final class HTTPServer {
         let stream = closing.stream
         while stream.isReadable {
             if stream.read(into: readBuffer) == 0 { break }
-            closing.quietUntil = now + Self.lingerTimeout
+            closing.quietUntil = now + (closing.holdingFIN ? Self.quietBeforeFIN : Self.lingerTimeout)
         }
-        if stream.isAtEnd || stream.isClosed { return false }
-        if now >= closing.deadline {
-            stream.abort()
+        if stream.isClosed { return false }
+        if stream.isAtEnd {
+            if closing.holdingFIN { stream.close() }
             return false
+        }
+        if now >= closing.deadline {
+            guard closing.holdingFIN && now < closing.endsBy else {
+                stream.abort()
+                return false
+            }
+            stream.close()  // the client has gone quiet: now the FIN
+            closing.holdingFIN = false
+            closing.quietUntil = now + Self.lingerTimeout
         }
         return true
     }
@@ -204,7 +226,7 @@ public final class HTTPServer {
         statistics.connectionsRefused += 1
         let refusal = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
         _ = stream.write(refusal)
-        closeAndLinger(stream, now: now)
+        closeAndLinger(stream, now: now, holdingFIN: true)  // its request is unread
     }
 
     private func record(_ exchange: HTTPExchange) {

@@ -108,6 +108,10 @@ final class HTTPServerConnection {
     /// All output is sent and the connection should be closed.
     var isFinished: Bool { closeAfterOutput && output.isEmpty }
 
+    /// The connection closes with a request only partly received (answered by an error, a
+    /// timeout or a refusal): its client may still be sending the rest.
+    var closesMidRequest: Bool { closeAfterOutput && parser.phase != .betweenMessages }
+
     private var hasStreamQueued: Bool {
         output.contains { if case .stream = $0 { return true } else { return false } }
     }

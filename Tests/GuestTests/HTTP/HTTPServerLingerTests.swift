@@ -27,20 +27,25 @@ import Testing
         let refused = peers.client(port: 40001)
         #expect(try refused.connect(now: Self.t0))
         #expect(refused.received == Array("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8))
-        #expect(refused.receivedFIN)
         #expect(server.statistics.connectionsRefused == 1)
+        #expect(!refused.receivedFIN, "our FIN waits: the client may still be sending its request")
+        try peers.poll(now: Self.t0 + HTTPServer.quietBeforeFIN - 1)
+        #expect(!refused.receivedFIN)
+        let finAt = Self.t0 + HTTPServer.quietBeforeFIN
+        try peers.poll(now: finAt)
+        #expect(refused.receivedFIN, "the client has been quiet: the FIN goes out")
         // The client acknowledges the 503 and our FIN but never closes: FIN-WAIT-2, which TCP
         // alone would keep (with its buffers) for good.
-        try refused.send(now: Self.t0 + 1)
+        try refused.send(now: finAt)
         weak var refusedStream = peers.stream(of: refused)
         #expect(refusedStream?.state == .finWait2)
         #expect(server.statistics.lingeringConnections == 1)
         #expect(peers.stack.tcpConnectionCounts.active == 2)
-        #expect(server.pollAt() == Self.t0 + HTTPServer.lingerTimeout, "the guest wakes for the linger deadline")
+        #expect(server.pollAt() == finAt + HTTPServer.lingerTimeout, "the guest wakes for the linger deadline")
 
-        try peers.poll(now: Self.t0 + HTTPServer.lingerTimeout - 1)
+        try peers.poll(now: finAt + HTTPServer.lingerTimeout - 1)
         #expect(!refused.receivedRST && server.statistics.lingeringConnections == 1)
-        try peers.poll(now: Self.t0 + HTTPServer.lingerTimeout)
+        try peers.poll(now: finAt + HTTPServer.lingerTimeout)
         #expect(refused.receivedRST)
         #expect(server.statistics.lingeringConnections == 0)
         #expect(peers.stack.tcpConnectionCounts == (active: 1, timeWait: 0), "only the served connection is left")
@@ -54,9 +59,35 @@ import Testing
         let refused = peers.client(port: 40001)
         #expect(try refused.connect(now: Self.t0))
         try refused.send(fin: true, now: Self.t0 + 1)
-        #expect(!refused.receivedRST)
+        #expect(refused.receivedFIN && !refused.receivedRST, "its FIN releases ours at once")
         #expect(server.statistics.lingeringConnections == 0)
-        #expect(peers.stack.tcpConnectionCounts == (active: 1, timeWait: 1), "the closed one waits in TIME-WAIT, without buffers")
+        try refused.send(now: Self.t0 + 2)  // acknowledges our FIN
+        #expect(refused.unacknowledged == 0)
+        #expect(peers.stack.tcpConnectionCounts == (active: 1, timeWait: 0), "the client closed first: no TIME-WAIT here")
+    }
+
+    @Test func anAnswerThatCutsAnUploadShortHoldsItsFINWhileTheClientSends() throws {
+        let (server, peers) = try Self.makeServer()
+        let client = peers.client(port: 40000)
+        #expect(try client.connect(now: Self.t0))
+        try client.send("POST /upload HTTP/1.1\r\nHost: guest\r\nContent-Length: 10000000\r\n\r\n", now: Self.t0)
+        #expect(client.received.starts(with: Array("HTTP/1.1 413 ".utf8)))
+        #expect(!client.receivedFIN)
+        // The upload goes on for 3 s, a kilobyte every 100 ms: taken and dropped, no FIN yet.
+        var now = Self.t0
+        for _ in 0..<30 {
+            now += Self.second / 10
+            try client.send(String(repeating: "b", count: 1000), now: now)
+            #expect(!client.receivedFIN && !client.receivedRST)
+        }
+        #expect(client.unacknowledged == 0, "everything the client sent is acknowledged")
+        #expect(server.statistics.lingeringConnections == 1)
+        try peers.poll(now: now + HTTPServer.quietBeforeFIN - 1)
+        #expect(!client.receivedFIN)
+        try peers.poll(now: now + HTTPServer.quietBeforeFIN)
+        #expect(client.receivedFIN && !client.receivedRST)
+        try client.send(fin: true, now: now + HTTPServer.quietBeforeFIN + 1)
+        #expect(server.statistics.lingeringConnections == 0 && !client.receivedRST)
     }
 
     @Test func aClientTricklingAfterTheAnswerIsResetAfterTheLingerLimit() throws {

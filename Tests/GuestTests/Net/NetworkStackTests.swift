@@ -879,6 +879,7 @@ final class LinkClient {
     let serverPort: UInt16
     private var sequence: UInt32 = 5000
     private var serverNext: UInt32 = 0
+    private var acknowledged: UInt32 = 0
     private(set) var received: [UInt8] = []
     private(set) var receivedFIN = false
     private(set) var receivedRST = false
@@ -907,8 +908,12 @@ final class LinkClient {
         try peers.poll(now: now)
     }
 
+    /// Sequence space sent (SYN and FIN included) that the guest has not acknowledged yet.
+    var unacknowledged: Int { Int(sequence &- acknowledged) }
+
     fileprivate func take(_ segment: TCPSegmentRepr, _ payload: [UInt8]) {
         if segment.flags.contains(.rst) { receivedRST = true; return }
+        if let ack = segment.ack, Int32(bitPattern: ack.rawValue &- acknowledged) > 0 { acknowledged = ack.rawValue }
         if segment.flags.contains(.syn) { serverNext = segment.sequenceNumber.rawValue &+ 1; return }
         guard segment.sequenceNumber.rawValue == serverNext else { return }  // in order only
         received += payload
