@@ -72,6 +72,21 @@ struct PasstTests {
         #expect(client.stdout.hasPrefix("echo: \(size) bytes intact"), "\(client.stdout)")
     }
 
+    /// Requests examples/web answers before reading them whole (a 33 KB header field: 431; a
+    /// 3 MB upload without `Expect`: 413), each followed by a GET that must get 200. The guest
+    /// used to send its FIN with the answer; passt, still forwarding the request, then stopped
+    /// taking the guest's ACKs and spun in a loop: nothing on any forwarded port answered again.
+    @Test(arguments: runnableTargets)
+    func answersThatCutARequestShortLeavePasstServing(target: Target) throws {
+        let port = Self.port(target, 0)
+        let (clients, guest) = try Self.throughPasst(try Harness.example("web"), target: target, forwards: [(port, 80)],
+                                                     arguments: ["log=off"],
+                                                     clients: [["cut-short", "\(port)", "\(3 << 20)", "60"]], deadline: 60)
+        let client = try #require(clients.first)
+        #expect(client.status == 0, "client: \(client.stdout)\(client.stderr)\nguest: \(guest.stdout)\(guest.stderr)")
+        #expect(client.stdout.hasPrefix("cut-short: header 431, then GET / 200, upload 413, then GET / 200"), "\(client.stdout)")
+    }
+
     /// One way each: into bench/bulk's discard port, then out of its source port. The guest
     /// only sends pure ACKs while it receives: before the fix passt dropped them all.
     @Test(arguments: runnableTargets)
