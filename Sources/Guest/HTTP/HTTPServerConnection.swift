@@ -84,6 +84,7 @@ final class HTTPServerConnection {
     private var lastInputAt: UInt64
     private var lastOutputAt: UInt64
     private(set) var requestsAnswered = 0
+    private var timedOut = false
 
     init(configuration: HTTPServerConfiguration, now: UInt64, client: IPv4Address = .any,
          bodyBudget: HTTPBodyBudget = HTTPBodyBudget(limit: .max)) {
@@ -108,9 +109,10 @@ final class HTTPServerConnection {
     /// All output is sent and the connection should be closed.
     var isFinished: Bool { closeAfterOutput && output.isEmpty }
 
-    /// The connection closes with a request only partly received (answered by an error, a
-    /// timeout or a refusal): its client may still be sending the rest.
-    var closesMidRequest: Bool { closeAfterOutput && parser.phase != .betweenMessages }
+    /// The connection closes with a request only partly received, answered by an error or a
+    /// refusal: its client may still be sending the rest. Not after a timeout: that client is
+    /// slow by definition (a slowloris), and must not keep the connection longer.
+    var closesMidRequest: Bool { closeAfterOutput && !timedOut && parser.phase != .betweenMessages }
 
     private var hasStreamQueued: Bool {
         output.contains { if case .stream = $0 { return true } else { return false } }
@@ -313,6 +315,7 @@ final class HTTPServerConnection {
     func checkTimeouts(_ turn: HTTPTurn) -> TimeoutOutcome {
         guard let deadline, turn.now >= deadline else { return .none }
         if !output.isEmpty { return .abort }
+        timedOut = true
         if phase == .idle {
             closeAfterOutput = true
         } else {

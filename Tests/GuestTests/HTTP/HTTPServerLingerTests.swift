@@ -90,6 +90,22 @@ import Testing
         #expect(server.statistics.lingeringConnections == 0 && !client.receivedRST)
     }
 
+    @Test func aSlowlorisTimedOutGetsItsFINAtOnce() throws {
+        let (server, peers) = try Self.makeServer()
+        let client = peers.client(port: 40000)
+        #expect(try client.connect(now: Self.t0))
+        try client.send("GET / HTTP/1.1\r\nHost: guest\r\nX-Slow: ", now: Self.t0)
+        var now = Self.t0
+        while !client.receivedFIN && now < Self.t0 + 20 * Self.second {
+            now += Self.second / 2
+            try client.send("a", now: now)
+        }
+        #expect(client.received.starts(with: Array("HTTP/1.1 408 ".utf8)))
+        #expect(client.receivedFIN && now == Self.t0 + HTTPServerConfiguration().headerTimeout,
+                "the FIN comes with the 408 (at \((now - Self.t0) / Self.second) s), however the client trickles")
+        #expect(server.statistics.timeouts == 1)
+    }
+
     @Test func aClientTricklingAfterTheAnswerIsResetAfterTheLingerLimit() throws {
         let (server, peers) = try Self.makeServer()
         let client = peers.client(port: 40000)
