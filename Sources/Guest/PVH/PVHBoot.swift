@@ -101,6 +101,7 @@ enum PVHBoot {
         if weakSeed {
             PVHShim.write("swiftlet (virtio): no RDSEED/RDRAND on this CPU: the random seed is TSC jitter, which is weak\n")
         }
+        PVHDevices.probeNetwork = VirtioPVHNetwork.probe
         Boot.afterRuntimeStart = attachDevices
         swiftletStart(UnsafePointer(info))
     }
