@@ -27,7 +27,7 @@ func launch(_ arguments: [String]) -> Never {
                 }
                 // An application: the full CLI builds it, then hands the image back to this launcher;
                 // or a virtio image, which the full CLI runs under QEMU.
-                try installation.ensure(cli: true, tenders: true, verbose: verbose)
+                try installation.ensure(cli: true, tenders: Target.allCases, verbose: verbose)
             } catch {
                 error.exit()
             }
@@ -44,7 +44,7 @@ func launch(_ arguments: [String]) -> Never {
         break
     }
 
-    do throws(Refusal) { try installation.ensure(cli: true, tenders: false, verbose: verbose) } catch { error.exit() }
+    do throws(Refusal) { try installation.ensure(cli: true, tenders: [], verbose: verbose) } catch { error.exit() }
     execv(installation.fullCLI, Host.cStrings(["swiftlet"] + arguments))
     Refusal("cannot start \(installation.fullCLI): \(Host.errorText)").exit()
 }

@@ -45,14 +45,15 @@ public struct Installation: Sendable {
     }
     public func tender(_ target: Target) -> String { "\(tendersFolder)/\(target.tenderName)" }
 
-    /// Builds what is missing of the full CLI and the release tenders (a checkout only), with
-    /// one progress line; the toolchain's output goes to a log unless `verbose`.
-    public func ensure(cli: Bool, tenders: Bool, verbose: Bool) throws(Refusal) {
+    /// Builds what is missing of the full CLI and the release `tenders` (a checkout only), with
+    /// one progress line; the toolchain's output goes to a log unless `verbose`. An installation
+    /// may hold only the tenders it needs (a packaged OCI image holds one).
+    public func ensure(cli: Bool, tenders: [Target], verbose: Bool) throws(Refusal) {
         let needCLI = cli && !Host.isExecutable(fullCLI)
-        let needTenders = tenders && !Target.allCases.allSatisfy { Host.isExecutable(tender($0)) }
+        let needTenders = !tenders.allSatisfy { Host.isExecutable(tender($0)) }
         guard needCLI || needTenders else { return }
         guard let checkout, Host.environment("SWIFTLET_TENDERS") == nil || !needTenders else {
-            let missing = needCLI ? fullCLI : tendersFolder + "/swiftlet-{hvt,spt}"
+            let missing = needCLI ? fullCLI : tenders.map { tender($0) }.joined(separator: " and ")
             throw Refusal("\(missing) is missing; reinstall swiftlet (swift run swiftlet install in the Swiftlet checkout)")
         }
         let configuration = toolsFolder.hasSuffix("/release") ? "release" : "debug"

@@ -12,7 +12,7 @@ public enum Launch {
         let choice = try TargetChoice.choose(image: image, imageTargets: ImageFile.targets(of: image) ?? Target.allCases,
                                              requested: options.target, kvmProblem: Prerequisites.kvmProblem)
         if let notice = choice.notice { Console.say(notice) }
-        try installation.ensure(cli: false, tenders: true, verbose: options.verbose)
+        try installation.ensure(cli: false, tenders: [choice.target], verbose: options.verbose)
 
         var tenderArguments = ["--mem", options.memory]
         var guestArguments = options.guestArguments

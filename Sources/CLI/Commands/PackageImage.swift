@@ -1,0 +1,218 @@
+// `swiftlet package APP|IMAGE [--target spt|hvt] [-p PORT]... [--mem SIZE] [-o DIR|FILE.tar] [--tag NAME:TAG]`
+//
+// An OCI image of one layer that runs the unikernel the way `swiftlet run` does:
+//
+//   /usr/bin/swiftlet                 the launcher (static), the entrypoint
+//   /usr/bin/swiftlet-spt|hvt         the release tender (static)
+//   /app/NAME.swiftlet                the unikernel image
+//   /usr/bin/passt + its libc, /etc/passwd (passt drops root to `nobody`)   only with -p
+//
+// A tender cannot open a tap in a default container, so with -p the launcher starts passt
+// inside the container: passt owns the container's PORT and forwards it to the guest's PORT;
+// the runtime publishes the container's port as usual (`podman run -p 8080:PORT`).
+import ArgumentParser
+import Foundation
+import SwiftletBuild
+import TenderCore
+
+struct PackageImage: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "package",
+        abstract: "Package an image (or an application, built first) as an OCI image for podman, docker and Kubernetes.",
+        discussion: """
+            Writes an OCI image layout folder, or an OCI archive when -o ends in .tar \
+            (`podman load -i FILE.tar`). The same inputs give the same manifest digest, printed on stdout. \
+            spt runs under the runtime's default seccomp profile; hvt needs `--device /dev/kvm`.
+            """)
+
+    @Argument(help: "An image built by `swiftlet build`, or an application to build first.")
+    var image: String
+
+    @Option(help: "The tender the container runs: spt (any container) or hvt (needs --device /dev/kvm).")
+    var target: Target = .spt
+
+    @Option(name: [.customShort("p"), .customLong("port")],
+            help: ArgumentHelp("A TCP port the guest serves on: exposed by the container and forwarded to the guest by passt inside it.",
+                               valueName: "PORT"))
+    var ports: [Int] = []
+
+    @Option(help: "Guest memory, e.g. 32M.")
+    var mem: String = "32M"
+
+    @Option(name: .shortAndLong, help: "Where to write: a folder (OCI image layout) or FILE.tar (OCI archive). Default: NAME-TARGET.oci beside the image.")
+    var output: String?
+
+    @Option(help: "The image's name: NAME or NAME:TAG (default: the image's name, tag latest).")
+    var tag: String?
+
+    @Option(help: ArgumentHelp("Take the launcher and tenders from this folder instead of this installation's.", visibility: .hidden))
+    var products: String?
+
+    func run() throws {
+        guard target != .virtio else {
+            throw UserError("package takes --target spt or hvt; virtio (QEMU inside the container) is not packaged yet")
+        }
+        do { _ = try TenderOptions.parseMemorySize(mem) } catch { throw UserError("\(error)") }
+        if let bad = ports.first(where: { !(1...65535).contains($0) }) { throw UserError("port \(bad) is not a TCP port (1-65535)") }
+
+        var imagePath = image
+        if !Run.isELF(image) {
+            guard FileManager.default.fileExists(atPath: image) else { throw UserError("\(image) does not exist") }
+            guard !image.hasSuffix(".swiftlet") else { throw UserError("\(image) is not a Swiftlet image (not an ELF file)") }
+            imagePath = try Build.build(path: image, targets: Target.tenders, output: nil).image.path
+        }
+        let imageURL = URL(fileURLWithPath: imagePath)
+        let unikernel = try Data(contentsOf: imageURL)
+        let note: (version: UInt32, targets: UInt32)
+        do {
+            guard let found = try ELFImage(bytes: [UInt8](unikernel)).abiNote else {
+                throw UserError("\(imagePath) has no Swiftlet ABI note; build it with `swiftlet build`")
+            }
+            note = found
+        } catch let error as UserError { throw error } catch {
+            throw UserError("\(imagePath) is not a Swiftlet image: \(error)")
+        }
+        guard note.targets & target.noteBit != 0 else {
+            throw UserError("\(imagePath) was built for \(TargetNames.describe(note.targets)), not \(target.rawValue); rebuild it with `swiftlet build --target \(target.rawValue)`")
+        }
+
+        let name = imageURL.deletingPathExtension().lastPathComponent
+        let reference = try Self.reference(tag ?? name)
+        let products = Products(override: products)
+        let imageInContainer = "/app/\(name).swiftlet"
+        var files = [
+            OCIImage.File(path: imageInContainer, contents: unikernel, executable: false),
+            OCIImage.File(path: "/usr/bin/swiftlet", contents: try products.staticExecutable(products.launcher), executable: true),
+            OCIImage.File(path: "/usr/bin/\("swiftlet-\(target.rawValue)")",
+                          contents: try products.staticExecutable(products.tender(target)), executable: true),
+        ]
+        if !ports.isEmpty { files += try PasstFiles.collect() }
+
+        var entrypoint = ["/usr/bin/swiftlet", "run", "--target", target.rawValue, "--mem", mem]
+        for port in ports { entrypoint += ["-p", "\(port):\(port)"] }
+        entrypoint.append(imageInContainer)
+        let oci = OCIImage(
+            files: files, entrypoint: entrypoint, environment: ["PATH=/usr/bin"], exposedTCPPorts: ports.sorted(),
+            labels: [
+                "org.opencontainers.image.title": name,
+                "org.swiftlet.abi-version": "\(note.version)",
+                "org.swiftlet.image.targets": TargetNames.describe(note.targets),
+                "org.swiftlet.image.size": "\(unikernel.count)",
+                "org.swiftlet.image.sha256": String(OCIImage.digest(unikernel).dropFirst("sha256:".count)),
+                "org.swiftlet.target": target.rawValue,
+                "org.swiftlet.needs": target == .hvt ? "--device /dev/kvm" : "nothing beyond the default seccomp profile",
+            ],
+            reference: reference)
+        let destination = URL(fileURLWithPath: output ?? imageURL.deletingPathExtension().path + "-\(target.rawValue).oci")
+        let layout: OCIImage.Layout
+        do { layout = try oci.write(to: destination) } catch let error as OCIError { throw UserError(error.description) }
+        say("wrote \(destination.path) (\(reference), layer \(formatSize(layout.layerSize)): "
+            + files.map { "\($0.path) \(formatSize($0.contents.count))" }.joined(separator: ", ") + ")")
+        print(layout.manifestDigest)
+    }
+
+    /// NAME[:TAG] as a full reference, NAME in the lowercase letters, digits and separators
+    /// registries accept.
+    static func reference(_ text: String) throws -> String {
+        let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let name = parts[0].lowercased(), tag = parts.count > 1 ? parts[1] : "latest"
+        let nameCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789._-/")
+        let tagCharacters = nameCharacters.union("ABCDEFGHIJKLMNOPQRSTUVWXYZ").subtracting("/")
+        guard !name.isEmpty, name.allSatisfy(nameCharacters.contains), name.first!.isLetter || name.first!.isNumber,
+              !tag.isEmpty, tag.count <= 128, tag.allSatisfy(tagCharacters.contains) else {
+            throw UserError("\(text) is not an image name: use NAME or NAME:TAG (letters, digits, '.', '_', '-'; '/' in NAME)")
+        }
+        return "\(name):\(tag)"
+    }
+}
+
+/// Where the launcher and the release tenders come from: this installation (PREFIX/bin/swiftlet
+/// and the tenders beside swiftlet-cli), a checkout (.build/release, where `swiftlet run`
+/// builds them), SWIFTLET_TENDERS, or a folder given with --products.
+struct Products {
+    let launcher: URL
+    let tenders: URL
+
+    init(override: String?) {
+        let cli = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+        let folder = cli.deletingLastPathComponent()
+        if let override {
+            launcher = URL(fileURLWithPath: override).appendingPathComponent("swiftlet")
+            tenders = URL(fileURLWithPath: override)
+            return
+        }
+        let components = folder.pathComponents
+        let checkout = components.lastIndex(of: ".build").map { URL(fileURLWithPath: components[..<$0].joined(separator: "/")) }
+        let environment = ProcessInfo.processInfo.environment["SWIFTLET_TENDERS"].map { URL(fileURLWithPath: $0) }
+        tenders = environment ?? checkout.map { $0.appendingPathComponent(".build/release") } ?? folder
+        let sibling = folder.appendingPathComponent("swiftlet")
+        launcher = FileManager.default.isExecutableFile(atPath: sibling.path)
+            ? sibling : folder.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("bin/swiftlet")
+    }
+
+    func tender(_ target: Target) -> URL { tenders.appendingPathComponent("swiftlet-\(target.rawValue)") }
+
+    /// The executable's bytes, refused if it is missing or needs a dynamic loader.
+    func staticExecutable(_ url: URL) throws -> Data {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw UserError("\(url.path) is missing; build it (swift build -c release --product \(url.lastPathComponent)) or reinstall swiftlet")
+        }
+        guard Self.isStaticELF(data) else {
+            throw UserError("\(url.path) is not a static executable; the container has no libraries for it")
+        }
+        return data
+    }
+
+    /// An x86-64 ELF executable without a PT_INTERP segment.
+    static func isStaticELF(_ data: Data) -> Bool {
+        let bytes = [UInt8](data)
+        func read(_ offset: Int, _ count: Int) -> Int? {
+            guard offset >= 0, offset + count <= bytes.count else { return nil }
+            return (0..<count).reduce(0) { $0 | Int(bytes[offset + $1]) << (8 * $1) }
+        }
+        guard bytes.starts(with: [0x7F, 0x45, 0x4C, 0x46, 2]), let table = read(32, 8), let size = read(54, 2), let count = read(56, 2) else { return false }
+        for index in 0..<count {
+            guard let type = read(table + index * size, 4) else { return false }
+            if type == 3 { return false }                                   // PT_INTERP
+        }
+        return true
+    }
+}
+
+/// passt and what it loads (it is not a static executable), plus the `nobody` user it drops to.
+enum PasstFiles {
+    static func collect() throws -> [OCIImage.File] {
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+            .map { "\($0)/passt" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let passt = path.map({ URL(fileURLWithPath: $0).resolvingSymlinksInPath() }) else {
+            throw UserError("-p needs passt in the container and passt is not installed here: apt-get install -y passt")
+        }
+        var files = [OCIImage.File(path: "/usr/bin/passt", contents: try Data(contentsOf: passt), executable: true)]
+        for library in try libraries(of: passt.path) {
+            files.append(OCIImage.File(path: library, contents: try Data(contentsOf: URL(fileURLWithPath: library).resolvingSymlinksInPath()),
+                                       executable: true))
+        }
+        files.append(OCIImage.File(path: "/etc/passwd", contents: Data("root:x:0:0:root:/:/nonexistent\nnobody:x:65534:65534:nobody:/:/nonexistent\n".utf8),
+                                   executable: false))
+        files.append(OCIImage.File(path: "/etc/group", contents: Data("root:x:0:\nnogroup:x:65534:\n".utf8), executable: false))
+        return files
+    }
+
+    /// The shared libraries and loader `ldd` names, by the path the loader looks them up at.
+    static func libraries(of executable: String) throws -> [String] {
+        let ldd = Process()
+        ldd.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
+        ldd.arguments = [executable]
+        let pipe = Pipe()
+        ldd.standardOutput = pipe
+        ldd.standardError = FileHandle.nullDevice
+        do { try ldd.run() } catch { throw UserError("cannot run ldd to find passt's libraries: \(error)") }
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        ldd.waitUntilExit()
+        guard ldd.terminationStatus == 0 else { throw UserError("ldd \(executable) failed (exit status \(ldd.terminationStatus))") }
+        return text.split(separator: "\n").compactMap { line in
+            let words = line.split(whereSeparator: \.isWhitespace).map(String.init).filter { $0.hasPrefix("/") }
+            return words.first
+        }
+    }
+}

@@ -1,0 +1,122 @@
+// `swiftlet package`: the OCI image it writes is read by a real consumer (skopeo), carries the
+// entrypoint, exposed port and labels, holds one layer with exactly the launcher, the tender,
+// the image and passt (with its libraries), and is reproducible to the manifest digest; bad
+// input is refused with a clear message and a non-zero exit.
+import Foundation
+import SwiftletABI
+import Testing
+
+@Suite struct PackageTests {
+    static let skopeo: String? = ["/usr/bin/skopeo", "/usr/local/bin/skopeo"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    func package(_ arguments: [String], environment: [String: String]? = nil) throws -> Harness.Outcome {
+        try Harness.run(Harness.cli, ["package"] + arguments, timeout: 300, environment: environment)
+    }
+
+    func scratch(_ name: String) -> URL { Harness.scratch.appendingPathComponent("\(name)-\(UUID().uuidString)") }
+
+    /// Runs a tool and returns its stdout, recording its stderr if it fails.
+    func tool(_ path: String, _ arguments: [String]) throws -> String {
+        let result = try Harness.run(URL(fileURLWithPath: path), arguments, timeout: 120)
+        #expect(result.status == 0, "\(path) \(arguments): \(result.stderr)")
+        return result.stdout
+    }
+
+    /// skopeo, or nil after saying loudly that the consumer check cannot run (a failure under CI).
+    func requireSkopeo() -> String? {
+        if let skopeo = Self.skopeo { return skopeo }
+        let message = "skopeo is not installed (apt-get install -y skopeo): the OCI image was not checked by a real consumer"
+        if ProcessInfo.processInfo.environment["CI"] == "true" {
+            Issue.record(Comment(rawValue: message))
+        } else {
+            withKnownIssue(Comment(rawValue: message)) { Issue.record(Comment(rawValue: message)) }
+        }
+        return nil
+    }
+
+    @Test func webPackagesAsAReproducibleOCIImageSkopeoReads() throws {
+        let image = try Harness.example("web")
+        let first = scratch("web-oci"), second = scratch("web-oci-again"), archive = scratch("web").appendingPathExtension("tar")
+        var digests: [String] = []
+        for output in [first, second, archive] {
+            let result = try package([image.path, "--port", "80", "--tag", "swiftlet-web:test", "-o", output.path])
+            #expect(result.status == 0, "stderr: \(result.stderr)")
+            digests.append(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        #expect(digests[0].hasPrefix("sha256:") && digests[0].count == 71, "stdout: \(digests[0])")
+        #expect(Set(digests).count == 1, "the same inputs gave different manifest digests: \(digests)")
+        let index = try Data(contentsOf: first.appendingPathComponent("index.json"))
+        #expect(index == (try Data(contentsOf: second.appendingPathComponent("index.json"))))
+        #expect(String(decoding: index, as: UTF8.self).contains("\"org.opencontainers.image.ref.name\":\"swiftlet-web:test\""))
+
+        // The one layer: exactly these files, owned by root, mtime 0.
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: first.appendingPathComponent("blobs/sha256/\(digests[0].dropFirst(7))"))) as? [String: Any]
+        let layers = manifest?["layers"] as? [[String: Any]] ?? []
+        #expect(layers.count == 1)
+        let layerDigest = (layers.first?["digest"] as? String ?? "").dropFirst(7)
+        let listing = try tool("/usr/bin/tar", ["-tvf", first.appendingPathComponent("blobs/sha256/\(layerDigest)").path, "--numeric-owner"])
+        let files = listing.split(separator: "\n").filter { $0.hasPrefix("-") }.map { String($0.split(separator: " ").last!) }
+        #expect(Set(files).isSuperset(of: ["app/web.swiftlet", "usr/bin/swiftlet", "usr/bin/swiftlet-spt", "usr/bin/passt",
+                                             "etc/passwd", "lib64/ld-linux-x86-64.so.2"]), "layer: \(listing)")
+        #expect(!files.contains("usr/bin/swiftlet-hvt"), "an spt image needs no hvt tender: \(listing)")
+        #expect(listing.split(separator: "\n").allSatisfy { $0.contains(" 0/0 ") && $0.contains("1970-01-01") }, "layer: \(listing)")
+
+        guard let skopeo = requireSkopeo() else { return }
+        for source in ["oci:\(first.path)", "oci-archive:\(archive.path)"] {
+            let inspected = try JSONSerialization.jsonObject(with: Data(try tool(skopeo, ["inspect", "--raw", source]).utf8)) as? [String: Any]
+            #expect(inspected?["schemaVersion"] as? Int == 2, "\(source)")
+            let summary = try JSONSerialization.jsonObject(with: Data(try tool(skopeo, ["inspect", source]).utf8)) as? [String: Any]
+            #expect(summary?["Digest"] as? String == digests[0], "\(source): \(summary ?? [:])")
+            #expect(summary?["Os"] as? String == "linux" && summary?["Architecture"] as? String == "amd64")
+        }
+        let document = try JSONSerialization.jsonObject(with: Data(try tool(skopeo, ["inspect", "--config", "oci:\(first.path)"]).utf8)) as? [String: Any]
+        let config = document?["config"] as? [String: Any] ?? [:]
+        #expect(config["Entrypoint"] as? [String] == ["/usr/bin/swiftlet", "run", "--target", "spt", "--mem", "32M", "-p", "80:80", "/app/web.swiftlet"])
+        #expect((config["ExposedPorts"] as? [String: Any])?.keys.sorted() == ["80/tcp"])
+        let labels = config["Labels"] as? [String: String] ?? [:]
+        #expect(labels["org.swiftlet.abi-version"] == "\(SWIFTLET_ABI_VERSION)")
+        #expect(labels["org.swiftlet.image.targets"] == "hvt,spt", "labels: \(labels)")
+        let imageBytes = try Data(contentsOf: image)
+        #expect(labels["org.swiftlet.image.size"] == "\(imageBytes.count)")
+        let sha = try tool("/usr/bin/sha256sum", [image.path]).split(separator: " ").first.map(String.init)
+        #expect(labels["org.swiftlet.image.sha256"] == sha, "labels: \(labels)")
+    }
+
+    @Test func badInputIsRefusedClearly() throws {
+        let folder = scratch("bad")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let text = folder.appendingPathComponent("notes.swiftlet")
+        try Data("not an image\n".utf8).write(to: text)
+        let notImage = try package([text.path, "-o", folder.appendingPathComponent("a.oci").path])
+        #expect(notImage.status != 0 && notImage.stderr.contains("is not a Swiftlet image"), "stderr: \(notImage.stderr)")
+
+        let elf = folder.appendingPathComponent("true.swiftlet")
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: "/bin/true"), to: elf)
+        let notSwiftlet = try package([elf.path, "-o", folder.appendingPathComponent("b.oci").path])
+        #expect(notSwiftlet.status != 0 && notSwiftlet.stderr.contains("is not a Swiftlet image"), "stderr: \(notSwiftlet.stderr)")
+
+        let image = try Harness.example("hello")
+        let unknown = try package([image.path, "--target", "bogus"])
+        #expect(unknown.status == 64 && unknown.stderr.contains("bogus"), "stderr: \(unknown.stderr)")
+        let virtio = try package([image.path, "--target", "virtio"])
+        #expect(virtio.status != 0 && virtio.stderr.contains("takes --target spt or hvt"), "stderr: \(virtio.stderr)")
+        let badTag = try package([image.path, "--tag", "Has Space:x"])
+        #expect(badTag.status != 0 && badTag.stderr.contains("is not an image name"), "stderr: \(badTag.stderr)")
+
+        let noTenders = folder.appendingPathComponent("no-tenders")
+        try FileManager.default.createDirectory(at: noTenders, withIntermediateDirectories: true)
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWIFTLET_TENDERS"] = noTenders.path
+        let output = folder.appendingPathComponent("c.oci")
+        let missing = try package([image.path, "-o", output.path], environment: environment)
+        #expect(missing.status != 0 && missing.stderr.contains("swiftlet-spt is missing"), "stderr: \(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: output.path), "a refused package left \(output.path) behind")
+
+        let occupied = folder.appendingPathComponent("occupied")
+        try FileManager.default.createDirectory(at: occupied, withIntermediateDirectories: true)
+        try Data("keep me".utf8).write(to: occupied.appendingPathComponent("precious"))
+        let refused = try package([image.path, "-o", occupied.path])
+        #expect(refused.status != 0 && refused.stderr.contains("is not an OCI image layout"), "stderr: \(refused.stderr)")
+        #expect(FileManager.default.fileExists(atPath: occupied.appendingPathComponent("precious").path))
+    }
+}
