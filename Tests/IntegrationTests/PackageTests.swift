@@ -59,6 +59,7 @@ import Testing
         #expect(Set(files).isSuperset(of: ["app/web.swiftlet", "usr/bin/swiftlet", "usr/bin/swiftlet-spt", "usr/bin/passt",
                                              "etc/passwd", "lib64/ld-linux-x86-64.so.2"]), "layer: \(listing)")
         #expect(!files.contains("usr/bin/swiftlet-hvt"), "an spt image needs no hvt tender: \(listing)")
+        #expect(listing.contains("drwxrwxrwt 0/0"), "passt needs /tmp (its sandbox mounts a tmpfs there): \(listing)")
         #expect(listing.split(separator: "\n").allSatisfy { $0.contains(" 0/0 ") && $0.contains("1970-01-01") }, "layer: \(listing)")
 
         guard let skopeo = requireSkopeo() else { return }

@@ -19,6 +19,8 @@ public struct OCIImage {
     }
 
     public var files: [File]
+    /// Empty folders anyone may write to (mode 1777), e.g. /tmp.
+    public var scratchFolders: [String]
     public var entrypoint: [String]
     public var environment: [String]
     public var exposedTCPPorts: [Int]
@@ -26,9 +28,10 @@ public struct OCIImage {
     /// NAME:TAG, recorded as the manifest's `org.opencontainers.image.ref.name`.
     public var reference: String
 
-    public init(files: [File], entrypoint: [String], environment: [String], exposedTCPPorts: [Int],
+    public init(files: [File], scratchFolders: [String] = [], entrypoint: [String], environment: [String], exposedTCPPorts: [Int],
                 labels: [String: String], reference: String) {
         self.files = files
+        self.scratchFolders = scratchFolders
         self.entrypoint = entrypoint
         self.environment = environment
         self.exposedTCPPorts = exposedTCPPorts
@@ -116,7 +119,9 @@ public struct OCIImage {
                 parts.removeLast()
             }
         }
-        let entries = folders.map { TarArchive.Entry.directory($0) }
+        let scratch = Set(scratchFolders.map { String($0.drop { $0 == "/" }) + "/" })
+        let entries = folders.subtracting(scratch).map { TarArchive.Entry.directory($0) }
+            + scratch.map { TarArchive.Entry.directory($0, mode: 0o1777) }
             + files.map { .file(String($0.path.drop { $0 == "/" }), $0.contents, mode: $0.executable ? 0o755 : 0o644) }
         return entries.sorted { $0.path < $1.path }
     }
@@ -150,7 +155,7 @@ struct TarArchive {
         var mode: Int
         var isDirectory: Bool
 
-        static func directory(_ path: String) -> Entry { Entry(path: path, contents: Data(), mode: 0o755, isDirectory: true) }
+        static func directory(_ path: String, mode: Int = 0o755) -> Entry { Entry(path: path, contents: Data(), mode: mode, isDirectory: true) }
         static func file(_ path: String, _ contents: Data, mode: Int) -> Entry {
             Entry(path: path, contents: contents, mode: mode, isDirectory: false)
         }

@@ -5,7 +5,7 @@
 //   /usr/bin/swiftlet                 the launcher (static), the entrypoint
 //   /usr/bin/swiftlet-spt|hvt         the release tender (static)
 //   /app/NAME.swiftlet                the unikernel image
-//   /usr/bin/passt + its libc, /etc/passwd (passt drops root to `nobody`)   only with -p
+//   /usr/bin/passt + its libc, /etc/passwd (passt drops root to `nobody`), /tmp   only with -p
 //
 // A tender cannot open a tap in a default container, so with -p the launcher starts passt
 // inside the container: passt owns the container's PORT and forwards it to the guest's PORT;
@@ -91,8 +91,9 @@ struct PackageImage: ParsableCommand {
         var entrypoint = ["/usr/bin/swiftlet", "run", "--target", target.rawValue, "--mem", mem]
         for port in ports { entrypoint += ["-p", "\(port):\(port)"] }
         entrypoint.append(imageInContainer)
+        // passt mounts an empty tmpfs on /tmp as its sandbox's root: it refuses to run without /tmp.
         let oci = OCIImage(
-            files: files, entrypoint: entrypoint, environment: ["PATH=/usr/bin"], exposedTCPPorts: ports.sorted(),
+            files: files, scratchFolders: ports.isEmpty ? [] : ["/tmp"], entrypoint: entrypoint, environment: ["PATH=/usr/bin"], exposedTCPPorts: ports.sorted(),
             labels: [
                 "org.opencontainers.image.title": name,
                 "org.swiftlet.abi-version": "\(note.version)",
