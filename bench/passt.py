@@ -3,7 +3,7 @@
 an echo checked by SHA-256 (examples/echo), then one way into bench/bulk's discard port and
 one way out of its source port. Each transfer is bounded in time by the client
 (Tests/Tools/passt_client.py) and fails loudly when short, corrupted or late. The suite runs
-the same at 100 MB / 256 MB (Tests/IntegrationTests/PasstTests.swift); this runs 1 GB.
+100 MB echo and 1 GB each way too (Tests/IntegrationTests/PasstTests.swift); this adds timings and a 1 GB echo.
 Needs a release build (`swift build -c release`) and passt.
 
     python3 bench/passt.py [--echo-mb 100] [--mb 1024] [--deadline 300]
