@@ -2,6 +2,7 @@
 // side of feature negotiation, split virtqueues (with EVENT_IDX), and the register layouts of
 // virtio-mmio v2 and of a modern virtio-pci function. It records every notification and
 // interrupt it would raise, and can be told to misbehave.
+import Testing
 @testable import Swiftlet
 
 /// Device addresses are our pointers minus 2^47: every pointer a user process has is below
@@ -281,4 +282,16 @@ final class SimulatedMMIORegisters: VirtioRegisterWindow {
 /// Sends `frame` through `driver` (copied into a transmit buffer, not yet flushed).
 func send(_ driver: VirtioNet, _ frame: [UInt8]) throws -> Bool {
     try frame.withUnsafeBytes { try driver.send($0) }
+}
+
+/// Runs `body` and expects it to throw exactly `expected`.
+func expectError(_ expected: VirtioError, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+    do {
+        try body()
+        Issue.record("expected \(expected.message)", sourceLocation: sourceLocation)
+    } catch let error as VirtioError {
+        #expect(error == expected, "\(error.message)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
+    }
 }

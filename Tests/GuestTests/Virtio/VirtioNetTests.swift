@@ -22,17 +22,6 @@ private func receiveAll(_ driver: VirtioNet) throws(VirtioError) -> [[UInt8]] {
     return frames
 }
 
-private func expectError(_ expected: VirtioError, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
-    do {
-        try body()
-        Issue.record("expected \(expected.message)", sourceLocation: sourceLocation)
-    } catch let error as VirtioError {
-        #expect(error == expected, "\(error.message)", sourceLocation: sourceLocation)
-    } catch {
-        Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
-    }
-}
-
 @Suite struct VirtioNegotiationTests {
     @Test func acceptsVersion1MACStatusAndEventIndexButNoOffloads() throws {
         let device = SimulatedVirtioNet()

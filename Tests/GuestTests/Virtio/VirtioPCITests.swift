@@ -7,17 +7,6 @@ private func transport(_ function: SimulatedPCIFunction) throws(VirtioError) -> 
     try VirtioPCITransport(config: function.configWindow, map: function.map)
 }
 
-private func expectError(_ expected: VirtioError, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
-    do {
-        try body()
-        Issue.record("expected \(expected.message)", sourceLocation: sourceLocation)
-    } catch let error as VirtioError {
-        #expect(error == expected, "\(error.message)", sourceLocation: sourceLocation)
-    } catch {
-        Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
-    }
-}
-
 @Suite struct VirtioPCITests {
     @Test func negotiatesAndMovesFramesThroughTheCapabilities() throws {
         let device = SimulatedVirtioNet()
