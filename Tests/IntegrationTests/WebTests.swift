@@ -503,12 +503,7 @@ struct WebTests {
     @Test(arguments: runnableTargets)
     func headlessChromiumRendersThePageWithLiveStatus(target: Target) throws {
         guard let chromium = Self.chromium else {
-            let message = "chromium is not installed (apt-get install -y chromium): the browser test could not run"
-            if ProcessInfo.processInfo.environment["CI"] == "true" {
-                Issue.record(Comment(rawValue: message))
-            } else {
-                withKnownIssue(Comment(rawValue: message)) { Issue.record(Comment(rawValue: message)) }
-            }
+            Harness.toolIsMissing("chromium is not installed (apt-get install -y chromium): the browser test could not run")
             return
         }
         let guest = try WebGuest(target, "browser")
