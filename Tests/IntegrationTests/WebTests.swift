@@ -68,7 +68,8 @@ final class WebGuest {
     /// Whether the tender still runs, or how it ended: for messages about a client that failed.
     var state: String {
         guard let ending = exit.wait(timeout: 0) else { return "is still running" }
-        return ending.signal.map { "died by signal \($0)" } ?? "exited with status \(ending.status)"
+        let how = ending.signal.map { "died by signal \($0)" } ?? "exited with status \(ending.status)"
+        return how + ", saying on stderr: \(errors.suffix(1000))"
     }
 
     /// What the guest printed so far (its console: the tender's stdout).

@@ -100,6 +100,9 @@ public struct HTTPRequestHead: Equatable {
     public var keepAlive: Bool
     /// HTTP/1.1 request carrying `Expect: 100-continue`.
     public var expectContinue: Bool
+    /// The body's length from `Content-Length`; nil for a chunked body (length unknown until
+    /// its last chunk). 0 when the request has no body.
+    public var declaredBodyLength: Int? = 0
 
     public var methodString: String { String(decoding: method, as: UTF8.self) }
     public var targetString: String { String(decoding: target, as: UTF8.self) }
@@ -397,7 +400,8 @@ public struct HTTPRequestParser {
 
         events.append(.head(HTTPRequestHead(method: method, target: target, version: version,
                                             headers: headers, keepAlive: keepAlive,
-                                            expectContinue: expectContinue)))
+                                            expectContinue: expectContinue,
+                                            declaredBodyLength: chunked ? nil : length)))
         bodyTotal = 0
         if chunked {
             state = .chunkSize

@@ -135,16 +135,25 @@ final class HTTPServerConnection {
             switch event {
             case .head(let head):
                 pending = HTTPRequest(head: head)
+                // A declared body is taken from the budget whole, before any of it arrives, and
+                // held in one allocation of exactly its size: grown by appending, a 1 MiB body
+                // would ask the heap for 2 MiB (and hold 3 MiB while copying), which an 8 MiB
+                // guest under sixteen such uploads cannot give.
+                if let length = head.declaredBodyLength, length > 0 {
+                    guard holdBody(capacity: length) else {
+                        refuseBody(turn)
+                        break
+                    }
+                }
                 // Ask for the body only when none of it came along with the head (RFC 9110 §10.1.1).
                 if head.expectContinue && index == events.count - 1 && parser.isInBody {
                     enqueue(.bytes(HTTPResponseEncoder.continueLine), now: turn.now)
                 }
             case .body(let chunk):
-                guard bodyBudget.take(chunk.count) else {
+                guard let count = pending?.body.count, holdBody(capacity: count + chunk.count) else {
                     refuseBody(turn)
                     break
                 }
-                bodyBytesHeld += chunk.count
                 pending?.body += chunk
             case .end:
                 if let request = pending { answer(request, turn) }
@@ -183,6 +192,25 @@ final class HTTPServerConnection {
         turn.record(HTTPExchange(client: client, method: request.head.method, target: request.head.target, version: request.version,
                                  status: response.status.code, bodyBytes: bodyBytes,
                                  receivedAt: phaseStartedAt, answeredAt: turn.now))
+    }
+
+    /// Makes room for `capacity` body bytes in the pending request, taking what the body's
+    /// storage grows by from the budget: the budget counts what the heap gives, not what has
+    /// arrived. A chunked body grows by doubling (amortized appends), never past the budget.
+    private func holdBody(capacity: Int) -> Bool {
+        guard capacity > bodyBytesHeld else { return true }
+        let doubled = max(capacity, bodyBytesHeld * 2)
+        let target: Int
+        if bodyBudget.take(doubled - bodyBytesHeld) {
+            target = doubled
+        } else if bodyBudget.take(capacity - bodyBytesHeld) {
+            target = capacity
+        } else {
+            return false
+        }
+        bodyBytesHeld = target
+        pending?.body.reserveCapacity(target)
+        return true
     }
 
     /// All connections together hold as much body as the budget allows: this one is told to

@@ -406,19 +406,39 @@ enum Wire {
         let budget = HTTPBodyBudget(limit: 10)
         var first: ConnectionDriver? = ConnectionDriver(bodyBudget: budget)
         first!.feed("POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 8\r\n\r\n1234567")
-        #expect(budget.used == 7)
+        #expect(budget.used == 8, "a declared body is held whole from its head on")
         let second = ConnectionDriver(bodyBudget: budget)
-        second.feed("POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n12345")
-        #expect(second.text == Wire.text("503 Service Unavailable", "too many uploads at once; try again\n", connection: "close"))
+        second.feed("POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n")
+        #expect(second.text == Wire.text("503 Service Unavailable", "too many uploads at once; try again\n", connection: "close"),
+                "refused at its head, before any of the body is sent")
         #expect(second.connection.isFinished)
-        #expect(budget.used == 7, "the refused body gave its share back")
+        #expect(budget.used == 8, "the refused body gave its share back")
         first!.feed("8")
         #expect(first!.text == Wire.described("POST", "/a", bodyLength: 8))
         #expect(budget.used == 0, "an answered request gives its body's share back")
         first!.feed("POST /c HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\n1234")
-        #expect(budget.used == 4)
+        #expect(budget.used == 9)
         first = nil
         #expect(budget.used == 0, "a connection that goes away mid-body gives its share back")
+    }
+
+    /// A chunked body's length is known only at its end: it is charged for the storage it
+    /// grows into (doubling), and finishes in exactly what is left when doubling would not fit.
+    @Test func aChunkedUploadIsChargedForTheStorageItGrowsInto() {
+        let budget = HTTPBodyBudget(limit: 14)
+        let driver = ConnectionDriver(bodyBudget: budget)
+        driver.feed("POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n")
+        #expect(budget.used == 4)
+        driver.feed("2\r\nef\r\n")
+        #expect(budget.used == 8, "grown by doubling")
+        driver.feed("6\r\nghijkl\r\n")
+        #expect(budget.used == 12, "doubling to 16 does not fit: exactly what the body needs")
+        driver.feed("0\r\n\r\n")
+        #expect(driver.text == Wire.described("POST", "/a", bodyLength: 12))
+        #expect(budget.used == 0)
+        driver.feed("POST /b HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nf\r\n0123456789abcde\r\n")
+        #expect(driver.text.hasSuffix(Wire.text("503 Service Unavailable", "too many uploads at once; try again\n", connection: "close")))
+        #expect(budget.used == 0)
     }
 
     @Test func randomInputNeverTraps() {
