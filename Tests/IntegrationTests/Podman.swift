@@ -54,6 +54,13 @@ struct Podman {
         if let image { _ = try? run(["rmi", "--force", image]) }
     }
 
+    /// The IDs of every image in podman's store.
+    func imageIDs() throws -> Set<String> {
+        let images = try run(["images", "--all", "--quiet", "--no-trunc"])
+        #expect(images.status == 0, "podman images: \(images.stderr)")
+        return Set(images.stdout.split(separator: "\n").map(String.init))
+    }
+
     /// The host pids and commands of a container's processes (`podman top`).
     func processes(_ container: String) throws -> [(pid: Int32, command: String)] {
         let top = try run(["top", container, "hpid", "comm"])

@@ -1,4 +1,5 @@
-// `swiftlet package APP|IMAGE [--target spt|hvt] [-p PORT]... [--mem SIZE] [-o DIR|FILE.tar] [--tag NAME:TAG]`
+// `swiftlet package APP|IMAGE [--target spt|hvt] [-p PORT]... [--mem SIZE] [-o DIR|FILE.tar] [--tag NAME:TAG]
+//                    [--kube FILE [--host-port PORT]]`
 //
 // An OCI image of one layer that runs the unikernel the way `swiftlet run` does:
 //
@@ -22,7 +23,9 @@ struct PackageImage: ParsableCommand {
         discussion: """
             Writes an OCI image layout folder, or an OCI archive when -o ends in .tar \
             (`podman load -i FILE.tar`). The same inputs give the same manifest digest, printed on stdout. \
-            spt runs under the runtime's default seccomp profile; hvt needs `--device /dev/kvm`.
+            spt runs under the runtime's default seccomp profile; hvt needs `--device /dev/kvm`. \
+            --kube FILE also writes a Kubernetes Deployment + Service (probes on the first port, memory \
+            from --mem) that `kubectl apply -f` and `podman kube play` take.
             """)
 
     @Argument(help: "An image built by `swiftlet build`, or an application to build first.")
@@ -45,6 +48,15 @@ struct PackageImage: ParsableCommand {
     @Option(help: "The image's name: NAME or NAME:TAG (default: the image's name, tag latest).")
     var tag: String?
 
+    @Option(help: ArgumentHelp("Also write a Kubernetes Deployment + Service for the image to FILE (needs a --port: the probes use it).",
+                               valueName: "FILE"))
+    var kube: String?
+
+    @Option(name: .customLong("host-port"),
+            help: ArgumentHelp("With --kube: also publish the first port on the node's PORT (hostPort), for single-node runs such as `podman kube play`.",
+                               valueName: "PORT"))
+    var hostPort: Int?
+
     @Option(help: ArgumentHelp("Take the launcher and tenders from this folder instead of this installation's.", visibility: .hidden))
     var products: String?
 
@@ -52,8 +64,13 @@ struct PackageImage: ParsableCommand {
         guard target != .virtio else {
             throw UserError("package takes --target spt or hvt; virtio (QEMU inside the container) is not packaged yet")
         }
-        do { _ = try TenderOptions.parseMemorySize(mem) } catch { throw UserError("\(error)") }
-        if let bad = ports.first(where: { !(1...65535).contains($0) }) { throw UserError("port \(bad) is not a TCP port (1-65535)") }
+        let guestMemory: UInt64
+        do { guestMemory = try TenderOptions.parseMemorySize(mem) } catch { throw UserError("\(error)") }
+        if let bad = (ports + [hostPort].compactMap { $0 }).first(where: { !(1...65535).contains($0) }) {
+            throw UserError("port \(bad) is not a TCP port (1-65535)")
+        }
+        if kube != nil && ports.isEmpty { throw UserError("--kube needs a --port: the Service and the probes use the guest's port") }
+        if hostPort != nil && kube == nil { throw UserError("--host-port is part of the Kubernetes manifest: give --kube FILE too") }
 
         var imagePath = image
         if !Run.isELF(image) {
@@ -109,8 +126,20 @@ struct PackageImage: ParsableCommand {
         do { layout = try oci.write(to: destination) } catch let error as OCIError { throw UserError(error.description) }
         say("wrote \(destination.path) (\(reference), layer \(formatSize(layout.layerSize)): "
             + files.map { "\($0.path) \(formatSize($0.contents.count))" }.joined(separator: ", ") + ")")
+        if let kube {
+            let manifest = KubeManifest(name: KubeManifest.objectName(reference), image: reference, ports: ports, hostPort: hostPort,
+                                        guestMemory: guestMemory, gracePeriodSeconds: Self.gracePeriodSeconds, needsKVM: target == .hvt)
+            do { try Data(manifest.yaml.utf8).write(to: URL(fileURLWithPath: kube), options: .atomic) } catch {
+                throw UserError("cannot write \(kube): \(error.localizedDescription)")
+            }
+            say("wrote \(kube) (Deployment + Service \(manifest.name): port \(ports[0]) probed, \(manifest.memoryMiB) MiB, "
+                + "\(manifest.gracePeriodSeconds) s to drain on SIGTERM\(target == .hvt ? ", /dev/kvm from the node" : ""))")
+        }
         print(layout.manifestDigest)
     }
+
+    /// The tender's grace period after SIGTERM (its default), which the manifest's pod gets too.
+    static let gracePeriodSeconds = 10
 
     /// NAME[:TAG] as a full reference, NAME in the lowercase letters, digits and separators
     /// registries accept.

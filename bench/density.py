@@ -1,0 +1,356 @@
+#!/usr/bin/env python3
+"""How many examples/web instances this machine serves at once. Starts --count copies, each on
+its own tap in one network namespace this script creates (instance i: host 10.64.0.0 + 4i + 1,
+guest + 2, a /30 per tap), polls every one with GET / from the moment it is spawned, keeps them
+all running until each has answered (or --limit seconds passed), then reports:
+
+  start rate          instances spawned per second (the launch loop alone)
+  launch -> first 200 per instance, p50/p99/max, ms (a client that connects, sends GET / and
+                      reads `HTTP/1.1 200`; a connection not established within 50 ms is
+                      dropped and tried again, so a SYN sent before the guest listens costs
+                      50 ms rather than a 1 s retransmission)
+  PSS per instance    /proc/PID/smaps_rollup of each tender: its share of text and libraries
+                      plus the guest memory it touched (guest memory is the tender's mapping)
+  host memory         MemAvailable before the launch minus with all running (taps included)
+  failures            every instance that did not answer, grouped by why: exited (its status
+                      and last log line), or alive but silent; kernel messages that appeared
+
+--launch tender runs the bare tender (`swiftlet-T --net tap:NAME,mac=M IMAGE -- ip=...`);
+--launch run goes through the launcher (`swiftlet run --target T --net tap:NAME ...`), as a
+user would. --neighbours static gives each guest a permanent neighbour entry (its MAC is fixed
+on the command line), so the kernel's neighbour table does not need ARP and is not bounded by
+gc_thresh3 (1024 entries by default, for the whole host); --neighbours arp leaves it to ARP.
+
+Needs root (namespace, taps) and a release build (`swift build -c release`). Everything it
+starts is killed and the namespace (with every tap) deleted on exit, Ctrl-C included.
+
+    python3 bench/density.py --target hvt --count 1000 [--launch tender|run] [--mem 4M]
+"""
+import argparse, ctypes, errno, heapq, ipaddress, os, selectors, signal, socket, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import IP, ip, kvm_usable  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RELEASE = os.path.join(ROOT, ".build", "release")
+BASE = ipaddress.IPv4Address("10.64.0.0")
+ATTEMPT_TIMEOUT = 0.05       # a connection not established by then is abandoned and retried
+RETRY_DELAY = 0.005          # after a refused connection (the guest is not listening yet)
+MAX_CONNECTING = 256         # clients in flight at once (file descriptors)
+CLONE_NEWNET = 0x40000000
+
+
+def addresses(index):
+    network = BASE + 4 * index
+    return str(network + 1), str(network + 2)
+
+
+def mac(index):
+    return "02:5e:%02x:%02x:%02x:%02x" % ((index >> 24) & 0xFF, (index >> 16) & 0xFF, (index >> 8) & 0xFF, index & 0xFF)
+
+
+def meminfo():
+    values = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            key, value = line.split(":", 1)
+            values[key] = int(value.split()[0])
+    return values
+
+
+def pss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def rss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def percentile(values, fraction):
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def kernel_messages():
+    out = subprocess.run(["dmesg"], capture_output=True, text=True)
+    return out.stdout.splitlines() if out.returncode == 0 else []
+
+
+class Prober:
+    """GET / to every instance, from its spawn on, nonblocking; at most MAX_CONNECTING sockets."""
+
+    def __init__(self):
+        self.selector = selectors.DefaultSelector()
+        self.waiting = []                       # heap of (not before, index)
+        self.spawned = {}                       # index -> spawn time
+        self.answered = {}                      # index -> seconds from spawn to the 200
+        self.attempts = {}                      # index -> connection attempts
+        self.errors = {}                        # index -> last error
+        self.open = 0
+
+    def add(self, index, spawned):
+        self.spawned[index] = spawned
+        heapq.heappush(self.waiting, (spawned, index))
+
+    def _start(self, index):
+        guest = addresses(index)[1]
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST on close: no TIME-WAIT
+        self.attempts[index] = self.attempts.get(index, 0) + 1
+        code = sock.connect_ex((guest, 80))
+        if code not in (0, errno.EINPROGRESS):
+            sock.close()
+            self.errors[index] = errno.errorcode.get(code, str(code))
+            heapq.heappush(self.waiting, (time.monotonic() + RETRY_DELAY, index))
+            return
+        self.open += 1
+        self.selector.register(sock, selectors.EVENT_WRITE, [index, "connecting", time.monotonic() + ATTEMPT_TIMEOUT, b""])
+
+    def _finish(self, sock, retry_at=None):
+        self.selector.unregister(sock)
+        sock.close()
+        self.open -= 1
+        return retry_at
+
+    def step(self, timeout):
+        now = time.monotonic()
+        while self.waiting and self.waiting[0][0] <= now and self.open < MAX_CONNECTING:
+            self._start(heapq.heappop(self.waiting)[1])
+        wait = timeout
+        if self.waiting and self.open < MAX_CONNECTING:
+            wait = max(0, min(wait, self.waiting[0][0] - now))
+        for key, _ in self.selector.select(wait):
+            sock, state = key.fileobj, key.data
+            index = state[0]
+            if state[1] == "connecting":
+                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if code:
+                    self.errors[index] = errno.errorcode.get(code, str(code))
+                    self._finish(sock)
+                    heapq.heappush(self.waiting, (time.monotonic() + RETRY_DELAY, index))
+                    continue
+                try:
+                    sock.send(b"GET / HTTP/1.1\r\nHost: density\r\nConnection: close\r\n\r\n")
+                except OSError as error:
+                    self.errors[index] = errno.errorcode.get(error.errno, str(error))
+                    self._finish(sock)
+                    heapq.heappush(self.waiting, (time.monotonic() + RETRY_DELAY, index))
+                    continue
+                state[1] = "reading"
+                state[2] = time.monotonic() + 5.0
+                self.selector.modify(sock, selectors.EVENT_READ, state)
+            else:
+                try:
+                    chunk = sock.recv(64)
+                except OSError as error:
+                    chunk, self.errors[index] = b"", errno.errorcode.get(error.errno, str(error))
+                state[3] += chunk
+                if state[3].startswith(b"HTTP/1.1 200"):
+                    self.answered[index] = time.monotonic() - self.spawned[index]
+                    self._finish(sock)
+                elif not chunk or len(state[3]) >= 12:
+                    self.errors[index] = f"answered {state[3][:12]!r}" if state[3] else "closed without an answer"
+                    self._finish(sock)
+                    heapq.heappush(self.waiting, (time.monotonic() + RETRY_DELAY, index))
+        # Connections not established (or not answered) in time start over.
+        now = time.monotonic()
+        for key in list(self.selector.get_map().values()):
+            if key.data[2] <= now:
+                index = key.data[0]
+                self.errors[index] = "connect timeout" if key.data[1] == "connecting" else "no answer in 5 s"
+                self._finish(key.fileobj)
+                heapq.heappush(self.waiting, (now, index))
+
+    def pending(self):
+        return len(self.spawned) - len(self.answered)
+
+    def close(self):
+        for key in list(self.selector.get_map().values()):
+            key.fileobj.close()
+        self.selector.close()
+
+
+def enter(namespace):
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(f"/var/run/netns/{namespace}", os.O_RDONLY)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), f"setns {namespace}")
+    finally:
+        os.close(fd)
+
+
+def create_taps(namespace, count, static_neighbours, work):
+    """All taps in one `ip -batch` (thousands of `ip` processes would dominate the set-up)."""
+    batch = os.path.join(work, "taps.batch")
+    with open(batch, "w") as f:
+        f.write("link set lo up\n")
+        for index in range(count):
+            host, guest = addresses(index)
+            f.write(f"tuntap add d{index} mode tap\naddr add {host}/30 dev d{index}\nlink set d{index} up\n")
+            if static_neighbours:
+                f.write(f"neigh add {guest} lladdr {mac(index)} dev d{index} nud permanent\n")
+    result = subprocess.run([IP, "-n", namespace, "-batch", batch], capture_output=True, text=True, timeout=1200)
+    if result.returncode != 0:
+        raise RuntimeError(f"creating taps: {result.stderr.strip()[-500:]}")
+
+
+def argv(args, index, image):
+    host, guest = addresses(index)
+    network = f"tap:d{index},mac={mac(index)}"
+    guest_arguments = ["--", f"ip={guest}/30", "log=off"]
+    if args.launch == "tender":
+        return [os.path.join(RELEASE, f"swiftlet-{args.target}"), "--mem", args.mem, "--net", network, image] + guest_arguments
+    return [os.path.join(RELEASE, "swiftlet"), "run", "--target", args.target, "--mem", args.mem, "--net", network, image] + guest_arguments
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--target", choices=["hvt", "spt"], default="hvt")
+    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--launch", choices=["tender", "run"], default="tender")
+    parser.add_argument("--mem", default="4M")
+    parser.add_argument("--neighbours", choices=["static", "arp"], default="static")
+    parser.add_argument("--limit", type=float, default=120.0, help="seconds to wait, after the last launch, for every answer")
+    parser.add_argument("--hold", type=float, default=0.0, help="seconds to keep them all running after the last answer")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("density.py needs root (a network namespace and taps)")
+    if args.target == "hvt" and not kvm_usable():
+        sys.exit("--target hvt needs /dev/kvm, and it is not usable here: use --target spt")
+    if not 1 <= args.count <= 60000:
+        sys.exit("--count: 1 to 60000 (one /30 and one tap per instance)")
+    for product in (f"swiftlet-{args.target}", "swiftlet"):
+        if not os.path.exists(os.path.join(RELEASE, product)):
+            sys.exit("build first: swift build -c release")
+    image = os.path.join(ROOT, "examples", "web", ".build", "swiftlet", "web.swiftlet")
+    subprocess.run([os.path.join(RELEASE, "swiftlet"), "build", os.path.join(ROOT, "examples", "web")], check=True, capture_output=True)
+
+    namespace = f"swdensity-{os.getpid()}"
+    work = tempfile.mkdtemp(prefix="density-")
+    processes = {}
+    prober = None
+
+    def interrupted(number, _frame):
+        raise KeyboardInterrupt(f"signal {number}")
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGHUP, interrupted)
+    before_messages = len(kernel_messages())
+    try:
+        ip("netns", "add", namespace)
+        started = time.monotonic()
+        create_taps(namespace, args.count, args.neighbours == "static", work)
+        print(f"{args.count} taps in {namespace} in {time.monotonic() - started:.1f} s", flush=True)
+        enter(namespace)
+        baseline = meminfo()
+
+        prober = Prober()
+        launch_start = time.monotonic()
+        spawn_failures = {}
+        for index in range(args.count):
+            log = open(os.path.join(work, f"{index}.log"), "wb")
+            spawned = time.monotonic()
+            try:
+                processes[index] = subprocess.Popen(argv(args, index, image), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                                    close_fds=True)
+                prober.add(index, spawned)
+            except OSError as error:
+                spawn_failures[index] = str(error)
+            finally:
+                log.close()
+            prober.step(0)
+            if (index + 1) % 1000 == 0:
+                print(f"  {index + 1} launched, {len(prober.answered)} answered, {time.monotonic() - launch_start:.1f} s", flush=True)
+        launch_seconds = time.monotonic() - launch_start
+        deadline = time.monotonic() + args.limit
+        while prober.pending() and time.monotonic() < deadline:
+            prober.step(0.05)
+        all_answered = time.monotonic() - launch_start
+        if args.hold:
+            time.sleep(args.hold)
+
+        with_all = meminfo()
+        pss = [value for value in (pss_kb(p.pid) for p in processes.values()) if value is not None]
+        rss = [value for value in (rss_kb(p.pid) for p in processes.values()) if value is not None]
+        latencies = [seconds * 1000 for seconds in prober.answered.values()]
+
+        failures = {}
+        for index in range(args.count):
+            if index in prober.answered:
+                continue
+            process = processes.get(index)
+            if process is None:
+                reason = f"not spawned: {spawn_failures.get(index)}"
+            elif process.poll() is not None:
+                with open(os.path.join(work, f"{index}.log"), "rb") as f:
+                    lines = f.read().decode(errors="replace").strip().splitlines()
+                reason = f"exited {process.returncode}: {lines[-1] if lines else '(no output)'}"
+            else:
+                reason = f"running, no 200 (last client error: {prober.errors.get(index)})"
+            failures.setdefault(reason, []).append(index)
+
+        answered = len(prober.answered)
+        print()
+        print(f"density: {args.count} x examples/web, {args.target}, --launch {args.launch}, --mem {args.mem}, "
+              f"neighbours {args.neighbours}")
+        print(f"  answered GET / 200     {answered} / {args.count}")
+        print(f"  start rate             {args.count / launch_seconds:.0f} instances/s ({launch_seconds:.1f} s to launch all; "
+              f"all answered {all_answered:.1f} s after the first launch)")
+        if latencies:
+            print(f"  launch -> first 200    p50 {percentile(latencies, 0.5):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms, "
+                  f"max {max(latencies):.1f} ms")
+        if pss:
+            print(f"  PSS per instance       mean {sum(pss) / len(pss):.0f} kB (p50 {percentile(pss, 0.5)} kB, max {max(pss)} kB; "
+                  f"RSS p50 {percentile(rss, 0.5)} kB) over {len(pss)} running")
+        used = (baseline["MemAvailable"] - with_all["MemAvailable"]) / 1024
+        print(f"  host memory used       {used:.0f} MB in total ({used * 1024 / args.count:.0f} kB per instance; "
+              f"MemAvailable {with_all['MemAvailable'] / 1048576:.1f} GB left)")
+        print(f"  client attempts        {sum(prober.attempts.values())} connections for {answered} answers")
+        if failures:
+            print(f"  failures ({args.count - answered}):")
+            for reason, indices in sorted(failures.items(), key=lambda item: -len(item[1])):
+                print(f"    {len(indices):>6} x {reason}  (e.g. instance {indices[0]}: guest {addresses(indices[0])[1]})")
+        new_messages = kernel_messages()[before_messages:]
+        if new_messages:
+            print(f"  kernel messages during the run ({len(new_messages)}, last 10):")
+            for line in new_messages[-10:]:
+                print(f"    {line}")
+    except KeyboardInterrupt as stop:
+        print(f"interrupted ({stop}); cleaning up", file=sys.stderr)
+    finally:
+        if prober:
+            prober.close()
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+        for process in processes.values():
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                print(f"pid {process.pid} did not exit after SIGKILL", file=sys.stderr)
+        started = time.monotonic()
+        ip("netns", "del", namespace, check=False)
+        subprocess.run(["rm", "-rf", work])
+        print(f"cleaned up: {len(processes)} instances killed, namespace {namespace} deleted "
+              f"({time.monotonic() - started:.1f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
