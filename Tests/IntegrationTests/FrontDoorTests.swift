@@ -200,6 +200,8 @@ import Testing
             "--target": ["--target", "spt"], "--mem": ["--mem", "64M"], "-p": ["-p", "18097:80"],
             "--publish": ["--publish=18098:80"], "--net": ["--net", "none"], "--assets": ["--assets", "assets"],
             "--verbose": ["--verbose"], "--machine": ["--machine", "q35"],
+            "--pcap": ["--pcap", Harness.scratch.appendingPathComponent("front-door.pcap").path],
+            "--pcap-limit": ["--pcap-limit", "1M"], "--core": ["--core", Harness.scratch.path],
         ]
         #expect(declared.subtracting(["-h", "--help"]) == Set(samples.keys), "swiftlet run --help: \(help.stdout)")
 
@@ -212,6 +214,9 @@ import Testing
                 #expect(result.status == 125 && result.stderr.contains("already an image"), "stderr: \(result.stderr)")
             } else if option == "--machine" {
                 #expect(result.status == 125 && result.stderr.contains("--target virtio"), "stderr: \(result.stderr)")
+            } else if option == "--pcap" {
+                // Reached the tender, which refuses: hello has no network to record.
+                #expect(result.status == 125 && result.stderr.contains("no network device"), "stderr: \(result.stderr)")
             } else {
                 #expect(result.status == 0, "\(option): \(result.stderr)")
                 #expect(result.stdout.contains("Hello from Swiftlet!"), "\(option): \(result.stdout)")

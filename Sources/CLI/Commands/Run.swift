@@ -1,4 +1,4 @@
-// `swiftlet run IMAGE|PATH [--target hvt|spt|virtio] [--machine microvm|q35] [--mem SIZE] [-p HOST:GUEST]... [--net tap:NAME] [--assets DIR] [--verbose] [-- ARGS...]`
+// `swiftlet run IMAGE|PATH [--target hvt|spt|virtio] [--machine microvm|q35] [--mem SIZE] [-p HOST:GUEST]... [--net tap:NAME] [--assets DIR] [--pcap FILE [--pcap-limit SIZE]] [--core DIR] [--verbose] [-- ARGS...]`
 //
 // The launcher (Sources/CLI/Launcher) runs an image without coming here; this command parses
 // the same options with ArgumentParser for help and errors, and builds applications.
@@ -40,6 +40,18 @@ struct Run: ParsableCommand {
     @Option(help: "When building: folder of static files to embed (default: PATH/assets, if it exists).")
     var assets: String?
 
+    @Option(help: ArgumentHelp("Record every network frame in and out of the guest into FILE (pcap, for tcpdump -r or Wireshark).",
+                               valueName: "FILE"))
+    var pcap: String?
+
+    @Option(name: .customLong("pcap-limit"),
+            help: ArgumentHelp("Stop recording before the --pcap file would exceed SIZE (e.g. 16M; default 64M).", valueName: "SIZE"))
+    var pcapLimit: String?
+
+    @Option(help: ArgumentHelp("If the guest crashes, write an ELF core file of its memory and registers into DIR (for gdb IMAGE CORE).",
+                               valueName: "DIR"))
+    var core: String?
+
     @Flag(help: "Show the tender's command line, and the toolchain's output instead of logging it.")
     var verbose = false
 
@@ -67,6 +79,9 @@ struct Run: ParsableCommand {
         if let target { words += ["--target", target.rawValue] }
         for forward in publish { words += ["-p", forward] }
         if let net { words += ["--net", net] }
+        if let pcap { words += ["--pcap", pcap] }
+        if let pcapLimit { words += ["--pcap-limit", pcapLimit] }
+        if let core { words += ["--core", core] }
         if verbose { words.append("--verbose") }
         try LauncherHandoff.exec(words + [imagePath, "--"] + arguments)
     }

@@ -14,7 +14,7 @@ public enum Launch {
         if let notice = choice.notice { Console.say(notice) }
         try installation.ensure(cli: false, tenders: [choice.target], verbose: options.verbose)
 
-        var tenderArguments = ["--mem", options.memory]
+        var tenderArguments = ["--mem", options.memory] + options.recordingArguments
         var guestArguments = options.guestArguments
         switch options.effectiveNetwork {
         case .none: break

@@ -13,6 +13,10 @@ public struct RunOptions: Equatable, Sendable {
     public var machine: String?
     /// Show the tender command line and the toolchain's output instead of logging it.
     public var verbose = false
+    /// `--pcap FILE` (bounded by `--pcap-limit SIZE`) and `--core DIR`, passed to the tender.
+    public var pcap: String?
+    public var pcapLimit: String?
+    public var core: String?
     public var guestArguments: [String] = []
 
     public init(image: String) { self.image = image }
@@ -20,8 +24,18 @@ public struct RunOptions: Equatable, Sendable {
     /// passt when ports are published, no network otherwise, unless --net says.
     public var effectiveNetwork: NetworkChoice { network ?? (publish.isEmpty ? .none : .passt) }
 
+    /// What the tender is told to record: --pcap, --pcap-limit, --core with their values.
+    public var recordingArguments: [String] {
+        var words: [String] = []
+        if let pcap { words += ["--pcap", pcap] }
+        if let pcapLimit { words += ["--pcap-limit", pcapLimit] }
+        if let core { words += ["--core", core] }
+        return words
+    }
+
     /// The options that take a value, and the flags, as `swiftlet run --help` lists them.
-    public static let valueOptions = ["--target", "--mem", "-p", "--publish", "--net", "--assets", "--machine"]
+    public static let valueOptions = ["--target", "--mem", "-p", "--publish", "--net", "--assets", "--machine",
+                                      "--pcap", "--pcap-limit", "--core"]
     public static let flags = ["--verbose"]
 
     /// What the launcher makes of the words after `run`.
@@ -91,6 +105,10 @@ public struct RunOptions: Equatable, Sendable {
         case "--net":
             guard let network = NetworkChoice(argument: value) else { return "--net \(value): expected passt, tap:NAME or none" }
             self.network = network
+        case "--pcap", "--core":
+            guard !value.isEmpty else { return option == "--pcap" ? "--pcap needs a file name" : "--core needs a directory" }
+            if option == "--pcap" { pcap = value } else { core = value }
+        case "--pcap-limit": pcapLimit = value
         default: assets = value
         }
         return nil

@@ -107,6 +107,18 @@ void ctender_fault_context_from(void *ucontext, const void *siginfo, int signal,
     out->fault_address = (uint64_t)(uintptr_t)info->si_addr;
     out->signal = signal;
     out->code = info->si_code;
+    /* user_regs_struct order; -1 marks orig_rax as "not in a system call"; fs_base unknown. */
+    const greg_t *g = context->uc_mcontext.gregs;
+    const int order[] = { REG_R15, REG_R14, REG_R13, REG_R12, REG_RBP, REG_RBX, REG_R11, REG_R10,
+                          REG_R9, REG_R8, REG_RAX, REG_RCX, REG_RDX, REG_RSI, REG_RDI };
+    for (int i = 0; i < 15; i++) out->user_regs[i] = (uint64_t)g[order[i]];
+    out->user_regs[15] = UINT64_MAX;
+    out->user_regs[16] = (uint64_t)g[REG_RIP];
+    out->user_regs[17] = (uint64_t)g[REG_CSGSFS] & 0xffff;
+    out->user_regs[18] = (uint64_t)g[REG_EFL];
+    out->user_regs[19] = (uint64_t)g[REG_RSP];
+    out->user_regs[20] = ((uint64_t)g[REG_CSGSFS] >> 48) & 0xffff;   /* ss (kernels with UC_SIGCONTEXT_SS) */
+    for (int i = 21; i < 27; i++) out->user_regs[i] = 0;
 }
 
 void ctender_scrub_environment(void) {

@@ -10,6 +10,11 @@ public struct TenderOptions: Equatable {
     public var memorySize: UInt64 = 32 << 20
     public var guestArguments: [String] = []
     public var networks: [NetworkSpec] = []
+    /// `--pcap FILE`: record every network frame; `--pcap-limit` bounds the file.
+    public var pcapPath: String?
+    public var pcapLimit = PacketCapture.defaultLimit
+    /// `--core DIR`: where a crash leaves an ELF core file of the guest.
+    public var coreDirectory: String?
     /// Hidden: install the seccomp filter, then make a forbidden system call (self-test).
     public var seccompSelfTest = false
 
@@ -18,6 +23,9 @@ public struct TenderOptions: Equatable {
           SIZE: bytes, or with a K/M/G suffix (default 32M, from 4M to 4G, a multiple of 2M)
           --net tap:NAME  attach an existing tap interface
           --net fd:N      attach a connected stream socket speaking passt's framing (4-byte length + frame)
+          --pcap FILE     record every frame in and out of the guest's network (pcap format)
+          --pcap-limit SIZE  stop recording before FILE would exceed SIZE (default 64M)
+          --core DIR      if the guest crashes, write an ELF core file of it into DIR
         """
 
     public init(imagePath: String) { self.imagePath = imagePath }
@@ -28,6 +36,8 @@ public struct TenderOptions: Equatable {
         var seccompSelfTest = false
         var memory: UInt64 = 32 << 20
         var networks: [NetworkSpec] = []
+        var pcapPath: String?, coreDirectory: String?
+        var pcapLimit = PacketCapture.defaultLimit
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
@@ -42,6 +52,21 @@ public struct TenderOptions: Equatable {
                 guard index < arguments.count else { throw .usage("--net needs tap:NAME or fd:N") }
                 networks.append(try NetworkSpec(parsing: arguments[index]))
                 index += 1
+            case "--pcap", "--pcap-limit", "--core":
+                guard index < arguments.count, !arguments[index].isEmpty else {
+                    throw .usage(argument == "--core" ? "--core needs a directory" : argument == "--pcap" ? "--pcap needs a file name" : "--pcap-limit needs a size, e.g. 16M")
+                }
+                let value = arguments[index]
+                index += 1
+                switch argument {
+                case "--pcap": pcapPath = value
+                case "--core": coreDirectory = value
+                default:
+                    guard let bytes = Self.parseByteCount(value), bytes <= UInt64(Int.max) else {
+                        throw .usage("--pcap-limit '\(value)' is not a number of bytes (examples: 16M, 1G)")
+                    }
+                    pcapLimit = Int(bytes)
+                }
             case "--seccomp-self-test":
                 seccompSelfTest = true
             case "--help", "-h":
@@ -58,10 +83,27 @@ public struct TenderOptions: Equatable {
         self.guestArguments = rest
         self.seccompSelfTest = seccompSelfTest
         self.networks = networks
+        self.pcapPath = pcapPath
+        self.pcapLimit = pcapLimit
+        self.coreDirectory = coreDirectory
     }
 
     /// "64M", "1G", "4194304" → bytes; must lie in the ABI's range and be 2 MiB aligned.
     public static func parseMemorySize(_ text: String) throws(TenderError) -> UInt64 {
+        guard let bytes = parseByteCount(text) else {
+            throw .usage("memory size '\(text)' is not a number of bytes (examples: 64M, 1G)")
+        }
+        guard bytes >= SWIFTLET_MEM_MIN, bytes <= SWIFTLET_MEM_MAX else {
+            throw .usage("memory size \(text) is outside 4M...4G")
+        }
+        guard bytes % (2 << 20) == 0 else {
+            throw .usage("memory size \(text) is not a multiple of 2M")
+        }
+        return bytes
+    }
+
+    /// "64M", "1G", "4194304" → bytes, or nil if it is not such a number or overflows.
+    public static func parseByteCount(_ text: String) -> UInt64? {
         var digits = Substring(text)
         var multiplier: UInt64 = 1
         switch digits.last {
@@ -72,13 +114,7 @@ public struct TenderOptions: Equatable {
         }
         if multiplier != 1 { digits = digits.dropLast() }
         guard let value = UInt64(digits), case let (bytes, false) = value.multipliedReportingOverflow(by: multiplier) else {
-            throw .usage("memory size '\(text)' is not a number of bytes (examples: 64M, 1G)")
-        }
-        guard bytes >= SWIFTLET_MEM_MIN, bytes <= SWIFTLET_MEM_MAX else {
-            throw .usage("memory size \(text) is outside 4M...4G")
-        }
-        guard bytes % (2 << 20) == 0 else {
-            throw .usage("memory size \(text) is not a multiple of 2M")
+            return nil
         }
         return bytes
     }

@@ -23,6 +23,7 @@ extension VirtualMachine {
                 let outcome = hypercalls.handle(number: UInt32(offset / 8), argument: GuestAddress(raw: argument))
                 if case .crash(var crash) = outcome, crash.registers == nil {
                     crash.registers = registerSnapshot()
+                    crash.allRegisters = registers().map { allRegisters($0) }
                     return .crash(crash)
                 }
                 if outcome != .resume { return outcome }
@@ -41,7 +42,25 @@ extension VirtualMachine {
     }
 
     private func crash(_ cause: GuestCrash.Cause) -> GuestCrash {
-        GuestCrash(cause: cause, registers: registerSnapshot())
+        GuestCrash(cause: cause, registers: registerSnapshot(), allRegisters: registers().map { allRegisters($0) })
+    }
+
+    /// The vCPU's general registers in core-file order. Segment selectors are the guest's
+    /// (user code and data); fs_base comes from the special registers.
+    private func allRegisters(_ regs: kvm_regs) -> X86Registers {
+        var all = X86Registers()
+        all[.r15] = regs.r15; all[.r14] = regs.r14; all[.r13] = regs.r13; all[.r12] = regs.r12
+        all[.rbp] = regs.rbp; all[.rbx] = regs.rbx; all[.r11] = regs.r11; all[.r10] = regs.r10
+        all[.r9] = regs.r9; all[.r8] = regs.r8; all[.rax] = regs.rax; all[.rcx] = regs.rcx
+        all[.rdx] = regs.rdx; all[.rsi] = regs.rsi; all[.rdi] = regs.rdi; all[.origRax] = UInt64.max
+        all[.rip] = regs.rip; all[.eflags] = regs.rflags; all[.rsp] = regs.rsp
+        all[.cs] = UInt64(X86SystemArea.userCode); all[.ss] = UInt64(X86SystemArea.userData)
+        all[.ds] = UInt64(X86SystemArea.userData); all[.es] = UInt64(X86SystemArea.userData)
+        if let sregs = specialRegisters() {
+            all[.fsBase] = sregs.fs.base; all[.gsBase] = sregs.gs.base
+            all[.fs] = UInt64(sregs.fs.selector); all[.gs] = UInt64(sregs.gs.selector)
+        }
+        return all
     }
 
     private func registerSnapshot() -> GuestCrash.Registers? {
@@ -56,8 +75,11 @@ extension VirtualMachine {
         }
         let frame = (0..<7).map { systemArea.loadUnaligned(fromByteOffset: offset + $0 * 8, as: UInt64.self) }
         let faultAddress = frame[0] == 14 ? (specialRegisters()?.cr2 ?? 0) : 0
+        // The stub only pushed: every other register still holds the guest's value at the fault.
+        var all = allRegisters(regs)
+        all[.rip] = frame[2]; all[.cs] = frame[3]; all[.eflags] = frame[4]; all[.rsp] = frame[5]; all[.ss] = frame[6]
         return GuestCrash(
             cause: .exception(vector: UInt8(truncatingIfNeeded: frame[0]), errorCode: frame[1], faultAddress: faultAddress),
-            registers: .init(rip: frame[2], rsp: frame[5], rbp: regs.rbp))
+            registers: .init(rip: frame[2], rsp: frame[5], rbp: regs.rbp), allRegisters: all)
     }
 }

@@ -7,10 +7,12 @@ import TenderCore
 
 var memory: GuestMemory?
 var symbols: SymbolTable?
+var launched: GuestLaunch?
 
 TenderExit.run(name: "swiftlet-hvt", { () throws(TenderError) -> HypercallHandler.Outcome in
     let launch = try GuestLaunch(arguments: Array(CommandLine.arguments.dropFirst()), target: SWIFTLET_TARGET_HVT)
     symbols = launch.image.symbols
+    launched = launch
     let machine = try VirtualMachine(memorySize: launch.options.memorySize)
     var boot = BootInfoWriter(target: SWIFTLET_TARGET_HVT)
     boot.tscHz = machine.tscHz
@@ -22,7 +24,7 @@ TenderExit.run(name: "swiftlet-hvt", { () throws(TenderError) -> HypercallHandle
         entry: launch.image.elf.entry, stackTop: launch.layout.stackTop.raw, bootInfo: launch.layout.bootInfo.raw)
 
     try launch.confine(with: SeccompPolicy.hvt(
-        vcpuFD: machine.vcpu, consoleFDs: [1, 2], deviceFDs: launch.deviceFDs,
+        vcpuFD: machine.vcpu, consoleFDs: [1, 2], deviceFDs: launch.deviceFDs, recordingFDs: launch.recordingFDs,
         kvmRunRequests: [ctender_kvm_run_request(), ctender_kvm_get_regs_request(), ctender_kvm_get_sregs_request()]),
         keeping: [machine.kvm, machine.vm, machine.vcpu])
     let guestMemory = machine.memory.restricted(to: launch.guestAccess)
@@ -30,5 +32,5 @@ TenderExit.run(name: "swiftlet-hvt", { () throws(TenderError) -> HypercallHandle
     return machine.runGuest(hypercalls: HypercallHandler(memory: guestMemory, networks: launch.networks))
 }, report: { crash in
     guard let memory else { return crash.summary + "\n" }
-    return CrashReport(crash: crash, memory: memory, symbols: symbols).text
+    return CrashReport(crash: crash, memory: memory, symbols: symbols).text + (launched?.writeCore(crash, memory: memory) ?? "")
 })

@@ -8,14 +8,16 @@ import TenderCore
 enum SptGuest {
     nonisolated(unsafe) static var handler: HypercallHandler!
     nonisolated(unsafe) static var symbols: SymbolTable?
+    nonisolated(unsafe) static var launch: GuestLaunch?
 
     static var hypercallEntry: UInt64 {
         UInt64(UInt(bitPattern: unsafeBitCast(sptHypercall as @convention(c) (UInt32, UInt64) -> Void, to: UnsafeRawPointer.self)))
     }
 
-    static func prepare(hypercalls: HypercallHandler, symbols: SymbolTable?) {
+    static func prepare(hypercalls: HypercallHandler, launch: GuestLaunch) {
         handler = hypercalls
-        self.symbols = symbols
+        self.symbols = launch.image.symbols
+        self.launch = launch
         installCrashHandlers()
     }
 
@@ -29,7 +31,7 @@ enum SptGuest {
         case .halt(let status): _exit(status)
         case .crash(let crash):
             let report = CrashReport(crash: crash, memory: handler.memory, symbols: symbols)
-            TenderExit.writeStandardError("swiftlet-spt: " + report.text)
+            TenderExit.writeStandardError("swiftlet-spt: " + report.text + (launch?.writeCore(crash, memory: handler.memory) ?? ""))
             _exit(SWIFTLET_EXIT_CRASH)
         }
     }
@@ -44,9 +46,11 @@ enum SptGuest {
         action.__sigaction_handler.sa_sigaction = { signal, info, context in
             var fault = ctender_fault_context()
             ctender_fault_context_from(context, info, signal, &fault)
+            let all = withUnsafeBytes(of: fault.user_regs) { Array($0.bindMemory(to: UInt64.self)) }
             SptGuest.finish(.crash(GuestCrash(
                 cause: .signal(number: signal, code: fault.code, faultAddress: fault.fault_address),
-                registers: .init(rip: fault.rip, rsp: fault.rsp, rbp: fault.rbp))))
+                registers: .init(rip: fault.rip, rsp: fault.rsp, rbp: fault.rbp),
+                allRegisters: X86Registers(userRegs: all))))
         }
         action.sa_flags = SA_SIGINFO | SA_ONSTACK
         for signal in [SIGILL, SIGSEGV, SIGBUS, SIGFPE, SIGTRAP] {

@@ -14,7 +14,7 @@ TenderExit.run(name: "swiftlet-spt", { () throws(TenderError) -> HypercallHandle
     try launch.load(into: space.memory, boot: boot)
     try space.protect(segments: launch.image.elf.segments)
 
-    SptGuest.prepare(hypercalls: HypercallHandler(memory: space.memory.restricted(to: launch.guestAccess), networks: launch.networks), symbols: launch.image.symbols)
-    try launch.confine(with: SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: launch.deviceFDs))
+    SptGuest.prepare(hypercalls: HypercallHandler(memory: space.memory.restricted(to: launch.guestAccess), networks: launch.networks), launch: launch)
+    try launch.confine(with: SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: launch.deviceFDs, recordingFDs: launch.recordingFDs))
     SptGuest.enter(entry: launch.image.elf.entry, bootInfo: launch.layout.bootInfo.raw, stackTop: launch.layout.stackTop.raw)
 }, report: { crash in crash.summary + "\n" })

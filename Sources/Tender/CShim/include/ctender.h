@@ -60,6 +60,8 @@ _Noreturn void ctender_spt_enter(uint64_t entry, uint64_t boot_info, uint64_t st
 struct ctender_fault_context {
     uint64_t rip, rsp, rbp, fault_address;
     int signal, code;
+    /* Every general register, in the order of Linux's struct user_regs_struct (for --core). */
+    uint64_t user_regs[27];
 };
 void ctender_fault_context_from(void *ucontext, const void *siginfo, int signal, struct ctender_fault_context *out);
 

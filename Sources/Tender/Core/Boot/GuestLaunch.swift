@@ -9,6 +9,10 @@ public struct GuestLaunch {
     public let image: GuestImage
     public let networks: [NetworkDevice]
     public let layout: BootLayout
+    /// `--pcap`: the open capture file every device records into.
+    public let capture: PacketCapture?
+    /// `--core`: the file a crash is written to (reserved last, see CoreFile).
+    public let core: CoreFile?
 
     public init(arguments: [String], target: UInt32) throws(TenderError) {
         options = try TenderOptions(arguments: arguments)
@@ -17,6 +21,24 @@ public struct GuestLaunch {
             try spec.open(name: "net\(index)")
         }
         layout = BootLayout(memorySize: options.memorySize, imageEnd: image.elf.imageEnd)
+        if let path = options.pcapPath {
+            guard !networks.isEmpty else { throw .usage("--pcap \(path): the guest has no network device to record (add --net)") }
+            let capture = try PacketCapture(path: path, limit: options.pcapLimit)
+            for device in networks { device.capture = capture }
+            self.capture = capture
+        } else {
+            capture = nil
+        }
+        if let directory = options.coreDirectory {
+            core = try CoreFile.reserve(directory: directory, imagePath: options.imagePath)
+        } else {
+            core = nil
+        }
+    }
+
+    /// With --core, writes the crashed guest's core; the line to add to the crash report.
+    public func writeCore(_ crash: GuestCrash, memory: GuestMemory) -> String {
+        core?.write(crash, memory: memory, segments: image.elf.segments, arguments: [options.imagePath] + options.guestArguments) ?? ""
     }
 
     /// What the guest may read and write once it runs: hypercalls see memory through this.
@@ -28,6 +50,9 @@ public struct GuestLaunch {
 
     /// The descriptors the guest's devices use, for the seccomp allow-list.
     public var deviceFDs: [Int32] { networks.map(\.backend.fd) }
+
+    /// Files the tender only appends to once the guest runs (capture, core), for the allow-list.
+    public var recordingFDs: [Int32] { (capture.map { [$0.fd] } ?? []) + (core.map { [$0.fd] } ?? []) }
 
     /// Copies the image into `memory` and writes boot info; `boot` carries the target's
     /// own fields (TSC frequency, hypercall entry).
@@ -43,7 +68,7 @@ public struct GuestLaunch {
     /// Closes every descriptor but the console, the devices and `keep`, reserves the heap, and
     /// installs `policy`. With --seccomp-self-test, then makes a call the policy forbids.
     public func confine(with policy: SeccompPolicy, keeping keep: [Int32] = []) throws(TenderError) {
-        try Confinement.prepare(keeping: [1, 2] + deviceFDs + keep)
+        try Confinement.prepare(keeping: [1, 2] + deviceFDs + recordingFDs + keep)
         do { try policy.install() } catch { throw .guest("cannot install the seccomp filter: \(error)") }
         if options.seccompSelfTest { _ = getppid() }   // not on the allow-list: the kernel kills us here
     }

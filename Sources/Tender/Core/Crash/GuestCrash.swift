@@ -28,10 +28,30 @@ public struct GuestCrash: Equatable {
 
     public var cause: Cause
     public var registers: Registers?
+    /// Every general register at the crash, when the tender could read them (for --core).
+    public var allRegisters: X86Registers?
 
-    public init(cause: Cause, registers: Registers? = nil) {
+    public init(cause: Cause, registers: Registers? = nil, allRegisters: X86Registers? = nil) {
         self.cause = cause
         self.registers = registers
+        self.allRegisters = allRegisters
+    }
+
+    /// The Linux signal a process would have died of: what a core file names.
+    public var signalNumber: Int32 {
+        switch cause {
+        case .exception(let vector, _, _):
+            switch vector {
+            case 6: return 4                  // SIGILL: a Swift trap (ud2)
+            case 0, 16, 19: return 8          // SIGFPE
+            case 1, 3: return 5               // SIGTRAP
+            case 17: return 7                 // SIGBUS
+            default: return 11                // SIGSEGV
+            }
+        case .signal(let number, _, _): return number
+        case .reported: return 6              // SIGABRT
+        case .badHypercall, .machine: return 11
+        }
     }
 
     public var summary: String {

@@ -10,6 +10,8 @@ public final class NetworkDevice {
     public private(set) var framesIn = 0
     public private(set) var framesOut = 0
     public private(set) var framesDropped = 0
+    /// `--pcap`: where every frame in and out is also recorded.
+    public var capture: PacketCapture?
 
     public init(name: String, mac: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8), mtu: UInt16 = 1500, backend: NetworkBackend) {
         self.name = name
@@ -31,6 +33,7 @@ public final class NetworkDevice {
             let buffer = try memory.writableBytes(at: GuestAddress(raw: descriptor.data), count: UInt64(descriptor.capacity),
                                           limit: UInt64(StreamBackend.maximumFrame))
             guard case .frame(let length) = backend.readFrame(into: buffer) else { break }
+            capture?.record(UnsafeRawBufferPointer(rebasing: buffer.prefix(length)))
             descriptor.length = UInt32(length)
             try memory.store(descriptor, at: descriptorAddress)
             filled += 1
@@ -47,6 +50,7 @@ public final class NetworkDevice {
         for descriptor in frames {
             guard descriptor.length >= 14, Int(descriptor.length) <= maximumFrame else { return SWIFTLET_R_EINVAL }
             let frame = try memory.bytes(at: GuestAddress(raw: descriptor.data), count: UInt64(descriptor.length))
+            capture?.record(frame)
             if backend.writeFrame(frame) { framesOut += 1 } else { framesDropped += 1 }
             sent += 1
         }

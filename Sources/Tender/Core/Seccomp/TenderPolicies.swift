@@ -13,7 +13,7 @@
 //   syscall        Swiftlet spt: argument constraint        Solo5 spt                     why
 //   -------------  ---------------------------------------  ----------------------------  ------------------------------
 //   write          fd in {1, 2} + device fds                fd == 1; fd == netfd          console (stdout, crash report
-//                                                                                         on stderr), frames out
+//                  + recording fds                                                        on stderr), frames out, --pcap
 //   writev         fd in {1, 2} + device fds                (none)                        length-prefixed frames to passt
 //                                                                                         (header + frame, one call)
 //   read           fd in device fds                         fd == netfd                   frames in
@@ -40,14 +40,14 @@ import CTender
 
 extension SeccompPolicy {
     /// spt: the guest runs as code in this process, so the filter is the whole sandbox.
-    public static func spt(consoleFDs: [Int32], deviceFDs: [Int32]) -> SeccompPolicy {
-        SeccompPolicy(rules: commonRules(consoleFDs: consoleFDs, deviceFDs: deviceFDs))
+    public static func spt(consoleFDs: [Int32], deviceFDs: [Int32], recordingFDs: [Int32] = []) -> SeccompPolicy {
+        SeccompPolicy(rules: commonRules(consoleFDs: consoleFDs, deviceFDs: deviceFDs, recordingFDs: recordingFDs))
     }
 
     /// hvt: the tender runs the vCPU loop; the guest itself never makes host system calls.
     /// `kvmRunRequests` are the ioctl request numbers allowed on `vcpuFD` (KVM_RUN,
     /// KVM_GET_REGS, ...), as the unsigned 64-bit values the kernel sees.
-    public static func hvt(vcpuFD: Int32, consoleFDs: [Int32], deviceFDs: [Int32],
+    public static func hvt(vcpuFD: Int32, consoleFDs: [Int32], deviceFDs: [Int32], recordingFDs: [Int32] = [],
                            kvmRunRequests: [UInt64]) -> SeccompPolicy {
         var rules: [SyscallRule] = []
         if !kvmRunRequests.isEmpty {
@@ -56,7 +56,7 @@ extension SeccompPolicy {
                                      arguments: [.equals(0, fd(vcpuFD)), .oneOf(1, kvmRunRequests)],
                                      why: "run the vCPU and read/write its state on guest exits"))
         }
-        rules += commonRules(consoleFDs: consoleFDs, deviceFDs: deviceFDs)
+        rules += commonRules(consoleFDs: consoleFDs, deviceFDs: deviceFDs, recordingFDs: recordingFDs)
         return SeccompPolicy(rules: rules)
     }
 
@@ -65,18 +65,21 @@ extension SeccompPolicy {
         return UInt64(fd)
     }
 
-    private static func commonRules(consoleFDs: [Int32], deviceFDs: [Int32]) -> [SyscallRule] {
-        let writable = (consoleFDs + deviceFDs).map(fd)
+    /// `recordingFDs`: files opened before confinement that the tender appends to (the
+    /// --pcap capture): `write` only, never `read`.
+    private static func commonRules(consoleFDs: [Int32], deviceFDs: [Int32], recordingFDs: [Int32]) -> [SyscallRule] {
+        let streams = (consoleFDs + deviceFDs).map(fd)
+        let writable = streams + recordingFDs.map(fd)
         let readable = deviceFDs.map(fd)
 
         var rules: [SyscallRule] = []
         if !writable.isEmpty {
-            rules += [
-                SyscallRule(name: "write", number: SYS_write, arguments: [.oneOf(0, writable)],
-                            why: "console output from the guest, crash reports, and device (net) writes"),
-                SyscallRule(name: "writev", number: SYS_writev, arguments: [.oneOf(0, writable)],
-                            why: "a frame and its length prefix to passt in one call"),
-            ]
+            rules.append(SyscallRule(name: "write", number: SYS_write, arguments: [.oneOf(0, writable)],
+                                     why: "console output from the guest, crash reports, device (net) writes, and the --pcap capture the user asked for"))
+        }
+        if !streams.isEmpty {
+            rules.append(SyscallRule(name: "writev", number: SYS_writev, arguments: [.oneOf(0, streams)],
+                                     why: "a frame and its length prefix to passt in one call"))
         }
         if !readable.isEmpty {
             rules.append(SyscallRule(name: "read", number: SYS_read, arguments: [.oneOf(0, readable)],
