@@ -65,3 +65,29 @@ public struct SwiftletHome: Sendable {
         return String(hash, radix: 16)
     }
 }
+
+extension SwiftletHome {
+    /// Swiftlet's top-level declarations (types, functions, globals) → the folder under
+    /// Sources/Guest that declares them ("Net", "HTTP", "Runtime", ...; "" for a file at the
+    /// top), so `inspect --size` can tell the network stack from HTTP by symbol name.
+    public var guestDeclarationFolders: [String: String] {
+        var folders: [String: String] = [:]
+        let keywords: Set<Substring> = ["struct", "class", "enum", "protocol", "actor", "func", "typealias", "var", "let"]
+        let modifiers: Set<Substring> = ["public", "internal", "package", "private", "fileprivate", "final", "indirect", "nonisolated(unsafe)"]
+        let rootPath = guestRoot.standardizedFileURL.path + "/"
+        for file in guestSources {
+            let relative = file.standardizedFileURL.path.replacingOccurrences(of: rootPath, with: "")
+            let folder = relative.contains("/") ? String(relative.prefix { $0 != "/" }) : ""
+            guard let text = try? String(contentsOf: file, encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n") where !(line.first?.isWhitespace ?? true) {
+                // Only declarations at column 0 (top level): "public final class TCPConnection {".
+                var words = line.split(separator: " ")[...]
+                while let word = words.first, modifiers.contains(word) || word.hasPrefix("@") { words = words.dropFirst() }
+                guard let keyword = words.first, keywords.contains(keyword), words.count > 1 else { continue }
+                let name = words[words.startIndex + 1].prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+                if !name.isEmpty, folders[String(name)] == nil { folders[String(name)] = folder }
+            }
+        }
+        return folders
+    }
+}

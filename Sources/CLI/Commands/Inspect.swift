@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import SwiftletABI
+import SwiftletBuild
 import TenderCore
 
 struct Inspect: ParsableCommand {
@@ -10,12 +11,19 @@ struct Inspect: ParsableCommand {
     @Argument(help: "An image built by `swiftlet build`.")
     var image: String
 
+    @Flag(help: "Where the image's bytes go: a table by module (the app, Swiftlet's TCP/IP, HTTP and core, the Swift runtime, the C parts) and the largest symbols.")
+    var size = false
+
+    @Option(help: "With --size: how many of the largest symbols to list.")
+    var top = 20
+
     func run() throws {
         guard let data = FileManager.default.contents(atPath: image) else {
             throw UserError("cannot read \(image); build one with `swiftlet build`")
         }
         let elf: ELFImage
         do { elf = try ELFImage(bytes: [UInt8](data)) } catch { throw UserError("\(image) is not a Swiftlet image: \(error)") }
+        if size { return try printSizes(elf, fileSize: data.count) }
         print("image:       \(image) (\(formatSize(data.count)) on disk)")
         if let note = elf.abiNote {
             let compatible = note.version == SWIFTLET_ABI_VERSION ? "" : " (this swiftlet speaks ABI \(SWIFTLET_ABI_VERSION): rebuild the image)"
@@ -45,6 +53,56 @@ struct Inspect: ParsableCommand {
         } else {
             print("\n(no symbols: stripped image, crash reports will show addresses only)")
         }
+    }
+
+    /// `--size`: every byte of the loaded sections, by module, then the largest symbols.
+    private func printSizes(_ elf: ELFImage, fileSize: Int) throws {
+        guard top >= 0 else { throw UserError("--top \(top): expected a count of 0 or more") }
+        guard !SymbolTable(image: elf).isEmpty else {
+            throw UserError("\(image) has no symbol table (built with --strip?): rebuild it without --strip to see sizes by module")
+        }
+        let appModule = URL(fileURLWithPath: image).deletingPathExtension().lastPathComponent
+        let folders = (try? SwiftletHome.locate())?.guestDeclarationFolders ?? [:]
+        let modules = SizeModules(appModule: appModule, swiftletFolders: folders)
+        let report = ImageSizeReport(image: elf, classify: modules.module(ofSymbol:))
+        let total = report.sectionBytes.reduce(0, +)
+        print("image: \(image) (\(formatSize(fileSize)) on disk, \(formatSize(Int(total))) in memory)")
+        if folders.isEmpty { print("(Swiftlet's sources were not found: its symbols are all counted as core)") }
+        print("")
+        let headings = ["code", "rodata", "data", "bss", "total", "share"]
+        let width = max(30, report.modules.map(\.name.count).max() ?? 0) + 2
+        print(pad("module", width) + headings.map { leftPad($0, 10) }.joined())
+        func row(_ name: String, _ bytes: [UInt64]) -> String {
+            let sum = bytes.reduce(0, +)
+            let share = total == 0 ? 0 : Double(sum) * 100 / Double(total)
+            return pad(name, width) + (bytes + [sum]).map { leftPad(formatBytes($0), 10) }.joined()
+                + leftPad(String(format: "%.1f%%", share), 10)
+        }
+        for module in report.modules { print(row(module.name, module.bytes)) }
+        print(String(repeating: "-", count: width + 10 * headings.count))
+        print(row("total (= the sections)", report.sectionBytes))
+        guard top > 0 else { return }
+        print("\nlargest \(min(top, report.symbols.count)) symbols:")
+        for symbol in report.symbols.prefix(top) {
+            var name = SymbolTable.Symbol(name: symbol.name, address: 0, size: 0).displayName
+            if name.count > 70 { name = String(name.prefix(67)) + "..." }
+            print(leftPad(formatBytes(symbol.bytes), 10) + "  " + pad(symbol.section, 9) + pad(symbol.module, width) + printable(name))
+        }
+    }
+
+    /// Exact byte counts with thousands separators: sizes here are meant to be added up.
+    private func formatBytes(_ bytes: UInt64) -> String {
+        let digits = Array(String(bytes))
+        var text = ""
+        for (index, digit) in digits.enumerated() {
+            if index > 0 && (digits.count - index) % 3 == 0 { text.append(",") }
+            text.append(digit)
+        }
+        return text
+    }
+
+    private func leftPad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? " " + text : String(repeating: " ", count: width - text.count) + text
     }
 
     /// The embedded static assets, if the image has a table (an untrusted one is checked first).

@@ -1,0 +1,168 @@
+// `swiftlet inspect --size`: where an image's bytes go. Every byte of every allocated section
+// is given to exactly one module (through the symbol covering it) or to "no symbol" (padding,
+// string literals), so the table always adds up to the section sizes.
+public struct ImageSizeReport: Sendable {
+    /// What a byte is: code, read-only data, initialized data, or zero-filled memory.
+    public enum Kind: Int, CaseIterable, Sendable {
+        case code, readOnly, data, zeroFilled
+
+        init(_ section: ELFImage.Section) {
+            if section.type == ELF.shtNobits { self = .zeroFilled }
+            else if section.isExecutable { self = .code }
+            else if section.flags & ELF.shfWrite != 0 { self = .data }
+            else { self = .readOnly }
+        }
+    }
+
+    /// One row of the table: a module and its bytes of each kind.
+    public struct Module: Sendable {
+        public var name: String
+        public var bytes = [UInt64](repeating: 0, count: Kind.allCases.count)
+        public var total: UInt64 { bytes.reduce(0, +) }
+    }
+
+    /// A symbol and the bytes attributed to it (its own extent, clamped to its section and
+    /// to what an earlier symbol did not already cover).
+    public struct SizedSymbol: Sendable {
+        public var name: String
+        public var module: String
+        public var section: String
+        public var bytes: UInt64
+    }
+
+    public static let noSymbol = "(no symbol: padding, literals)"
+
+    /// Sorted largest first.
+    public let modules: [Module]
+    /// Every attributed symbol, largest first.
+    public let symbols: [SizedSymbol]
+    /// Bytes of each kind over all allocated sections (what the modules add up to).
+    public let sectionBytes: [UInt64]
+
+    /// `classify` names the module of a symbol (see `SizeModules`).
+    public init(image: ELFImage, classify: (String) -> String) {
+        var modules: [String: Module] = [:]
+        var sized: [SizedSymbol] = []
+        var sectionBytes = [UInt64](repeating: 0, count: Kind.allCases.count)
+        let symbols = Self.readSymbols(image)
+        for section in image.sections where section.flags & ELF.shfAlloc != 0 && section.size > 0 {
+            let kind = Kind(section)
+            sectionBytes[kind.rawValue] += section.size
+            let end = section.addr &+ section.size
+            func attribute(_ count: UInt64, to module: String) {
+                modules[module, default: Module(name: module)].bytes[kind.rawValue] += count
+            }
+            var cursor = section.addr
+            let inside = symbols.filter { $0.section == section.index && $0.address >= section.addr && $0.address < end }
+            for (index, symbol) in inside.enumerated() {
+                var symbolEnd = symbol.size > 0 ? symbol.address &+ symbol.size : symbol.address
+                // Unsized code labels (assembly) run to the next symbol, as in SymbolTable.
+                if symbol.size == 0 && kind == .code { symbolEnd = index + 1 < inside.count ? inside[index + 1].address : end }
+                let start = max(symbol.address, cursor)
+                symbolEnd = min(max(symbolEnd, symbol.address), end)
+                guard symbolEnd > start else { continue }
+                if start > cursor { attribute(start - cursor, to: Self.noSymbol) }
+                let module = classify(symbol.name)
+                attribute(symbolEnd - start, to: module)
+                sized.append(SizedSymbol(name: symbol.name, module: module, section: section.name, bytes: symbolEnd - start))
+                cursor = symbolEnd
+            }
+            if end > cursor { attribute(end - cursor, to: Self.noSymbol) }
+        }
+        self.modules = modules.values.sorted { $0.total != $1.total ? $0.total > $1.total : $0.name < $1.name }
+        self.symbols = sized.sorted { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.name < $1.name }
+        self.sectionBytes = sectionBytes
+    }
+
+    struct RawSymbol { var name: String; var address: UInt64; var size: UInt64; var section: Int; var global: Bool }
+
+    /// Functions, objects and untyped labels defined in a section, sorted by address; at one
+    /// address a sized symbol wins over an unsized one, a global over a local.
+    static func readSymbols(_ image: ELFImage) -> [RawSymbol] {
+        let sections = image.sections
+        guard let symtab = sections.first(where: { $0.type == ELF.shtSymtab }),
+              symtab.entsize == UInt64(ELF.symbolSize), image.contents(of: symtab) != nil,
+              Int(symtab.link) < sections.count, sections[Int(symtab.link)].type == ELF.shtStrtab else { return [] }
+        let strings = sections[Int(symtab.link)]
+        let reader = ELFReader(bytes: image.bytes)
+        var symbols: [RawSymbol] = []
+        let count = symtab.size / UInt64(ELF.symbolSize)
+        var index: UInt64 = 1
+        while index < count {
+            let at = symtab.offset + index * UInt64(ELF.symbolSize)
+            index += 1
+            guard let nameIndex = reader.u32(at), let info = reader.u8(at + 4), let shndx = reader.u16(at + 6),
+                  let value = reader.u64(at + 8), let size = reader.u64(at + 16) else { break }
+            let type = info & 0xF
+            guard [ELF.sttFunc, ELF.sttObject, ELF.sttNotype].contains(type),
+                  shndx != ELF.shnUndef, shndx < ELF.shnLoReserve, Int(shndx) < sections.count,
+                  let name = reader.cString(inTableAt: strings.offset, size: strings.size, index: UInt64(nameIndex),
+                                            maximumLength: SymbolTable.maxDemangleLength),
+                  !name.isEmpty, !name.starts(with: [0x2E, 0x4C]) /* .L */ else { continue }
+            symbols.append(RawSymbol(name: String(decoding: name, as: UTF8.self), address: value, size: size,
+                                     section: Int(shndx), global: info >> 4 != ELF.stbLocal))
+        }
+        return symbols.sorted {
+            if $0.address != $1.address { return $0.address < $1.address }
+            if ($0.size > 0) != ($1.size > 0) { return $0.size > 0 }
+            if $0.size != $1.size { return $0.size > $1.size }
+            return $0.global && !$1.global
+        }
+    }
+}
+
+/// The modules `inspect --size` groups symbols into: the app's own Swift modules, Swiftlet's
+/// network stack, HTTP and core, the Swift standard library and runtime, the freestanding C
+/// parts, and the embedded assets.
+public struct SizeModules: Sendable {
+    public static let swift = "Swift stdlib + runtime"
+    public static let swiftletNet = "Swiftlet TCP/IP (Net)"
+    public static let swiftletHTTP = "Swiftlet HTTP"
+    public static let swiftletCore = "Swiftlet core"
+    public static let freestandingC = "C freestanding (libc, boot)"
+    public static let assets = "embedded assets"
+
+    /// Swiftlet's top-level names (types, functions) → the folder of Sources/Guest that
+    /// declares them ("Net", "HTTP", ...). Without it every Swiftlet symbol is "core".
+    public var swiftletFolders: [String: String]
+    /// The application's module (the image's name): its top-level code is the C symbol `main`.
+    public var appModule: String
+
+    public init(appModule: String, swiftletFolders: [String: String] = [:]) {
+        self.appModule = appModule
+        self.swiftletFolders = swiftletFolders
+    }
+
+    public func module(ofSymbol name: String) -> String {
+        if name == "main" { return "app: \(appModule)" }
+        if name.hasPrefix("swiftlet_embedded_assets") || name.hasPrefix("swiftlet_asset_table") { return Self.assets }
+        if name.hasPrefix("swift_") || name.hasPrefix("_swift") || name.hasPrefix("_ZL") && name.contains("_swift_stdlib") {
+            return Self.swift
+        }
+        guard let full = SymbolTable.demangle(name) else { return Self.freestandingC }
+        switch SymbolTable.moduleName(ofSymbol: name) {
+        case "Swift", "_Concurrency", "__C", "__C_Synthesized", "(Swift)": return Self.swift
+        case "Swiftlet":
+            guard let top = Self.topLevelName(inDemangled: full, module: "Swiftlet") else { return Self.swiftletCore }
+            switch swiftletFolders[top] {
+            case "Net": return Self.swiftletNet
+            case "HTTP": return Self.swiftletHTTP
+            default: return Self.swiftletCore
+            }
+        case let module: return "app: \(module)"
+        }
+    }
+
+    /// "Swiftlet.TCPConnection.receive(_:)" (after "specialized ", "closure #1 in ", ...) → "TCPConnection".
+    static func topLevelName(inDemangled full: String, module: String) -> String? {
+        let simple = Array(SymbolTable.simplify(demangled: full).utf8)
+        let prefix = Array((module + ".").utf8)
+        guard simple.count > prefix.count,
+              let start = (0...(simple.count - prefix.count)).first(where: { simple[$0 ..< $0 + prefix.count].elementsEqual(prefix) })
+        else { return nil }
+        let name = simple[(start + prefix.count)...].prefix { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F
+        }
+        return name.isEmpty ? nil : String(decoding: name, as: UTF8.self)
+    }
+}

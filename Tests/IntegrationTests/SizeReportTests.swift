@@ -1,0 +1,73 @@
+// `swiftlet inspect --size`: the module table adds up to the section sizes (checked against
+// binutils' readelf, not our own ELF reader), and known symbols land in the right module.
+import Foundation
+import SwiftletBuild
+import TenderCore
+import Testing
+
+@Suite struct SizeReportTests {
+    static func report(_ image: URL) throws -> (report: ImageSizeReport, modules: SizeModules) {
+        let elf = try ELFImage(bytes: [UInt8](try Data(contentsOf: image)))
+        let modules = SizeModules(appModule: "web", swiftletFolders: try SwiftletHome.locate().guestDeclarationFolders)
+        return (ImageSizeReport(image: elf, classify: modules.module(ofSymbol:)), modules)
+    }
+
+    @Test func tableAddsUpToTheAllocatedSectionsThatReadelfLists() throws {
+        let image = try Harness.example("web")
+        let result = try Harness.run(Harness.cli, ["inspect", "--size", "--top", "5", image.path], timeout: 120)
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        // readelf -SW: "[ 1] .text PROGBITS 0000000100100000 001000 03bd75 00 AXR 0 0 16".
+        let readelf = try Harness.run(URL(fileURLWithPath: "/usr/bin/readelf"), ["-SW", image.path])
+        var allocated = 0
+        for line in readelf.stdout.split(separator: "\n") where line.contains("] .") {
+            let fields = line.split(separator: "]", maxSplits: 1)[1].split(separator: " ")
+            guard fields.count >= 7, fields[6].contains("A"), let size = Int(fields[4], radix: 16) else { continue }
+            allocated += size
+        }
+        #expect(allocated > 100_000, "readelf: \(readelf.stdout)")
+        let grouped = allocated.formatted(.number.grouping(.automatic).locale(Locale(identifier: "en_US")))
+        let totalLine = result.stdout.split(separator: "\n").first { $0.hasPrefix("total (= the sections)") }
+        #expect(totalLine?.contains(" \(grouped) ") == true, "readelf says \(grouped) allocated bytes; inspect: \(result.stdout)")
+
+        // Each row's kinds add up to its total, and the rows add up to the total line.
+        let (report, _) = try Self.report(image)
+        #expect(report.modules.reduce(0) { $0 + $1.total } == UInt64(allocated))
+        for kind in ImageSizeReport.Kind.allCases {
+            #expect(report.modules.reduce(0) { $0 + $1.bytes[kind.rawValue] } == report.sectionBytes[kind.rawValue])
+        }
+        #expect(result.stdout.contains("largest 5 symbols:"))
+        for module in [SizeModules.swift, SizeModules.swiftletNet, SizeModules.swiftletHTTP, SizeModules.swiftletCore, "app: web"] {
+            #expect(result.stdout.contains("\n\(module) "), "no row for \(module): \(result.stdout)")
+        }
+    }
+
+    @Test func knownSymbolsLandInTheirModules() throws {
+        let image = try Harness.example("web")
+        let (report, modules) = try Self.report(image)
+        func module(ofSymbolContaining fragment: String) -> String? {
+            report.symbols.first { $0.name.contains(fragment) }?.module
+        }
+        #expect(module(ofSymbolContaining: "8Swiftlet13TCPConnection") == SizeModules.swiftletNet)
+        #expect(module(ofSymbolContaining: "8Swiftlet17HTTPRequestParser") == SizeModules.swiftletHTTP)
+        #expect(module(ofSymbolContaining: "8Swiftlet6Router") == SizeModules.swiftletHTTP)
+        #expect(report.symbols.first { $0.name == "main" }?.module == "app: web")
+        #expect(report.symbols.first { $0.name == "memcpy" }?.module == SizeModules.freestandingC)
+        #expect(report.symbols.first { $0.name == "swift_release" }?.module == SizeModules.swift)
+        #expect(report.symbols.first { $0.name.contains("_swift_stdlib_nfd_decomp") }?.module == SizeModules.swift)
+        // Classification by name alone, for names whose module the mangling spells out.
+        #expect(modules.module(ofSymbol: "$e3web6handleyyF") == "app: web")
+        #expect(modules.module(ofSymbol: "$es5printyyypF") == SizeModules.swift)
+        #expect(modules.module(ofSymbol: "posix_memalign") == SizeModules.freestandingC)
+    }
+
+    @Test func strippedImageIsRefusedWithAReason() throws {
+        let image = try Harness.example("hello")
+        let stripped = Harness.scratch.appendingPathComponent("hello-stripped.swiftlet")
+        try? FileManager.default.removeItem(at: stripped)
+        let strip = try Harness.run(URL(fileURLWithPath: "/usr/bin/strip"), ["-o", stripped.path, image.path])
+        #expect(strip.status == 0, "strip: \(strip.stderr)")
+        let result = try Harness.run(Harness.cli, ["inspect", "--size", stripped.path], timeout: 120)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("has no symbol table"), "stderr: \(result.stderr)")
+    }
+}
