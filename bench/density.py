@@ -6,9 +6,9 @@ all running until each has answered (or --limit seconds passed), then reports:
 
   start rate          instances spawned per second (the launch loop alone)
   launch -> first 200 per instance, p50/p99/max, ms (a client that connects, sends GET / and
-                      reads `HTTP/1.1 200`; a connection not established within 50 ms is
-                      dropped and tried again, so a SYN sent before the guest listens costs
-                      50 ms rather than a 1 s retransmission)
+                      reads `HTTP/1.1 200`; a connection not established within 10 ms × its
+                      attempt number (at most 0.5 s) is dropped and tried again, so a SYN sent
+                      before the guest listens costs milliseconds, not a 1 s retransmission)
   PSS per instance    /proc/PID/smaps_rollup of each tender: its share of text and libraries
                       plus the guest memory it touched (guest memory is the tender's mapping)
   host memory         MemAvailable before the launch minus with all running (taps included)
@@ -21,12 +21,15 @@ user would. --neighbours static gives each guest a permanent neighbour entry (it
 on the command line), so the kernel's neighbour table does not need ARP and is not bounded by
 gc_thresh3 (1024 entries by default, for the whole host); --neighbours arp leaves it to ARP.
 
+Launching stops early when MemAvailable falls below --reserve GB (default 3), so the machine's
+other work is never pushed into the OOM killer; the report then says so.
+
 Needs root (namespace, taps) and a release build (`swift build -c release`). Everything it
 starts is killed and the namespace (with every tap) deleted on exit, Ctrl-C included.
 
     python3 bench/density.py --target hvt --count 1000 [--launch tender|run] [--mem 4M]
 """
-import argparse, ctypes, errno, heapq, ipaddress, os, selectors, signal, socket, subprocess, sys, tempfile, time
+import argparse, ctypes, re, errno, heapq, ipaddress, os, selectors, signal, socket, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import IP, ip, kvm_usable  # noqa: E402
@@ -34,10 +37,11 @@ from benchlib import IP, ip, kvm_usable  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, ".build", "release")
 BASE = ipaddress.IPv4Address("10.64.0.0")
-ATTEMPT_TIMEOUT = 0.05       # a connection not established by then is abandoned and retried
-RETRY_DELAY = 0.005          # after a refused connection (the guest is not listening yet)
+ATTEMPT_TIMEOUT = 0.01       # × the attempt's number, at most 0.5 s: a connection not established by then is retried
+RETRY_DELAY = 0.002          # after a refused connection (the guest is not listening yet)
 MAX_CONNECTING = 256         # clients in flight at once (file descriptors)
-CLONE_NEWNET = 0x40000000
+CLONE_NEWNET, CLONE_NEWNS = 0x40000000, 0x00020000
+MS_REC, MS_SLAVE, MNT_DETACH = 0x4000, 0x80000, 2
 
 
 def addresses(index):
@@ -102,6 +106,7 @@ class Prober:
         self.answered = {}                      # index -> seconds from spawn to the 200
         self.attempts = {}                      # index -> connection attempts
         self.errors = {}                        # index -> last error
+        self.gone = set()                       # instances that exited: no more attempts
         self.open = 0
 
     def add(self, index, spawned):
@@ -121,7 +126,8 @@ class Prober:
             heapq.heappush(self.waiting, (time.monotonic() + RETRY_DELAY, index))
             return
         self.open += 1
-        self.selector.register(sock, selectors.EVENT_WRITE, [index, "connecting", time.monotonic() + ATTEMPT_TIMEOUT, b""])
+        timeout = min(0.5, ATTEMPT_TIMEOUT * self.attempts[index])
+        self.selector.register(sock, selectors.EVENT_WRITE, [index, "connecting", time.monotonic() + timeout, b""])
 
     def _finish(self, sock, retry_at=None):
         self.selector.unregister(sock)
@@ -132,7 +138,9 @@ class Prober:
     def step(self, timeout):
         now = time.monotonic()
         while self.waiting and self.waiting[0][0] <= now and self.open < MAX_CONNECTING:
-            self._start(heapq.heappop(self.waiting)[1])
+            index = heapq.heappop(self.waiting)[1]
+            if index not in self.gone:
+                self._start(index)
         wait = timeout
         if self.waiting and self.open < MAX_CONNECTING:
             wait = max(0, min(wait, self.waiting[0][0] - now))
@@ -179,7 +187,7 @@ class Prober:
                 heapq.heappush(self.waiting, (now, index))
 
     def pending(self):
-        return len(self.spawned) - len(self.answered)
+        return len(self.spawned) - len(self.answered) - len(self.gone - self.answered.keys())
 
     def close(self):
         for key in list(self.selector.get_map().values()):
@@ -188,13 +196,23 @@ class Prober:
 
 
 def enter(namespace):
+    """Moves this process into the namespace as `ip netns exec` does: the network namespace, and
+    a private mount namespace with /sys remounted so /sys/class/net shows its taps (the launcher
+    looks there)."""
     libc = ctypes.CDLL(None, use_errno=True)
+
+    def check(result, what):
+        if result != 0:
+            raise OSError(ctypes.get_errno(), what)
     fd = os.open(f"/var/run/netns/{namespace}", os.O_RDONLY)
     try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), f"setns {namespace}")
+        check(libc.setns(fd, CLONE_NEWNET), f"setns {namespace}")
     finally:
         os.close(fd)
+    check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    check(libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None), "mount --make-rslave /")
+    check(libc.umount2(b"/sys", MNT_DETACH), "umount /sys")
+    check(libc.mount(namespace.encode(), b"/sys", b"sysfs", 0, None), "mount sysfs")
 
 
 def create_taps(namespace, count, static_neighbours, work):
@@ -214,7 +232,7 @@ def create_taps(namespace, count, static_neighbours, work):
 
 def argv(args, index, image):
     host, guest = addresses(index)
-    network = f"tap:d{index},mac={mac(index)}"
+    network = f"tap:d{index}" + (f",mac={mac(index)}" if args.neighbours == "static" else "")
     guest_arguments = ["--", f"ip={guest}/30", "log=off"]
     if args.launch == "tender":
         return [os.path.join(RELEASE, f"swiftlet-{args.target}"), "--mem", args.mem, "--net", network, image] + guest_arguments
@@ -229,10 +247,16 @@ def main():
     parser.add_argument("--mem", default="4M")
     parser.add_argument("--neighbours", choices=["static", "arp"], default="static")
     parser.add_argument("--limit", type=float, default=120.0, help="seconds to wait, after the last launch, for every answer")
+    parser.add_argument("--reserve", type=float, default=3.0,
+                        help="GB of MemAvailable to leave the rest of the machine: launching stops below it")
     parser.add_argument("--hold", type=float, default=0.0, help="seconds to keep them all running after the last answer")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("density.py needs root (a network namespace and taps)")
+    if args.launch == "run" and args.neighbours == "static":
+        print("--launch run: the launcher takes no guest MAC (--net tap:NAME only), so the guests are found by ARP "
+              "(--neighbours arp; more than gc_thresh3 = 1024 guests overflow the host's neighbour table)", file=sys.stderr)
+        args.neighbours = "arp"
     if args.target == "hvt" and not kvm_usable():
         sys.exit("--target hvt needs /dev/kvm, and it is not usable here: use --target spt")
     if not 1 <= args.count <= 60000:
@@ -264,7 +288,12 @@ def main():
         prober = Prober()
         launch_start = time.monotonic()
         spawn_failures = {}
+        stopped = None
         for index in range(args.count):
+            if index % 100 == 0 and meminfo()["MemAvailable"] < args.reserve * 1048576:
+                stopped = f"launching stopped at {index}: MemAvailable below the {args.reserve:g} GB reserve"
+                print(f"  {stopped}", flush=True)
+                break
             log = open(os.path.join(work, f"{index}.log"), "wb")
             spawned = time.monotonic()
             try:
@@ -279,9 +308,14 @@ def main():
             if (index + 1) % 1000 == 0:
                 print(f"  {index + 1} launched, {len(prober.answered)} answered, {time.monotonic() - launch_start:.1f} s", flush=True)
         launch_seconds = time.monotonic() - launch_start
+        launched = len(processes)
         deadline = time.monotonic() + args.limit
+        checked = time.monotonic()
         while prober.pending() and time.monotonic() < deadline:
             prober.step(0.05)
+            if time.monotonic() - checked > 0.5:
+                checked = time.monotonic()
+                prober.gone.update(i for i, p in processes.items() if i not in prober.answered and p.poll() is not None)
         all_answered = time.monotonic() - launch_start
         if args.hold:
             time.sleep(args.hold)
@@ -292,7 +326,7 @@ def main():
         latencies = [seconds * 1000 for seconds in prober.answered.values()]
 
         failures = {}
-        for index in range(args.count):
+        for index in range(launched + len(spawn_failures)):
             if index in prober.answered:
                 continue
             process = processes.get(index)
@@ -304,14 +338,16 @@ def main():
                 reason = f"exited {process.returncode}: {lines[-1] if lines else '(no output)'}"
             else:
                 reason = f"running, no 200 (last client error: {prober.errors.get(index)})"
-            failures.setdefault(reason, []).append(index)
+            # One line per kind of failure: the instance's own tap, MAC and address do not count.
+            kind = re.sub(r"\bd[0-9]+\b", "dN", re.sub(r"([0-9a-f]{2}:){5}[0-9a-f]{2}|10\.[0-9.]+", "…", reason))
+            failures.setdefault(kind, []).append(index)
 
         answered = len(prober.answered)
         print()
         print(f"density: {args.count} x examples/web, {args.target}, --launch {args.launch}, --mem {args.mem}, "
               f"neighbours {args.neighbours}")
-        print(f"  answered GET / 200     {answered} / {args.count}")
-        print(f"  start rate             {args.count / launch_seconds:.0f} instances/s ({launch_seconds:.1f} s to launch all; "
+        print(f"  answered GET / 200     {answered} / {launched} launched" + (f" ({stopped})" if stopped else ""))
+        print(f"  start rate             {launched / launch_seconds:.0f} instances/s ({launch_seconds:.1f} s to launch all; "
               f"all answered {all_answered:.1f} s after the first launch)")
         if latencies:
             print(f"  launch -> first 200    p50 {percentile(latencies, 0.5):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms, "
@@ -320,14 +356,15 @@ def main():
             print(f"  PSS per instance       mean {sum(pss) / len(pss):.0f} kB (p50 {percentile(pss, 0.5)} kB, max {max(pss)} kB; "
                   f"RSS p50 {percentile(rss, 0.5)} kB) over {len(pss)} running")
         used = (baseline["MemAvailable"] - with_all["MemAvailable"]) / 1024
-        print(f"  host memory used       {used:.0f} MB in total ({used * 1024 / args.count:.0f} kB per instance; "
+        print(f"  host memory used       {used:.0f} MB in total ({used * 1024 / max(launched, 1):.0f} kB per instance; "
               f"MemAvailable {with_all['MemAvailable'] / 1048576:.1f} GB left)")
         print(f"  client attempts        {sum(prober.attempts.values())} connections for {answered} answers")
         if failures:
-            print(f"  failures ({args.count - answered}):")
+            print(f"  failures ({launched - answered}):")
             for reason, indices in sorted(failures.items(), key=lambda item: -len(item[1])):
                 print(f"    {len(indices):>6} x {reason}  (e.g. instance {indices[0]}: guest {addresses(indices[0])[1]})")
-        new_messages = kernel_messages()[before_messages:]
+        # Other work on the machine logs too (seccomp audit lines of other tests' tenders).
+        new_messages = [line for line in kernel_messages()[before_messages:] if "audit" not in line]
         if new_messages:
             print(f"  kernel messages during the run ({len(new_messages)}, last 10):")
             for line in new_messages[-10:]:
