@@ -121,6 +121,10 @@ private func symbolBuilder() -> ELFBuilder {
          "Swift._swiftEmptyArrayStorage.unsafeMutableAddressor"),
         ("generic specialization <Swift.Int> of default argument 1 of Swift.print<A where A: Swift.BinaryInteger>(_: A, terminator: Swift.StaticString) -> ()",
          "specialized default argument 1 of Swift.print<A>(_:terminator:)"),
+        // A private function: its discriminator is not a parameter list.
+        ("Swiftlet.HTTPRequestParser.(endOfHead in _37BB35F2216DE86E72C5827E9D60AF85)(inout [Swiftlet.HTTPParseEvent]) -> ()",
+         "Swiftlet.HTTPRequestParser.endOfHead(_:)"),
+        ("Swiftlet.(hexDigit in _0A1B)(Swift.UInt8) -> Swift.UInt8?", "Swiftlet.hexDigit(_:)"),
         // Garbage in, something out: never a trap.
         ("((((", "(((("), (")))) -> <<<", ")))) -> <<<"), ("closure #", "closure #"), ("", ""),
         ("generic specialization <<<", "generic specialization <<<"),

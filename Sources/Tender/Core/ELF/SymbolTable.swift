@@ -368,6 +368,12 @@ private enum Simplifier {
             let c = text[i]
             if depth == 0 && c == UInt8(ascii: "(") {
                 guard let close = matchingClose(text, from: i) else { return name + text[i...] }
+                // A private declaration: "(endOfHead in _37BB35F2...)" names it, no parameters.
+                if let privateName = privateName(text[(i + 1) ..< close]) {
+                    name += privateName
+                    i = close + 1
+                    continue
+                }
                 return name + parameterLabels(text[(i + 1) ..< close])
             }
             if depth == 0 && text[i...].starts(with: " : ".utf8) { return name }
@@ -393,6 +399,15 @@ private enum Simplifier {
         case UInt8(ascii: ">"): return i > text.startIndex && text[i - 1] == UInt8(ascii: "-") ? 0 : -1
         default: return 0
         }
+    }
+
+    /// "endOfHead in _37BB35F2216DE86E72C5827E9D60AF85" → "endOfHead"; nil for anything else.
+    static func privateName(_ group: ArraySlice<UInt8>) -> [UInt8]? {
+        guard let marker = find(" in _", in: group) else { return nil }
+        let identifier = group[..<marker], discriminator = group[(marker + 5)...]
+        guard !identifier.isEmpty, identifier.allSatisfy(isIdentifier), !discriminator.isEmpty,
+              discriminator.allSatisfy({ isIdentifier($0) }) else { return nil }
+        return Array(identifier)
     }
 
     /// "x: Swift.Int, _: A" → "(x:_:)"; "Swift.Int" → "(_:)"; "" → "()".
