@@ -137,14 +137,6 @@ struct VirtioBootTests {
         #expect(result.stdout.contains("swiftlet-exit 125"))
         #expect(VirtioExit(qemuStatus: result.status, statusLine: 125) == .guest(125), "QEMU status \(result.status)")
     }
-
-    @Test func networkOptionsAreRefusedUntilTheDriverLands() throws {
-        let image = try VirtioHarness.image("hello")
-        let result = try Harness.run(Harness.productsFolder.appendingPathComponent("swiftlet-cli"),
-                                     ["run", "--target", "virtio", "-p", "8080:80", image.path])
-        #expect(result.status == 125)
-        #expect(result.stderr.contains("no network yet"), "stderr: \(result.stderr)")
-    }
 }
 
 /// The QEMU command line and the mappings back, without booting anything.
@@ -165,6 +157,25 @@ struct VirtioBootTests {
         #expect(words.suffix(2) == ["-append", "hi"])
         command.memoryBytes = 3 << 20
         #expect(throws: QEMUCommand.Problem.self) { try command.arguments() }
+    }
+
+    @Test func networkDeviceForEachMachine() throws {
+        var command = QEMUCommand(image: "/x/app.virtio", memoryBytes: 32 << 20, kvm: false)
+        command.guestArguments = ["hi"]
+        command.network = .socket(fd: 3)
+        let microvm = try command.arguments()
+        #expect(microvm.contains("socket,id=net0,fd=3"))
+        #expect(microvm.contains("virtio-net-device,netdev=net0"))
+        #expect(microvm.contains("virtio-mmio.force-legacy=false"), "the driver speaks virtio 1.x only: \(microvm)")
+        #expect(microvm.suffix(2) == ["-append", "hi"])
+        command.machine = .q35
+        command.network = .tap("tap7")
+        let q35 = try command.arguments()
+        #expect(q35.contains("tap,id=net0,ifname=tap7,script=no,downscript=no"))
+        #expect(q35.contains("virtio-net-pci,netdev=net0"))
+        #expect(!q35.contains("virtio-net-device,netdev=net0"))
+        command.network = nil
+        #expect(!(try command.arguments()).contains { $0.contains("netdev") })
     }
 
     @Test func exitStatusesMapBack() {

@@ -3,6 +3,9 @@
 import Foundation
 
 enum LauncherHandoff {
+    /// Set on a run that crossed between the launcher and this CLI once, so it never crosses back.
+    static let handOverVariable = "SWIFTLET_HANDED_BACK"
+
     /// `swiftlet` beside this CLI (a build folder), or PREFIX/bin/swiftlet when installed
     /// (this CLI in PREFIX/libexec/swiftlet).
     static var launcher: URL {
@@ -16,7 +19,7 @@ enum LauncherHandoff {
     /// Replaces this process with `swiftlet ARGUMENTS`, marked as handed back so the launcher
     /// never hands it to the full CLI again.
     static func exec(_ arguments: [String]) throws -> Never {
-        setenv("SWIFTLET_HANDED_BACK", "1", 1)
+        setenv(handOverVariable, "1", 1)
         let path = launcher.path
         execv(path, (["swiftlet"] + arguments).map { strdup($0) } + [nil])
         throw UserError("cannot start \(path): \(String(cString: strerror(errno)))")

@@ -70,13 +70,15 @@ struct Run: ParsableCommand {
         } else if assets != nil {
             throw UserError("--assets applies when building an application; \(image) is already an image (rebuild it with `swiftlet build --assets DIR`)")
         }
-        if target == .virtio || (target == nil && VirtioRun.isVirtioOnly(imagePath)) {
+        let virtio = target == .virtio || (target == nil && VirtioRun.isVirtioOnly(imagePath))
+        if virtio, case .attached(let network) = try virtioNetwork() {
             VirtioRun.run(image: imagePath, machine: machine ?? .microvm, memory: mem, arguments: arguments,
-                          network: !publish.isEmpty || (net != nil && net != "none"), verbose: verbose)
+                          network: network, verbose: verbose)
         }
-        if machine != nil { throw UserError("--machine applies to --target virtio (QEMU); \(imagePath) runs on a tender") }
+        if machine != nil && !virtio { throw UserError("--machine applies to --target virtio (QEMU); \(imagePath) runs on a tender") }
         var words = ["run", "--mem", mem]
         if let target { words += ["--target", target.rawValue] }
+        if let machine { words += ["--machine", machine.rawValue] }
         for forward in publish { words += ["-p", forward] }
         if let net { words += ["--net", net] }
         if let pcap { words += ["--pcap", pcap] }
@@ -84,6 +86,33 @@ struct Run: ParsableCommand {
         if let core { words += ["--core", core] }
         if verbose { words.append("--verbose") }
         try LauncherHandoff.exec(words + [imagePath, "--"] + arguments)
+    }
+
+    private enum VirtioNetwork {
+        /// None, passt's socket (`--net fd:N`) or a tap the launcher checked.
+        case attached(QEMUCommand.Network?)
+        /// `-p` or `--net`: the launcher starts passt and checks taps for every target, then
+        /// hands the run back here.
+        case byTheLauncher
+    }
+
+    private func virtioNetwork() throws -> VirtioNetwork {
+        let handedOver = ProcessInfo.processInfo.environment[LauncherHandoff.handOverVariable] != nil
+        switch net {
+        case nil where publish.isEmpty, "none"?:
+            guard publish.isEmpty else { throw ValidationError("-p needs a network; it cannot go with --net none") }
+            return .attached(nil)
+        case let value? where value.hasPrefix("fd:"):
+            guard let fd = Int32(value.dropFirst(3)), VirtioRun.isStreamSocket(fd) else {
+                throw ValidationError("--net \(value): expected fd:N with N an open stream socket (passt's, as the launcher passes it)")
+            }
+            return .attached(.socket(fd: fd))
+        case let value? where value.hasPrefix("tap:") && handedOver:
+            return .attached(.tap(String(value.dropFirst(4))))
+        default:
+            if handedOver { throw UserError("--net \(net ?? "passt") reached the full CLI without its network attached") }
+            return .byTheLauncher
+        }
     }
 
     static func isELF(_ path: String) -> Bool {

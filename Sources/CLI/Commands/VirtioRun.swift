@@ -1,7 +1,8 @@
 // `swiftlet run --target virtio`: QEMU boots the image as a PVH kernel. This CLI stays QEMU's
 // parent (it does not exec it, as the launcher execs a tender) because it reads the console:
 // the guest's crash line becomes the tenders' symbolized report, and QEMU's exit status the
-// guest's. Networking (-p, --net) waits for the virtio-net driver (issue 10): refused here.
+// guest's. The network comes attached by the launcher (Launch.execVirtio): passt's socket as
+// `--net fd:N`, which QEMU gets as its fd 3, or a tap.
 import Foundation
 import SwiftletABI
 import SwiftletBuild
@@ -9,15 +10,14 @@ import TenderCore
 
 enum VirtioRun {
     static let name = "swiftlet-virtio"
+    /// Where QEMU finds the network socket (its `-netdev socket,fd=` names this number).
+    static let qemuNetworkFD: Int32 = 3
 
     static func run(image: String, machine: QEMUCommand.Machine, memory: String, arguments: [String],
-                    network: Bool, verbose: Bool) -> Never {
+                    network: QEMUCommand.Network?, verbose: Bool) -> Never {
         func refuse(_ message: String) -> Never {
             say(message)
             exit(SWIFTLET_EXIT_TENDER_ERROR)
-        }
-        if network {
-            refuse("--target virtio has no network yet (the virtio-net driver is not wired in); run without -p and --net")
         }
         guard let qemu = findProgram("qemu-system-x86_64") else {
             refuse("QEMU is not installed; install it with `\(geteuid() == 0 ? "" : "sudo ")apt-get install -y qemu-system-x86`")
@@ -37,35 +37,43 @@ enum VirtioRun {
         command.qemu = qemu
         command.machine = machine
         command.guestArguments = arguments
+        var inherited: Int32?
+        if case .socket(let fd) = network {
+            inherited = fd
+            command.network = .socket(fd: qemuNetworkFD)
+        } else {
+            command.network = network
+        }
         let words: [String]
         do { words = try command.arguments() } catch { refuse(error.description) }
-        if verbose { say("running: \(QEMUCommand.shellLine(words))") }
+        if verbose {
+            say("running: \(QEMUCommand.shellLine(words))")
+            if inherited != nil { say("(fd \(qemuNetworkFD) is passt's end of a socketpair: by hand, run passt and use -netdev stream,id=net0,server=off,addr.type=unix,addr.path=PASST_SOCKET)") }
+        }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: qemu)
-        process.arguments = Array(words.dropFirst())
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        do { try process.run() } catch { refuse("cannot start \(qemu): \(error.localizedDescription)") }
-        // Ctrl-C reaches QEMU too (same process group); we wait for it to go.
-        signal(SIGINT, SIG_IGN)
+        let qemuProcess: QEMUProcess
+        do { qemuProcess = try QEMUProcess(words, network: inherited.map { ($0, qemuNetworkFD) }) } catch {
+            refuse("cannot start \(qemu): \(error)")
+        }
+        // QEMU holds the socket now: passt must see it close when QEMU ends, not when we do.
+        if let inherited { close(inherited) }
 
         var console = VirtioConsole()
-        let reader = pipe.fileHandleForReading
+        let reader = FileHandle(fileDescriptor: qemuProcess.output, closeOnDealloc: true)
         while true {
             let data = reader.availableData
             if data.isEmpty { break }
             write(console.feed(Array(data)))
         }
         write(console.finish())
-        process.waitUntilExit()
+        let status = qemuProcess.wait()
 
         let symbols = (try? ELFImage(bytes: Array(Data(contentsOf: URL(fileURLWithPath: image))))).map { SymbolTable(image: $0) }
         if let crash = console.crash {
             TenderExit.writeStandardError("\(name): " + CrashReport(crash: crash.crash, frames: crash.frames, symbols: symbols).text)
             exit(SWIFTLET_EXIT_CRASH)
         }
-        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        if let signal = qemuProcess.forwardedSignal { exit(128 + signal) }
         switch VirtioExit(qemuStatus: status, statusLine: console.exitStatus) {
         case .guest(let status): exit(status)
         case .crashed:
@@ -98,4 +106,90 @@ enum VirtioRun {
               let note = (try? ELFImage(bytes: Array(data)))?.abiNote else { return false }
         return note.targets == SWIFTLET_TARGET_VIRTIO
     }
+
+    static func isStreamSocket(_ fd: Int32) -> Bool {
+        var status = stat()
+        var type: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        return fstat(fd, &status) == 0 && status.st_mode & S_IFMT == S_IFSOCK
+            && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 && type == Int32(SOCK_STREAM.rawValue)
+    }
+}
+
+/// QEMU as our child, spawned directly rather than through Foundation's Process, which closes
+/// every descriptor but the standard three: QEMU must inherit the network socket. Its stdout
+/// (the guest's console) comes through a pipe. SIGTERM and SIGHUP sent to us are passed on,
+/// so QEMU (and with it passt) never outlives this CLI; Ctrl-C reaches QEMU by itself (same
+/// process group) and we wait for it. QEMU starts with default signal handling and nothing
+/// blocked, whatever our parent left blocked (a test runner's threads block SIGTERM).
+final class QEMUProcess {
+    let pid: pid_t
+    /// The read end of QEMU's stdout.
+    let output: Int32
+
+    /// The signal we passed on to QEMU, if any.
+    var forwardedSignal: Int32? { passedOn == 0 ? nil : passedOn }
+
+    struct SpawnError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// `network`: an open descriptor QEMU gets at another number.
+    init(_ words: [String], network: (fd: Int32, as: Int32)?) throws {
+        var pipeFDs: [Int32] = [-1, -1]
+        guard pipe(&pipeFDs) == 0 else { throw SpawnError(description: String(cString: strerror(errno))) }
+        for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
+        if let network { posix_spawn_file_actions_adddup2(&actions, network.fd, network.as) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var handled = sigset_t(), nothing = sigset_t()
+        sigemptyset(&handled)
+        sigemptyset(&nothing)
+        for number in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { sigaddset(&handled, number) }
+        posix_spawnattr_setsigdefault(&attributes, &handled)
+        posix_spawnattr_setsigmask(&attributes, &nothing)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        signal(SIGINT, SIG_IGN)
+        for number in [SIGTERM, SIGHUP] { signal(number, passOn) }
+        var forwarded = sigset_t()
+        sigemptyset(&forwarded)
+        for number in [SIGTERM, SIGHUP] { sigaddset(&forwarded, number) }
+        pthread_sigmask(SIG_UNBLOCK, &forwarded, nil)
+
+        let argv = words.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var child: pid_t = 0
+        let result = posix_spawn(&child, words[0], &actions, &attributes, argv, environ)
+        close(pipeFDs[1])
+        guard result == 0 else {
+            close(pipeFDs[0])
+            throw SpawnError(description: String(cString: strerror(result)))
+        }
+        pid = child
+        output = pipeFDs[0]
+        qemuChild = child
+        // A signal that came before QEMU existed is passed on now.
+        if passedOn != 0 { kill(child, passedOn) }
+    }
+
+    /// QEMU's exit status (128 + the signal that ended it).
+    func wait() -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+    }
+}
+
+// For the signal handler, which can only reach globals (kill is async-signal-safe).
+nonisolated(unsafe) private var qemuChild: pid_t = 0
+nonisolated(unsafe) private var passedOn: Int32 = 0
+private func passOn(_ number: Int32) {
+    passedOn = number
+    if qemuChild > 0 { kill(qemuChild, number) }
 }

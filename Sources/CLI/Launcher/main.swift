@@ -19,14 +19,16 @@ func launch(_ arguments: [String]) -> Never {
             verbose = options.verbose
             do throws(Refusal) {
                 try Prerequisites.check(options)
-                if ImageFile.isImage(options.image) && !ImageFile.isVirtioOnly(options.image) {
+                if ImageFile.isImage(options.image) {
+                    if options.virtio || (options.target == nil && ImageFile.isVirtioOnly(options.image)) {
+                        try Launch.execVirtio(options, image: options.image, installation: installation)
+                    }
                     if options.machine != nil {
                         throw Refusal("--machine applies to --target virtio (QEMU); \(options.image) runs on a tender")
                     }
                     try Launch.exec(options, image: options.image, installation: installation)
                 }
-                // An application: the full CLI builds it, then hands the image back to this launcher;
-                // or a virtio image, which the full CLI runs under QEMU.
+                // An application: the full CLI builds it, then hands the image back to this launcher.
                 try installation.ensure(cli: true, tenders: Target.allCases, verbose: verbose)
             } catch {
                 error.exit()

@@ -15,8 +15,9 @@ public struct Installation: Sendable {
     public let checkout: String?
 
     public static let fullCLIName = "swiftlet-cli"
-    /// Set by the full CLI when it hands a built image back to the launcher: the launcher then
-    /// never hands `run` to the full CLI again.
+    /// Set by the full CLI when it hands a built image back to the launcher (which then never
+    /// hands `run` to the full CLI again), and by the launcher when it hands a virtio run, its
+    /// network attached, to the full CLI (which then never hands it back).
     public static let handBackVariable = "SWIFTLET_HANDED_BACK"
 
     public init(toolsFolder: String, checkout: String?) {

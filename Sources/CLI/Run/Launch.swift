@@ -1,4 +1,5 @@
-// The last step of `swiftlet run`: from an image file to execve of its tender.
+// The last step of `swiftlet run`: from an image file to execve of its tender, or of the full
+// CLI, which runs QEMU for the virtio target.
 import CRunShim
 
 public enum Launch {
@@ -14,23 +15,43 @@ public enum Launch {
         if let notice = choice.notice { Console.say(notice) }
         try installation.ensure(cli: false, tenders: [choice.target], verbose: options.verbose)
 
-        var tenderArguments = ["--mem", options.memory] + options.recordingArguments
-        var guestArguments = options.guestArguments
-        switch options.effectiveNetwork {
-        case .none: break
-        case .tap(let name): tenderArguments += ["--net", "tap:\(name)"]
-        case .passt:
-            let passt = try Passt.start(try Prerequisites.passt(), forwards: options.publish, verbose: options.verbose)
-            tenderArguments += ["--net", "fd:\(passt.tenderFD)"]
-            guestArguments = passt.guestArguments + guestArguments
-            for forward in options.publish {
-                Console.say("guest port \(forward.guestPort)/\(forward.proto) is reachable at \(forward.hostAddress)")
-            }
-        }
+        let network = try attachNetwork(options)
         let tender = installation.tender(choice.target)
-        let argv = [tender] + tenderArguments + [image, "--"] + guestArguments
+        let argv = [tender, "--mem", options.memory] + options.recordingArguments + network.options + [image, "--"] + network.guestArguments
         if options.verbose { Console.say("exec (empty environment): \(argv.joined(separator: " "))") }
         execve(tender, Host.cStrings(argv), Host.cStrings([]))
         throw Refusal("cannot start \(tender): \(Host.errorText)")
+    }
+
+    /// `--target virtio`: the full CLI runs QEMU, as its parent, because it reads the console
+    /// (crash line, exit status). The network is attached here all the same, so one place
+    /// starts passt: its end of the socketpair crosses the exec as `--net fd:N`, which the full
+    /// CLI gives QEMU. The hand-over mark tells the full CLI this run went through here.
+    public static func execVirtio(_ options: RunOptions, image: String, installation: Installation) throws(Refusal) -> Never {
+        try installation.ensure(cli: true, tenders: [], verbose: options.verbose)
+        let network = try attachNetwork(options)
+        var words = ["swiftlet", "run", "--target", "virtio", "--mem", options.memory] + network.options
+        if let machine = options.machine { words += ["--machine", machine] }
+        if options.verbose { words.append("--verbose") }
+        setenv(Installation.handBackVariable, "1", 1)
+        execv(installation.fullCLI, Host.cStrings(words + [image, "--"] + network.guestArguments))
+        throw Refusal("cannot start \(installation.fullCLI): \(Host.errorText)")
+    }
+
+    /// The `--net` option a tender (or the full CLI, for QEMU) gets, starting passt for `-p`,
+    /// and the guest's arguments with any the network adds.
+    static func attachNetwork(_ options: RunOptions) throws(Refusal) -> (options: [String], guestArguments: [String]) {
+        switch options.effectiveNetwork {
+        case .none:
+            return ([], options.guestArguments)
+        case .tap(let name):
+            return (["--net", "tap:\(name)"], options.guestArguments)
+        case .passt:
+            let passt = try Passt.start(try Prerequisites.passt(), forwards: options.publish, verbose: options.verbose)
+            for forward in options.publish {
+                Console.say("guest port \(forward.guestPort)/\(forward.proto) is reachable at \(forward.hostAddress)")
+            }
+            return (["--net", "fd:\(passt.tenderFD)"], passt.guestArguments + options.guestArguments)
+        }
     }
 }

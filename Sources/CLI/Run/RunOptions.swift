@@ -5,6 +5,8 @@ public struct RunOptions: Equatable, Sendable {
     /// An image, or an application to build first.
     public var image: String
     public var target: Target?
+    /// `--target virtio`: QEMU boots the image, run by the full CLI (Launch.execVirtio).
+    public var virtio = false
     public var memory = "32M"
     public var publish: [PortForward] = []
     public var network: NetworkChoice?
@@ -78,8 +80,6 @@ public struct RunOptions: Equatable, Sendable {
                 index += 1
             }
             guard valueOptions.contains(name) else { return .forFullCLI }
-            // QEMU runs virtio images, as the full CLI's child (Sources/CLI/Commands/VirtioRun.swift).
-            if name == "--target" && value == "virtio" { return .forFullCLI }
             if let problem = options.set(name, to: value) { return .invalid(problem) }
         }
         guard let image else { return .forFullCLI }
@@ -90,7 +90,11 @@ public struct RunOptions: Equatable, Sendable {
     /// Sets one option; says what is wrong with a malformed value.
     private mutating func set(_ option: String, to value: String) -> String? {
         switch option {
+        case "--target" where value == "virtio":
+            virtio = true
+            target = nil
         case "--target":
+            virtio = false
             guard let target = Target(rawValue: value) else { return "--target \(value): expected hvt, spt or virtio" }
             self.target = target
         case "--mem": memory = value
