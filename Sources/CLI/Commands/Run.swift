@@ -71,6 +71,9 @@ struct Run: ParsableCommand {
             throw UserError("--assets applies when building an application; \(image) is already an image (rebuild it with `swiftlet build --assets DIR`)")
         }
         let virtio = target == .virtio || (target == nil && VirtioRun.isVirtioOnly(imagePath))
+        if virtio && (pcap != nil || pcapLimit != nil || core != nil) {
+            throw UserError("--pcap, --pcap-limit and --core are the tenders' (hvt, spt); under QEMU use its own -object filter-dump or -s for gdb")
+        }
         if virtio, case .attached(let network) = try virtioNetwork() {
             VirtioRun.run(image: imagePath, machine: machine ?? .microvm, memory: mem, arguments: arguments,
                           network: network, verbose: verbose)

@@ -28,6 +28,9 @@ public enum Launch {
     /// starts passt: its end of the socketpair crosses the exec as `--net fd:N`, which the full
     /// CLI gives QEMU. The hand-over mark tells the full CLI this run went through here.
     public static func execVirtio(_ options: RunOptions, image: String, installation: Installation) throws(Refusal) -> Never {
+        guard options.recordingArguments.isEmpty else {
+            throw Refusal("--pcap, --pcap-limit and --core are the tenders' (hvt, spt); under QEMU use its own -object filter-dump or -s for gdb")
+        }
         try installation.ensure(cli: true, tenders: [], verbose: options.verbose)
         let network = try attachNetwork(options)
         var words = ["swiftlet", "run", "--target", "virtio", "--mem", options.memory] + network.options
