@@ -59,6 +59,21 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: cores.path).isEmpty)
     }
 
+    /// With --core the pid the user sees is the keeper's: a signal to it still stops the
+    /// guest, the keeper ends by the same signal, and the unused file is gone.
+    @Test(arguments: runnableTargets, [SIGTERM, SIGINT])
+    func signalStopsASpinningGuestRunWithCoreAndLeavesNoFile(target: Target, signal: Int32) throws {
+        let image = try Harness.example("crash")
+        let cores = try Self.folder("signal-\(target)")
+        let result = try Harness.run(Harness.tender(target), ["--core", cores.path, image.path, "spin"], timeout: 20) { process in
+            Thread.sleep(forTimeInterval: 0.5)
+            kill(process.processIdentifier, signal)
+        }
+        #expect(result.signal == signal, "status \(result.status), stderr: \(result.stderr)")
+        #expect(result.stdout.contains("about to spin"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cores.path).isEmpty)
+    }
+
     @Test(arguments: runnableTargets)
     func unusableCoreFolderOrPcapFileIsRefusedBeforeTheGuestStarts(target: Target) throws {
         let hello = try Harness.example("hello")

@@ -57,10 +57,9 @@ public final class CoreFile {
         Self.child = child
         let keep: [Int32] = [2, fd]
         _ = keep.withUnsafeBufferPointer { ctender_close_all_except($0.baseAddress, Int32($0.count)) }
-        // Ctrl-C reaches the whole process group: the child stops, and we report how.
-        signal(SIGINT, SIG_IGN)
-        signal(SIGQUIT, SIG_IGN)
-        for forwarded in [SIGTERM, SIGHUP] {
+        // What would stop the tender stops the guest; we then end the way it ended. (Ctrl-C
+        // reaches the child twice, from the terminal and from here: it ends all the same.)
+        for forwarded in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
             signal(forwarded) { received in kill(CoreFile.child, received) }
         }
         var status: Int32 = 0
