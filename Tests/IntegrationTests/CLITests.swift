@@ -37,6 +37,8 @@ import Testing
         let inspected = try swiftlet(["inspect", image.path], in: folder)
         #expect(inspected.status == 0, "stderr: \(inspected.stderr)")
         #expect(inspected.stdout.contains("ABI:         version 1"))
+        #expect(inspected.stdout.contains("containers:  hvt: --device /dev/kvm; spt: nothing beyond the default seccomp profile"),
+                "stdout: \(inspected.stdout)")
         #expect(inspected.stdout.contains("targets:     hvt,spt"))
         #expect(inspected.stdout.contains("entry:       0x1001"))
         #expect(inspected.stdout.contains(".text"))

@@ -72,6 +72,7 @@ import Testing
         let labels = config["Labels"] as? [String: String] ?? [:]
         #expect(labels["org.swiftlet.abi-version"] == "\(SWIFTLET_ABI_VERSION)")
         #expect(labels["org.swiftlet.image.targets"] == "hvt,spt", "labels: \(labels)")
+        #expect(labels["org.swiftlet.needs"] == "nothing beyond the default seccomp profile", "labels: \(labels)")
         let imageBytes = try Data(contentsOf: image)
         #expect(labels["org.swiftlet.image.size"] == "\(imageBytes.count)")
         let sha = try tool("/usr/bin/sha256sum", [image.path]).split(separator: " ").first.map(String.init)

@@ -22,6 +22,16 @@ public enum Target: String, CaseIterable, Sendable {
     /// The targets an image is built for when none is named: the two tenders, which share one
     /// image (a virtio image carries the PVH shim and physical load addresses; ask for it).
     public static let tenders: [Target] = [.hvt, .spt]
+
+    /// What a container running this target needs from its runtime (`swiftlet package`'s
+    /// `org.swiftlet.needs` label, `swiftlet inspect`).
+    public var containerNeeds: String {
+        switch self {
+        case .spt: "nothing beyond the default seccomp profile"
+        case .hvt: "--device /dev/kvm"
+        case .virtio: "QEMU inside the container (not packaged yet)"
+        }
+    }
 }
 
 public struct ImageBuilder: Sendable {

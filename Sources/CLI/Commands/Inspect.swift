@@ -29,6 +29,8 @@ struct Inspect: ParsableCommand {
             let compatible = note.version == SWIFTLET_ABI_VERSION ? "" : " (this swiftlet speaks ABI \(SWIFTLET_ABI_VERSION): rebuild the image)"
             print("ABI:         version \(note.version)\(compatible)")
             print("targets:     \(TargetNames.describe(note.targets))")
+            let needs = Target.allCases.filter { note.targets & $0.noteBit != 0 }.map { "\($0.rawValue): \($0.containerNeeds)" }
+            if !needs.isEmpty { print("containers:  \(needs.joined(separator: "; ")) (swiftlet package)") }
         } else {
             print("ABI:         none (not built by `swiftlet build`)")
         }

@@ -118,7 +118,7 @@ struct PackageImage: ParsableCommand {
                 "org.swiftlet.image.size": "\(unikernel.count)",
                 "org.swiftlet.image.sha256": String(OCIImage.digest(unikernel).dropFirst("sha256:".count)),
                 "org.swiftlet.target": target.rawValue,
-                "org.swiftlet.needs": target == .hvt ? "--device /dev/kvm" : "nothing beyond the default seccomp profile",
+                "org.swiftlet.needs": target.containerNeeds,
             ],
             reference: reference)
         let destination = URL(fileURLWithPath: output ?? imageURL.deletingPathExtension().path + "-\(target.rawValue).oci")
