@@ -379,7 +379,7 @@ def main():
                 process.kill()
         for process in processes.values():
             try:
-                process.wait(10)
+                process.wait(60)
             except subprocess.TimeoutExpired:
                 print(f"pid {process.pid} did not exit after SIGKILL", file=sys.stderr)
         started = time.monotonic()
