@@ -90,22 +90,25 @@ func tcpClosedConnection(_ configuration: TCPConfiguration = tcpTestConfiguratio
     TCPConnection(configuration: configuration, sendCapacity: tx, receiveCapacity: rx)
 }
 
-func tcpListening(_ configuration: TCPConfiguration = tcpTestConfiguration(), rx: Int = TCP_RX_CAPACITY) -> TCPConnection {
-    var connection = tcpClosedConnection(configuration, rx: rx)
+func tcpListening(_ configuration: TCPConfiguration = tcpTestConfiguration(), rx: Int = TCP_RX_CAPACITY,
+                  tx: Int = TCP_TX_CAPACITY) -> TCPConnection {
+    var connection = tcpClosedConnection(configuration, rx: rx, tx: tx)
     connection.listen(local: TCP_LOCAL, iss: LISS)
     return connection
 }
 
-func tcpSynReceived(_ configuration: TCPConfiguration = tcpTestConfiguration(), rx: Int = TCP_RX_CAPACITY) -> TCPConnection {
-    var connection = tcpListening(configuration, rx: rx)
+func tcpSynReceived(_ configuration: TCPConfiguration = tcpTestConfiguration(), rx: Int = TCP_RX_CAPACITY,
+                    tx: Int = TCP_TX_CAPACITY) -> TCPConnection {
+    var connection = tcpListening(configuration, rx: rx, tx: tx)
     let out = connection.exchange(tcpFromPeer(seq: RISS, flags: [.syn], options: TCP_PEER_SYN_OPTIONS), at: TCP_T0)
     #expect(out.count == 1)
     #expect(connection.state == .synReceived)
     return connection
 }
 
-func tcpEstablished(_ configuration: TCPConfiguration = tcpTestConfiguration(), rx: Int = TCP_RX_CAPACITY) -> TCPConnection {
-    var connection = tcpSynReceived(configuration, rx: rx)
+func tcpEstablished(_ configuration: TCPConfiguration = tcpTestConfiguration(), rx: Int = TCP_RX_CAPACITY,
+                    tx: Int = TCP_TX_CAPACITY) -> TCPConnection {
+    var connection = tcpSynReceived(configuration, rx: rx, tx: tx)
     #expect(connection.exchange(tcpFromPeer(seq: RISS + 1, ack: LISS + 1), at: TCP_T0) == [])
     #expect(connection.state == .established)
     return connection

@@ -195,6 +195,12 @@ extension TCPConnection {
     /// segment must be dropped.
     mutating func processAck(_ segment: TCPSegmentRepr, ack: TCPSequenceNumber, payloadCount: Int,
                              now: UInt64) -> Bool {
+        if ack > sendMax, let edge = probedEdge, ack <= edge {
+            // The gap before a probe was filled: the peer holds the probe too.
+            sendMax = ack
+            sendNext = TCPSequenceNumber.later(sendNext, ack)
+        }
+        if let edge = probedEdge, sendMax >= edge { probedEdge = nil }
         if ack > sendMax {
             ackNow = true  // acknowledges something not yet sent
             return false

@@ -28,9 +28,9 @@ extension TCPConnection {
             retransmitTimeout(now: now)
             if state == .closed { return }
         }
-        if newDataProbePending {
-            newDataProbePending = false
-            sendNewDataProbe(now: now, emit: emit)
+        if let probe = pendingProbe {
+            pendingProbe = nil
+            sendProbe(probe, now: now, emit: emit)
         }
         if let at = persistAt, now >= at {
             sendPersistProbe(now: now, emit: emit)
@@ -143,6 +143,11 @@ extension TCPConnection {
 
     /// What the send loop would send next, after window, congestion window, Nagle and
     /// sender SWS avoidance (RFC 9293 §3.8.6.2.1), or nil.
+    ///
+    /// While data is in flight, the last segment of a full send buffer waits: the application
+    /// can add nothing until an ACK frees room, so without it a retransmission timeout would
+    /// have no new data to probe with (`newDataProbe`). An ACK frees room and the
+    /// application's next write sends it; at worst it leaves one round trip late.
     func nextDataSegment() -> (length: Int, fin: Bool)? {
         guard isDataState else { return nil }
         let dataEnd = sendUnacknowledged + tx.count
@@ -152,9 +157,12 @@ extension TCPConnection {
         let length = min(sendMSS, unsent, usable)
         let fin = finQueued && sendNext + length == dataEnd
         if length == 0 && !fin { return nil }
+        let outstanding = sendMax != sendUnacknowledged
+        if length == unsent && !fin && sendNext == sendMax && tx.isFull && outstanding {
+            return nil  // the last segment of a full send buffer is kept for a probe
+        }
         // Nagle and SWS avoidance apply to new data, not to go-back-N retransmission.
         if length > 0 && length < sendMSS && !fin && !(sendNext < sendMax) {
-            let outstanding = sendMax != sendUnacknowledged
             if length == unsent {
                 if configuration.nagle && outstanding { return nil }  // Nagle
             } else if length < maximumSendWindow / 2 && outstanding {
@@ -197,10 +205,8 @@ extension TCPConnection {
         case .synSent, .synReceived:
             sendNext = iss
         default:
-            if retransmissions == 1 && newDataProbeLength != nil {
-                newDataProbePending = true
-                return
-            }
+            pendingProbe = newDataProbe(outOfOrder: retransmissions % 2 == 1)
+            if retransmissions == 1 && pendingProbe != nil { return }
             let flight = sendMax - sendUnacknowledged
             slowStartThreshold = max(flight / 2, 2 * sendMSS)
             congestionWindow = sendMSS
@@ -212,25 +218,42 @@ extension TCPConnection {
         }
     }
 
-    /// The first timeout of a flight probes with one new segment, when there is unsent data
-    /// and the peer's window has room for it, before it goes back to SND.UNA (the probe rule
-    /// of RFC 8985 §7.3; cwnd may be exceeded by that one segment). A peer that lost only
-    /// its ACK drops a resent old segment without answering, but new data makes it
-    /// acknowledge: passt 2023-03 forgets the ACK it owes when its socket turns writable
-    /// while our window is shut, and an echo then never moved again (TCPProbeTests).
-    var newDataProbeLength: Int? {
-        guard isDataState, sendNext == sendMax else { return nil }
+    /// Each timeout of a flight sends one segment of new data, when there is unsent data and
+    /// the peer's window has room for it (cwnd may be exceeded by that one segment); the
+    /// first timeout sends only that probe, later ones also go back to SND.UNA (the probe
+    /// rule of RFC 8985 §7.3). A peer that lost only its ACK drops a resent old segment
+    /// without answering; new data makes it answer.
+    ///
+    /// Odd-numbered timeouts start the probe one octet past SND.NXT when they can: a
+    /// receiver answers out-of-order data at once with a duplicate ACK (RFC 5681 §4.2),
+    /// where new data in order may wait for a delayed ACK. passt 2023-03 needs exactly that:
+    /// it updates the ACK it owes (from its host socket) without sending it whenever that
+    /// socket turns writable while our window is shut, and from then on answers only a
+    /// duplicate-ACK trigger (with everything it has received), at most once per value of
+    /// the low 8 bits of what it has received; an echo then never moved again
+    /// (TCPProbeTests). Even-numbered timeouts probe in order, which moves those bits on. A
+    /// receiver that keeps an out-of-order probe acknowledges past SND.NXT once the octet
+    /// between arrives (`probedEdge`). A full send buffer keeps its last segment back so
+    /// there is new data to probe with (`nextDataSegment`).
+    func newDataProbe(outOfOrder: Bool) -> (sequence: TCPSequenceNumber, length: Int)? {
+        guard isDataState else { return nil }
         let unsent = (sendUnacknowledged + tx.count) - sendMax
         let room = (sendUnacknowledged + sendWindow) - sendMax
-        let length = min(sendMSS, unsent, room)
-        return length > 0 ? length : nil
+        let skip = outOfOrder && unsent >= 2 && room >= 2 ? 1 : 0
+        let length = min(sendMSS, unsent - skip, room - skip)
+        return length > 0 ? (sendMax + skip, length) : nil
     }
 
-    mutating func sendNewDataProbe(now: UInt64, emit: (TCPSegmentRepr, UnsafeRawBufferPointer) -> Void) {
-        guard let length = newDataProbeLength else { return }
-        transmit(sequence: sendMax, flags: [.psh], ack: true, length: length, now: now, emit: emit)
-        sendNext = sendMax + length
-        sendMax = sendNext
+    mutating func sendProbe(_ probe: (sequence: TCPSequenceNumber, length: Int), now: UInt64,
+                            emit: (TCPSegmentRepr, UnsafeRawBufferPointer) -> Void) {
+        transmit(sequence: probe.sequence, flags: [.psh], ack: true, length: probe.length, now: now, emit: emit)
+        let end = probe.sequence + probe.length
+        if probe.sequence == sendMax {
+            if sendNext == sendMax { sendNext = end }
+            sendMax = end
+        } else {
+            probedEdge = end
+        }
     }
 
     /// Resends the first unacknowledged segment without moving sendNext.

@@ -83,8 +83,11 @@ public struct TCPConnection {
     var recover = TCPSequenceNumber(0)
     var inFastRecovery = false
     var fastRetransmitPending = false
-    /// The retransmission timer fired for the first time on a flight with new data to send.
-    var newDataProbePending = false
+    /// A probe with new data owed after a retransmission timeout (`newDataProbe`).
+    var pendingProbe: (sequence: TCPSequenceNumber, length: Int)?
+    /// The end of the last probe sent one octet past SND.NXT (`newDataProbe`): the peer may
+    /// acknowledge up to here once the octet in between arrives.
+    var probedEdge: TCPSequenceNumber?
 
     /// A control segment (RST) owed to the peer, sent by the next poll.
     var pendingControl: TCPSegmentRepr?
