@@ -30,10 +30,23 @@ def fail(message):
     sys.exit(1)
 
 
+def connect(port, end):
+    """Connects to 127.0.0.1:PORT, retrying for up to 10 s while nothing listens there yet
+    (the launcher is still starting passt on a busy machine)."""
+    give_up = min(end, time.monotonic() + 10)
+    while True:
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=max(0.1, end - time.monotonic()))
+        except ConnectionRefusedError:
+            if time.monotonic() >= give_up:
+                raise
+            time.sleep(0.1)
+
+
 def http_exchange(port, request, end):
     """Sends `request` (from a thread, as the server may answer before it is all sent), reads
     one response with a Content-Length body, closes; returns the status code."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=max(0.1, end - time.monotonic()))
+    s = connect(port, end)
     s.settimeout(max(0.1, end - time.monotonic()))
     threading.Thread(target=lambda: _send_quietly(s, request), daemon=True).start()
     data = b""
@@ -91,7 +104,7 @@ def main():
         return cut_short(port, size, deadline)
     start = time.monotonic()
     end = start + deadline
-    s = socket.create_connection(("127.0.0.1", port), timeout=deadline)
+    s = connect(port, end)
     s.settimeout(None)
     sent_hash, received_hash = hashlib.sha256(), hashlib.sha256()
     errors = []
