@@ -29,6 +29,10 @@ struct Inspect: ParsableCommand {
             let compatible = note.version == SWIFTLET_ABI_VERSION ? "" : " (this swiftlet speaks ABI \(SWIFTLET_ABI_VERSION): rebuild the image)"
             print("ABI:         version \(note.version)\(compatible)")
             print("targets:     \(TargetNames.describe(note.targets))")
+            for target in Target.allCases {
+                let built = note.targets & target.noteBit != 0
+                print("  \(pad(target.rawValue, 8)) \(built ? TargetNeeds(target).description : "not in this image (swiftlet build --target \(target.rawValue))")")
+            }
             let needs = Target.allCases.filter { note.targets & $0.noteBit != 0 }.map { "\($0.rawValue): \($0.containerNeeds)" }
             if !needs.isEmpty { print("containers:  \(needs.joined(separator: "; ")) (swiftlet package)") }
         } else {
@@ -122,6 +126,28 @@ struct Inspect: ParsableCommand {
         for entry in table.entries {
             print("  \(pad(entry.pathString, pathWidth))  \(pad(entry.contentTypeString, typeWidth))  "
                 + "\(pad(formatSize(Int(clamping: entry.size)), 8))  sha256 \(entry.sha256Hex.prefix(16))")
+        }
+    }
+}
+
+/// What running on a target takes, and whether this machine has it.
+struct TargetNeeds: CustomStringConvertible {
+    let target: Target
+
+    init(_ target: Target) { self.target = target }
+
+    var description: String {
+        switch target {
+        case .hvt:
+            let kvm = access("/dev/kvm", R_OK | W_OK) == 0
+            return "KVM tender: needs /dev/kvm (\(kvm ? "usable here" : "not usable here"))"
+        case .spt:
+            return "seccomp process tender: needs nothing beyond Linux seccomp"
+        case .virtio:
+            let qemu = VirtioRun.findProgram("qemu-system-x86_64") != nil
+            let kvm = access("/dev/kvm", R_OK | W_OK) == 0
+            return "PVH kernel for QEMU (or Firecracker): needs qemu-system-x86_64 (\(qemu ? "installed" : "not installed: apt-get install qemu-system-x86")); "
+                + "KVM optional (\(kvm ? "usable here" : "TCG here, slower"))"
         }
     }
 }
