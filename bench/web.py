@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
-"""HTTP benchmark of examples/web (the Swiftlet web unikernel) on hvt and on spt beside nginx
-(1 worker), all measured by wrk from one network namespace in one run.
+"""HTTP benchmark of examples/web (the Swiftlet web unikernel) on hvt, spt and virtio (QEMU
+microvm with its virtio-net device, KVM where usable, else TCG) beside nginx (1 worker), all
+measured by wrk from one network namespace in one run.
 
 Path: wrk runs in the client namespace swweb-c-PID. Each guest sits on its own tap in that
-namespace (hvt 10.214.1.2, spt 10.214.2.2, the extra 8 MiB hvt guest 10.214.4.2). nginx runs in
+namespace (hvt 10.214.1.2, spt 10.214.2.2, virtio 10.214.5.2 through `swiftlet run --target
+virtio --net tap:tap5`, the extra 8 MiB hvt guest 10.214.4.2). nginx runs in
 a second namespace, swweb-s-PID, behind a veth pair (10.214.3.1 <-> 10.214.3.2), the way
 bench/network.py places its Linux peer. The guests get `ip=... gw=... log=off`.
 
 Measured, per server and URL, with wrk at 1 connection (1 thread) and at 32 connections
 (2 threads), each after a short warm-up, interleaved (every server at one load, then the next
 load; odd rounds in reverse order):
-  - Swiftlet hvt and spt: GET / (index.html from the embedded assets) and GET /api/status;
+  - Swiftlet hvt, spt and virtio: GET / (index.html from the embedded assets) and GET /api/status;
   - nginx, worker_processes 1: (a) `return 200 "<index.html>"` with the same content type,
     (b) static files from a copy of examples/web/assets (open_file_cache on unless
     --no-open-file-cache); both GET /.
@@ -22,9 +24,12 @@ request (wrk -t1 -H "Connection: close", 1 connection and then 200 — a burst o
 that must never be reset — 3 s each) against each server, and whether a fresh connection is
 still answered afterwards.
 
-Needs root, iproute2, wrk and nginx (Debian: apt-get install wrk nginx).
+Needs root, iproute2, wrk and nginx (Debian: apt-get install wrk nginx); virtio needs
+qemu-system-x86_64 (else it is skipped, and says so).
 
-    python3 bench/web.py [--quick] [--duration 10] [--rounds 1] [--json] [--no-build]
+    python3 bench/web.py [--quick] [--duration 10] [--rounds 1] [--json] [--no-build] [--targets hvt,spt,virtio]
+
+Target (issue 10): virtio GET / at 32 connections >= 0.7x hvt (ratios printed at the end).
 
 --quick is 3 s per wrk run (default 10 s). Namespaces and processes are removed on the way out,
 even on failure or Ctrl-C. Exit status 1 if a server failed, died, stopped answering or any
@@ -37,7 +42,7 @@ from benchlib import IP, cpu_ns, fmt, ip, kvm_usable, pinner, ratio
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SELF = os.path.abspath(__file__)
 LOADS = ((1, 1), (32, 2))  # (connections, wrk threads)
-TARGETS = {"hvt": 1, "spt": 2}  # subnet 10.214.N.0/24
+TARGETS = {"hvt": 1, "spt": 2, "virtio": 5}  # subnet 10.214.N.0/24
 NGINX_SUBNET = 3
 MEM8_SUBNET = 4
 
@@ -263,8 +268,8 @@ def build(args, work):
                        stdout=subprocess.DEVNULL, timeout=1800)
     swiftlet = os.path.join(products, "swiftlet")
     images = {}
-    for kind, extra in (("run", []), ("stripped", ["--strip"])):
-        images[kind] = os.path.join(work, f"web-{kind}.swiftlet")
+    for kind, extra in (("run", []), ("stripped", ["--strip"]), ("virtio", ["--target", "virtio"])):
+        images[kind] = os.path.join(work, f"web-{kind}.{'virtio' if kind == 'virtio' else 'swiftlet'}")
         result = subprocess.run([swiftlet, "build", "examples/web", *extra, "-o", images[kind]], cwd=repo,
                                 capture_output=True, text=True, timeout=900)
         if result.returncode != 0:
@@ -342,7 +347,7 @@ def main():
     parser.add_argument("--warmup", type=float, help="seconds of warm-up per server/URL (default 2, --quick 1)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="repeat the interleaved runs; odd rounds go in reverse order; medians reported")
-    parser.add_argument("--targets", default="hvt,spt")
+    parser.add_argument("--targets", default="hvt,spt,virtio")
     parser.add_argument("--no-mem8", action="store_true", help="skip the extra hvt run with --mem 8M")
     parser.add_argument("--close-seconds", type=float, default=3.0,
                         help="length of the new-connection-per-request runs (Connection: close) at the end; 0: skip")
@@ -433,13 +438,19 @@ def main():
 
         def start_guest(name, target, subnet, mem=None):
             server = Server(name, f"{target} guest" + (f" --mem {mem}" if mem else ""))
-            argv = [IP, "netns", "exec", client_ns, os.path.join(products, f"swiftlet-{target}"),
-                    *(["--mem", mem] if mem else []), "--net", f"tap:tap{subnet}", images["run"], "--",
+            # virtio: the CLI runs QEMU (its child, which does the work: counted in the server's CPU).
+            runner = [os.path.join(products, "swiftlet"), "run", "--target", "virtio"] if target == "virtio" \
+                else [os.path.join(products, f"swiftlet-{target}")]
+            argv = [IP, "netns", "exec", client_ns, *runner,
+                    *(["--mem", mem] if mem else []), "--net", f"tap:tap{subnet}",
+                    images["virtio" if target == "virtio" else "run"], "--",
                     f"ip=10.214.{subnet}.2/24", f"gw=10.214.{subnet}.1", "log=off"]
             servers.append(server)
             if not server.start(argv, "web: serving", server_cpus):
                 return None
             server.address = f"10.214.{subnet}.2"
+            if target == "virtio":
+                server.pids = [server.process.pid] + children(server.process.pid)
             return server
 
         # Tests: (key, label, server, url, port, path)
@@ -452,6 +463,11 @@ def main():
             if target == "hvt" and not kvm_usable():
                 report["skipped"]["hvt"] = "no usable /dev/kvm"
                 continue
+            if target == "virtio":
+                if not shutil.which("qemu-system-x86_64"):
+                    report["skipped"]["virtio"] = "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
+                    continue
+                report["config"]["virtio_accel"] = "kvm" if kvm_usable() else "tcg"
             server = start_guest(target, target, TARGETS[target])
             if server is None:
                 problems.append(f"{target} guest: {servers[-1].error}")
@@ -743,7 +759,13 @@ def print_report(report, duration):
           f"so a crash report names functions)")
 
     print()
-    print("targets (issue 4):")
+    print("targets (issues 4 and 10):")
+    hvt32 = ((results.get("hvt") or {}).get("c32") or {}).get("rps")
+    virtio32 = ((results.get("virtio") or {}).get("c32") or {}).get("rps")
+    if hvt32 and virtio32:
+        x = virtio32 / hvt32
+        print(f"  virtio ({report['config'].get('virtio_accel')}) GET / at 32 connections vs hvt: {x:.2f}x  "
+              f"{'met' if x >= 0.7 else 'NOT met'} (>= 0.7x)")
     for target in ("hvt", "spt"):
         r32 = (results.get(target) or {}).get("c32")
         if not r32:
