@@ -40,6 +40,10 @@ import Testing
         #expect(inspected.stdout.contains("containers:  hvt: --device /dev/kvm; spt: nothing beyond the default seccomp profile"),
                 "stdout: \(inspected.stdout)")
         #expect(inspected.stdout.contains("targets:     hvt,spt"))
+        #expect(inspected.stdout.contains("  hvt      KVM tender: needs /dev/kvm (\(Harness.kvmAvailable ? "usable here" : "not usable here"))"),
+                "\(inspected.stdout)")
+        #expect(inspected.stdout.contains("  spt      seccomp process tender: needs nothing beyond Linux seccomp"))
+        #expect(inspected.stdout.contains("  virtio   not in this image (swiftlet build --target virtio)"))
         #expect(inspected.stdout.contains("entry:       0x1001"))
         #expect(inspected.stdout.contains(".text"))
         #expect(inspected.stdout.contains("greeter"), "size by module should list the app module")

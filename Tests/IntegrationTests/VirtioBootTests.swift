@@ -100,6 +100,16 @@ struct VirtioBootTests {
         #expect(result.stdout.contains("Hello from Swiftlet!"))
     }
 
+    @Test func inspectSaysWhatTheVirtioTargetNeeds() throws {
+        let image = try VirtioHarness.image("hello")
+        let result = try Harness.run(Harness.productsFolder.appendingPathComponent("swiftlet-cli"), ["inspect", image.path])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stdout.contains("targets:     virtio"), "\(result.stdout)")
+        #expect(result.stdout.contains("  virtio   PVH kernel for QEMU (or Firecracker): needs qemu-system-x86_64 (installed); KVM optional ("),
+                "\(result.stdout)")
+        #expect(result.stdout.contains("  hvt      not in this image (swiftlet build --target hvt)"))
+    }
+
     @Test(arguments: VirtioHarness.configurations, [("overflow", "addOverflowing"), ("segv", "touchUnmappedMemory"), ("oom", "out of memory")])
     func crashReportNamesTheFunction(configuration: VirtioHarness.Configuration, crash: (mode: String, expected: String)) throws {
         let image = try VirtioHarness.image("crash")
