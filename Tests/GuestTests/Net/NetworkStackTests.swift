@@ -406,6 +406,34 @@ private func tcp(from port: UInt16, to destination: UInt16, flags: TCPFlags, seq
         #expect(stream.isAtEnd)
     }
 
+    /// A client that acknowledges the server's FIN but never sends its own must not hold the
+    /// connection's buffers for good once the application has let go of it; one the
+    /// application still holds (a half-close it reads from) waits as long as the peer likes.
+    @Test func anOrphanedConnectionInFinWait2EndsAfterTheFinTimeout() throws {
+        let (stack, link, listener) = Self.makeStack(maximumConnections: 4)
+        var kept: TCPStream?
+        for (index, port) in [UInt16(30000), 30001].enumerated() {
+            let now = UInt64(1 + 2 * index)  // the first stream is the stack's alone from now 3 on
+            let stream = try #require(try Self.connect(stack, link, listener, port: port, sequence: 100, now: now))
+            stream.close()
+            stack.transmitPending(now: now)
+            let fin = try #require(try Self.segmentsSent(link).first { $0.flags.contains(.fin) })
+            link.inbound = [ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(
+                from: port, to: 80, flags: .ack, sequence: 101, ack: fin.sequenceNumber.rawValue &+ 1)))]
+            stack.poll(now: now + 1)
+            #expect(stream.state == .finWait2)
+            if port == 30001 { kept = stream }
+        }
+        stack.poll(now: 3 + 60 * tcpSecond - 1)
+        #expect(stack.tcp.activeConnectionCount == 2, "not before the timeout")
+        stack.poll(now: 3 + 60 * tcpSecond)
+        #expect(stack.tcp.activeConnectionCount == 1)
+        #expect(stack.tcp.streams[TCPFourTuple(localPort: 80, remoteAddress: peerIP, remotePort: 30001)] != nil,
+                "the stream the application holds stays")
+        #expect(try Self.segmentsSent(link).isEmpty, "ended silently, as Linux's orphans")
+        #expect(kept?.state == .finWait2)
+    }
+
     @Test func pastTheTimeWaitLimitTheOldestAreForgotten() throws {
         let (stack, link, listener) = Self.makeStack(maximumConnections: 4, maximumTimeWait: 3)
         for index in 0..<10 {

@@ -334,6 +334,7 @@ extension NetworkStack {
     func pollTCP(now: UInt64) {
         var finished: [TCPFourTuple] = []
         var timingOut: [TCPFourTuple] = []
+        var lingering: [TCPFourTuple] = []
         for (key, stream) in tcp.streams {
             let remote = key.remoteAddress
             stream.connection.poll(now: now) { segment, payload in
@@ -342,8 +343,13 @@ extension NetworkStack {
             switch stream.connection.state {
             case .closed: finished.append(key)
             case .timeWait: timingOut.append(key)
+            case .finWait2 where stream.connection.finWait2DeadlineAt == nil: lingering.append(key)
             default: break
             }
+        }
+        // Only the stack still holds these: the application let go after closing.
+        for key in lingering where isKnownUniquelyReferenced(&tcp.streams[key]!) {
+            tcp.streams[key]!.connection.orphan(now: now)
         }
         for key in finished {
             if let stream = tcp.streams.removeValue(forKey: key) { removeFromListeners(stream) }

@@ -51,6 +51,10 @@ public struct TCPConfiguration: Sendable {
     public var keepAliveInterval: UInt64? = nil
     /// Unanswered keep-alive probes after which the connection is dropped.
     public var keepAliveProbeLimit = 9
+    /// How long a connection the application has let go of waits in FIN-WAIT-2 for the
+    /// peer's FIN (Linux's `tcp_fin_timeout`, 60 s): a peer that never closes would otherwise
+    /// hold the connection's buffers for good. `nil` waits forever (RFC 9293 sets no limit).
+    public var orphanFinWait2Timeout: UInt64? = 60 * second
     /// Maximum segment lifetime; TIME-WAIT lasts 2 × MSL (default 30 s, so 60 s).
     public var maximumSegmentLifetime: UInt64 = 30 * second
     /// RTO bounds (RFC 6298). The RFC's minimum is 1 s; we use 200 ms, as Linux does,

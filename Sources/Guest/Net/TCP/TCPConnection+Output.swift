@@ -20,6 +20,11 @@ extension TCPConnection {
                 enterClosed()
                 return
             }
+        case .finWait2:
+            if let at = finWait2DeadlineAt, now >= at {
+                enterClosed()
+                return
+            }
         default:
             break
         }
@@ -106,6 +111,7 @@ extension TCPConnection {
         consider(delayedAckAt)
         consider(keepAliveAt)
         consider(timeWaitAt)
+        if state == .finWait2 { consider(finWait2DeadlineAt) }
         return earliest
     }
 

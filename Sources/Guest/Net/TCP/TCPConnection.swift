@@ -67,6 +67,8 @@ public struct TCPConnection {
     var keepAliveAt: UInt64?
     var keepAliveProbes = 0
     var timeWaitAt: UInt64?
+    /// When an orphaned connection in FIN-WAIT-2 gives up on the peer's FIN (`orphan`).
+    var finWait2DeadlineAt: UInt64?
     /// The receive window once TIME-WAIT has given the buffer back.
     var releasedWindow: Int?
 
@@ -208,6 +210,15 @@ public struct TCPConnection {
         }
     }
 
+    /// The application holds this connection no more. In FIN-WAIT-2 (our FIN acknowledged,
+    /// the peer's not yet sent) it then ends, silently as Linux's orphans do, if the peer has
+    /// not closed within `orphanFinWait2Timeout`; a half-closed connection the application
+    /// still reads from waits as long as the peer likes.
+    public mutating func orphan(now: UInt64) {
+        guard state == .finWait2, finWait2DeadlineAt == nil, let timeout = configuration.orphanFinWait2Timeout else { return }
+        finWait2DeadlineAt = now &+ timeout
+    }
+
     /// Abort (RFC 9293 §3.10.5): a synchronized connection sends RST; everything queued is
     /// dropped and the connection is CLOSED at once.
     public mutating func abort() {
@@ -244,6 +255,7 @@ public struct TCPConnection {
         persistAt = nil
         keepAliveAt = nil
         timeWaitAt = nil
+        finWait2DeadlineAt = nil
         delayedAckAt = nil
         ackNow = false
         fastRetransmitPending = false
