@@ -45,14 +45,18 @@ public struct ImageBuilder: Sendable {
         self.log = log
     }
 
+    // -g: images carry DWARF (file:line, frames, locals for gdb) unless built with --strip;
+    // DWARF 4 and no clang-module breadcrumbs, which gdb cannot resolve (it warned about
+    // every .pcm reference). The debug sections are not loaded: they cost file size only.
     static let swiftFlags = [
         "-enable-experimental-feature", "Embedded", "-enable-experimental-feature", "Extern",
         "-target", Toolchain.guestTriple, "-wmo", "-Osize",
+        "-g", "-dwarf-version=4", "-Xfrontend", "-no-clang-module-breadcrumbs",
         "-Xcc", "-ffreestanding", "-Xcc", "-fno-omit-frame-pointer",
         "-Xfrontend", "-disable-stack-protector", "-Xfrontend", "-function-sections",
     ]
     static let cFlags = [
-        "-target", Toolchain.guestTriple, "-O2", "-ffreestanding", "-fno-builtin", "-fno-stack-protector",
+        "-target", Toolchain.guestTriple, "-gdwarf-4", "-O2", "-ffreestanding", "-fno-builtin", "-fno-stack-protector",
         "-fno-omit-frame-pointer", "-ffunction-sections",
     ]
 
@@ -64,7 +68,10 @@ public struct ImageBuilder: Sendable {
     }
 
     /// Builds `application` into `output`, for the targets given (its note lists them all).
-    public func build(_ application: Application, targets: [Target], output: URL, strip: Bool = false) throws(BuildError) -> Result {
+    /// With `unoptimized`, the application's own code is compiled -Onone (the library OS stays
+    /// -Osize), so a debugger sees every local and each line in order.
+    public func build(_ application: Application, targets: [Target], output: URL, strip: Bool = false,
+                      unoptimized: Bool = false) throws(BuildError) -> Result {
         // async/await: Embedded Swift needs an explicit `import _Concurrency` for any async
         // code, and a module that imports it needs the concurrency runtime at link time; so
         // only such applications get the library OS built with its event loop, and the runtime.
@@ -78,7 +85,8 @@ public struct ImageBuilder: Sendable {
         let appObject = work.appendingPathComponent("\(application.name).o")
         // As with SwiftPM: a main.swift holds top-level code; otherwise a type is marked @main.
         let hasMainFile = application.sources.contains { $0.lastPathComponent == "main.swift" }
-        try run("compiling \(application.name)", toolchain.swiftc, Self.swiftFlags + (hasMainFile ? [] : ["-parse-as-library"]) + [
+        let appFlags = unoptimized ? Self.swiftFlags.map { $0 == "-Osize" ? "-Onone" : $0 } : Self.swiftFlags
+        try run("compiling \(application.name)", toolchain.swiftc, appFlags + (hasMainFile ? [] : ["-parse-as-library"]) + [
             "-I", home.abiInclude.path, "-I", runtime.path, "-module-name", application.name,
             "-c", "-o", appObject.path,
         ] + application.sources.map(\.path))
@@ -131,7 +139,7 @@ public struct ImageBuilder: Sendable {
             "-T", home.freestanding.appendingPathComponent("image.ld").path,
         ] + Self.linkerDefinitions(virtio: virtio).map { "--defsym=\($0.key)=\($0.value)" }
           + objects.map(\.path) + ["-o", output.path])
-        if strip { try self.strip(output) }
+        if strip { try self.strip(output) } else { try dropNameIndex(output) }
         let size = (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0
         return Result(image: output, size: size, assets: assets)
     }
@@ -169,6 +177,13 @@ public struct ImageBuilder: Sendable {
     public func strip(_ image: URL) throws(BuildError) {
         guard let objcopy = toolchain.objcopy else { throw .toolchain("no llvm-objcopy in the toolchain; cannot strip") }
         try run("stripping", objcopy, ["--strip-all", image.path])
+    }
+
+    /// The linker concatenates each object's .debug_names index instead of merging them, and
+    /// gdb then ignores the section with a warning at every start: drop it (an index only).
+    func dropNameIndex(_ image: URL) throws(BuildError) {
+        guard let objcopy = toolchain.objcopy else { return }
+        try run("removing .debug_names", objcopy, ["--remove-section=.debug_names", image.path])
     }
 
     /// Whether any of `sources` imports _Concurrency (which async code needs in Embedded Swift).

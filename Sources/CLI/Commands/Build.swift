@@ -1,4 +1,4 @@
-// `swiftlet build [PATH] [--target hvt|spt|virtio|all] [-o IMAGE] [--strip] [--assets DIR]`
+// `swiftlet build [PATH] [--target hvt|spt|virtio|all] [-o IMAGE] [--strip] [--debug] [--assets DIR]`
 import ArgumentParser
 import Foundation
 import SwiftletBuild
@@ -15,24 +15,27 @@ struct Build: ParsableCommand {
     @Option(name: .shortAndLong, help: "Where to write the image (default: PATH/.build/swiftlet/NAME.swiftlet).")
     var output: String?
 
-    @Flag(help: "Remove symbols (smaller image; crash reports lose function names).")
+    @Flag(help: "Remove symbols and DWARF (smaller image; crash reports lose function names, gdb sees no source).")
     var strip = false
+
+    @Flag(help: "Compile the application unoptimized (-Onone), for a debugger: every local visible, lines in order.")
+    var debug = false
 
     @Option(help: "Folder of static files to embed in the image (default: PATH/assets, if it exists).")
     var assets: String?
 
     func run() throws {
-        let image = try Self.build(path: path, targets: target.targets, output: output, strip: strip, assets: assets)
+        let image = try Self.build(path: path, targets: target.targets, output: output, strip: strip, debug: debug, assets: assets)
         say("built \(image.image.path) (\(formatSize(image.size)))")
     }
 
-    static func build(path: String, targets: [Target], output: String?, strip: Bool = false,
+    static func build(path: String, targets: [Target], output: String?, strip: Bool = false, debug: Bool = false,
                       assets: String? = nil) throws -> ImageBuilder.Result {
         let application = try Application(path: path, assets: assets)
         let builder = ImageBuilder(toolchain: try Toolchain.locate(), home: try SwiftletHome.locate(), log: { say($0) })
         let destination = output.map { URL(fileURLWithPath: $0) } ?? defaultImage(for: application)
         try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
-        return try builder.build(application, targets: targets, output: destination, strip: strip)
+        return try builder.build(application, targets: targets, output: destination, strip: strip, unoptimized: debug)
     }
 
     static func defaultImage(for application: Application) -> URL {

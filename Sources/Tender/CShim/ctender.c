@@ -59,11 +59,47 @@ int ctender_kvm_set_sregs(int vcpu, const struct kvm_sregs *sregs) { return ioct
 int ctender_kvm_get_regs(int vcpu, struct kvm_regs *regs) { return ioctl(vcpu, KVM_GET_REGS, regs); }
 int ctender_kvm_set_regs(int vcpu, const struct kvm_regs *regs) { return ioctl(vcpu, KVM_SET_REGS, regs); }
 int ctender_kvm_run(int vcpu) { return ioctl(vcpu, KVM_RUN, 0); }
+int ctender_kvm_get_fpu(int vcpu, struct kvm_fpu *fpu) { return ioctl(vcpu, KVM_GET_FPU, fpu); }
+
+int ctender_kvm_set_guest_debug(int vcpu, uint32_t control) {
+    struct kvm_guest_debug debug;
+    memset(&debug, 0, sizeof debug);
+    debug.control = control;
+    return ioctl(vcpu, KVM_SET_GUEST_DEBUG, &debug);
+}
 int ctender_kvm_tsc_khz(int vcpu) { return ioctl(vcpu, KVM_GET_TSC_KHZ, 0); }
 
 uint64_t ctender_kvm_run_request(void) { return KVM_RUN; }
 uint64_t ctender_kvm_get_regs_request(void) { return KVM_GET_REGS; }
 uint64_t ctender_kvm_get_sregs_request(void) { return KVM_GET_SREGS; }
+uint64_t ctender_kvm_set_regs_request(void) { return KVM_SET_REGS; }
+uint64_t ctender_kvm_set_sregs_request(void) { return KVM_SET_SREGS; }
+uint64_t ctender_kvm_get_fpu_request(void) { return KVM_GET_FPU; }
+uint64_t ctender_kvm_set_guest_debug_request(void) { return KVM_SET_GUEST_DEBUG; }
+
+/* --gdb: the debugger's bytes interrupt KVM_RUN. SIGIO (O_ASYNC) arrives when the client sends
+ * anything; the handler sets immediate_exit, so a KVM_RUN in progress or the next one returns
+ * EINTR at once and the tender looks for the client's Ctrl-C. No SA_RESTART: a read or ppoll
+ * the signal interrupts returns EINTR, which the callers retry. */
+static struct kvm_run *volatile kicked_run;
+
+static void kick_vcpu(int signal) {
+    (void)signal;
+    if (kicked_run) kicked_run->immediate_exit = 1;
+}
+
+int ctender_kick_vcpu_on_input(int fd, struct kvm_run *run) {
+    kicked_run = run;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = kick_vcpu;
+    sigemptyset(&action.sa_mask);
+    if (sigaction(SIGIO, &action, NULL) != 0) return -1;
+    if (fcntl(fd, F_SETOWN, getpid()) != 0) return -1;
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_ASYNC | O_NONBLOCK) != 0) return -1;
+    return 0;
+}
 
 long ctender_getrandom(void *buffer, unsigned long length) { return getrandom(buffer, length, 0); }
 

@@ -15,17 +15,21 @@ public struct TenderOptions: Equatable {
     public var pcapLimit = PacketCapture.defaultLimit
     /// `--core DIR`: where a crash leaves an ELF core file of the guest.
     public var coreDirectory: String?
+    /// `--gdb [HOST:]PORT`: wait for a GDB client there and start the guest stopped.
+    public var gdb: GDBListenAddress?
     /// Hidden: install the seccomp filter, then make a forbidden system call (self-test).
     public var seccompSelfTest = false
 
     public static let usage = """
-        usage: TENDER [--mem SIZE] [--net tap:NAME|fd:N[,mac=XX:XX:XX:XX:XX:XX]]... IMAGE [--] [GUEST ARGUMENTS...]
+        usage: TENDER [--mem SIZE] [--gdb [HOST:]PORT] [--net tap:NAME|fd:N[,mac=XX:XX:XX:XX:XX:XX]]... IMAGE [--] [GUEST ARGUMENTS...]
           SIZE: bytes, or with a K/M/G suffix (default 32M, from 4M to 4G, a multiple of 2M)
           --net tap:NAME  attach an existing tap interface
           --net fd:N      attach a connected stream socket speaking passt's framing (4-byte length + frame)
           --pcap FILE     record every frame in and out of the guest's network (pcap format)
           --pcap-limit SIZE  stop recording before FILE would exceed SIZE (default 64M)
           --core DIR      if the guest crashes, write an ELF core file of it into DIR
+          --gdb [HOST:]PORT  serve the GDB remote protocol there (default host 127.0.0.1); the guest
+                          starts stopped before its first instruction
         """
 
     public init(imagePath: String) { self.imagePath = imagePath }
@@ -38,6 +42,7 @@ public struct TenderOptions: Equatable {
         var networks: [NetworkSpec] = []
         var pcapPath: String?, coreDirectory: String?
         var pcapLimit = PacketCapture.defaultLimit
+        var gdb: GDBListenAddress?
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
@@ -67,6 +72,10 @@ public struct TenderOptions: Equatable {
                     }
                     pcapLimit = Int(bytes)
                 }
+            case "--gdb":
+                guard index < arguments.count else { throw .usage("--gdb needs [HOST:]PORT, e.g. --gdb 1234") }
+                gdb = try GDBListenAddress(parsing: arguments[index])
+                index += 1
             case "--seccomp-self-test":
                 seccompSelfTest = true
             case "--help", "-h":
@@ -86,6 +95,7 @@ public struct TenderOptions: Equatable {
         self.pcapPath = pcapPath
         self.pcapLimit = pcapLimit
         self.coreDirectory = coreDirectory
+        self.gdb = gdb
     }
 
     /// "64M", "1G", "4194304" → bytes; must lie in the ABI's range and be 2 MiB aligned.

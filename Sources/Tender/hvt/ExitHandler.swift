@@ -5,11 +5,33 @@ import SwiftletABI
 import TenderCore
 
 extension VirtualMachine {
+    /// Why `run(hypercalls:debugging:)` returned.
+    enum Stop {
+        /// The guest halted or crashed; the run is over.
+        case ended(HypercallHandler.Outcome)
+        /// Debugging only: a CPU exception in guest code, #DB and #BP included. The guest's own
+        /// registers are back in the vCPU (the exception stub's frame undone), so the debugger
+        /// sees the guest where it was; `crash` is what it means if the guest goes no further.
+        case exception(vector: UInt8, crash: GuestCrash)
+        /// Debugging only: KVM_RUN returned EINTR (the debugger sent something).
+        case kicked
+    }
+
     func runGuest(hypercalls: HypercallHandler) -> HypercallHandler.Outcome {
         while true {
+            if case .ended(let outcome) = run(hypercalls: hypercalls, debugging: false) { return outcome }
+        }
+    }
+
+    func run(hypercalls: HypercallHandler, debugging: Bool) -> Stop {
+        while true {
             if ctender_kvm_run(vcpu) != 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                return .crash(GuestCrash(cause: .machine("KVM_RUN failed: \(SystemError.describe(errno))")))
+                if errno == EINTR || errno == EAGAIN {
+                    if debugging { return .kicked }
+                    run.pointee.immediate_exit = 0
+                    continue
+                }
+                return .ended(.crash(GuestCrash(cause: .machine("KVM_RUN failed: \(SystemError.describe(errno))"))))
             }
             switch Int32(run.pointee.exit_reason) {
             case KVM_EXIT_MMIO:
@@ -17,26 +39,34 @@ extension VirtualMachine {
                 let offset = mmio.phys_addr &- SWIFTLET_HVT_HYPERCALL_PAGE
                 guard mmio.is_write == 1, mmio.len == 8, offset % 8 == 0, offset / 8 >= 1,
                       offset / 8 <= UInt64(SWIFTLET_HC_MAX.rawValue) else {
-                    return .crash(crash(.exception(vector: 14, errorCode: 0, faultAddress: mmio.phys_addr)))
+                    return .ended(.crash(crash(.exception(vector: 14, errorCode: 0, faultAddress: mmio.phys_addr))))
                 }
                 let argument = withUnsafeBytes(of: mmio.data) { $0.loadUnaligned(as: UInt64.self) }
                 let outcome = hypercalls.handle(number: UInt32(offset / 8), argument: GuestAddress(raw: argument))
                 if case .crash(var crash) = outcome, crash.registers == nil {
                     crash.registers = registerSnapshot()
                     crash.allRegisters = registers().map { allRegisters($0) }
-                    return .crash(crash)
+                    return .ended(.crash(crash))
                 }
-                if outcome != .resume { return outcome }
+                if outcome != .resume { return .ended(outcome) }
             case KVM_EXIT_HLT:
-                return .crash(exception())
+                guard let frame = exceptionFrame() else {
+                    return .ended(.crash(crash(.machine("guest halted outside an exception stub"))))
+                }
+                let crash = exception(frame)
+                guard debugging else { return .ended(.crash(crash)) }
+                guard returnToGuest(frame) else {
+                    return .ended(.crash(self.crash(.machine("cannot restore the guest's registers after exception \(frame.vector)"))))
+                }
+                return .exception(vector: frame.vector, crash: crash)
             case KVM_EXIT_SHUTDOWN:
-                return .crash(crash(.machine("guest triple-faulted (an exception while handling an exception)")))
+                return .ended(.crash(crash(.machine("guest triple-faulted (an exception while handling an exception)"))))
             case KVM_EXIT_FAIL_ENTRY:
-                return .crash(crash(.machine("KVM could not enter the guest (hardware entry failure \(run.pointee.fail_entry.hardware_entry_failure_reason))")))
+                return .ended(.crash(crash(.machine("KVM could not enter the guest (hardware entry failure \(run.pointee.fail_entry.hardware_entry_failure_reason))"))))
             case KVM_EXIT_INTERNAL_ERROR:
-                return .crash(crash(.machine("KVM internal error \(run.pointee.internal.suberror) (an instruction the host cannot emulate?)")))
+                return .ended(.crash(crash(.machine("KVM internal error \(run.pointee.internal.suberror) (an instruction the host cannot emulate?)"))))
             default:
-                return .crash(crash(.machine("unexpected KVM exit \(run.pointee.exit_reason)")))
+                return .ended(.crash(crash(.machine("unexpected KVM exit \(run.pointee.exit_reason)"))))
             }
         }
     }
@@ -67,19 +97,42 @@ extension VirtualMachine {
         registers().map { GuestCrash.Registers(rip: $0.rip, rsp: $0.rsp, rbp: $0.rbp) }
     }
 
-    /// An exception stub halted: read the frame it left on the interrupt stack.
-    private func exception() -> GuestCrash {
-        guard let regs = registers(),
-              let offset = X86SystemArea.offset(of: regs.rsp, count: 7 * 8) else {
-            return crash(.machine("guest halted outside an exception stub"))
-        }
-        let frame = (0..<7).map { systemArea.loadUnaligned(fromByteOffset: offset + $0 * 8, as: UInt64.self) }
-        let faultAddress = frame[0] == 14 ? (specialRegisters()?.cr2 ?? 0) : 0
+    /// What an exception stub pushed before its `hlt` (X86SystemArea.writeStub): the vector,
+    /// the error code, then the CPU's frame (rip, cs, rflags, rsp, ss).
+    struct ExceptionFrame {
+        var vector: UInt8, errorCode: UInt64, rip: UInt64, cs: UInt64, rflags: UInt64, rsp: UInt64, ss: UInt64
+    }
+
+    private func exceptionFrame() -> ExceptionFrame? {
+        guard let regs = registers(), let offset = X86SystemArea.offset(of: regs.rsp, count: 7 * 8) else { return nil }
+        let words = (0..<7).map { systemArea.loadUnaligned(fromByteOffset: offset + $0 * 8, as: UInt64.self) }
+        return ExceptionFrame(vector: UInt8(truncatingIfNeeded: words[0]), errorCode: words[1], rip: words[2],
+                              cs: words[3], rflags: words[4], rsp: words[5], ss: words[6])
+    }
+
+    /// An exception stub halted: the crash its frame describes.
+    private func exception(_ frame: ExceptionFrame) -> GuestCrash {
+        let faultAddress = frame.vector == 14 ? (specialRegisters()?.cr2 ?? 0) : 0
+        let regs = registers() ?? kvm_regs()
         // The stub only pushed: every other register still holds the guest's value at the fault.
         var all = allRegisters(regs)
-        all[.rip] = frame[2]; all[.cs] = frame[3]; all[.eflags] = frame[4]; all[.rsp] = frame[5]; all[.ss] = frame[6]
+        all[.rip] = frame.rip; all[.cs] = frame.cs; all[.eflags] = frame.rflags; all[.rsp] = frame.rsp; all[.ss] = frame.ss
         return GuestCrash(
-            cause: .exception(vector: UInt8(truncatingIfNeeded: frame[0]), errorCode: frame[1], faultAddress: faultAddress),
-            registers: .init(rip: frame[2], rsp: frame[5], rbp: regs.rbp), allRegisters: all)
+            cause: .exception(vector: frame.vector, errorCode: frame.errorCode, faultAddress: faultAddress),
+            registers: .init(rip: frame.rip, rsp: frame.rsp, rbp: regs.rbp), allRegisters: all)
+    }
+
+    /// Undoes the exception's entry into its stub, as its `iretq` would: the guest's rip, rsp
+    /// and flags from the frame, and its CPL3 code and stack segments. The stub changes no
+    /// other register. (KVM_SET_GUEST_DEBUG cannot do this job here: under KVM-PVM, #BP and
+    /// #DB raised at CPL3 reach the guest's IDT and never exit to the tender.)
+    private func returnToGuest(_ frame: ExceptionFrame) -> Bool {
+        guard var regs = registers(), var sregs = specialRegisters() else { return false }
+        regs.rip = frame.rip
+        regs.rsp = frame.rsp
+        regs.rflags = frame.rflags
+        sregs.cs = Self.guestCodeSegment
+        sregs.ss = Self.guestDataSegment
+        return ctender_kvm_set_regs(vcpu, &regs) == 0 && ctender_kvm_set_sregs(vcpu, &sregs) == 0
     }
 }

@@ -67,11 +67,8 @@ final class VirtualMachine {
         sregs.efer = 0x100 | 0x400 | 0x800                     // LME, LMA, NXE
         sregs.gdt = kvm_dtable(base: base + X86SystemArea.gdt, limit: UInt16(X86SystemArea.gdtEntries.count * 8 - 1), padding: (0, 0, 0))
         sregs.idt = kvm_dtable(base: base + X86SystemArea.idt, limit: 32 * 16 - 1, padding: (0, 0, 0))
-        let code = kvm_segment(base: 0, limit: 0xFFFF_FFFF, selector: X86SystemArea.userCode, type: 0xB,
-                               present: 1, dpl: 3, db: 0, s: 1, l: 1, g: 1, avl: 0, unusable: 0, padding: 0)
-        let data = kvm_segment(base: 0, limit: 0xFFFF_FFFF, selector: X86SystemArea.userData, type: 0x3,
-                               present: 1, dpl: 3, db: 1, s: 1, l: 0, g: 1, avl: 0, unusable: 0, padding: 0)
-        sregs.cs = code
+        let data = Self.guestDataSegment
+        sregs.cs = Self.guestCodeSegment
         sregs.ss = data; sregs.ds = data; sregs.es = data; sregs.fs = data; sregs.gs = data
         sregs.tr = kvm_segment(base: base + X86SystemArea.tss, limit: X86SystemArea.tssLimit,
                                selector: X86SystemArea.taskRegister, type: 0xB,
@@ -87,6 +84,12 @@ final class VirtualMachine {
         regs.rflags = 0x2
         guard ctender_kvm_set_regs(vcpu, &regs) == 0 else { throw .system("KVM_SET_REGS failed", errno: errno) }
     }
+
+    /// The guest's 64-bit code and data segments, at CPL3.
+    static let guestCodeSegment = kvm_segment(base: 0, limit: 0xFFFF_FFFF, selector: X86SystemArea.userCode, type: 0xB,
+                                              present: 1, dpl: 3, db: 0, s: 1, l: 1, g: 1, avl: 0, unusable: 0, padding: 0)
+    static let guestDataSegment = kvm_segment(base: 0, limit: 0xFFFF_FFFF, selector: X86SystemArea.userData, type: 0x3,
+                                              present: 1, dpl: 3, db: 1, s: 1, l: 0, g: 1, avl: 0, unusable: 0, padding: 0)
 
     func registers() -> kvm_regs? {
         var regs = kvm_regs()

@@ -1,5 +1,6 @@
 // swiftlet-hvt: the KVM tender. Loads a Swiftlet image, enters it at CPL3, serves its
-// hypercalls under a seccomp allow-list, and reports how it ended.
+// hypercalls under a seccomp allow-list, and reports how it ended. With --gdb, it waits for
+// one GDB client first and runs the guest under its control.
 import CTender
 import Glibc
 import SwiftletABI
@@ -23,13 +24,28 @@ TenderExit.run(name: "swiftlet-hvt", { () throws(TenderError) -> HypercallHandle
         },
         entry: launch.image.elf.entry, stackTop: launch.layout.stackTop.raw, bootInfo: launch.layout.bootInfo.raw)
 
+    let debuggerFD = try launch.options.gdb.map { address throws(TenderError) in
+        try GDBConnection.acceptOne(on: address) {
+            TenderExit.writeStandardError("swiftlet-hvt: guest stopped before its first instruction; waiting for gdb on \(address) (gdb \(launch.options.imagePath) -ex 'target remote \(address)')\n")
+        }
+    }
+    if let debuggerFD, ctender_kick_vcpu_on_input(debuggerFD, machine.run) != 0 {
+        throw .system("--gdb: cannot make the debugger connection signal-driven", errno: errno)
+    }
+    let runRequests = [ctender_kvm_run_request(), ctender_kvm_get_regs_request(), ctender_kvm_get_sregs_request()]
     try launch.confine(with: SeccompPolicy.hvt(
         vcpuFD: machine.vcpu, consoleFDs: [1, 2], deviceFDs: launch.deviceFDs, recordingFDs: launch.recordingFDs,
-        kvmRunRequests: [ctender_kvm_run_request(), ctender_kvm_get_regs_request(), ctender_kvm_get_sregs_request()]),
-        keeping: [machine.kvm, machine.vm, machine.vcpu])
+        kvmRunRequests: runRequests,
+        debugger: debuggerFD.map {
+            .init(connectionFD: $0, vcpuStateRequests: [ctender_kvm_set_regs_request(), ctender_kvm_set_sregs_request(), ctender_kvm_get_fpu_request()])
+        }),
+        keeping: [machine.kvm, machine.vm, machine.vcpu] + (debuggerFD.map { [$0] } ?? []))
     let guestMemory = machine.memory.restricted(to: launch.guestAccess)
     memory = guestMemory
-    return machine.runGuest(hypercalls: HypercallHandler(memory: guestMemory, networks: launch.networks))
+    let hypercalls = HypercallHandler(memory: guestMemory, networks: launch.networks)
+    guard let debuggerFD else { return machine.runGuest(hypercalls: hypercalls) }
+    let debuggee = HVTDebuggee(target: HVTDebugTarget(machine: machine, memory: machine.memory), hypercalls: hypercalls)
+    return GDBServer(fd: debuggerFD).serve(debuggee)
 }, report: { crash in
     guard let memory else { return crash.summary + "\n" }
     return CrashReport(crash: crash, memory: memory, symbols: symbols).text + (launched?.writeCore(crash, memory: memory) ?? "")

@@ -18,11 +18,22 @@ int ctender_kvm_get_regs(int vcpu, struct kvm_regs *regs);
 int ctender_kvm_set_regs(int vcpu, const struct kvm_regs *regs);
 int ctender_kvm_run(int vcpu);
 int ctender_kvm_tsc_khz(int vcpu);
+int ctender_kvm_get_fpu(int vcpu, struct kvm_fpu *fpu);
+/* KVM_SET_GUEST_DEBUG with `control` (KVM_GUESTDBG_* bits) and no hardware breakpoints. */
+int ctender_kvm_set_guest_debug(int vcpu, uint32_t control);
 
 /* ioctl request numbers, for the seccomp allow-list */
 uint64_t ctender_kvm_run_request(void);
 uint64_t ctender_kvm_get_regs_request(void);
 uint64_t ctender_kvm_get_sregs_request(void);
+uint64_t ctender_kvm_set_regs_request(void);
+uint64_t ctender_kvm_set_sregs_request(void);
+uint64_t ctender_kvm_get_fpu_request(void);
+uint64_t ctender_kvm_set_guest_debug_request(void);
+
+/* --gdb: makes `fd` non-blocking and signal-driven (SIGIO to this process); the SIGIO handler
+ * sets run->immediate_exit, so KVM_RUN returns EINTR when the debugger sends a byte. 0 or -1. */
+int ctender_kick_vcpu_on_input(int fd, struct kvm_run *run);
 
 /* getrandom(2); <sys/random.h> does not import into Swift's Glibc module. */
 long ctender_getrandom(void *buffer, unsigned long length);

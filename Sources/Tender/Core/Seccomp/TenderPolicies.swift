@@ -33,6 +33,12 @@
 // clock_nanosleep (ppoll with no descriptors sleeps); exit (no threads).
 //
 // hvt adds one rule: ioctl on the vCPU descriptor with KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS.
+//
+// hvt under `--gdb` (and only then) adds what serving one debugger takes: read, write and
+// close on the one connection (accepted, and the listener closed, before the filter goes on),
+// more vCPU ioctls (set registers, read the FPU), and rt_sigreturn, because the debugger's
+// bytes arrive as SIGIO, whose handler kicks the vCPU out of KVM_RUN. rt_sigreturn is denied
+// on spt because the guest could forge a signal frame; an hvt guest makes no system calls.
 
 #if os(Linux)
 import Glibc
@@ -48,7 +54,7 @@ extension SeccompPolicy {
     /// `kvmRunRequests` are the ioctl request numbers allowed on `vcpuFD` (KVM_RUN,
     /// KVM_GET_REGS, ...), as the unsigned 64-bit values the kernel sees.
     public static func hvt(vcpuFD: Int32, consoleFDs: [Int32], deviceFDs: [Int32], recordingFDs: [Int32] = [],
-                           kvmRunRequests: [UInt64]) -> SeccompPolicy {
+                           kvmRunRequests: [UInt64], debugger: Debugger? = nil) -> SeccompPolicy {
         var rules: [SyscallRule] = []
         if !kvmRunRequests.isEmpty {
             // First: KVM_RUN is the hot path of every hvt exit.
@@ -57,7 +63,38 @@ extension SeccompPolicy {
                                      why: "run the vCPU and read/write its state on guest exits"))
         }
         rules += commonRules(consoleFDs: consoleFDs, deviceFDs: deviceFDs, recordingFDs: recordingFDs)
+        if let debugger { rules += debuggerRules(debugger, vcpuFD: vcpuFD) }
         return SeccompPolicy(rules: rules)
+    }
+
+    /// `--gdb` on hvt: the connected client and the vCPU ioctls a debugger needs beyond KVM_RUN's.
+    public struct Debugger: Equatable, Sendable {
+        public var connectionFD: Int32
+        public var vcpuStateRequests: [UInt64]
+        public init(connectionFD: Int32, vcpuStateRequests: [UInt64]) {
+            self.connectionFD = connectionFD
+            self.vcpuStateRequests = vcpuStateRequests
+        }
+    }
+
+    private static func debuggerRules(_ debugger: Debugger, vcpuFD: Int32) -> [SyscallRule] {
+        let connection = fd(debugger.connectionFD)
+        var rules = [
+            SyscallRule(name: "read", number: SYS_read, arguments: [.equals(0, connection)],
+                        why: "--gdb: packets from the debugger"),
+            SyscallRule(name: "write", number: SYS_write, arguments: [.equals(0, connection)],
+                        why: "--gdb: replies to the debugger"),
+            SyscallRule(name: "close", number: SYS_close, arguments: [.equals(0, connection)],
+                        why: "--gdb: hang up on detach or kill (the guest may run on without it)"),
+            SyscallRule(name: "rt_sigreturn", number: SYS_rt_sigreturn,
+                        why: "--gdb: return from the SIGIO handler that kicks the vCPU when the debugger sends Ctrl-C (an hvt guest makes no system calls, so cannot forge a frame)"),
+        ]
+        if !debugger.vcpuStateRequests.isEmpty {
+            rules.append(SyscallRule(name: "ioctl", number: SYS_ioctl,
+                                     arguments: [.equals(0, fd(vcpuFD)), .oneOf(1, debugger.vcpuStateRequests)],
+                                     why: "--gdb: write registers (breakpoints, steps, the debugger's G/P) and read the FPU"))
+        }
+        return rules
     }
 
     private static func fd(_ fd: Int32) -> UInt64 {

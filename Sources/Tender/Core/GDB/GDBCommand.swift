@@ -1,0 +1,173 @@
+// The GDB remote protocol commands a Swiftlet guest understands, parsed from a packet's
+// payload. A payload that names a known command but is malformed (bad hex, a missing field, a
+// length past the packet limit) is `GDBCommandError`, answered with an `E` reply; a command
+// this stub does not implement is `.unsupported`, answered with the empty reply the protocol
+// prescribes, so the client falls back to something it does implement.
+
+public enum GDBCommand: Equatable, Sendable {
+    /// `qSupported[:features]`: the client's features (`swbreak+`, ...).
+    case supported(clientFeatures: [String])
+    /// `qXfer:features:read:ANNEX:OFFSET,LENGTH`: a slice of the target description.
+    case readFeatures(annex: String, offset: Int, length: Int)
+    /// `?`: why the target is stopped.
+    case haltReason
+    /// `g`
+    case readRegisters
+    /// `G XX...`: every register, in target-description order.
+    case writeRegisters([UInt8])
+    /// `p N`
+    case readRegister(Int)
+    /// `P N=XX...`
+    case writeRegister(Int, [UInt8])
+    /// `m ADDR,LENGTH`
+    case readMemory(address: UInt64, length: Int)
+    /// `M ADDR,LENGTH:XX...`
+    case writeMemory(address: UInt64, bytes: [UInt8])
+    /// `Z0,ADDR,KIND` / `z0,ADDR,KIND`: a software breakpoint. Other Z types are `.unsupported`.
+    case insertBreakpoint(address: UInt64)
+    case removeBreakpoint(address: UInt64)
+    /// `c`, `s`, `C`/`S` with a signal, `vCont;...`: resume one step or until something happens.
+    case resume(step: Bool, address: UInt64?)
+    /// `vCont?`
+    case resumeActions
+    /// `k`, `vKill;PID`
+    case kill
+    /// `D`, `D;PID`
+    case detach
+    /// `qAttached`: we started the process, so "kill" is the right default on quit.
+    case attached
+    /// `qC`, `qfThreadInfo`, `qsThreadInfo`, `H...`, `T...`: one thread, always thread 1.
+    case currentThread
+    case threadList(first: Bool)
+    case selectThread
+    case threadAlive
+    /// Anything else: answered with an empty packet.
+    case unsupported
+}
+
+public struct GDBCommandError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}
+
+extension GDBCommand {
+    /// Longest memory read served in one reply (two hex digits a byte, inside the packet size).
+    public static let maximumMemoryRead = GDBPacketDecoder.maximumPayload / 2 - 16
+
+    public init(payload: [UInt8]) throws(GDBCommandError) {
+        guard let first = payload.first else { self = .unsupported; return }
+        let body = payload.dropFirst()
+        switch first {
+        case UInt8(ascii: "?"): self = .haltReason
+        case UInt8(ascii: "g"): self = .readRegisters
+        case UInt8(ascii: "G"):
+            guard let bytes = GDBHex.decode(body) else { throw GDBCommandError("G: register data is not hex") }
+            self = .writeRegisters(bytes)
+        case UInt8(ascii: "p"):
+            self = .readRegister(try Self.registerNumber(body))
+        case UInt8(ascii: "P"):
+            let parts = body.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, let value = GDBHex.decode(parts[1]), !value.isEmpty else {
+                throw GDBCommandError("P: expected N=VALUE in hex")
+            }
+            self = .writeRegister(try Self.registerNumber(parts[0]), value)
+        case UInt8(ascii: "m"):
+            let (address, length) = try Self.addressAndLength(body, command: "m")
+            self = .readMemory(address: address, length: min(length, Self.maximumMemoryRead))
+        case UInt8(ascii: "M"):
+            let parts = body.split(separator: UInt8(ascii: ":"), maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2 else { throw GDBCommandError("M: expected ADDR,LENGTH:DATA") }
+            let (address, length) = try Self.addressAndLength(parts[0], command: "M")
+            guard let bytes = GDBHex.decode(parts[1]), bytes.count == length else {
+                throw GDBCommandError("M: data is not \(length) bytes of hex")
+            }
+            self = .writeMemory(address: address, bytes: bytes)
+        case UInt8(ascii: "Z"), UInt8(ascii: "z"):
+            let fields = body.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false)
+            guard fields.count >= 3, let type = GDBHex.number(fields[0]), let address = GDBHex.number(fields[1]) else {
+                throw GDBCommandError("Z/z: expected TYPE,ADDR,KIND")
+            }
+            guard type == 0 else { self = .unsupported; return }   // hardware break/watchpoints
+            self = first == UInt8(ascii: "Z") ? .insertBreakpoint(address: address) : .removeBreakpoint(address: address)
+        case UInt8(ascii: "c"), UInt8(ascii: "s"):
+            self = .resume(step: first == UInt8(ascii: "s"), address: try Self.optionalAddress(body))
+        case UInt8(ascii: "C"), UInt8(ascii: "S"):
+            // The signal is the guest's to receive; a unikernel has no handlers, so it is dropped.
+            let parts = body.split(separator: UInt8(ascii: ";"), maxSplits: 1, omittingEmptySubsequences: false)
+            guard GDBHex.number(parts[0]) != nil else { throw GDBCommandError("C/S: expected a signal number") }
+            self = .resume(step: first == UInt8(ascii: "S"), address: try Self.optionalAddress(parts.count == 2 ? parts[1] : []))
+        case UInt8(ascii: "k"): self = .kill
+        case UInt8(ascii: "D"): self = .detach
+        case UInt8(ascii: "H"): self = .selectThread
+        case UInt8(ascii: "T"): self = .threadAlive
+        case UInt8(ascii: "q"): self = try Self.query(body)
+        case UInt8(ascii: "v"): self = try Self.verbose(body)
+        default: self = .unsupported
+        }
+    }
+
+    private static func query(_ body: ArraySlice<UInt8>) throws(GDBCommandError) -> GDBCommand {
+        let text = String(decoding: body, as: UTF8.self)
+        if text == "Supported" || text.hasPrefix("Supported:") {
+            let features = text.dropFirst("Supported".count).drop { $0 == ":" }
+            return .supported(clientFeatures: features.split(separator: ";").map(String.init))
+        }
+        if text.hasPrefix("Xfer:features:read:") {
+            let rest = text.dropFirst("Xfer:features:read:".count)
+            let parts = rest.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            let range = parts.count == 2 ? parts[1].split(separator: ",", omittingEmptySubsequences: false) : []
+            guard range.count == 2, let offset = GDBHex.number(range[0].utf8), let length = GDBHex.number(range[1].utf8),
+                  offset <= UInt64(Int32.max), length <= UInt64(Int32.max) else {
+                throw GDBCommandError("qXfer:features:read: expected ANNEX:OFFSET,LENGTH")
+            }
+            return .readFeatures(annex: String(parts[0]), offset: Int(offset), length: Int(length))
+        }
+        switch text {
+        case "C": return .currentThread
+        case "fThreadInfo": return .threadList(first: true)
+        case "sThreadInfo": return .threadList(first: false)
+        default: return text.hasPrefix("Attached") ? .attached : .unsupported
+        }
+    }
+
+    private static func verbose(_ body: ArraySlice<UInt8>) throws(GDBCommandError) -> GDBCommand {
+        let text = String(decoding: body, as: UTF8.self)
+        if text == "Cont?" { return .resumeActions }
+        if text.hasPrefix("Kill") { return .kill }
+        guard text.hasPrefix("Cont;") else { return .unsupported }
+        // One thread: the first action that applies to it (no thread id, or thread 1 / -1 / 0) wins.
+        for action in text.dropFirst("Cont;".count).split(separator: ";", omittingEmptySubsequences: false) {
+            let parts = action.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            if parts.count == 2 && !["1", "-1", "0", "p1.1", "p1.-1"].contains(parts[1]) { continue }
+            switch parts[0].first {
+            case "c", "C": return .resume(step: false, address: nil)
+            case "s", "S": return .resume(step: true, address: nil)
+            default: throw GDBCommandError("vCont: unsupported action '\(parts[0])'")
+            }
+        }
+        throw GDBCommandError("vCont: no action for thread 1")
+    }
+
+    private static func registerNumber(_ text: ArraySlice<UInt8>) throws(GDBCommandError) -> Int {
+        guard let number = GDBHex.number(text), number < 4096 else { throw GDBCommandError("expected a register number in hex") }
+        return Int(number)
+    }
+
+    private static func addressAndLength(_ text: ArraySlice<UInt8>, command: String) throws(GDBCommandError) -> (UInt64, Int) {
+        let parts = text.split(separator: UInt8(ascii: ","), maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, let address = GDBHex.number(parts[0]), let length = GDBHex.number(parts[1]) else {
+            throw GDBCommandError("\(command): expected ADDR,LENGTH in hex")
+        }
+        guard length <= UInt64(GDBPacketDecoder.maximumPayload) else {
+            throw GDBCommandError("\(command): length \(length) is past the packet size")
+        }
+        return (address, Int(length))
+    }
+
+    private static func optionalAddress(_ text: ArraySlice<UInt8>) throws(GDBCommandError) -> UInt64? {
+        if text.isEmpty { return nil }
+        guard let address = GDBHex.number(text) else { throw GDBCommandError("expected a resume address in hex") }
+        return address
+    }
+}
