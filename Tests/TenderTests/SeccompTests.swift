@@ -208,9 +208,33 @@ private func differential(_ policy: SeccompPolicy, _ program: BPFProgram, iterat
             .rules.allSatisfy { $0.name != "ioctl" })
     }
 
+    /// --gdb on hvt adds rules for the one connection only; without it nothing changes.
+    @Test func hvtDebuggerRulesAreTheConnectionsOnly() throws {
+        let connection: Int32 = 9
+        let plain = SeccompPolicy.hvt(vcpuFD: vcpuFD, consoleFDs: [1, 2], deviceFDs: [], kvmRunRequests: [kvmRun])
+        let debugging = SeccompPolicy.hvt(vcpuFD: vcpuFD, consoleFDs: [1, 2], deviceFDs: [], kvmRunRequests: [kvmRun],
+                                          debugger: .init(connectionFD: connection, vcpuStateRequests: [kvmSetRegs]))
+        #expect(Set(debugging.rules.map(\.name)).subtracting(plain.rules.map(\.name)) == ["read", "close", "rt_sigreturn"])
+        for rule in debugging.rules where !plain.rules.contains(rule) { #expect(rule.why.hasPrefix("--gdb:"), "\(rule.name)") }
+        let plainProgram = try plain.compile(), program = try debugging.compile()
+        let fd = UInt64(connection)
+        for call in [sc(SYS_read, fd), sc(SYS_write, fd), sc(SYS_close, fd), sc(SYS_rt_sigreturn), sc(SYS_ioctl, UInt64(vcpuFD), kvmSetRegs)] {
+            #expect(try run(program, call) == .allow)
+            #expect(try run(plainProgram, call) == .killProcess)
+        }
+        // Still nothing on any other descriptor, and no new way to open, map or exec.
+        for call in [sc(SYS_read, 3), sc(SYS_write, 3), sc(SYS_close, 1), sc(SYS_ioctl, fd, kvmSetRegs), sc(SYS_accept, fd),
+                     sc(SYS_socket), sc(SYS_openat), sc(SYS_execve), sc(SYS_mmap), sc(SYS_rt_sigaction)] {
+            #expect(try run(program, call) == .killProcess)
+        }
+        try differential(debugging, program, iterations: 20_000, seed: 7)
+    }
+
     @Test func everyRuleSaysWhy() {
         for policy in [SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: deviceFDs),
-                       SeccompPolicy.hvt(vcpuFD: vcpuFD, consoleFDs: [1, 2], deviceFDs: deviceFDs, kvmRunRequests: [kvmRun])] {
+                       SeccompPolicy.hvt(vcpuFD: vcpuFD, consoleFDs: [1, 2], deviceFDs: deviceFDs, kvmRunRequests: [kvmRun]),
+                       SeccompPolicy.hvt(vcpuFD: vcpuFD, consoleFDs: [1, 2], deviceFDs: deviceFDs, kvmRunRequests: [kvmRun],
+                                         debugger: .init(connectionFD: 9, vcpuStateRequests: [kvmSetRegs]))] {
             for rule in policy.rules {
                 #expect(!rule.why.isEmpty && !rule.why.contains("\n"), "\(rule.name)")
                 #expect(policy.description.contains(rule.why))

@@ -1,4 +1,4 @@
-// `swiftlet run IMAGE|PATH [--target hvt|spt|virtio] [--machine microvm|q35] [--mem SIZE] [-p HOST:GUEST]... [--net tap:NAME] [--assets DIR] [--pcap FILE [--pcap-limit SIZE]] [--core DIR] [--verbose] [-- ARGS...]`
+// `swiftlet run IMAGE|PATH [--target hvt|spt|virtio] [--machine microvm|q35] [--mem SIZE] [-p HOST:GUEST]... [--net tap:NAME] [--assets DIR] [--pcap FILE [--pcap-limit SIZE]] [--core DIR] [--gdb [HOST:]PORT] [--verbose] [-- ARGS...]`
 //
 // The launcher (Sources/CLI/Launcher) runs an image without coming here; this command parses
 // the same options with ArgumentParser for help and errors, and builds applications.
@@ -52,6 +52,10 @@ struct Run: ParsableCommand {
                                valueName: "DIR"))
     var core: String?
 
+    @Option(help: ArgumentHelp("Start the guest stopped and serve the GDB remote protocol at HOST:PORT (default host 127.0.0.1): `gdb IMAGE -ex 'target remote :PORT'`. An application is built with --debug.",
+                               valueName: "[HOST:]PORT"))
+    var gdb: String?
+
     @Flag(help: "Show the tender's command line, and the toolchain's output instead of logging it.")
     var verbose = false
 
@@ -62,11 +66,15 @@ struct Run: ParsableCommand {
     /// build it, then hand the image back to the launcher, which runs it.
     func run() throws {
         do { _ = try TenderOptions.parseMemorySize(mem) } catch { throw UserError("\(error)") }
+        if let gdb {
+            do { _ = try GDBListenAddress(parsing: gdb) } catch { throw UserError("\(error)") }
+            if target == .virtio { throw UserError("--gdb applies to the hvt and spt tenders; for --target virtio, QEMU has its own gdb stub") }
+        }
         var imagePath = image
         if !Self.isELF(image) {
             let targets = target == .virtio ? [Target.virtio] : Target.tenders
             let output = target == .virtio ? try Build.defaultImage(for: Application(path: image, assets: assets)).path.replacingOccurrences(of: ".swiftlet", with: ".virtio") : nil
-            imagePath = try Build.build(path: image, targets: targets, output: output, assets: assets).image.path
+            imagePath = try Build.build(path: image, targets: targets, output: output, debug: gdb != nil, assets: assets).image.path
         } else if assets != nil {
             throw UserError("--assets applies when building an application; \(image) is already an image (rebuild it with `swiftlet build --assets DIR`)")
         }
@@ -87,6 +95,7 @@ struct Run: ParsableCommand {
         if let pcap { words += ["--pcap", pcap] }
         if let pcapLimit { words += ["--pcap-limit", pcapLimit] }
         if let core { words += ["--core", core] }
+        if let gdb { words += ["--gdb", gdb] }
         if verbose { words.append("--verbose") }
         try LauncherHandoff.exec(words + [imagePath, "--"] + arguments)
     }

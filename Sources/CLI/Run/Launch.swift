@@ -17,7 +17,8 @@ public enum Launch {
 
         let network = try attachNetwork(options)
         let tender = installation.tender(choice.target)
-        let argv = [tender, "--mem", options.memory] + options.recordingArguments + network.options + [image, "--"] + network.guestArguments
+        let argv = [tender, "--mem", options.memory] + options.recordingArguments + (options.gdb.map { ["--gdb", $0] } ?? [])
+            + network.options + [image, "--"] + network.guestArguments
         if options.verbose { Console.say("exec (empty environment): \(argv.joined(separator: " "))") }
         execve(tender, Host.cStrings(argv), Host.cStrings([]))
         throw Refusal("cannot start \(tender): \(Host.errorText)")
@@ -30,6 +31,9 @@ public enum Launch {
     public static func execVirtio(_ options: RunOptions, image: String, installation: Installation) throws(Refusal) -> Never {
         guard options.recordingArguments.isEmpty else {
             throw Refusal("--pcap, --pcap-limit and --core are the tenders' (hvt, spt); under QEMU use its own -object filter-dump or -s for gdb")
+        }
+        guard options.gdb == nil else {
+            throw Refusal("--gdb is the tenders' (hvt, spt); under QEMU use its own gdb stub (-s)")
         }
         try installation.ensure(cli: true, tenders: [], verbose: options.verbose)
         let network = try attachNetwork(options)

@@ -13,6 +13,8 @@ public struct RunOptions: Equatable, Sendable {
     public var assets: String?
     /// QEMU's machine for the virtio target (which the full CLI runs).
     public var machine: String?
+    /// `--gdb [HOST:]PORT`: the tender waits there for a debugger, the guest stopped.
+    public var gdb: String?
     /// Show the tender command line and the toolchain's output instead of logging it.
     public var verbose = false
     /// `--pcap FILE` (bounded by `--pcap-limit SIZE`) and `--core DIR`, passed to the tender.
@@ -37,7 +39,7 @@ public struct RunOptions: Equatable, Sendable {
 
     /// The options that take a value, and the flags, as `swiftlet run --help` lists them.
     public static let valueOptions = ["--target", "--mem", "-p", "--publish", "--net", "--assets", "--machine",
-                                      "--pcap", "--pcap-limit", "--core"]
+                                      "--pcap", "--pcap-limit", "--core", "--gdb"]
     public static let flags = ["--verbose"]
 
     /// What the launcher makes of the words after `run`.
@@ -98,6 +100,7 @@ public struct RunOptions: Equatable, Sendable {
             guard let target = Target(rawValue: value) else { return "--target \(value): expected hvt, spt or virtio" }
             self.target = target
         case "--mem": memory = value
+        case "--gdb": gdb = value
         case "--machine":
             guard value == "microvm" || value == "q35" else { return "--machine \(value): expected microvm or q35" }
             machine = value

@@ -18,6 +18,7 @@
 #include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/ptrace.h>
 
 extern char **environ;
 
@@ -132,6 +133,21 @@ _Noreturn void ctender_spt_enter(uint64_t entry, uint64_t boot_info, uint64_t st
         "jmp *%0\n\t"
         : : "r"(entry), "D"(boot_info), "r"(stack_top) : "memory");
     __builtin_unreachable();
+}
+
+_Noreturn void ctender_spt_enter_stopped(uint64_t entry, uint64_t boot_info, uint64_t stack_top) {
+    __asm__ __volatile__(
+        "mov %2, %%rsp\n\t"
+        "xor %%ebp, %%ebp\n\t"
+        "push %%rbp\n\t"
+        "int3\n\t"              /* the tracer takes over here, one step before the guest */
+        "jmp *%0\n\t"
+        : : "r"(entry), "D"(boot_info), "r"(stack_top) : "memory");
+    __builtin_unreachable();
+}
+
+long ctender_ptrace(long request, int pid, uint64_t address, uint64_t data) {
+    return ptrace((enum __ptrace_request)request, pid, (void *)(uintptr_t)address, (void *)(uintptr_t)data);
 }
 
 void ctender_fault_context_from(void *ucontext, const void *siginfo, int signal, struct ctender_fault_context *out) {

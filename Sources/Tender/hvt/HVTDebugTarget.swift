@@ -10,12 +10,6 @@ final class HVTDebugTarget: GDBTarget {
     let machine: VirtualMachine
     let memory: GuestMemory
 
-    /// The flags a debugger may change (CF PF AF ZF SF DF OF AC): never IF or IOPL, and TF
-    /// belongs to the stepping logic.
-    static let writableFlags: UInt64 = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x400 | 0x800 | 0x4_0000
-    static let writableRegisters: Set<String> = Set(
-        ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "rip", "eflags", "fs_base", "gs_base"] + (8...15).map { "r\($0)" })
-
     init(machine: VirtualMachine, memory: GuestMemory) {
         self.machine = machine
         self.memory = memory
@@ -64,7 +58,7 @@ final class HVTDebugTarget: GDBTarget {
     func writeRegisters(_ file: GDBRegisterFile) -> Bool {
         guard let current = readRegisters(), var regs = machine.registers(), var sregs = machine.specialRegisters() else { return false }
         for (number, register) in X86RegisterLayout.registers.enumerated()
-        where !Self.writableRegisters.contains(register.name) && file.bytes(of: number) != current.bytes(of: number) {
+        where !X86RegisterLayout.debuggerWritable.contains(register.name) && file.bytes(of: number) != current.bytes(of: number) {
             return false
         }
         regs.rax = file["rax"]; regs.rbx = file["rbx"]; regs.rcx = file["rcx"]; regs.rdx = file["rdx"]
@@ -72,7 +66,7 @@ final class HVTDebugTarget: GDBTarget {
         regs.r8 = file["r8"]; regs.r9 = file["r9"]; regs.r10 = file["r10"]; regs.r11 = file["r11"]
         regs.r12 = file["r12"]; regs.r13 = file["r13"]; regs.r14 = file["r14"]; regs.r15 = file["r15"]
         regs.rip = file["rip"]
-        regs.rflags = regs.rflags & ~Self.writableFlags | file["eflags"] & Self.writableFlags
+        regs.rflags = regs.rflags & ~X86RegisterLayout.debuggerWritableFlags | file["eflags"] & X86RegisterLayout.debuggerWritableFlags
         guard ctender_kvm_set_regs(machine.vcpu, &regs) == 0 else { return false }
         if sregs.fs.base != file["fs_base"] || sregs.gs.base != file["gs_base"] {
             sregs.fs.base = file["fs_base"]

@@ -21,7 +21,9 @@ enum SptGuest {
         installCrashHandlers()
     }
 
-    static func enter(entry: UInt64, bootInfo: UInt64, stackTop: UInt64) -> Never {
+    /// `stopped`: under --gdb, trap to the tracing parent one instruction before the entry.
+    static func enter(entry: UInt64, bootInfo: UInt64, stackTop: UInt64, stopped: Bool = false) -> Never {
+        if stopped { ctender_spt_enter_stopped(entry, bootInfo, stackTop) }
         ctender_spt_enter(entry, bootInfo, stackTop)
     }
 

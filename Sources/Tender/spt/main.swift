@@ -8,6 +8,18 @@ import TenderCore
 
 TenderExit.run(name: "swiftlet-spt", { () throws(TenderError) -> HypercallHandler.Outcome in
     let launch = try GuestLaunch(arguments: Array(CommandLine.arguments.dropFirst()), target: SWIFTLET_TARGET_SPT)
+    // --gdb: this process becomes the debugger's agent; a traced child runs the guest below.
+    if let address = launch.options.gdb {
+        let connection = try GDBConnection.acceptOne(on: address) {
+            TenderExit.writeStandardError("swiftlet-spt: guest stopped before its first instruction; waiting for gdb on \(address) (gdb \(launch.options.imagePath) -ex 'target remote \(address)')\n")
+        }
+        if let debuggee = try SptDebuggee.fork(memorySize: launch.options.memorySize) {
+            let flags = fcntl(connection, F_GETFL)
+            _ = fcntl(connection, F_SETFL, flags | O_NONBLOCK)
+            return GDBServer(fd: connection).serve(debuggee)
+        }
+        close(connection)
+    }
     let space = try ProcessGuestSpace(memorySize: launch.options.memorySize)
     var boot = BootInfoWriter(target: SWIFTLET_TARGET_SPT)
     boot.hypercallEntry = SptGuest.hypercallEntry
@@ -16,5 +28,6 @@ TenderExit.run(name: "swiftlet-spt", { () throws(TenderError) -> HypercallHandle
 
     SptGuest.prepare(hypercalls: HypercallHandler(memory: space.memory.restricted(to: launch.guestAccess), networks: launch.networks), launch: launch)
     try launch.confine(with: SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: launch.deviceFDs, recordingFDs: launch.recordingFDs))
-    SptGuest.enter(entry: launch.image.elf.entry, bootInfo: launch.layout.bootInfo.raw, stackTop: launch.layout.stackTop.raw)
+    SptGuest.enter(entry: launch.image.elf.entry, bootInfo: launch.layout.bootInfo.raw, stackTop: launch.layout.stackTop.raw,
+                   stopped: launch.options.gdb != nil)
 }, report: { crash in crash.summary + "\n" })

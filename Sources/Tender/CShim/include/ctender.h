@@ -4,6 +4,7 @@
 #define CTENDER_H
 #include <stdint.h>
 #include <linux/kvm.h>
+#include <sys/user.h>
 
 /* ---- KVM (each returns the ioctl result; -1 with errno on failure) ---- */
 int ctender_kvm_api_version(int kvm);
@@ -66,6 +67,12 @@ void ctender_heap_usage(unsigned long *arena, unsigned long *in_use);
 /* ---- spt ---- */
 /* Switches to `stack_top` and calls entry(boot_info); never returns. */
 _Noreturn void ctender_spt_enter(uint64_t entry, uint64_t boot_info, uint64_t stack_top);
+
+/* The same, under --gdb: an int3 just before the jump, so the tracing tender (the debugger's
+ * agent) stops the guest one step before its first instruction. */
+_Noreturn void ctender_spt_enter_stopped(uint64_t entry, uint64_t boot_info, uint64_t stack_top);
+/* ptrace(2), which is variadic in glibc and so does not import. */
+long ctender_ptrace(long request, int pid, uint64_t address, uint64_t data);
 
 /* Machine context of a signal, for crash reports (ucontext_t is awkward from Swift). */
 struct ctender_fault_context {

@@ -48,6 +48,14 @@ public enum X86RegisterLayout {
     public static let rip = number(of: "rip")!
     public static let eflags = number(of: "eflags")!
 
+    /// What a debugger may change: the general registers, rip, the fs/gs bases and the
+    /// arithmetic flags. A tender refuses a write to anything else (segment selectors, x87 and
+    /// SSE state) rather than drop it silently.
+    public static let debuggerWritable: Set<String> = Set(
+        ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "rip", "eflags", "fs_base", "gs_base"] + (8...15).map { "r\($0)" })
+    /// CF PF AF ZF SF DF OF AC: never IF or IOPL, and TF belongs to the tender's stepping.
+    public static let debuggerWritableFlags: UInt64 = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x400 | 0x800 | 0x4_0000
+
     /// The target description GDB reads with qXfer:features:read:target.xml.
     public static let targetXML: String = {
         var xml = """

@@ -1,0 +1,212 @@
+// spt under --gdb: the tender forks. The child is the ordinary spt tender — the same loading,
+// the same seccomp filter, the same signal handlers — traced from its first instruction
+// (PTRACE_TRACEME); the parent is the debugger's agent: it serves the GDB protocol (the same
+// GDBServer and GDBSession as hvt) and drives the child with ptrace. int3 and single steps are
+// ptrace stops, seen by the parent before any handler of the child, so neither the filter nor
+// the crash handlers get in their way. The parent runs no guest code and is not confined.
+import CTender
+import Glibc
+import SwiftletABI
+import TenderCore
+
+final class SptDebuggee: GDBDebuggee {
+    let child: pid_t
+    /// The child's guest memory as an address range: used only to check ranges (the checked
+    /// door), never dereferenced here; the bytes move through /proc/PID/mem.
+    let guestRange: GuestMemory
+    let memoryFile: Int32
+    /// A signal the guest raised and the debugger was shown: delivered when it resumes.
+    private var pendingSignal: Int32 = 0
+
+    // <sys/ptrace.h> requests (an enum that imports awkwardly).
+    static let traceMe = 0, cont = 7, singleStep = 9, getRegisters = 12, setRegisters = 13
+    static let getFPRegisters = 14, setOptions = 0x4200, detach = 17
+    static let exitKill: UInt64 = 0x10_0000   // PTRACE_O_EXITKILL: the guest dies with its agent
+
+    /// Forks. In the child (the guest-to-be), returns nil after PTRACE_TRACEME; in the parent,
+    /// waits for the child's stop one instruction before the guest's entry and returns the debuggee.
+    static func fork(memorySize: UInt64) throws(TenderError) -> SptDebuggee? {
+        let pid = Glibc.fork()
+        guard pid >= 0 else { throw .system("--gdb: fork failed", errno: errno) }
+        if pid == 0 {
+            guard ctender_ptrace(Int(traceMe), 0, 0, 0) == 0 else {
+                TenderExit.writeStandardError("swiftlet-spt: --gdb: PTRACE_TRACEME failed: \(SystemError.describe(errno))\n")
+                _exit(SWIFTLET_EXIT_TENDER_ERROR)
+            }
+            return nil
+        }
+        let debuggee = try SptDebuggee(child: pid, memorySize: memorySize)
+        // The child's int3 just before its jump into the guest (ctender_spt_enter_stopped);
+        // one step more and rip is the guest's entry.
+        guard case .stopped(SIGTRAP) = debuggee.wait() else { throw .guest("--gdb: the guest process did not reach its entry") }
+        _ = ctender_ptrace(Int(setOptions), pid, 0, exitKill)
+        guard ctender_ptrace(Int(singleStep), pid, 0, 0) == 0, case .stopped(SIGTRAP) = debuggee.wait() else {
+            throw .guest("--gdb: cannot step the guest process to its entry")
+        }
+        return debuggee
+    }
+
+    private init(child: pid_t, memorySize: UInt64) throws(TenderError) {
+        self.child = child
+        guestRange = GuestMemory(base: UnsafeMutableRawPointer(bitPattern: UInt(SWIFTLET_GUEST_BASE))!, size: Int(memorySize))
+        memoryFile = open("/proc/\(child)/mem", O_RDWR | O_CLOEXEC)
+        guard memoryFile >= 0 else { throw .system("--gdb: cannot open the guest process's memory", errno: errno) }
+    }
+
+    enum ChildState: Equatable {
+        case stopped(Int32)
+        case exited(Int32)
+        case killed(Int32)
+    }
+
+    /// Waits for the child's next stop or end (nil with `blocking: false` if nothing happened yet).
+    private func wait(blocking: Bool = true) -> ChildState? {
+        var status: Int32 = 0
+        while true {
+            let result = waitpid(child, &status, blocking ? 0 : WNOHANG)
+            if result == 0 { return nil }
+            if result < 0 { if errno == EINTR { continue }; return .killed(SIGKILL) }
+            // The <sys/wait.h> macros, which do not import.
+            let low = status & 0x7F
+            if low == 0 { return .exited((status >> 8) & 0xFF) }
+            if low == 0x7F { return .stopped((status >> 8) & 0xFF) }
+            return .killed(low)
+        }
+    }
+
+    func resume(step: Bool, session: GDBSession, interrupted: () -> Bool) -> GDBResumeResult {
+        let delivered = pendingSignal
+        pendingSignal = 0
+        guard ctender_ptrace(step ? Self.singleStep : Self.cont, child, 0, UInt64(delivered)) == 0 else {
+            return .ended(.crash(GuestCrash(cause: .machine("--gdb: cannot resume the guest process: \(SystemError.describe(errno))"))))
+        }
+        var state = step ? wait() : nil
+        var interruptSent = false
+        while state == nil {
+            state = wait(blocking: false)
+            if state == nil && !interruptSent && interrupted() {
+                Glibc.kill(child, SIGINT)
+                interruptSent = true
+            }
+            if state == nil { usleep(2000) }
+        }
+        switch state! {
+        case .exited(let status):
+            return .ended(delivered != 0 && status == SWIFTLET_EXIT_CRASH
+                ? .crash(GuestCrash(cause: .signal(number: delivered, code: 0, faultAddress: 0))) : .halt(status: status))
+        case .killed(let signal):
+            return .ended(.crash(GuestCrash(cause: .signal(number: signal, code: 0, faultAddress: 0))))
+        case .stopped(SIGTRAP):
+            guard !step, let registers = readRegisters() else { return .stopped(.trap) }
+            let address = registers["rip"] &- 1
+            guard session.isBreakpoint(at: address) else { return .stopped(.trap) }
+            if session.clientReportsSoftwareBreakpoints {
+                var moved = registers
+                moved["rip"] = address
+                _ = writeRegisters(moved)
+            }
+            return .stopped(.breakpoint)
+        case .stopped(SIGINT) where interruptSent:
+            return stepIntoGuestCode()
+        case .stopped(let signal):
+            pendingSignal = signal   // the guest's own fault: its handler reports it on resume
+            return .stopped(.fault(signal: UInt8(truncatingIfNeeded: signal)))
+        }
+    }
+
+    /// Ctrl-C often lands in tender code (a hypercall, the vDSO's clock), where the client has
+    /// no symbols: step on until rip is back in the guest's memory, within a bound.
+    private func stepIntoGuestCode() -> GDBResumeResult {
+        for _ in 0..<100_000 {
+            guard let rip = readRegisters()?["rip"], !guestRange.contains(GuestAddress(raw: rip), count: 1) else { break }
+            guard ctender_ptrace(Self.singleStep, child, 0, 0) == 0 else { break }
+            switch wait() {
+            case .stopped(SIGTRAP)?: continue
+            case .exited(let status)?: return .ended(.halt(status: status))
+            case .killed(let signal)?: return .ended(.crash(GuestCrash(cause: .signal(number: signal, code: 0, faultAddress: 0))))
+            default: return .stopped(.interrupted)
+            }
+        }
+        return .stopped(.interrupted)
+    }
+
+    func runFree() -> HypercallHandler.Outcome {
+        _ = ctender_ptrace(Self.detach, child, 0, UInt64(pendingSignal))
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        return .halt(status: status & 0x7F == 0 ? (status >> 8) & 0xFF : SWIFTLET_EXIT_CRASH)
+    }
+
+    func kill() -> HypercallHandler.Outcome {
+        Glibc.kill(child, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        TenderExit.writeStandardError("swiftlet-spt: guest killed by the debugger\n")
+        return .halt(status: SWIFTLET_EXIT_CRASH)
+    }
+
+    // MARK: - GDBTarget
+
+    func readRegisters() -> GDBRegisterFile? {
+        var regs = user_regs_struct()
+        guard withUnsafeMutablePointer(to: &regs, { ctender_ptrace(Self.getRegisters, child, 0, UInt64(UInt(bitPattern: $0))) }) == 0 else { return nil }
+        var file = GDBRegisterFile()
+        let values: [(String, UInt64)] = [
+            ("rax", regs.rax), ("rbx", regs.rbx), ("rcx", regs.rcx), ("rdx", regs.rdx), ("rsi", regs.rsi),
+            ("rdi", regs.rdi), ("rbp", regs.rbp), ("rsp", regs.rsp), ("r8", regs.r8), ("r9", regs.r9),
+            ("r10", regs.r10), ("r11", regs.r11), ("r12", regs.r12), ("r13", regs.r13), ("r14", regs.r14),
+            ("r15", regs.r15), ("rip", regs.rip), ("eflags", regs.eflags), ("cs", regs.cs), ("ss", regs.ss),
+            ("ds", regs.ds), ("es", regs.es), ("fs", regs.fs), ("gs", regs.gs),
+            ("fs_base", regs.fs_base), ("gs_base", regs.gs_base),
+        ]
+        for (name, value) in values { file[name] = value }
+        var fpu = user_fpregs_struct()
+        if withUnsafeMutablePointer(to: &fpu, { ctender_ptrace(Self.getFPRegisters, child, 0, UInt64(UInt(bitPattern: $0))) }) == 0 {
+            withUnsafeBytes(of: fpu.st_space) { bytes in
+                for index in 0..<8 { _ = file.set(X86RegisterLayout.number(of: "st\(index)")!, bytes: Array(bytes[index * 16 ..< index * 16 + 10])) }
+            }
+            withUnsafeBytes(of: fpu.xmm_space) { bytes in
+                for index in 0..<16 { _ = file.set(X86RegisterLayout.number(of: "xmm\(index)")!, bytes: Array(bytes[index * 16 ..< index * 16 + 16])) }
+            }
+            let tag = (0..<8).reduce(UInt64(0)) { $0 | (UInt64(fpu.ftw) & (1 << $1) != 0 ? 0 : 3) << (2 * UInt64($1)) }
+            let x87: [(String, UInt64)] = [
+                ("fctrl", UInt64(fpu.cwd)), ("fstat", UInt64(fpu.swd)), ("ftag", tag), ("fop", UInt64(fpu.fop)),
+                ("fioff", fpu.rip & 0xFFFF_FFFF), ("fiseg", fpu.rip >> 32),
+                ("fooff", fpu.rdp & 0xFFFF_FFFF), ("foseg", fpu.rdp >> 32), ("mxcsr", UInt64(fpu.mxcsr)),
+            ]
+            for (name, value) in x87 { file[name] = value }
+        }
+        return file
+    }
+
+    func writeRegisters(_ file: GDBRegisterFile) -> Bool {
+        guard let current = readRegisters() else { return false }
+        for (number, register) in X86RegisterLayout.registers.enumerated()
+        where !X86RegisterLayout.debuggerWritable.contains(register.name) && file.bytes(of: number) != current.bytes(of: number) {
+            return false
+        }
+        var regs = user_regs_struct()
+        guard withUnsafeMutablePointer(to: &regs, { ctender_ptrace(Self.getRegisters, child, 0, UInt64(UInt(bitPattern: $0))) }) == 0 else { return false }
+        regs.rax = file["rax"]; regs.rbx = file["rbx"]; regs.rcx = file["rcx"]; regs.rdx = file["rdx"]
+        regs.rsi = file["rsi"]; regs.rdi = file["rdi"]; regs.rbp = file["rbp"]; regs.rsp = file["rsp"]
+        regs.r8 = file["r8"]; regs.r9 = file["r9"]; regs.r10 = file["r10"]; regs.r11 = file["r11"]
+        regs.r12 = file["r12"]; regs.r13 = file["r13"]; regs.r14 = file["r14"]; regs.r15 = file["r15"]
+        regs.rip = file["rip"]
+        regs.eflags = regs.eflags & ~X86RegisterLayout.debuggerWritableFlags | file["eflags"] & X86RegisterLayout.debuggerWritableFlags
+        regs.fs_base = file["fs_base"]; regs.gs_base = file["gs_base"]
+        return withUnsafeMutablePointer(to: &regs, { ctender_ptrace(Self.setRegisters, child, 0, UInt64(UInt(bitPattern: $0))) }) == 0
+    }
+
+    func readMemory(at address: UInt64, count: Int) -> [UInt8]? {
+        guard (try? guestRange.offset(of: GuestAddress(raw: address), count: UInt64(count))) != nil else { return nil }
+        var bytes = [UInt8](repeating: 0, count: count)
+        let done = bytes.withUnsafeMutableBytes { pread(memoryFile, $0.baseAddress, count, off_t(Int64(bitPattern: address))) }
+        return done == count ? bytes : nil
+    }
+
+    func writeMemory(at address: UInt64, bytes: [UInt8]) -> Bool {
+        guard (try? guestRange.offset(of: GuestAddress(raw: address), count: UInt64(bytes.count))) != nil else { return false }
+        let done = bytes.withUnsafeBytes { pwrite(memoryFile, $0.baseAddress, bytes.count, off_t(Int64(bitPattern: address))) }
+        return done == bytes.count
+    }
+}
