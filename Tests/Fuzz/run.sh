@@ -7,6 +7,7 @@
 #
 #   Tests/Fuzz/run.sh [SECONDS] [extra libFuzzer flags...]   # the frame fuzzer (FrameFuzzer.swift)
 #   FUZZER=http Tests/Fuzz/run.sh 60                        # the HTTP connection fuzzer (HTTPFuzzer.swift)
+#   FUZZER=gdb Tests/Fuzz/run.sh 60                         # the tender's GDB packet layer (GDBFuzzer.swift)
 #   SWIFTC=/path/to/swiftc Tests/Fuzz/run.sh 300
 #   FUZZ_OPT=-Onone Tests/Fuzz/run.sh         # unoptimized (about 3x fewer execs/s)
 #   FUZZ_OUT=/tmp/fuzz Tests/Fuzz/run.sh      # build somewhere else than .build-fuzz/fuzz
@@ -14,6 +15,7 @@
 #   FUZZER   harness      binary        seeds           regressions
 #   frame    FrameFuzzer  frame-fuzzer  corpus/         regressions/
 #   http     HTTPFuzzer   http-fuzzer   http-corpus/    http-regressions/
+#   gdb      GDBFuzzer    gdb-fuzzer    gdb-corpus/     gdb-regressions/   (over Sources/Tender/Core/GDB)
 #
 # Leak detection is off (-detect_leaks=0): LeakSanitizer cannot follow Swift's multi-payload
 # enums, which keep their case tag in a pointer's spare high bits, so memory the stack still
@@ -29,7 +31,8 @@ cd "$root"
 case "${FUZZER:-frame}" in
     frame) module=FrameFuzzer binary_name=frame-fuzzer seed_folder=corpus regression_folder=regressions ;;
     http) module=HTTPFuzzer binary_name=http-fuzzer seed_folder=http-corpus regression_folder=http-regressions ;;
-    *) echo "error: FUZZER must be frame or http (got '$FUZZER')" >&2; exit 2 ;;
+    gdb) module=GDBFuzzer binary_name=gdb-fuzzer seed_folder=gdb-corpus regression_folder=gdb-regressions ;;
+    *) echo "error: FUZZER must be frame, http or gdb (got '$FUZZER')" >&2; exit 2 ;;
 esac
 
 swiftc="${SWIFTC:-$(command -v swiftc || echo /opt/swift/usr/bin/swiftc)}"
@@ -39,7 +42,13 @@ mkdir -p "$out"
 
 echo "building $binary"
 sources=()
-while IFS= read -r file; do sources+=("$file"); done < <(find Sources/Guest -name '*.swift' | sort)
+# The GDB fuzzer covers the tender's protocol layer: the files of Sources/Tender/Core/GDB that
+# import nothing (the socket and server code is left out).
+if [ "$module" = GDBFuzzer ]; then
+    while IFS= read -r file; do sources+=("$file"); done < <(grep -L '^import' Sources/Tender/Core/GDB/*.swift | sort)
+else
+    while IFS= read -r file; do sources+=("$file"); done < <(find Sources/Guest -name '*.swift' | sort)
+fi
 # ld.gold warns once per ASan helper symbol ("Cannot export local symbol"); drop that noise.
 set +e
 "$swiftc" "${FUZZ_OPT:--O}" -sanitize=fuzzer,address -parse-as-library -module-name "$module" \

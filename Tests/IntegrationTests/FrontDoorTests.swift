@@ -202,6 +202,8 @@ import Testing
             "--verbose": ["--verbose"], "--machine": ["--machine", "q35"],
             "--pcap": ["--pcap", Harness.scratch.appendingPathComponent("front-door.pcap").path],
             "--pcap-limit": ["--pcap-limit", "1M"], "--core": ["--core", Harness.scratch.path],
+            // Port 0: the tender refuses it at once (a real port would wait for a debugger).
+            "--gdb": ["--gdb", "0"],
         ]
         #expect(declared.subtracting(["-h", "--help"]) == Set(samples.keys), "swiftlet run --help: \(help.stdout)")
 
@@ -214,6 +216,9 @@ import Testing
                 #expect(result.status == 125 && result.stderr.contains("already an image"), "stderr: \(result.stderr)")
             } else if option == "--machine" {
                 #expect(result.status == 125 && result.stderr.contains("--target virtio"), "stderr: \(result.stderr)")
+            } else if option == "--gdb" {
+                // Reached the tender, which parsed and refused it.
+                #expect(result.status == 125 && result.stderr.contains("--gdb 0: expected [HOST:]PORT"), "stderr: \(result.stderr)")
             } else if option == "--pcap" {
                 // Reached the tender, which refuses: hello has no network to record.
                 #expect(result.status == 125 && result.stderr.contains("no network device"), "stderr: \(result.stderr)")

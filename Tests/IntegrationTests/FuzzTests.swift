@@ -11,10 +11,22 @@ enum FuzzHarness: String {
     case frame = "FrameFuzzer"
     /// Tests/Fuzz/HTTPFuzzer.swift; seeds in http-corpus/, regressions in http-regressions/.
     case http = "HTTPFuzzer"
+    /// Tests/Fuzz/GDBFuzzer.swift over the tender's GDB packet layer; seeds in gdb-corpus/.
+    case gdb = "GDBFuzzer"
 
-    var binaryName: String { self == .frame ? "frame-fuzzer" : "http-fuzzer" }
-    var seedFolder: String { self == .frame ? "corpus" : "http-corpus" }
-    var regressionFolder: String { self == .frame ? "regressions" : "http-regressions" }
+    var binaryName: String { [.frame: "frame-fuzzer", .http: "http-fuzzer", .gdb: "gdb-fuzzer"][self]! }
+    var seedFolder: String { [.frame: "corpus", .http: "http-corpus", .gdb: "gdb-corpus"][self]! }
+    var regressionFolder: String { [.frame: "regressions", .http: "http-regressions", .gdb: "gdb-regressions"][self]! }
+
+    /// What the harness is compiled with: the guest library, or the tender's GDB protocol files
+    /// (those that import nothing: the socket and server code stays out).
+    func sources(_ home: SwiftletHome) -> [String] {
+        guard self == .gdb else { return home.guestSources.map(\.path).sorted() }
+        let folder = home.root.appendingPathComponent("Sources/Tender/Core/GDB")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.filter { $0.hasSuffix(".swift") }.sorted().map { folder.appendingPathComponent($0).path }
+            .filter { path in !((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").contains { $0.hasPrefix("import ") } }
+    }
 
     struct BuildFailed: Error, CustomStringConvertible {
         var harness: String
@@ -42,11 +54,10 @@ enum FuzzHarness: String {
             let home = try SwiftletHome.locate()
             let toolchain = try Toolchain.locate()
             let output = Harness.scratch.appendingPathComponent(binaryName)
-            let guestSources = home.guestSources.map(\.path).sorted()
             let compile = try Harness.run(toolchain.swiftc, [
                 "-O", "-sanitize=fuzzer,address", "-parse-as-library", "-module-name", rawValue,
                 "-I", home.abiInclude.path, home.root.appendingPathComponent("Tests/Fuzz/\(rawValue).swift").path,
-            ] + guestSources + ["-o", output.path], timeout: 600)
+            ] + sources(home) + ["-o", output.path], timeout: 600)
             guard compile.status == 0, FileManager.default.isExecutableFile(atPath: output.path) else {
                 // ld.gold prints one harmless warning per ASan helper symbol; keep the rest.
                 let lines = (compile.stdout + compile.stderr).split(separator: "\n", omittingEmptySubsequences: false)
@@ -121,5 +132,14 @@ enum FuzzHarness: String {
 
     @Test func httpSeedAndRegressionInputsRunCleanly() throws {
         try FuzzHarness.http.runSeedsAndRegressions()
+    }
+
+    /// Malformed, oversized and hostile GDB packets: error replies, never a tender crash.
+    @Test func fuzzesTheGDBPacketLayerBriefly() throws {
+        try FuzzHarness.gdb.fuzzBriefly(seconds: 15)
+    }
+
+    @Test func gdbSeedAndRegressionInputsRunCleanly() throws {
+        try FuzzHarness.gdb.runSeedsAndRegressions()
     }
 }

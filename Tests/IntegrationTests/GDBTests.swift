@@ -73,12 +73,16 @@ private enum GDBHarness {
         }
         let script = work.appendingPathComponent("commands.gdb")
         try ("set pagination off\nset confirm off\ntarget remote 127.0.0.1:\(port)\n" + commands).write(to: script, atomically: true, encoding: .utf8)
-        let outcome = try Harness.run(gdb, ["-batch", "-nx", "-x", script.path, image.path], timeout: 120) { process in
+        // Through env: a test runner may hand its children SIGINT ignored, and gdb would then
+        // never pass the user's Ctrl-C on.
+        let outcome = try Harness.run(URL(fileURLWithPath: "/usr/bin/env"),
+                                      ["--default-signal=INT", gdb.path, "-batch", "-nx", "-x", script.path, image.path],
+                                      timeout: 60) { process in
             guard let interruptAfter else { return }
             let pid = process.processIdentifier
             DispatchQueue.global().asyncAfter(deadline: .now() + interruptAfter) { kill(pid, SIGINT) }
         }
-        let ending = exit.wait(timeout: 60)
+        let ending = exit.wait(timeout: 20)
         return Run(gdb: outcome, tenderStatus: ending?.status, tenderOutput: text(outFile), tenderErrors: text(errFile))
     }
 
@@ -158,11 +162,7 @@ private enum GDBHarness {
         #expect(run.tenderStatus == 0, "\(context)")
     }
 
-    // Disabled: under swift test, gdb (spawned by Foundation's Process) never acted on the
-    // SIGINT the harness sent it, so the interrupt never reached the stub; by hand (gdb in a
-    // shell, `kill -INT` from another) the same session stops in spin() on both tenders.
-    @Test("Ctrl-C stops a spinning guest inside spin(); kill ends it",
-          .disabled("gdb ignores SIGINT when started by this harness; Ctrl-C verified by hand only"), arguments: runnableTargets)
+    @Test("Ctrl-C stops a spinning guest inside spin(); kill ends it", arguments: runnableTargets)
     func interruptsASpinningGuest(target: Target) throws {
         // Ctrl-C 8 s after gdb starts (it loads the DWARF and connects first; the guest's
         // console output is buffered, so the test cannot wait for "spinning" instead).

@@ -96,6 +96,12 @@ int ctender_kick_vcpu_on_input(int fd, struct kvm_run *run) {
     action.sa_handler = kick_vcpu;
     sigemptyset(&action.sa_mask);
     if (sigaction(SIGIO, &action, NULL) != 0) return -1;
+    /* A launcher may have left SIGIO blocked (the test runner's children get it so): then no
+     * Ctrl-C would ever reach the vCPU. */
+    sigset_t io;
+    sigemptyset(&io);
+    sigaddset(&io, SIGIO);
+    if (sigprocmask(SIG_UNBLOCK, &io, NULL) != 0) return -1;
     if (fcntl(fd, F_SETOWN, getpid()) != 0) return -1;
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_ASYNC | O_NONBLOCK) != 0) return -1;
