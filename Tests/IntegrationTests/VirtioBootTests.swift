@@ -188,6 +188,22 @@ struct VirtioBootTests {
         #expect(!(try command.arguments()).contains { $0.contains("netdev") })
     }
 
+    /// --pcap: QEMU's filter-dump on the guest's netdev, and a tap without the virtio-net
+    /// header that QEMU 7.2 would otherwise write before each captured frame.
+    @Test func captureAddsAFilterDumpOnTheNetdev() throws {
+        var command = QEMUCommand(image: "/x/app.virtio", memoryBytes: 32 << 20, kvm: false)
+        command.network = .tap("tap7")
+        command.captureFile = "/dev/fd/4"
+        let words = try command.arguments()
+        #expect(words.contains("tap,id=net0,ifname=tap7,script=no,downscript=no,vnet_hdr=off"))
+        let object = try #require(words.firstIndex(of: "-object"))
+        #expect(words[object + 1] == "filter-dump,id=pcap0,netdev=net0,file=/dev/fd/4")
+        command.network = .socket(fd: 3)
+        #expect(try command.arguments().contains("socket,id=net0,fd=3"))
+        command.network = nil
+        #expect(!(try command.arguments()).contains("-object"), "no netdev, nothing to dump")
+    }
+
     @Test func exitStatusesMapBack() {
         #expect(VirtioExit(qemuStatus: 3, statusLine: nil) == .guest(0))
         #expect(VirtioExit(qemuStatus: 249, statusLine: nil) == .guest(123))

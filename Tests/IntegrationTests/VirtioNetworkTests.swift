@@ -131,7 +131,8 @@ struct VirtioPublishTests {
             (["-p", "8080:80", "--net", "tap:lo"], "-p needs the passt network"),
             (["--net", "fd:0"], "--net fd:0: expected fd:N with N an open stream socket"),
             (["--net", "bogus"], "--net bogus: expected passt, tap:NAME or none"),
-            (["--pcap", "/tmp/never.pcap"], "--pcap, --pcap-limit and --core are the tenders'"),
+            (["--pcap", "/tmp/never.pcap"], "the guest has no network device to record"),
+            (["--core", "/tmp"], "--core is the tenders'"),
         ]
         for (options, message) in cases {
             let result = try Harness.run(URL(fileURLWithPath: "/usr/bin/timeout"),

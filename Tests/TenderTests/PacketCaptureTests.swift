@@ -77,6 +77,34 @@ import Testing
         #expect(throws: TenderError.self) { try PacketCapture(path: path, limit: 23) }
     }
 
+    /// QEMU's stream (microseconds), fed in awkward pieces, comes back as frames with
+    /// nanosecond times; a stream that is not pcap stops.
+    @Test func streamReaderReassemblesRecordsFromPieces() {
+        var stream: [UInt8] = [0xD4, 0xC3, 0xB2, 0xA1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0, 1, 0, 0, 0]
+        let frames: [[UInt8]] = [[UInt8](repeating: 0xAB, count: 60), [1, 2, 3], []]
+        for (index, frame) in frames.enumerated() {
+            stream += [UInt8(index + 1), 0, 0, 0, 0x40, 0x42, 0x0F, 0]            // second N, 999,999 us + 1
+            stream += [UInt8(frame.count), 0, 0, 0, UInt8(frame.count), 0, 0, 0]
+            stream += frame
+        }
+        var reader = PcapStreamReader()
+        var read: [PcapStreamReader.Frame] = []
+        var offset = 0
+        for size in [5, 20, 1, 17, 40, 1000] where offset < stream.count {
+            let end = min(stream.count, offset + size)
+            read += reader.feed(Array(stream[offset..<end]))
+            offset = end
+        }
+        #expect(reader.failure == nil)
+        #expect(read.map(\.bytes) == frames)
+        #expect(read.map(\.seconds) == [1, 2, 3])
+        #expect(read.allSatisfy { $0.nanoseconds == 1_000_000_000 })
+
+        var wrong = PcapStreamReader()
+        #expect(wrong.feed([UInt8](repeating: 0x11, count: 40)).isEmpty)
+        #expect(wrong.failure == .notPcap)
+    }
+
     @Test func tenderOptionsTakePcapLimitAndCore() throws {
         let options = try TenderOptions(arguments: ["--pcap", "out.pcap", "--pcap-limit", "2M", "--core", "/tmp", "image"])
         #expect(options.pcapPath == "out.pcap")

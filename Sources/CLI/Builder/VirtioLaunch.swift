@@ -17,6 +17,9 @@ public struct QEMUCommand: Equatable, Sendable {
     public var kvm: Bool
     public var guestArguments: [String] = []
     public var network: Network?
+    /// `--pcap`: where QEMU's filter-dump writes every frame of the network (a pipe the CLI
+    /// reads, so that --pcap-limit holds and the file is the same format as the tenders').
+    public var captureFile: String?
 
     /// Where the guest's virtio-net device (virtio-mmio on microvm, virtio-pci on q35) is wired.
     public enum Network: Equatable, Sendable {
@@ -68,13 +71,16 @@ public struct QEMUCommand: Equatable, Sendable {
                      "-kernel", image]
         if let network {
             switch network {
-            case .tap(let name): words += ["-netdev", "tap,id=net0,ifname=\(name),script=no,downscript=no"]
+            // QEMU 7.2's filter-dump writes a tap's virtio-net header before each frame (later
+            // QEMUs strip it): with a capture, the tap runs without one.
+            case .tap(let name): words += ["-netdev", "tap,id=net0,ifname=\(name),script=no,downscript=no" + (captureFile == nil ? "" : ",vnet_hdr=off")]
             case .socket(let fd): words += ["-netdev", "socket,id=net0,fd=\(fd)"]
             }
             // QEMU 7.2's virtio-mmio is legacy (version 1) unless told otherwise; the driver is 1.x only.
             words += machine == .microvm
                 ? ["-global", "virtio-mmio.force-legacy=false", "-device", "virtio-net-device,netdev=net0"]
                 : ["-device", "virtio-net-pci,netdev=net0"]
+            if let captureFile { words += ["-object", "filter-dump,id=pcap0,netdev=net0,file=\(captureFile)"] }
         }
         let commandLine = try Self.commandLine(guestArguments)
         if !commandLine.isEmpty { words += ["-append", commandLine] }

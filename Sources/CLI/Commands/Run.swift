@@ -79,12 +79,12 @@ struct Run: ParsableCommand {
             throw UserError("--assets applies when building an application; \(image) is already an image (rebuild it with `swiftlet build --assets DIR`)")
         }
         let virtio = target == .virtio || (target == nil && VirtioRun.isVirtioOnly(imagePath))
-        if virtio && (pcap != nil || pcapLimit != nil || core != nil) {
-            throw UserError("--pcap, --pcap-limit and --core are the tenders' (hvt, spt); under QEMU use its own -object filter-dump or -s for gdb")
+        if virtio && core != nil {
+            throw UserError("--core is the tenders' (hvt, spt): QEMU's memory is not theirs to write; under QEMU use its -s for gdb")
         }
         if virtio, case .attached(let network) = try virtioNetwork() {
             VirtioRun.run(image: imagePath, machine: machine ?? .microvm, memory: mem, arguments: arguments,
-                          network: network, verbose: verbose)
+                          network: network, capture: try virtioCapture(network: network), verbose: verbose)
         }
         if machine != nil && !virtio { throw UserError("--machine applies to --target virtio (QEMU); \(imagePath) runs on a tender") }
         var words = ["run", "--mem", mem]
@@ -98,6 +98,24 @@ struct Run: ParsableCommand {
         if let gdb { words += ["--gdb", gdb] }
         if verbose { words.append("--verbose") }
         try LauncherHandoff.exec(words + [imagePath, "--"] + arguments)
+    }
+
+    /// `--pcap` for QEMU: the file is opened here, before QEMU starts, so a bad path is
+    /// refused first; `network` must be attached.
+    private func virtioCapture(network: QEMUCommand.Network?) throws -> PacketCapture? {
+        guard let pcap else {
+            if pcapLimit != nil { throw UserError("--pcap-limit applies with --pcap FILE") }
+            return nil
+        }
+        guard network != nil else { throw UserError("--pcap \(pcap): the guest has no network device to record (add -p or --net)") }
+        var limit = PacketCapture.defaultLimit
+        if let pcapLimit {
+            guard let bytes = TenderOptions.parseByteCount(pcapLimit), bytes <= UInt64(Int.max) else {
+                throw UserError("--pcap-limit '\(pcapLimit)' is not a number of bytes (examples: 16M, 1G)")
+            }
+            limit = Int(bytes)
+        }
+        do { return try PacketCapture(path: pcap, limit: limit) } catch { throw UserError("\(error)") }
     }
 
     private enum VirtioNetwork {

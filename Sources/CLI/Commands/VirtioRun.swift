@@ -13,8 +13,11 @@ enum VirtioRun {
     /// Where QEMU finds the network socket (its `-netdev socket,fd=` names this number).
     static let qemuNetworkFD: Int32 = 3
 
+    /// Where QEMU's filter-dump writes the capture (a pipe to us, see `CaptureRelay`).
+    static let qemuCaptureFD: Int32 = 4
+
     static func run(image: String, machine: QEMUCommand.Machine, memory: String, arguments: [String],
-                    network: QEMUCommand.Network?, verbose: Bool) -> Never {
+                    network: QEMUCommand.Network?, capture: PacketCapture? = nil, verbose: Bool) -> Never {
         func refuse(_ message: String) -> Never {
             say(message)
             exit(SWIFTLET_EXIT_TENDER_ERROR)
@@ -44,6 +47,12 @@ enum VirtioRun {
         } else {
             command.network = network
         }
+        var relay: CaptureRelay?
+        if let capture {
+            guard let started = CaptureRelay(capture) else { refuse("cannot create a pipe for --pcap: \(String(cString: strerror(errno)))") }
+            relay = started
+            command.captureFile = "/dev/fd/\(qemuCaptureFD)"
+        }
         let words: [String]
         do { words = try command.arguments() } catch { refuse(error.description) }
         if verbose {
@@ -52,9 +61,12 @@ enum VirtioRun {
         }
 
         let qemuProcess: QEMUProcess
-        do { qemuProcess = try QEMUProcess(words, network: inherited.map { ($0, qemuNetworkFD) }) } catch {
+        var passed = inherited.map { [(fd: $0, as: qemuNetworkFD)] } ?? []
+        if let relay { passed.append((fd: relay.writeEnd, as: qemuCaptureFD)) }
+        do { qemuProcess = try QEMUProcess(words, inherit: passed) } catch {
             refuse("cannot start \(qemu): \(error)")
         }
+        relay?.start()
         // QEMU holds the socket now: passt must see it close when QEMU ends, not when we do.
         if let inherited { close(inherited) }
 
@@ -67,6 +79,7 @@ enum VirtioRun {
         }
         write(console.finish())
         let status = qemuProcess.wait()
+        relay?.finish()
 
         let symbols = (try? ELFImage(bytes: Array(Data(contentsOf: URL(fileURLWithPath: image))))).map { SymbolTable(image: $0) }
         if let crash = console.crash {
@@ -134,8 +147,8 @@ final class QEMUProcess {
         let description: String
     }
 
-    /// `network`: an open descriptor QEMU gets at another number.
-    init(_ words: [String], network: (fd: Int32, as: Int32)?) throws {
+    /// `inherit`: open descriptors QEMU gets at other numbers (the network socket, the capture pipe).
+    init(_ words: [String], inherit: [(fd: Int32, as: Int32)]) throws {
         var pipeFDs: [Int32] = [-1, -1]
         guard pipe(&pipeFDs) == 0 else { throw SpawnError(description: String(cString: strerror(errno))) }
         for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
@@ -143,7 +156,7 @@ final class QEMUProcess {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
-        if let network { posix_spawn_file_actions_adddup2(&actions, network.fd, network.as) }
+        for passed in inherit { posix_spawn_file_actions_adddup2(&actions, passed.fd, passed.as) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -192,4 +205,53 @@ nonisolated(unsafe) private var passedOn: Int32 = 0
 private func passOn(_ number: Int32) {
     passedOn = number
     if qemuChild > 0 { kill(qemuChild, number) }
+}
+
+/// `--pcap` on the virtio target: QEMU's filter-dump writes its pcap stream into a pipe, and a
+/// thread here turns it into records of the same PacketCapture the tenders use, so the file
+/// has the same format and the same `--pcap-limit` (QEMU's own has no size bound).
+final class CaptureRelay: @unchecked Sendable {
+    let capture: PacketCapture
+    let readEnd: Int32
+    let writeEnd: Int32
+    private let done = DispatchSemaphore(value: 0)
+
+    init?(_ capture: PacketCapture) {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { return nil }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        self.capture = capture
+        readEnd = fds[0]
+        writeEnd = fds[1]
+    }
+
+    /// Once QEMU holds the write end: read until QEMU closes it.
+    func start() {
+        close(writeEnd)
+        Thread.detachNewThread { [self] in
+            var reader = PcapStreamReader()
+            var chunk = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let count = read(readEnd, &chunk, chunk.count)
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                let complete = reader.failure != nil
+                for frame in reader.feed(Array(chunk[..<count])) {
+                    frame.bytes.withUnsafeBytes { capture.record($0, seconds: frame.seconds, nanoseconds: frame.nanoseconds) }
+                }
+                // Keep draining the pipe after a failure: QEMU would die of SIGPIPE otherwise.
+                if let failure = reader.failure, !complete {
+                    TenderExit.writeStandardError("swiftlet: QEMU's capture stream is not pcap (\(failure)); --pcap records nothing more\n")
+                }
+            }
+            close(readEnd)
+            done.signal()
+        }
+    }
+
+    /// After QEMU exited: wait (briefly) for the last frames to be written.
+    func finish() {
+        _ = done.wait(timeout: .now() + 5)
+        close(capture.fd)
+    }
 }

@@ -29,15 +29,16 @@ public enum Launch {
     /// starts passt: its end of the socketpair crosses the exec as `--net fd:N`, which the full
     /// CLI gives QEMU. The hand-over mark tells the full CLI this run went through here.
     public static func execVirtio(_ options: RunOptions, image: String, installation: Installation) throws(Refusal) -> Never {
-        guard options.recordingArguments.isEmpty else {
-            throw Refusal("--pcap, --pcap-limit and --core are the tenders' (hvt, spt); under QEMU use its own -object filter-dump or -s for gdb")
+        guard options.core == nil else {
+            throw Refusal("--core is the tenders' (hvt, spt): QEMU's memory is not theirs to write; under QEMU use its -s for gdb")
         }
         guard options.gdb == nil else {
             throw Refusal("--gdb is the tenders' (hvt, spt); under QEMU use its own gdb stub (-s)")
         }
         try installation.ensure(cli: true, tenders: [], verbose: options.verbose)
         let network = try attachNetwork(options)
-        var words = ["swiftlet", "run", "--target", "virtio", "--mem", options.memory] + network.options
+        // --pcap and --pcap-limit: the full CLI records what QEMU's filter-dump sees.
+        var words = ["swiftlet", "run", "--target", "virtio", "--mem", options.memory] + network.options + options.recordingArguments
         if let machine = options.machine { words += ["--machine", machine] }
         if options.verbose { words.append("--verbose") }
         setenv(Installation.handBackVariable, "1", 1)

@@ -93,6 +93,13 @@ public final class PacketCapture {
 
     /// Records one frame with the current time, if it fits under the limit.
     public func record(_ frame: UnsafeRawBufferPointer) {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        record(frame, seconds: UInt32(truncatingIfNeeded: now.tv_sec), nanoseconds: UInt32(truncatingIfNeeded: now.tv_nsec))
+    }
+
+    /// Records one frame seen at the given time (QEMU's, for the virtio target).
+    public func record(_ frame: UnsafeRawBufferPointer, seconds: UInt32, nanoseconds: UInt32) {
         let stored = format.capturedLength(of: frame.count)
         guard !writeFailed, bytesWritten + PcapFormat.recordHeaderSize + stored <= limit else {
             if framesNotRecorded == 0 && !writeFailed {
@@ -101,10 +108,7 @@ public final class PacketCapture {
             framesNotRecorded += 1
             return
         }
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        let header = format.recordHeader(seconds: UInt32(truncatingIfNeeded: now.tv_sec),
-                                         nanoseconds: UInt32(truncatingIfNeeded: now.tv_nsec), frameLength: frame.count)
+        let header = format.recordHeader(seconds: seconds, nanoseconds: nanoseconds, frameLength: frame.count)
         if header.withUnsafeBytes({ writeAll($0) }) && writeAll(UnsafeRawBufferPointer(rebasing: frame.prefix(stored))) {
             framesRecorded += 1
         } else {
@@ -124,5 +128,56 @@ public final class PacketCapture {
             bytesWritten += count
         }
         return true
+    }
+}
+
+/// Reads the classic pcap stream another program writes (QEMU's filter-dump for the virtio
+/// target: little-endian, microsecond or nanosecond timestamps) back into frames, fed in
+/// whatever pieces a pipe delivers. Anything that is not such a stream stops it.
+public struct PcapStreamReader: Sendable {
+    public struct Frame: Equatable, Sendable {
+        public var seconds: UInt32
+        public var nanoseconds: UInt32
+        public var bytes: [UInt8]
+    }
+
+    public enum Failure: Error, Equatable { case notPcap, recordTooLong(Int) }
+
+    private var pending: [UInt8] = []
+    private var nanosecondsPerUnit: UInt32?
+    public private(set) var failure: Failure?
+
+    public init() {}
+
+    /// The whole records `bytes` completes, in order.
+    public mutating func feed(_ bytes: [UInt8]) -> [Frame] {
+        guard failure == nil else { return [] }
+        pending += bytes
+        var frames: [Frame] = []
+        var offset = 0
+        func u32(_ at: Int) -> UInt32 {
+            UInt32(pending[at]) | UInt32(pending[at + 1]) << 8 | UInt32(pending[at + 2]) << 16 | UInt32(pending[at + 3]) << 24
+        }
+        if nanosecondsPerUnit == nil {
+            guard pending.count >= PcapFormat.fileHeaderSize else { return [] }
+            switch u32(0) {
+            case 0xA1B2_C3D4: nanosecondsPerUnit = 1000
+            case PcapFormat.nanosecondMagic: nanosecondsPerUnit = 1
+            default: failure = .notPcap; return []
+            }
+            guard u32(20) == PcapFormat.linkTypeEthernet else { failure = .notPcap; return [] }
+            offset = PcapFormat.fileHeaderSize
+        }
+        while pending.count - offset >= PcapFormat.recordHeaderSize {
+            let stored = Int(u32(offset + 8))
+            guard stored <= 262_144 else { failure = .recordTooLong(stored); return frames }
+            guard pending.count - offset - PcapFormat.recordHeaderSize >= stored else { break }
+            let start = offset + PcapFormat.recordHeaderSize
+            frames.append(Frame(seconds: u32(offset), nanoseconds: u32(offset + 4) &* nanosecondsPerUnit!,
+                                bytes: Array(pending[start ..< start + stored])))
+            offset = start + stored
+        }
+        pending.removeFirst(offset)
+        return frames
     }
 }
