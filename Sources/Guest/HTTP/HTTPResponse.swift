@@ -33,6 +33,15 @@ public struct HTTPResponse {
         json(object.text, status: status)
     }
 
+    public static func json(_ value: JSONValue, status: HTTPStatus = .ok) -> HTTPResponse {
+        HTTPResponse(status: status, contentType: "application/json", body: .bytes(value.bytes))
+    }
+
+    /// An application type that writes itself as JSON (see JSONEncodable).
+    public static func json<Value: JSONEncodable>(_ value: Value, status: HTTPStatus = .ok) -> HTTPResponse {
+        json(value.json, status: status)
+    }
+
     /// A plain-text error response: the status line's reason, or `message` when given.
     public static func error(_ status: HTTPStatus, message: String = "") -> HTTPResponse {
         if message.isEmpty {
@@ -74,6 +83,7 @@ public struct JSONObject {
     public mutating func add(_ key: String, _ value: Bool) { member(key); body += value ? "true" : "false" }
     public mutating func add(_ key: String, _ value: String) { member(key); appendQuoted(value) }
     public mutating func add(_ key: String, _ value: JSONObject) { member(key); body += value.text }
+    public mutating func add(_ key: String, _ value: JSONValue) { member(key); body += value.text }
 
     public var text: String { "{" + body + "}" }
 
@@ -84,21 +94,8 @@ public struct JSONObject {
     }
 
     private mutating func appendQuoted(_ string: String) {
-        var bytes: [UInt8] = [0x22]
-        for byte in string.utf8 {
-            switch byte {
-            case 0x22: bytes += [0x5C, 0x22]
-            case 0x5C: bytes += [0x5C, 0x5C]
-            case 0x0A: bytes += [0x5C, 0x6E]
-            case 0x0D: bytes += [0x5C, 0x72]
-            case 0x09: bytes += [0x5C, 0x74]
-            case 0..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                bytes += [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 15)]]
-            default: bytes.append(byte)
-            }
-        }
-        bytes.append(0x22)
+        var bytes: [UInt8] = []
+        appendJSONString(string, to: &bytes)
         body += String(decoding: bytes, as: UTF8.self)
     }
 }
