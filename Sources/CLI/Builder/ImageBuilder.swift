@@ -86,10 +86,19 @@ public struct ImageBuilder: Sendable {
         // As with SwiftPM: a main.swift holds top-level code; otherwise a type is marked @main.
         let hasMainFile = application.sources.contains { $0.lastPathComponent == "main.swift" }
         let appFlags = unoptimized ? Self.swiftFlags.map { $0 == "-Osize" ? "-Onone" : $0 } : Self.swiftFlags
-        try run("compiling \(application.name)", toolchain.swiftc, appFlags + (hasMainFile ? [] : ["-parse-as-library"]) + [
+        var sources = application.sources.map(\.path)
+        var modeFlags = hasMainFile ? [] : ["-parse-as-library"]
+        if let index = application.sources.firstIndex(where: { $0.lastPathComponent == "main.swift" }),
+           let rewritten = try asyncMain(for: application.sources[index], in: work) {
+            log("main.swift awaits at top level: compiling its top-level code as an async main")
+            sources[index] = rewritten.path
+            // The default style quotes the rewritten file's lines under the user's line numbers.
+            modeFlags = ["-parse-as-library", "-diagnostic-style", "llvm"]
+        }
+        try run("compiling \(application.name)", toolchain.swiftc, appFlags + modeFlags + [
             "-I", home.abiInclude.path, "-I", runtime.path, "-module-name", application.name,
             "-c", "-o", appObject.path,
-        ] + application.sources.map(\.path))
+        ] + sources, crashLogs: output.deletingLastPathComponent(), userCode: true)
 
         let targetBits = targets.reduce(UInt32(0)) { $0 | $1.noteBit }
         var shims: [URL] = []
@@ -224,13 +233,38 @@ public struct ImageBuilder: Sendable {
         return cached
     }
 
+    /// main.swift rewritten into `work` when its top-level code awaits (TopLevelAwait.swift).
+    private func asyncMain(for main: URL, in work: URL) throws(BuildError) -> URL? {
+        guard let text = try? String(contentsOf: main, encoding: .utf8), TopLevelAwaitRewrite.mentionsAwait(text) else { return nil }
+        let parse = Process()
+        parse.executableURL = toolchain.swiftc
+        parse.arguments = ["-frontend", "-dump-parse", main.path]
+        let pipe = Pipe()
+        parse.standardOutput = pipe
+        parse.standardError = pipe
+        guard (try? parse.run()) != nil else { return nil }
+        let dump = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        parse.waitUntilExit()
+        guard let rewritten = TopLevelAwaitRewrite.rewrite(source: text, path: main.path,
+                                                            items: TopLevelAwaitRewrite.items(fromDump: dump)) else { return nil }
+        let file = work.appendingPathComponent("main-async.swift")
+        do { try rewritten.write(to: file, atomically: true, encoding: .utf8) } catch {
+            throw .output("cannot write \(file.path): \(error.localizedDescription)")
+        }
+        return file
+    }
+
     private func makeDirectory(_ url: URL) throws(BuildError) {
         do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
             throw .output("cannot create \(url.path): \(error.localizedDescription)")
         }
     }
 
-    private func run(_ step: String, _ tool: URL, _ arguments: [String], in directory: URL? = nil) throws(BuildError) {
+    /// Runs one build step. A crashed compiler's stack dump goes to a log file in `crashLogs`
+    /// (else the system's temporary folder) and the error names it; with `userCode`, the
+    /// compiler's diagnostics get Swiftlet's advice on Embedded restrictions.
+    private func run(_ step: String, _ tool: URL, _ arguments: [String], in directory: URL? = nil,
+                     crashLogs: URL? = nil, userCode: Bool = false) throws(BuildError) {
         let process = Process()
         process.executableURL = tool
         process.arguments = arguments
@@ -243,8 +277,12 @@ public struct ImageBuilder: Sendable {
         }
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        let text = String(decoding: output, as: UTF8.self)
+        if process.terminationReason == .uncaughtSignal || CompilerCrash.isCrash(text) {
+            throw .compilerCrash(step: step, log: CompilerCrash.saveLog(text, arguments: [tool.path] + arguments, in: crashLogs))
+        }
         guard process.terminationStatus == 0 else {
-            throw .compile(step: step, output: String(decoding: output, as: UTF8.self))
+            throw .compile(step: step, output: userCode ? EmbeddedGuidance.annotate(text) : text)
         }
     }
 }
