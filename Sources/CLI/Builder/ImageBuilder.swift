@@ -225,7 +225,7 @@ public struct ImageBuilder: Sendable {
         ] + defines + [
             "-emit-module", "-emit-module-path", staging.appendingPathComponent("Swiftlet.swiftmodule").path,
             "-c", "-o", staging.appendingPathComponent("Swiftlet.o").path,
-        ] + home.guestSources.map(\.path))
+        ] + home.guestSources.map(\.path), crashLogs: home.runtimeCache)
         // Another build may have finished the same module meanwhile; either copy is good.
         if (try? FileManager.default.moveItem(at: staging, to: cached)) == nil {
             try? FileManager.default.removeItem(at: staging)
