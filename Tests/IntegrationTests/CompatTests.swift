@@ -8,7 +8,7 @@ import Testing
 @Suite struct CompatTests {
     static func swiftlet(_ arguments: [String], environment: [String: String]? = nil) throws -> Harness.Outcome {
         _ = Harness.cli     // sets SWIFTLET_TENDERS, which `environment` then carries over
-        return try Harness.run(Harness.cli, arguments, timeout: 240, environment: environment)
+        return try Harness.run(Harness.cli, arguments, timeout: 600, environment: environment)
     }
 
     /// A folder holding `main.swift` with `source`, for `swiftlet build`.
