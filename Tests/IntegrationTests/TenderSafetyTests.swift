@@ -37,14 +37,31 @@ import Testing
     @Test(arguments: runnableTargets)
     func truncatedImagesAreRefusedNeverRun(target: Target) throws {
         let bytes = try [UInt8](Data(contentsOf: Harness.example("hello")))
-        // Cut inside the headers or the loadable segments (the section table at the very end is
-        // optional: without it an image still runs, only its crash reports lose symbols).
-        for (index, length) in [0, 16, 63, 64, 100, 4096, 4097, bytes.count / 3, bytes.count / 2].enumerated() {
+        // Cut inside the headers or the loadable segments (what follows them, DWARF and the
+        // section table, is optional: without it an image still runs, only its crash reports
+        // and debugger lose symbols).
+        let loadEnd = Self.endOfLoadableSegments(bytes)
+        #expect(loadEnd > 4097 && loadEnd <= bytes.count, "loadable segments end at \(loadEnd) of \(bytes.count)")
+        for (index, length) in [0, 16, 63, 64, 100, 4096, 4097, loadEnd / 3, loadEnd / 2, loadEnd - 1].enumerated() {
             let url = try write(Array(bytes.prefix(length)), named: "truncated-\(target)-\(index).swiftlet")
             let result = try Harness.run(Harness.tender(target), [url.path])
             #expect(result.status == 125, "length \(length): status \(result.status) stderr \(result.stderr)")
             #expect(!result.stdout.contains("Hello"))
         }
+    }
+
+    /// The file offset where the last PT_LOAD segment's bytes end (ELF64, little-endian).
+    static func endOfLoadableSegments(_ bytes: [UInt8]) -> Int {
+        func integer(_ offset: Int, _ size: Int) -> Int {
+            (0..<size).reduce(0) { $0 | Int(bytes[offset + $1]) << (8 * $1) }
+        }
+        let table = integer(32, 8), entrySize = integer(54, 2), count = integer(56, 2)
+        var end = 0
+        for index in 0..<count {
+            let entry = table + index * entrySize
+            if integer(entry, 4) == 1 { end = max(end, integer(entry + 8, 8) + integer(entry + 32, 8)) }
+        }
+        return end
     }
 
     @Test(arguments: runnableTargets)
