@@ -40,6 +40,9 @@ private enum GDBHarness {
         var tenderStatus: Int32?
         var tenderOutput: String
         var tenderErrors: String
+
+        /// Everything gdb and the tender said, for a failed expectation's message.
+        var context: String { "gdb said:\n\(gdb.stdout)\n\(gdb.stderr)\ntender said:\n\(tenderOutput)\(tenderErrors)" }
     }
 
     /// Starts the tender with `--gdb PORT`, waits until it listens, runs gdb in batch mode
@@ -116,7 +119,7 @@ private enum GDBHarness {
             continue
             """) else { return }
         let out = run.gdb.stdout
-        let context = "gdb said:\n\(out)\n\(run.gdb.stderr)\ntender said:\n\(run.tenderOutput)\(run.tenderErrors)"
+        let context = run.context
         // The first stop: in sum(upTo:) (Swift-mangled: gdb has no Swift demangler), line 11.
         #expect(out.contains("Breakpoint 1, $e9debugging3sum4upToS2i_tF (n=...) at "), "\(context)")
         // bt: the function at main.swift:11, called from main at main.swift:32.
@@ -152,7 +155,7 @@ private enum GDBHarness {
             continue
             """) else { return }
         let out = run.gdb.stdout
-        let context = "gdb said:\n\(out)\n\(run.gdb.stderr)\ntender said:\n\(run.tenderOutput)\(run.tenderErrors)"
+        let context = run.context
         // total reaches 10 after value 4: three more turns of the loop, each several instructions.
         let steps = out.split(separator: "\n").first { $0.hasPrefix("steps ") }.flatMap { Int($0.dropFirst(6)) }
         #expect((steps ?? 0) > 12, "\(context)")
@@ -172,7 +175,7 @@ private enum GDBHarness {
             kill
             """, interruptAfter: 8) else { return }
         let out = run.gdb.stdout
-        let context = "gdb said:\n\(out)\n\(run.gdb.stderr)\ntender said:\n\(run.tenderOutput)\(run.tenderErrors)"
+        let context = run.context
         #expect(out.contains("Program received signal SIGINT, Interrupt."), "\(context)")
         #expect(out.contains("4spins5NeverOyF") && out.contains("in main () at "), "the stack runs through spin() to main:\n\(context)")
         #expect(out.contains("[Inferior 1 (Remote target) killed]"), "\(context)")
@@ -189,7 +192,7 @@ private enum GDBHarness {
             detach
             """) else { return }
         let out = run.gdb.stdout
-        let context = "gdb said:\n\(out)\n\(run.gdb.stderr)\ntender said:\n\(run.tenderOutput)\(run.tenderErrors)"
+        let context = run.context
         #expect(out.contains("Breakpoint 1, "), "\(context)")
         #expect(out.contains("[Inferior 1 (Remote target) detached]"), "\(context)")
         #expect(run.tenderOutput.contains("sum(upTo: 10) = 55"), "\(context)")
