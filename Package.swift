@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "Swiftlet", dependencies: ["SwiftletABI"], path: "Sources/Guest",
                 exclude: ["Freestanding"]),
 
-        .target(name: "CTender", path: "Sources/Tender/CShim"),
+        .target(name: "CTender", dependencies: ["SwiftletABI"], path: "Sources/Tender/CShim"),
         .target(name: "TenderCore", dependencies: ["SwiftletABI", "CTender"], path: "Sources/Tender/Core"),
         .executableTarget(name: "swiftlet-hvt", dependencies: ["TenderCore"], path: "Sources/Tender/hvt",
                           linkerSettings: staticExecutable),
@@ -46,8 +46,10 @@ let package = Package(
                 swiftSettings: embeddedSwift),
         .executableTarget(name: "swiftlet", dependencies: ["SwiftletRun", "CRunShim"], path: "Sources/CLI/Launcher",
                           swiftSettings: embeddedSwift, linkerSettings: staticExecutable),
+        // zlib: gzip-compressed image layers (`swiftlet package`); the builder only.
+        .systemLibrary(name: "CZlib", path: "Sources/CLI/Zlib"),
         .target(name: "SwiftletBuild", dependencies: [
-            "TenderCore", .product(name: "Crypto", package: "swift-crypto"),
+            "TenderCore", "CZlib", .product(name: "Crypto", package: "swift-crypto"),
         ], path: "Sources/CLI/Builder"),
         .executableTarget(name: "swiftlet-cli", dependencies: [
             "SwiftletBuild", "TenderCore", "CRunShim",
@@ -55,10 +57,12 @@ let package = Package(
         ], path: "Sources/CLI/Commands"),
 
         .target(name: "TestSupport", path: "Tests/Support"),
-        .testTarget(name: "GuestTests", dependencies: ["Swiftlet", "TestSupport"]),
+        // Linked into every test bundle: SIGPIPE ignored before any test runs.
+        .target(name: "ProcessSetup", path: "Tests/ProcessSetup"),
+        .testTarget(name: "GuestTests", dependencies: ["Swiftlet", "TestSupport", "ProcessSetup"]),
         // ELFBuilder: hand-made images for the loader's unit tests and the integration tests' attack guests.
         .target(name: "TenderTestSupport", dependencies: ["TenderCore", "SwiftletABI"], path: "Tests/TenderTestSupport"),
-        .testTarget(name: "TenderTests", dependencies: ["TenderCore", "TestSupport", "TenderTestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["SwiftletBuild", "TenderCore", "SwiftletABI", "TenderTestSupport"]),
+        .testTarget(name: "TenderTests", dependencies: ["TenderCore", "TestSupport", "TenderTestSupport", "ProcessSetup"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SwiftletBuild", "TenderCore", "SwiftletABI", "TenderTestSupport", "ProcessSetup"]),
     ]
 )

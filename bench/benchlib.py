@@ -1,8 +1,9 @@
-"""What the benchmark scripts share: namespace plumbing, CPU pinning, KVM presence, and the
-formatting of table cells."""
-import os, subprocess
+"""What the benchmark scripts share: namespace plumbing, CPU pinning, KVM presence, building
+and timing runs, nginx configurations for the peer, and the formatting of table cells."""
+import contextlib, os, shutil, statistics, subprocess, sys, time
 
 IP = "/usr/sbin/ip" if os.path.exists("/usr/sbin/ip") else "/sbin/ip"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def ip(*arguments, check=True):
@@ -11,6 +12,19 @@ def ip(*arguments, check=True):
     if check and result.returncode != 0:
         raise RuntimeError(f"ip {' '.join(arguments)}: {result.stderr.strip()}")
     return result
+
+
+@contextlib.contextmanager
+def tap_namespace(name, host):
+    """A network namespace with `tap0` (address host/24, up) and lo up, deleted afterwards."""
+    ip("netns", "add", name)
+    try:
+        for command in (["tuntap", "add", "tap0", "mode", "tap"], ["addr", "add", f"{host}/24", "dev", "tap0"],
+                        ["link", "set", "tap0", "up"], ["link", "set", "lo", "up"]):
+            ip("-n", name, *command)
+        yield name
+    finally:
+        ip("netns", "del", name, check=False)
 
 
 def pinner(cpus):
@@ -53,3 +67,80 @@ def fmt(value, spec):
 
 def ratio(a, b):
     return "—" if a is None or not b else f"{a / b:.2f}x"
+
+
+def sh(*command, **kwargs):
+    """Runs a command in the checkout; raises if it fails."""
+    return subprocess.run(command, check=True, cwd=ROOT, **kwargs)
+
+
+def products_folder(products):
+    """The folder (relative to the checkout) the tenders and CLI come from; the default,
+    .build/release, is brought up to date first."""
+    if products == ".build/release":
+        sh("swift", "build", "-c", "release", stdout=subprocess.DEVNULL)
+    return os.path.join(ROOT, products)
+
+
+def median_wall_ms(commands, runs):
+    """Spawn-to-exit wall time of each command {name: argv}, interleaved so machine noise hits
+    all alike: {name: median ms of `runs`}. Exits if one fails."""
+    samples = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, argv in commands.items():
+            start = time.perf_counter()
+            result = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            samples[name].append((time.perf_counter() - start) * 1000)
+            if result.returncode != 0:
+                sys.exit(f"{name} exited {result.returncode}: {' '.join(argv)}")
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def nginx_string(data):
+    """Bytes as an nginx quoted string (a `$` would start a variable: use ${dollar}, which
+    nginx_http_config defines)."""
+    text = data.decode("utf-8")
+    for a, b in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"), ("$", "${dollar}")):
+        text = text.replace(a, b)
+    return '"' + text + '"'
+
+
+def nginx_http_config(prefix, written_by, servers, keepalive_requests=1000000):
+    """The peer for throughput runs: one nginx worker in the foreground, its files under
+    `prefix` (which needs a tmp/ folder), no access log, `$dollar` for nginx_string; `servers`
+    is the rest of the http block."""
+    return f"""# written by {written_by}
+worker_processes 1;
+daemon off;
+master_process on;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    tcp_nodelay on;
+    keepalive_timeout 65;
+    keepalive_requests {keepalive_requests};
+    client_body_temp_path {prefix}/tmp/body;
+    proxy_temp_path {prefix}/tmp/proxy;
+    fastcgi_temp_path {prefix}/tmp/fastcgi;
+    uwsgi_temp_path {prefix}/tmp/uwsgi;
+    scgi_temp_path {prefix}/tmp/scgi;
+    geo $dollar {{ default "$"; }}
+{servers}}}
+"""
+
+
+def nginx_argv(work, listen, http_extra=""):
+    """The peer for launch and shutdown runs: one nginx process (no master) answering 200 "ok"
+    on `listen` (ADDRESS:PORT), configured in `work`; None when nginx is not installed."""
+    conf = os.path.join(work, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""daemon off; master_process off; worker_processes 1; error_log stderr crit; pid {work}/nginx.pid;
+events {{ worker_connections 64; }}
+http {{ access_log off; client_body_temp_path {work}; proxy_temp_path {work}; fastcgi_temp_path {work};
+        uwsgi_temp_path {work}; scgi_temp_path {work};{" " + http_extra if http_extra else ""}
+        server {{ listen {listen}; location / {{ return 200 "ok"; }} }} }}
+""")
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    return [nginx, "-p", work, "-c", conf] if os.path.exists(nginx) else None

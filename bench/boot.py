@@ -5,25 +5,10 @@ plus the stripped image size and the tender binary sizes.
 
     python3 bench/boot.py [--runs 51] [--products .build/release]
 """
-import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, os, shutil, subprocess, sys, tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def sh(*command, **kwargs):
-    return subprocess.run(command, check=True, cwd=ROOT, **kwargs)
-
-
-def time_runs(commands, runs):
-    samples = {name: [] for name in commands}
-    for _ in range(runs):
-        for name, argv in commands.items():
-            start = time.perf_counter()
-            result = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            samples[name].append((time.perf_counter() - start) * 1000)
-            if result.returncode != 0:
-                sys.exit(f"{name} exited {result.returncode}: {' '.join(argv)}")
-    return {name: statistics.median(values) for name, values in samples.items()}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import median_wall_ms, products_folder, sh  # noqa: E402
 
 
 def main():
@@ -32,9 +17,7 @@ def main():
     parser.add_argument("--products", default=".build/release")
     args = parser.parse_args()
 
-    products = os.path.join(ROOT, args.products)
-    if args.products == ".build/release":
-        sh("swift", "build", "-c", "release", stdout=subprocess.DEVNULL)
+    products = products_folder(args.products)
     work = tempfile.mkdtemp(prefix="swiftlet-bench-")
     image = os.path.join(work, "hello.swiftlet")
     stripped = os.path.join(work, "hello-stripped.swiftlet")
@@ -48,7 +31,7 @@ def main():
     else:
         print("hvt: SKIPPED (no /dev/kvm)")
     commands["spt hello"] = [os.path.join(products, "swiftlet-spt"), image]
-    medians = time_runs(commands, args.runs)
+    medians = median_wall_ms(commands, args.runs)
 
     baseline = medians["/bin/true"]
     print(f"boot-to-exit, median of {args.runs} runs (targets: hvt <= 3 ms, spt <= 1.5 ms)")

@@ -21,6 +21,13 @@ user would. --neighbours static gives each guest a permanent neighbour entry (it
 on the command line), so the kernel's neighbour table does not need ARP and is not bounded by
 gc_thresh3 (1024 entries by default, for the whole host); --neighbours arp leaves it to ARP.
 
+--launch podman runs N containers of the packaged image instead (`swiftlet package examples/web
+--target T -p 80 --mem M`, `podman load`, then `podman run -d -p 127.0.0.1:PORT:80` each, --jobs
+at a time, with the runc runtime and lowered ulimits that podman needs here: platform-facts),
+polled on their published ports; memory per container is the PSS of its tender, its passt and
+its conmon, and the report names what failed (podman's error, or the container's exit status
+and last log line). Containers and the image are removed on exit.
+
 Launching stops early when MemAvailable falls below --reserve GB (default 3), so the machine's
 other work is never pushed into the OOM killer; the report then says so.
 
@@ -28,6 +35,7 @@ Needs root (namespace, taps) and a release build (`swift build -c release`). Eve
 starts is killed and the namespace (with every tap) deleted on exit, Ctrl-C included.
 
     python3 bench/density.py --target hvt --count 1000 [--launch tender|run] [--mem 4M]
+    python3 bench/density.py --target spt --count 100 --launch podman [--jobs 4]
 """
 import argparse, ctypes, re, errno, heapq, ipaddress, os, selectors, signal, socket, subprocess, sys, tempfile, time
 
@@ -99,7 +107,8 @@ def kernel_messages():
 class Prober:
     """GET / to every instance, from its spawn on, nonblocking; at most MAX_CONNECTING sockets."""
 
-    def __init__(self):
+    def __init__(self, endpoint=lambda index: (addresses(index)[1], 80)):
+        self.endpoint = endpoint                # index -> (address, port) to GET / from
         self.selector = selectors.DefaultSelector()
         self.waiting = []                       # heap of (not before, index)
         self.spawned = {}                       # index -> spawn time
@@ -114,12 +123,11 @@ class Prober:
         heapq.heappush(self.waiting, (spawned, index))
 
     def _start(self, index):
-        guest = addresses(index)[1]
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST on close: no TIME-WAIT
         self.attempts[index] = self.attempts.get(index, 0) + 1
-        code = sock.connect_ex((guest, 80))
+        code = sock.connect_ex(self.endpoint(index))
         if code not in (0, errno.EINPROGRESS):
             sock.close()
             self.errors[index] = errno.errorcode.get(code, str(code))
@@ -239,20 +247,170 @@ def argv(args, index, image):
     return [os.path.join(RELEASE, "swiftlet"), "run", "--target", args.target, "--mem", args.mem, "--net", network, image] + guest_arguments
 
 
+PODMAN_CONF = """[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+[engine]
+runtime = "runc"
+"""
+PODMAN_PORTS = 21000          # container i is published on 127.0.0.1:(PODMAN_PORTS + i)
+
+
+def containers(args):
+    """--launch podman: N containers of the packaged image, each published on a loopback port."""
+    work = tempfile.mkdtemp(prefix="density-podman-")
+    conf = os.path.join(work, "containers.conf")
+    with open(conf, "w") as f:
+        f.write(PODMAN_CONF)
+    env = dict(os.environ, CONTAINERS_CONF=conf, SWIFTLET_TENDERS=RELEASE)
+    tag = f"localhost/swiftlet-density:{args.target}-{os.getpid()}"
+    prefix = f"swdensity-{os.getpid()}-"
+
+    def podman(*words, timeout=600):
+        return subprocess.run(["podman", *words], capture_output=True, text=True, env=env, timeout=timeout)
+
+    archive = os.path.join(work, "web.tar")
+    packaged = subprocess.run([os.path.join(RELEASE, "swiftlet"), "package", os.path.join(ROOT, "examples", "web"),
+                               "--target", args.target, "-p", "80", "--mem", args.mem, "--tag", tag.split("/", 1)[1], "-o", archive],
+                              capture_output=True, text=True, env=env)
+    if packaged.returncode != 0:
+        sys.exit(f"swiftlet package: {packaged.stderr.strip()}")
+    print(packaged.stderr.strip().splitlines()[-1], flush=True)
+    if podman("load", "-i", archive).returncode != 0:
+        sys.exit("podman load failed")
+    prober = Prober(endpoint=lambda index: ("127.0.0.1", PODMAN_PORTS + index))
+    runs, launched, spawn_failures, stopped = {}, [], {}, None
+    try:
+        baseline = meminfo()
+        launch_start = time.monotonic()
+        index = 0
+        while index < args.count or runs:
+            while index < args.count and len(runs) < args.jobs:
+                if meminfo()["MemAvailable"] < args.reserve * 1048576:
+                    stopped = f"launching stopped at {index}: MemAvailable below the {args.reserve:g} GB reserve"
+                    args.count = index
+                    break
+                command = ["podman", "run", "-d", "--name", f"{prefix}{index}", "-p", f"127.0.0.1:{PODMAN_PORTS + index}:80"]
+                if args.target == "hvt":
+                    command += ["--device", "/dev/kvm"]
+                runs[index] = (subprocess.Popen(command + [tag], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env),
+                               time.monotonic())
+                index += 1
+            for done in [i for i, (process, _) in runs.items() if process.poll() is not None]:
+                process, spawned = runs.pop(done)
+                if process.returncode == 0:
+                    launched.append(done)
+                    prober.add(done, spawned)
+                else:
+                    spawn_failures[done] = process.stderr.read().decode(errors="replace").strip().splitlines()[-1:]
+            prober.step(0.01)
+        launch_seconds = time.monotonic() - launch_start
+        deadline = time.monotonic() + args.limit
+        while prober.pending() and time.monotonic() < deadline:
+            prober.step(0.05)
+        all_answered = time.monotonic() - launch_start
+        if args.hold:
+            time.sleep(args.hold)
+        with_all = meminfo()
+
+        # Memory: each container's tender (its PID 1), passt (the tender's child) and conmon (its parent).
+        inspected = podman("inspect", "--format", "{{.Name}} {{.State.Pid}} {{.State.Status}} {{.State.ExitCode}}",
+                           *[f"{prefix}{i}" for i in launched]).stdout.split("\n")
+        state = {}
+        for line in inspected:
+            words = line.split()
+            if len(words) == 4:
+                state[int(words[0][len(prefix):])] = (int(words[1]), words[2], words[3])
+        parts = {"tender": [], "passt": [], "conmon": []}
+        for pid, status, _ in state.values():
+            if status != "running" or pid <= 0:
+                continue
+            parts["tender"].append(pss_kb(pid))
+            children = open(f"/proc/{pid}/task/{pid}/children").read().split() if os.path.exists(f"/proc/{pid}/task/{pid}/children") else []
+            parts["passt"].extend(pss_kb(int(child)) for child in children)
+            with open(f"/proc/{pid}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            parts["conmon"].append(pss_kb(parent))
+        latencies = [seconds * 1000 for seconds in prober.answered.values()]
+        answered = len(prober.answered)
+
+        failures = {}
+        for i in range(args.count):
+            if i in prober.answered:
+                continue
+            if i in spawn_failures:
+                reason = f"podman run failed: {' '.join(spawn_failures[i])}"
+            elif i in state and state[i][1] != "running":
+                logs = podman("logs", f"{prefix}{i}").stderr.strip().splitlines() + podman("logs", f"{prefix}{i}").stdout.strip().splitlines()
+                reason = f"exited {state[i][2]}: {logs[-1] if logs else '(no output)'}"
+            else:
+                reason = f"running, no 200 (last client error: {prober.errors.get(i)})"
+            kind = re.sub(r"[0-9a-f]{12,64}|swdensity-[0-9]+-[0-9]+|127\.0\.0\.1:[0-9]+", "…", reason)
+            failures.setdefault(kind, []).append(i)
+
+        print()
+        print(f"density: {args.count} x examples/web containers (podman {podman('version', '--format', '{{.Client.Version}}').stdout.strip()}, "
+              f"runc), {args.target}, --mem {args.mem}, {args.jobs} podman run at a time")
+        print(f"  answered GET / 200     {answered} / {len(launched)} started" + (f" ({stopped})" if stopped else ""))
+        print(f"  start rate             {len(launched) / launch_seconds:.1f} containers/s ({launch_seconds:.1f} s for all `podman run`; "
+              f"all answered {all_answered:.1f} s after the first)")
+        if latencies:
+            first = [prober.answered[i] * 1000 for i in sorted(prober.answered)[:200]]
+            print(f"  podman run -> first 200  p50 {percentile(latencies, 0.5):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms, "
+                  f"max {max(latencies):.0f} ms (first 200 containers: p50 {percentile(first, 0.5):.0f} ms, p99 {percentile(first, 0.99):.0f} ms)")
+        for name, values in parts.items():
+            values = [v for v in values if v is not None]
+            if values:
+                print(f"  PSS {name:<7}            mean {sum(values) / len(values):.0f} kB (p50 {percentile(values, 0.5)} kB, "
+                      f"max {max(values)} kB) over {len(values)}")
+        total = sum(sum(v for v in values if v is not None) for values in parts.values())
+        running = sum(1 for s in state.values() if s[1] == "running")
+        if running:
+            print(f"  PSS per container      {total / running:.0f} kB (tender + passt + conmon)")
+        used = (baseline["MemAvailable"] - with_all["MemAvailable"]) / 1024
+        print(f"  host memory used       {used:.0f} MB in total ({used * 1024 / max(len(launched), 1):.0f} kB per container: "
+              f"PSS plus the kernel's share: cgroups, overlay mounts, veths, conntrack)")
+        if failures:
+            print(f"  failures ({args.count - answered}):")
+            for reason, indices in sorted(failures.items(), key=lambda item: -len(item[1])):
+                print(f"    {len(indices):>6} x {reason}  (e.g. container {indices[0]})")
+    except KeyboardInterrupt as stop:
+        print(f"interrupted ({stop}); cleaning up", file=sys.stderr)
+    finally:
+        prober.close()
+        for process, _ in runs.values():
+            process.wait()
+        started = time.monotonic()
+        names = podman("ps", "--all", "--format", "{{.Names}}", "--filter", f"name={prefix}").stdout.split()
+        for batch in range(0, len(names), 100):
+            podman("rm", "--force", "--time", "0", *names[batch:batch + 100], timeout=1200)
+        podman("rmi", "--force", tag)
+        subprocess.run(["rm", "-rf", work])
+        print(f"cleaned up: {len(names)} containers and the image removed ({time.monotonic() - started:.1f} s)", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--target", choices=["hvt", "spt"], default="hvt")
     parser.add_argument("--count", type=int, default=100)
-    parser.add_argument("--launch", choices=["tender", "run"], default="tender")
+    parser.add_argument("--launch", choices=["tender", "run", "podman"], default="tender")
+    parser.add_argument("--jobs", type=int, default=4, help="--launch podman: `podman run` commands at a time")
     parser.add_argument("--mem", default="4M")
     parser.add_argument("--neighbours", choices=["static", "arp"], default="static")
     parser.add_argument("--limit", type=float, default=120.0, help="seconds to wait, after the last launch, for every answer")
     parser.add_argument("--reserve", type=float, default=3.0,
                         help="GB of MemAvailable to leave the rest of the machine: launching stops below it")
     parser.add_argument("--hold", type=float, default=0.0, help="seconds to keep them all running after the last answer")
+    parser.add_argument("--image", help="run this examples/web image instead of building one with the release swiftlet")
     args = parser.parse_args()
     if os.geteuid() != 0:
-        sys.exit("density.py needs root (a network namespace and taps)")
+        sys.exit("density.py needs root (a network namespace and taps; rootful podman)")
+    if args.launch == "podman":
+        if args.target == "hvt" and not kvm_usable():
+            sys.exit("--target hvt needs /dev/kvm, and it is not usable here: use --target spt")
+        for product in (f"swiftlet-{args.target}", "swiftlet"):
+            if not os.path.exists(os.path.join(RELEASE, product)):
+                sys.exit("build first: swift build -c release")
+        return containers(args)
     if args.launch == "run" and args.neighbours == "static":
         print("--launch run: the launcher takes no guest MAC (--net tap:NAME only), so the guests are found by ARP "
               "(--neighbours arp; more than gc_thresh3 = 1024 guests overflow the host's neighbour table)", file=sys.stderr)
@@ -264,8 +422,9 @@ def main():
     for product in (f"swiftlet-{args.target}", "swiftlet"):
         if not os.path.exists(os.path.join(RELEASE, product)):
             sys.exit("build first: swift build -c release")
-    image = os.path.join(ROOT, "examples", "web", ".build", "swiftlet", "web.swiftlet")
-    subprocess.run([os.path.join(RELEASE, "swiftlet"), "build", os.path.join(ROOT, "examples", "web")], check=True, capture_output=True)
+    image = args.image or os.path.join(ROOT, "examples", "web", ".build", "swiftlet", "web.swiftlet")
+    if not args.image:
+        subprocess.run([os.path.join(RELEASE, "swiftlet"), "build", os.path.join(ROOT, "examples", "web")], check=True, capture_output=True)
 
     namespace = f"swdensity-{os.getpid()}"
     work = tempfile.mkdtemp(prefix="density-")

@@ -12,9 +12,8 @@ Needs root (namespaces), a release build (`swift build -c release`) and passt; n
 import argparse, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import IP, fmt, ip, kvm_usable, ratio  # noqa: E402
+from benchlib import IP, ROOT, fmt, kvm_usable, nginx_argv, ratio, tap_namespace  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, ".build", "release")
 SELF = os.path.abspath(__file__)
 HOST, GUEST, NGINX_PORT = "10.213.0.1", "10.213.0.2", 8081
@@ -51,19 +50,6 @@ def inside(spec):
     print(json.dumps(first_200(spec["argv"], spec["address"], spec["port"])))
 
 
-def nginx_argv(work):
-    conf = os.path.join(work, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(f"""daemon off; master_process off; worker_processes 1; error_log stderr crit; pid {work}/nginx.pid;
-events {{ worker_connections 64; }}
-http {{ access_log off; client_body_temp_path {work}; proxy_temp_path {work}; fastcgi_temp_path {work};
-        uwsgi_temp_path {work}; scgi_temp_path {work};
-        server {{ listen {HOST}:{NGINX_PORT}; location / {{ return 200 "ok"; }} }} }}
-""")
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    return [nginx, "-p", work, "-c", conf] if os.path.exists(nginx) else None
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=11)
@@ -79,53 +65,53 @@ def main():
     image = os.path.join(ROOT, "examples", "web", ".build", "swiftlet", "web.swiftlet")
     subprocess.run([cli, "build", os.path.join(ROOT, "examples", "web")], check=True, capture_output=True)
 
-    namespace = f"swiftlet-firstbyte-{os.getpid()}"
     work = tempfile.mkdtemp(prefix="firstbyte-")
-    ip("netns", "add", namespace)
     try:
-        for command in (["tuntap", "add", "tap0", "mode", "tap"], ["addr", "add", f"{HOST}/24", "dev", "tap0"],
-                        ["link", "set", "tap0", "up"], ["link", "set", "lo", "up"]):
-            ip("-n", namespace, *command)
-        targets = ["hvt", "spt"] if kvm_usable() else ["spt"]
-        cases = {}
-        for index, target in enumerate(targets):
-            cases[f"swiftlet run -p ({target})"] = ("host", {
-                "argv": [cli, "run", "--target", target, "-p", "{port}:80", image, "--", "log=off"],
-                "address": "127.0.0.1", "port": PUBLISHED + index * 4})
-        for target in targets:
-            cases[f"tap {target}"] = ("netns", {
-                "argv": [os.path.join(RELEASE, f"swiftlet-{target}"), "--net", "tap:tap0", image, "--",
-                         f"ip={GUEST}/24", "log=off"],
-                "address": GUEST, "port": 80})
-        nginx = nginx_argv(work)
-        if nginx:
-            cases["nginx (1 worker)"] = ("netns", {"argv": nginx, "address": HOST, "port": NGINX_PORT})
-        samples = {name: [] for name in cases}
-        for run in range(args.runs):
-            for name, (where, spec) in cases.items():
-                if where == "host":
-                    port = spec["port"] + run % 4
-                    argv = [part.replace("{port}", str(port)) for part in spec["argv"]]
-                    value = first_200(argv, spec["address"], port)
-                else:
-                    out = subprocess.run([IP, "netns", "exec", namespace, sys.executable, SELF, "--inside", json.dumps(spec)],
-                                         capture_output=True, text=True, timeout=LIMIT + 10)
-                    value = json.loads(out.stdout) if out.returncode == 0 and out.stdout.strip() else None
-                samples[name].append(value)
-        reference = None
-        if nginx:
-            done = [v for v in samples["nginx (1 worker)"] if v is not None]
-            reference = statistics.median(done) if done else None
-        print(f"launch -> first HTTP 200, polled from spawn (median of {args.runs}; ms)")
-        print(f"{'server':<28} {'median':>8} {'min':>8} {'max':>8} {'failed':>6}  vs nginx")
-        for name, values in samples.items():
-            done = [v for v in values if v is not None]
-            median = statistics.median(done) if done else None
-            print(f"{name:<28} {fmt(median, '8.1f')} {fmt(min(done) if done else None, '8.1f')} "
-                  f"{fmt(max(done) if done else None, '8.1f')} {len(values) - len(done):>6}  {ratio(median, reference)}")
+        with tap_namespace(f"swiftlet-firstbyte-{os.getpid()}", HOST) as namespace:
+            measure(args, cli, image, namespace, work)
     finally:
-        ip("netns", "del", namespace, check=False)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(args, cli, image, namespace, work):
+    """Every case, --runs times interleaved; prints the table."""
+    targets = ["hvt", "spt"] if kvm_usable() else ["spt"]
+    cases = {}
+    for index, target in enumerate(targets):
+        cases[f"swiftlet run -p ({target})"] = ("host", {
+            "argv": [cli, "run", "--target", target, "-p", "{port}:80", image, "--", "log=off"],
+            "address": "127.0.0.1", "port": PUBLISHED + index * 4})
+    for target in targets:
+        cases[f"tap {target}"] = ("netns", {
+            "argv": [os.path.join(RELEASE, f"swiftlet-{target}"), "--net", "tap:tap0", image, "--",
+                     f"ip={GUEST}/24", "log=off"],
+            "address": GUEST, "port": 80})
+    nginx = nginx_argv(work, f"{HOST}:{NGINX_PORT}")
+    if nginx:
+        cases["nginx (1 worker)"] = ("netns", {"argv": nginx, "address": HOST, "port": NGINX_PORT})
+    samples = {name: [] for name in cases}
+    for run in range(args.runs):
+        for name, (where, spec) in cases.items():
+            if where == "host":
+                port = spec["port"] + run % 4
+                argv = [part.replace("{port}", str(port)) for part in spec["argv"]]
+                value = first_200(argv, spec["address"], port)
+            else:
+                out = subprocess.run([IP, "netns", "exec", namespace, sys.executable, SELF, "--inside", json.dumps(spec)],
+                                     capture_output=True, text=True, timeout=LIMIT + 10)
+                value = json.loads(out.stdout) if out.returncode == 0 and out.stdout.strip() else None
+            samples[name].append(value)
+    reference = None
+    if nginx:
+        done = [v for v in samples["nginx (1 worker)"] if v is not None]
+        reference = statistics.median(done) if done else None
+    print(f"launch -> first HTTP 200, polled from spawn (median of {args.runs}; ms)")
+    print(f"{'server':<28} {'median':>8} {'min':>8} {'max':>8} {'failed':>6}  vs nginx")
+    for name, values in samples.items():
+        done = [v for v in values if v is not None]
+        median = statistics.median(done) if done else None
+        print(f"{name:<28} {fmt(median, '8.1f')} {fmt(min(done) if done else None, '8.1f')} "
+              f"{fmt(max(done) if done else None, '8.1f')} {len(values) - len(done):>6}  {ratio(median, reference)}")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ request errored (listed under PROBLEMS on stderr).
 """
 import argparse, hashlib, json, os, re, resource, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
 
-from benchlib import IP, cpu_ns, fmt, ip, kvm_usable, pinner, ratio
+from benchlib import IP, cpu_ns, fmt, ip, kvm_usable, nginx_http_config, nginx_string, pinner, ratio
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SELF = os.path.abspath(__file__)
@@ -277,34 +277,8 @@ def build(args, work):
     return products, images
 
 
-def nginx_string(data):
-    """index.html as an nginx quoted string (a `$` would start a variable: use ${dollar})."""
-    text = data.decode("utf-8")
-    for a, b in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"), ("$", "${dollar}")):
-        text = text.replace(a, b)
-    return '"' + text + '"'
-
-
 def nginx_config(prefix, address, site, index_bytes, keepalive_requests, open_file_cache=False):
-    return f"""# written by bench/web.py
-worker_processes 1;
-daemon off;
-master_process on;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    sendfile on;
-    tcp_nodelay on;
-    keepalive_timeout 65;
-    keepalive_requests {keepalive_requests};
-    client_body_temp_path {prefix}/tmp/body;
-    proxy_temp_path {prefix}/tmp/proxy;
-    fastcgi_temp_path {prefix}/tmp/fastcgi;
-    uwsgi_temp_path {prefix}/tmp/uwsgi;
-    scgi_temp_path {prefix}/tmp/scgi;
-    geo $dollar {{ default "$"; }}
+    return nginx_http_config(prefix, "bench/web.py", keepalive_requests=keepalive_requests, servers=f"""    sendfile on;
     types {{
         text/html html;
         text/css css;
@@ -333,8 +307,7 @@ http {{
         etag on;
         open_file_cache {"max=64 inactive=60s" if open_file_cache else "off"};
     }}
-}}
-"""
+""")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ final class SimulatedGuest: GDBTarget {
         precondition(count <= GDBCommand.maximumMemoryRead, "a memory read longer than one reply carries")
         return range(address, count).map { Array(memory[$0]) }
     }
+    func setDebugRegisters(_ registers: X86DebugRegisters) -> Bool { true }
     func writeMemory(at address: UInt64, bytes: [UInt8]) -> Bool {
         guard let range = range(address, bytes.count) else { return false }
         memory.replaceSubrange(range, with: bytes)

@@ -8,6 +8,8 @@
 #   Tests/Fuzz/run.sh [SECONDS] [extra libFuzzer flags...]   # the frame fuzzer (FrameFuzzer.swift)
 #   FUZZER=http Tests/Fuzz/run.sh 60                        # the HTTP connection fuzzer (HTTPFuzzer.swift)
 #   FUZZER=gdb Tests/Fuzz/run.sh 60                         # the tender's GDB packet layer (GDBFuzzer.swift)
+#   FUZZER=json Tests/Fuzz/run.sh 60                        # the JSON parser/writer fuzzer (JSONFuzzer.swift)
+#   FUZZER=tls Tests/Fuzz/run.sh 600                        # HTTPS: TLS records into SwiftletTLS + HTTP (TLSFuzzer.swift)
 #   SWIFTC=/path/to/swiftc Tests/Fuzz/run.sh 300
 #   FUZZ_OPT=-Onone Tests/Fuzz/run.sh         # unoptimized (about 3x fewer execs/s)
 #   FUZZ_OUT=/tmp/fuzz Tests/Fuzz/run.sh      # build somewhere else than .build-fuzz/fuzz
@@ -16,6 +18,8 @@
 #   frame    FrameFuzzer  frame-fuzzer  corpus/         regressions/
 #   http     HTTPFuzzer   http-fuzzer   http-corpus/    http-regressions/
 #   gdb      GDBFuzzer    gdb-fuzzer    gdb-corpus/     gdb-regressions/   (over Sources/Tender/Core/GDB)
+#   json     JSONFuzzer   json-fuzzer   json-corpus/    json-regressions/
+#   tls      TLSFuzzer    tls-fuzzer    tls-corpus/     tls-regressions/   (+ Sources/GuestTLS, libbearssl.a)
 #
 # Leak detection is off (-detect_leaks=0): LeakSanitizer cannot follow Swift's multi-payload
 # enums, which keep their case tag in a pointer's spare high bits, so memory the stack still
@@ -32,7 +36,9 @@ case "${FUZZER:-frame}" in
     frame) module=FrameFuzzer binary_name=frame-fuzzer seed_folder=corpus regression_folder=regressions ;;
     http) module=HTTPFuzzer binary_name=http-fuzzer seed_folder=http-corpus regression_folder=http-regressions ;;
     gdb) module=GDBFuzzer binary_name=gdb-fuzzer seed_folder=gdb-corpus regression_folder=gdb-regressions ;;
-    *) echo "error: FUZZER must be frame, http or gdb (got '$FUZZER')" >&2; exit 2 ;;
+    json) module=JSONFuzzer binary_name=json-fuzzer seed_folder=json-corpus regression_folder=json-regressions ;;
+    tls) module=TLSFuzzer binary_name=tls-fuzzer seed_folder=tls-corpus regression_folder=tls-regressions ;;
+    *) echo "error: FUZZER must be frame, http, gdb, json or tls (got '$FUZZER')" >&2; exit 2 ;;
 esac
 
 swiftc="${SWIFTC:-$(command -v swiftc || echo /opt/swift/usr/bin/swiftc)}"
@@ -42,6 +48,8 @@ mkdir -p "$out"
 
 echo "building $binary"
 sources=()
+module_name="$module"
+extra=()
 # The GDB fuzzer covers the tender's protocol layer: the files of Sources/Tender/Core/GDB that
 # import nothing (the socket and server code is left out).
 if [ "$module" = GDBFuzzer ]; then
@@ -49,11 +57,27 @@ if [ "$module" = GDBFuzzer ]; then
 else
     while IFS= read -r file; do sources+=("$file"); done < <(find Sources/Guest -name '*.swift' | sort)
 fi
+# The TLS fuzzer adds SwiftletTLS: its Swift files join the guest's in one module named Swiftlet
+# (their `import Swiftlet` is then ignored), its C glue is compiled with the fuzzer's sanitizers,
+# and Debian's libbearssl.a is linked as the images link it.
+if [ "$module" = TLSFuzzer ]; then
+    bearssl=/usr/lib/x86_64-linux-gnu/libbearssl.a
+    if [ ! -f "$bearssl" ] || [ ! -f /usr/include/bearssl/bearssl.h ]; then
+        echo "error: the TLS fuzzer links BearSSL: apt-get install -y libbearssl-dev" >&2
+        exit 2
+    fi
+    clang="$(dirname "$swiftc")/clang"
+    "$clang" -O1 -g -fsanitize=fuzzer-no-link,address -I Sources/GuestTLS/CBearSSL/include -I /usr/include/bearssl \
+        -c Sources/GuestTLS/CBearSSL/swiftlet_tls.c -o "$out/swiftlet_tls.o"
+    while IFS= read -r file; do sources+=("$file"); done < <(find Sources/GuestTLS/TLS -name '*.swift' | sort)
+    module_name=Swiftlet
+    extra=(-I Sources/GuestTLS/CBearSSL/include -Xcc -I/usr/include/bearssl "$out/swiftlet_tls.o" "$bearssl")
+fi
 # ld.gold warns once per ASan helper symbol ("Cannot export local symbol"); drop that noise.
 set +e
-"$swiftc" "${FUZZ_OPT:--O}" -sanitize=fuzzer,address -parse-as-library -module-name "$module" \
-    -I Sources/ABI/include "Tests/Fuzz/$module.swift" "${sources[@]}" -o "$binary" 2>&1 \
-    | grep -v "Cannot export local symbol"
+"$swiftc" "${FUZZ_OPT:--O}" -sanitize=fuzzer,address -parse-as-library -module-name "$module_name" \
+    -I Sources/ABI/include "Tests/Fuzz/$module.swift" "${sources[@]}" "${extra[@]}" -o "$binary" 2>&1 \
+    | grep -v "Cannot export local symbol" | grep -v "is part of module 'Swiftlet'; ignoring import"
 status=${PIPESTATUS[0]}
 set -e
 if [ "$status" -ne 0 ]; then

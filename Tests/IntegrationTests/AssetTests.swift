@@ -132,7 +132,8 @@ import Testing
         #expect(!inspected.stdout.contains(".hidden"))
 
         // The table as the file holds it, read the way inspect does.
-        let elf = try ELFImage(bytes: [UInt8](Data(contentsOf: image)))
+        let imageBytes = [UInt8](try Data(contentsOf: image))
+        let elf = try ELFImage(bytes: imageBytes)
         let table = try #require(try ImageAssetTable.read(from: elf))
         #expect(table.entries.map(\.pathString) == files.map(\.path))
         for (entry, file) in zip(table.entries, files) {
@@ -144,7 +145,7 @@ import Testing
         let segment = try #require(elf.segments.first { $0.contains(table.address) })
         let tableOffset = Int(segment.offset + (table.address - segment.vaddr))
         func damaged(_ change: (inout [UInt8]) -> Void) throws -> ELFImage {
-            var bytes = elf.bytes
+            var bytes = imageBytes
             change(&bytes)
             return try ELFImage(bytes: bytes)
         }
@@ -166,7 +167,7 @@ import Testing
             #expect(error?.description.contains(reason) == true, "\(reason): \(String(describing: error))")
         }
         let broken = folder.appendingPathComponent("broken.swiftlet")
-        var bytes = elf.bytes
+        var bytes = imageBytes
         put(1 << 40, at: tableOffset + 8, in: &bytes)
         try Data(bytes).write(to: broken)
         let inspectedBroken = try Self.swiftlet(["inspect", broken.path])

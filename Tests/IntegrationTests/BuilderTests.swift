@@ -1,5 +1,6 @@
 // The image builder under concurrent use: two builds of one application at once, for
-// different targets, must each get their own objects (and so their own ABI note).
+// different targets, must each get their own objects (and so their own ABI note). An
+// application named like one of the builder's C shims keeps an object of its own.
 import Foundation
 import SwiftletBuild
 import TenderCore
@@ -29,5 +30,18 @@ import Testing
         }
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".build") }
         #expect(leftovers.isEmpty, "work folders left behind: \(leftovers)")
+    }
+
+    /// `string` is also Freestanding/string.c: both objects were once written to `string.o`,
+    /// and the link failed with duplicate symbols (found naming a test application `refcount`).
+    @Test(arguments: ["string", "runtime"])
+    func anApplicationNamedLikeAShimBuildsAndRuns(name: String) throws {
+        let folder = try CompatTests.application(name, "print(\"named \\(\"like a shim\")\")\n")
+        let image = folder.appendingPathComponent("\(name).swiftlet")
+        let built = try CompatTests.swiftlet(["build", folder.path, "-o", image.path])
+        #expect(built.status == 0, "stderr: \(built.stderr)")
+        let ran = try Harness.run(Harness.tender(.spt), [image.path])
+        #expect(ran.status == 0, "stderr: \(ran.stderr)")
+        #expect(ran.stdout == "named like a shim\n")
     }
 }

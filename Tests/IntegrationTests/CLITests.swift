@@ -1,5 +1,6 @@
 // The front door end to end: new → build → run → inspect, and errors that say what to do.
 import Foundation
+import SwiftletABI
 import SwiftletBuild
 import Testing
 
@@ -36,7 +37,7 @@ import Testing
 
         let inspected = try swiftlet(["inspect", image.path], in: folder)
         #expect(inspected.status == 0, "stderr: \(inspected.stderr)")
-        #expect(inspected.stdout.contains("ABI:         version 1"))
+        #expect(inspected.stdout.contains("ABI:         version \(SWIFTLET_ABI_VERSION)"), "\(inspected.stdout)")
         #expect(inspected.stdout.contains("containers:  hvt: --device /dev/kvm; spt: nothing beyond the default seccomp profile"),
                 "stdout: \(inspected.stdout)")
         #expect(inspected.stdout.contains("targets:     hvt,spt"))
@@ -92,6 +93,88 @@ import Testing
         #expect(api?.stdout.contains(#""message":"Hello, Ann!""#) == true, "\(api?.stdout ?? "")")
         #expect(failure?.stdout == "400")
         #expect(guest.stdout.contains(#""GET /api/hello?name=Ann HTTP/1.1" 200"#), "access log: \(guest.stdout)")
+    }
+
+    /// `new --template web --tls`: a project that serves HTTPS with a development certificate
+    /// from `swiftlet cert`'s code (a CA of the test's own, through XDG_DATA_HOME), reached the way
+    /// its closing message says, trusted with that CA only; tls/ is embedded, never served.
+    @Test(arguments: runnableTargets)
+    func webTemplateWithTLSServesHTTPS(target: Target) throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/passt") else {
+            Issue.record("passt is not installed (apt-get install passt): -p cannot be tested")
+            return
+        }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl") else {
+            Harness.toolIsMissing("openssl is not installed (apt-get install -y openssl): `swiftlet new --tls` cannot make a certificate")
+            return
+        }
+        let folder = Harness.scratch.appendingPathComponent("web-tls-template-\(target)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var environment = Harness.environment
+        environment["XDG_DATA_HOME"] = folder.appendingPathComponent("data").path
+        let authority = folder.appendingPathComponent("data/swiftlet/dev-ca/ca.pem")
+        let created = try Harness.run(Harness.cli, ["new", "site", "--template", "web", "--tls"], timeout: 60,
+                                      environment: environment, in: folder)
+        #expect(created.status == 0, "stderr: \(created.stderr)")
+        #expect(created.stderr.contains("-p 8443:443"), "\(created.stderr)")
+        #expect(created.stderr.contains("made a development CA: \(authority.path)"), "\(created.stderr)")
+        let site = folder.appendingPathComponent("site")
+        let key = site.appendingPathComponent("tls/key.pem")
+        #expect(FileManager.default.fileExists(atPath: site.appendingPathComponent("tls/cert.pem").path))
+        #expect((try FileManager.default.attributesOfItem(atPath: key.path)[.posixPermissions] as? Int) == 0o600)
+        #expect(try String(contentsOf: site.appendingPathComponent(".gitignore"), encoding: .utf8).contains("tls/key.pem"))
+        let readme = try String(contentsOf: site.appendingPathComponent("README.md"), encoding: .utf8)
+        #expect(readme.contains("curl --cacert \(authority.path) https://localhost:8443/"), "\(readme)")
+        #expect(readme.contains("--ignore-certificate-errors-spki-list="), "\(readme)")
+        #expect(try String(contentsOf: site.appendingPathComponent("Sources/site/main.swift"), encoding: .utf8).contains("import SwiftletTLS"))
+
+        let built = try Harness.run(Harness.cli, ["build", "site"], timeout: 300, environment: environment, in: folder)
+        #expect(built.status == 0, "stderr: \(built.stderr)")
+        #expect(built.stderr.contains("Embedding tls/ (2 files, not served)"), "stderr: \(built.stderr)")
+
+        let port = 20000 + Int(getpid() % 5000) * 2 + (target == .spt ? 1 : 0)
+        var page: Harness.Outcome?
+        var api: Harness.Outcome?
+        var secret: Harness.Outcome?
+        var untrusted: Harness.Outcome?
+        let image = site.appendingPathComponent(".build/swiftlet/site.swiftlet")
+        let curl = URL(fileURLWithPath: "/usr/bin/curl")
+        let https = ["-sS", "--max-time", "5", "--cacert", authority.path]
+        let guest = try Harness.run(Harness.cli, ["run", "--target", target.rawValue, "-p", "\(port):443", image.path],
+                                    timeout: 300, environment: environment) { process in
+            // Retry until the guest has its DHCP lease and listens, bounded in time: the first
+            // `swiftlet run` in a checkout may build the release tenders before it boots.
+            let deadline = Date().addingTimeInterval(240)
+            while Date() < deadline {
+                page = try? Harness.run(curl, https + ["https://localhost:\(port)/"], timeout: 10)
+                if page?.stdout.contains("<title>site</title>") == true { break }
+                Thread.sleep(forTimeInterval: 0.25)
+            }
+            api = try? Harness.run(curl, https + ["https://localhost:\(port)/api/hello?name=TLS"], timeout: 10)
+            secret = try? Harness.run(curl, https + ["-o", "/dev/null", "-w", "%{http_code}", "https://localhost:\(port)/tls/key.pem"], timeout: 10)
+            untrusted = try? Harness.run(curl, ["-sS", "--max-time", "5", "https://localhost:\(port)/"], timeout: 10)
+            kill(process.processIdentifier, SIGTERM)
+        }
+        #expect(page?.stdout.contains("<title>site</title>") == true,
+                "curl: \(page?.stderr ?? "never ran")\nguest: \(guest.stdout.suffix(2000)) \(guest.stderr.suffix(2000))")
+        #expect(guest.stdout.contains("site: serving on") && guest.stdout.contains("port 80 and 443 (HTTPS, ECDSA P-256)"), "\(guest.stdout)")
+        #expect(api?.stdout.contains(#""message":"Hello, TLS!""#) == true, "\(api?.stdout ?? "") \(api?.stderr ?? "")")
+        #expect(secret?.stdout == "404", "the key must never be served: \(secret?.stdout ?? "")")
+        #expect(untrusted?.status != 0 && untrusted?.stdout.isEmpty == true,
+                "without the development CA, curl must refuse the certificate: \(untrusted?.stderr ?? "")")
+        #expect(guest.stdout.contains("tls: ") && guest.stdout.contains("sni=localhost alpn=http/1.1"), "\(guest.stdout)")
+    }
+
+    @Test func tlsIsRefusedForATemplateWithoutAServer() throws {
+        let folder = Harness.scratch.appendingPathComponent("tls-hello-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for arguments in [["new", "greeter", "--tls"], ["new", "greeter", "--template", "hello", "--tls"]] {
+            let refused = try swiftlet(arguments, in: folder)
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("--tls adds HTTPS to a server, and the hello template has none: use --template web --tls"),
+                    "stderr: \(refused.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("greeter").path), "nothing is created")
+        }
     }
 
     @Test func strippedBuildIsSmaller() throws {

@@ -40,14 +40,19 @@ import Testing
         print("top-level await: \\(pair.a) then \\(pair.b), reported at line \\(#line)")
         """
 
-    /// One build for every target the test runs on.
-    static let topLevelAwaitImage: Result<URL, any Error> = Result {
-        let folder = try application("toplevel", topLevelAwait)
-        let image = folder.appendingPathComponent("toplevel.swiftlet")
-        let built = try swiftlet(["build", folder.path, "-o", image.path])
-        guard built.status == 0 else { throw Harness.Abandoned(description: "build failed: \(built.stderr)") }
-        return image
+    /// `source` as the image `name`.swiftlet; kept in a static let: one build for every target
+    /// the test runs on.
+    static func builtImage(_ name: String, _ source: String) -> Result<URL, any Error> {
+        Result {
+            let folder = try application(name, source)
+            let image = folder.appendingPathComponent("\(name).swiftlet")
+            let built = try swiftlet(["build", folder.path, "-o", image.path])
+            guard built.status == 0 else { throw Harness.Abandoned(description: "build failed: \(built.stderr)") }
+            return image
+        }
     }
+
+    static let topLevelAwaitImage = builtImage("toplevel", topLevelAwait)
 
     @Test(arguments: runnableTargets)
     func topLevelAwaitInMainSwiftBuildsAndRuns(target: Target) throws {
@@ -71,6 +76,85 @@ import Testing
         #expect(built.stderr.contains("let wrong: Int = \"seven\""), "the quoted line is the user's: \(built.stderr)")
         #expect(!built.stderr.contains("main-async.swift"), "stderr: \(built.stderr)")
         #expect(!built.stderr.contains("#sourceLocation"), "stderr: \(built.stderr)")
+    }
+
+    /// Ordinary code printing collections, optionals and tuples, with no `import Swiftlet`: the
+    /// guest must print what the same file prints as an ordinary host program. (Dictionaries
+    /// and Sets of more than one element are sorted first: their order is the hash seed's.)
+    static let printing = #"""
+        let words = ["b", "a"]
+        print("sorted \(words.sorted())")
+        print(words.sorted())
+        let nested = [[1, 2], [], [3]]
+        print("nested \(nested)")
+        let doubles: [Double] = [1.5, 2, -0.25]
+        print("doubles \(doubles) \([Float(0.1)])")
+        let escapes = ["quote \" backslash \\ tab \t newline \n cr \r nul \0 bell \u{7}", "é ü 😀 \u{301}", ""]
+        print("escapes \(escapes)")
+        let characters: [Character] = ["x", "é", "\""]
+        print("characters \(characters) \([Unicode.Scalar(65)])")
+        let numbers = [1, 2, 3, 4]
+        print("slice \(numbers[1...2]) \(ContiguousArray([7, 8])) \(Array<Int>())")
+        let maybe: Int? = 3
+        let nothing: String? = nil
+        let present: String? = "yes"
+        print("optionals \(maybe) \(nothing) \(present) \([maybe, nil])")
+        print(maybe)
+        print("dictionary \(["one": 1]) \([Int: [String]]()) \([2: ["x", "y"]]) \(["k": Optional(1.5)])")
+        print(["key": [1, 2]])
+        print("set \(Set(["solo"])) \(Set<Int>()) \(Set([3, 1, 2]).sorted())")
+        print("tuples \((1, "a")) \((1, [2.5], "c")) \((true, 2, 3, "four")) \((1, 2, 3, 4, 5)) \((1, 2, 3, 4, 5, [6]))")
+        struct Point: CustomStringConvertible {
+            var x: Int, y: Int
+            var description: String { "(\(x), \(y))" }
+        }
+        let origin: Point? = Point(x: 0, y: 0)
+        print("points \([Point(x: 1, y: 2)]) \(origin) \([Point]())")
+        print([Point(x: 3, y: 4)])
+        print("a", 1, [2], separator: "-")
+        print("one", "two")
+        print(words, terminator: "!\n")
+        print("bools \([true, false]) ints \([Int8(-1)]) \([UInt64.max]) \([Int.min])")
+        let parts = "a,b".split(separator: ",")
+        print("substrings \(parts)")
+        """#
+
+    static let printingImage = builtImage("printing", printing)
+
+    /// What the host's Swift (with reflection) prints for `printing`.
+    static let printingOnTheHost: Result<String, any Error> = Result {
+        try HostReference.output(of: [try application("printing-host", printing).appendingPathComponent("main.swift").path])
+    }
+
+    @Test(arguments: runnableTargets)
+    func collectionsOptionalsAndTuplesPrintAsOrdinarySwiftPrintsThem(target: Target) throws {
+        let expected = try Self.printingOnTheHost.get()
+        #expect(expected.contains(#"sorted ["a", "b"]"#), "the host's reference output: \(expected)")
+        let ran = try Harness.run(Harness.tender(target), [try Self.printingImage.get().path])
+        #expect(!ran.stdout.contains("cannot print"), "stdout: \(ran.stdout)")
+        HostReference.expectSameLines(ran, as: expected)
+    }
+
+    /// A value no overload can print (a struct without `description`, an enum, an Array of
+    /// them) fails the build at its line, instead of printing a placeholder at run time.
+    @Test func anUnprintableValueFailsTheBuildAtItsLine() throws {
+        let folder = try Self.application("unprintable", """
+            struct Point { var x: Int }
+            enum Color { case red }
+            print("point \\(Point(x: 1))")
+            print("colors \\([Color.red])")
+            print("fine \\([1, 2])")
+            """)
+        let built = try Self.swiftlet(["build", folder.path, "-o", folder.appendingPathComponent("unprintable.swiftlet").path])
+        #expect(built.status != 0, "stderr: \(built.stderr)")
+        let mainPath = folder.appendingPathComponent("main.swift").path
+        for line in [3, 4] {
+            #expect(built.stderr.contains("\(mainPath):\(line):"), "line \(line): \(built.stderr)")
+        }
+        #expect(!built.stderr.contains("\(mainPath):5:"), "line 5 prints fine: \(built.stderr)")
+        #expect(built.stderr.contains(": error: Embedded Swift cannot print a value of this type"), "stderr: \(built.stderr)")
+        #expect(!built.stderr.contains("warning: 'appendInterpolation' is deprecated"), "stderr: \(built.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("unprintable.swiftlet").path))
     }
 
     /// A toolchain whose swiftc prints a stack dump and dies of SIGSEGV, beside the real clang,
@@ -151,13 +235,16 @@ import Testing
             advice: "swiftlet: Embedded Swift has no unowned (nor weak) references: use `unowned(unsafe)`"),
         Restriction(name: "Codable", source: "struct Point: Codable { var x: Int }\nprint(Point(x: 1).x)\n",
                     diagnostic: "'Codable' is unavailable: unavailable in embedded Swift",
-                    advice: "swiftlet: Codable needs runtime metadata Embedded Swift lacks: build JSON output with Swiftlet's `JSONObject`"),
+                    advice: "swiftlet: Codable needs runtime metadata Embedded Swift lacks: conform your types to Swiftlet's `JSONDecodable`"),
         Restriction(name: "Mirror", source: "struct Point { var x: Int }\nprint(Mirror(reflecting: Point(x: 1)).children.count)\n",
                     diagnostic: "'Mirror' is unavailable",
                     advice: "swiftlet: Embedded Swift has no reflection (`Mirror`, `dump`)"),
-        Restriction(name: "print(array)", source: "print([\"b\", \"a\"].sorted())\n",
+        Restriction(name: "print(array of unprintables)", source: "struct P { var x: Int }\nprint([P(x: 1)])\n",
                     diagnostic: "conformance of 'Array<Element>' to 'CustomStringConvertible' is unavailable",
-                    advice: "swiftlet: Embedded Swift cannot print collections, optionals or tuples as a whole"),
+                    advice: "swiftlet: Embedded Swift has no reflection: Swiftlet prints strings, numbers"),
+        Restriction(name: "interpolated unprintable", source: "struct P { var x: Int }\nprint(\"\\(P(x: 1))\")\n",
+                    diagnostic: "Embedded Swift cannot print a value of this type",
+                    advice: "swiftlet: Embedded Swift has no reflection: Swiftlet prints strings, numbers"),
     ]
 
     @Test(arguments: restrictions)

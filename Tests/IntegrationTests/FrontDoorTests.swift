@@ -4,7 +4,9 @@
 // and keeps the toolchain's output in a log; the tender gets an empty environment; `install`
 // makes swiftlet work from any folder.
 import Foundation
+import SwiftletABI
 import SwiftletBuild
+import TenderTestSupport
 import Testing
 
 @Suite struct FrontDoorTests {
@@ -81,6 +83,65 @@ import Testing
         #expect(result.stderr.contains("Unable to locate package passt"), "the log's tail is shown: \(result.stderr)")
         let recorded = (try? String(contentsOf: calls, encoding: .utf8)) ?? ""
         #expect(recorded == "install -y -q passt\nupdate -q\ninstall -y -q passt\n", "apt-get calls: \(recorded)")
+        #expect(!FileManager.default.fileExists(atPath: app.appendingPathComponent(".build").path))
+    }
+
+    /// examples/hello made into an application that imports SwiftletTLS, never built.
+    func unbuiltTLSApplication() throws -> URL {
+        let app = try unbuiltApplication()
+        let main = app.appendingPathComponent("Sources/hello/main.swift")
+        try ("import SwiftletTLS\n" + String(contentsOf: main, encoding: .utf8)).write(to: main, atomically: true, encoding: .utf8)
+        return app
+    }
+
+    /// SWIFTLET_BEARSSL_ROOT (the launcher's test seam) points BearSSL's presence check at an
+    /// empty folder: the machine's own libbearssl-dev is not seen.
+    @Test func missingBearSSLIsReportedBeforeBuilding() throws {
+        let app = try unbuiltTLSApplication()
+        let root = try scratchFolder("no-bearssl")
+        let result = try swiftlet(["run", app.path],
+                                  environment: environment(["SWIFTLET_BEARSSL_ROOT": root.path, "SWIFTLET_NO_INSTALL": "1"]))
+        #expect(result.status == 125, "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("BearSSL (HTTPS for applications that import SwiftletTLS) is not installed; install it with `\(installCommand("libbearssl-dev"))`"),
+                "stderr: \(result.stderr)")
+        #expect(!result.stderr.contains("Compiling"), "nothing may be built first: \(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: app.appendingPathComponent(".build").path))
+
+        // The same application without the import needs no BearSSL: the refusal above is the import's.
+        let plain = try unbuiltApplication()
+        let name = "swlnb\(getpid() % 100000)"
+        let withoutImport = try swiftlet(["run", "--net", "tap:\(name)", plain.path],
+                                         environment: environment(["SWIFTLET_BEARSSL_ROOT": root.path, "SWIFTLET_NO_INSTALL": "1"]))
+        #expect(withoutImport.status == 125 && withoutImport.stderr.contains("there is no network interface named \(name)"),
+                "stderr: \(withoutImport.stderr)")
+        #expect(!withoutImport.stderr.contains("BearSSL"), "stderr: \(withoutImport.stderr)")
+    }
+
+    /// A stand-in apt-get "installs" libbearssl-dev into the seam's folder; the launcher goes on
+    /// to the next check (a missing tap, refused at once), so nothing is built around the install.
+    @Test(.enabled(if: getuid() == 0, "skipped: installing BearSSL is offered to root only"))
+    func rootGetsBearSSLInstalledWithOneLineBeforeBuilding() throws {
+        let app = try unbuiltTLSApplication()
+        let root = try scratchFolder("bearssl-root")
+        let tools = try scratchFolder("fake-apt-bearssl")
+        let calls = tools.appendingPathComponent("calls")
+        try script(tools.appendingPathComponent("apt-get"), """
+            echo "$@" >> '\(calls.path)'
+            /bin/mkdir -p '\(root.path)/usr/include/bearssl' '\(root.path)/usr/lib'
+            echo '/* stand-in */' > '\(root.path)/usr/include/bearssl/bearssl.h'
+            echo '!<arch>' > '\(root.path)/usr/lib/libbearssl.a'
+            """)
+        let name = "swlnc\(getpid() % 100000)"
+        let result = try swiftlet(["run", "--net", "tap:\(name)", app.path],
+                                  environment: environment(["PATH": tools.path, "XDG_CACHE_HOME": tools.path,
+                                                            "SWIFTLET_BEARSSL_ROOT": root.path]))
+        #expect(lines(result.stderr, containing: "installing it: apt-get install -y libbearssl-dev").count == 1,
+                "one line says what is installed: \(result.stderr)")
+        let recorded = (try? String(contentsOf: calls, encoding: .utf8)) ?? ""
+        #expect(recorded == "install -y -q libbearssl-dev\n", "apt-get calls: \(recorded)")
+        #expect(result.status == 125 && result.stderr.contains("there is no network interface named \(name)"),
+                "after the install the next check runs: \(result.stderr)")
+        #expect(!result.stderr.contains("installing libbearssl-dev failed"), "stderr: \(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: app.appendingPathComponent(".build").path))
     }
 
@@ -204,6 +265,9 @@ import Testing
             "--pcap-limit": ["--pcap-limit", "1M"], "--core": ["--core", Harness.scratch.path],
             // Port 0: the tender refuses it at once (a real port would wait for a debugger).
             "--gdb": ["--gdb", "0"],
+            "--grace-period": ["--grace-period", "3"],
+            "--disk": ["--disk", Harness.scratch.appendingPathComponent("front-door.img").path],
+            "--disk-size": ["--disk", Harness.scratch.appendingPathComponent("front-door-sized.img").path, "--disk-size", "1M"],
         ]
         #expect(declared.subtracting(["-h", "--help"]) == Set(samples.keys), "swiftlet run --help: \(help.stdout)")
 
@@ -320,6 +384,56 @@ import Testing
         #expect(again.status == 0, "stderr: \(again.stderr)")
         #expect(!again.stderr.contains("first use"))
         #expect(again.stderr.contains("exec (empty environment): \(checkout.release.path)/swiftlet-"), "stderr: \(again.stderr)")
+    }
+
+    /// After a `git pull` a checkout's release tenders may be older than their sources or speak
+    /// an older ABI: `run` rebuilds them first (incrementally), with one line saying why, rather
+    /// than letting the stale tender refuse the image with advice that does not fit. When nothing
+    /// changed, no build runs.
+    @Test func staleReleaseTendersAreRebuiltWithOneLineSayingWhy() throws {
+        let checkout = try StandInCheckout(self)
+        let image = try Harness.example("hello").path
+        func builds() -> Int { checkout.calls().split(separator: "\n").filter { $0.hasPrefix("build ") }.count }
+        func tender(_ target: Target) -> String { checkout.release.appendingPathComponent("swiftlet-\(target.rawValue)").path }
+        let first = try Harness.run(checkout.launcher, ["run", image], environment: checkout.environment)
+        #expect(first.status == 0, "stderr: \(first.stderr)")
+        let firstUse = builds()
+        #expect(firstUse == Target.tenders.count, "calls: \(checkout.calls())")
+
+        // Tenders an hour older than the checkout's Package.swift.
+        for target in Target.tenders {
+            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: tender(target))
+        }
+        let sourcesChanged = try Harness.run(checkout.launcher, ["run", image], environment: checkout.environment)
+        #expect(sourcesChanged.status == 0, "stderr: \(sourcesChanged.stderr)")
+        #expect(sourcesChanged.stdout.contains("Hello from Swiftlet!"))
+        #expect(lines(sourcesChanged.stderr, containing: "rebuilding the release tenders: Package.swift changed after swiftlet-").count == 1,
+                "stderr: \(sourcesChanged.stderr)")
+        #expect(builds() == firstUse + Target.tenders.count, "calls: \(checkout.calls())")
+
+        // Stand-ins newer than every source whose tender note says ABI 1, as tenders built
+        // before the ABI changed would. They must not be run.
+        var standIn = ELFBuilder.standard()
+        standIn.notes = [ELFBuilder.Note(name: Array(SWIFTLET_NOTE_NAME.utf8) + [0], type: SWIFTLET_NOTE_TENDER,
+                                         desc: ELFBuilder.littleEndian(UInt32(1)))]
+        for target in Target.tenders {
+            try FileManager.default.removeItem(atPath: tender(target))
+            try Data(standIn.build()).write(to: URL(fileURLWithPath: tender(target)))
+            chmod(tender(target), 0o755)
+        }
+        let abiChanged = try Harness.run(checkout.launcher, ["run", image], environment: checkout.environment)
+        #expect(abiChanged.status == 0, "stderr: \(abiChanged.stderr)")
+        #expect(abiChanged.stdout.contains("Hello from Swiftlet!"))
+        let said = lines(abiChanged.stderr, containing: "rebuilding the release tenders: swiftlet-")
+        #expect(said.count == 1 && said[0].contains("speaks ABI 1 and this swiftlet speaks ABI \(SWIFTLET_ABI_VERSION)"),
+                "stderr: \(abiChanged.stderr)")
+        #expect(!abiChanged.stderr.contains("rebuild it with this"), "the stale tender ran: \(abiChanged.stderr)")
+        #expect(builds() == firstUse + 2 * Target.tenders.count, "calls: \(checkout.calls())")
+
+        let unchanged = try Harness.run(checkout.launcher, ["run", image], environment: checkout.environment)
+        #expect(unchanged.status == 0, "stderr: \(unchanged.stderr)")
+        #expect(!unchanged.stderr.contains("rebuilding"), "stderr: \(unchanged.stderr)")
+        #expect(builds() == firstUse + 2 * Target.tenders.count, "nothing changed, nothing is built: \(checkout.calls())")
     }
 
     // MARK: install

@@ -1,7 +1,9 @@
 // The libFuzzer harnesses (Tests/Fuzz/): FrameFuzzer.swift over the network stack's frame
-// input, HTTPFuzzer.swift over the HTTP server's connection state machine. Each must build,
-// survive a short bounded run over its seed corpus, and run every seed and every regression
-// input cleanly. Longer runs: Tests/Fuzz/run.sh (FUZZER=http for the HTTP one).
+// input, HTTPFuzzer.swift over the HTTP server's connection state machine, GDBFuzzer.swift over
+// the tender's GDB packet layer, JSONFuzzer.swift over the guest's JSON parser and writer,
+// TLSFuzzer.swift over HTTPS (TLS records into SwiftletTLS's BearSSL server and the HTTP server
+// behind it). Each must build, survive a short bounded run over its seed corpus, and run every
+// seed and every regression input cleanly. Longer runs: Tests/Fuzz/run.sh (FUZZER=http|gdb|json|tls).
 import Foundation
 import SwiftletBuild
 import Testing
@@ -13,14 +15,33 @@ enum FuzzHarness: String {
     case http = "HTTPFuzzer"
     /// Tests/Fuzz/GDBFuzzer.swift over the tender's GDB packet layer; seeds in gdb-corpus/.
     case gdb = "GDBFuzzer"
+    /// Tests/Fuzz/JSONFuzzer.swift over the guest's JSON parser and writer; seeds in json-corpus/.
+    case json = "JSONFuzzer"
+    /// Tests/Fuzz/TLSFuzzer.swift over HTTPServer + SwiftletTLS on two stacks; seeds in tls-corpus/.
+    case tls = "TLSFuzzer"
 
-    var binaryName: String { [.frame: "frame-fuzzer", .http: "http-fuzzer", .gdb: "gdb-fuzzer"][self]! }
-    var seedFolder: String { [.frame: "corpus", .http: "http-corpus", .gdb: "gdb-corpus"][self]! }
-    var regressionFolder: String { [.frame: "regressions", .http: "http-regressions", .gdb: "gdb-regressions"][self]! }
+    private var shortName: String {
+        switch self {
+        case .frame: return "frame"
+        case .http: return "http"
+        case .gdb: return "gdb"
+        case .json: return "json"
+        case .tls: return "tls"
+        }
+    }
+
+    var binaryName: String { "\(shortName)-fuzzer" }
+    var seedFolder: String { self == .frame ? "corpus" : "\(shortName)-corpus" }
+    var regressionFolder: String { self == .frame ? "regressions" : "\(shortName)-regressions" }
 
     /// What the harness is compiled with: the guest library, or the tender's GDB protocol files
     /// (those that import nothing: the socket and server code stays out).
     func sources(_ home: SwiftletHome) -> [String] {
+        if self == .tls {
+            let folder = home.tlsRoot.appendingPathComponent("TLS")
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+            return (home.guestSources.map(\.path) + names.filter { $0.hasSuffix(".swift") }.map { folder.appendingPathComponent($0).path }).sorted()
+        }
         guard self == .gdb else { return home.guestSources.map(\.path).sorted() }
         let folder = home.root.appendingPathComponent("Sources/Tender/Core/GDB")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
@@ -55,9 +76,9 @@ enum FuzzHarness: String {
             let toolchain = try Toolchain.locate()
             let output = Harness.scratch.appendingPathComponent(binaryName)
             let compile = try Harness.run(toolchain.swiftc, [
-                "-O", "-sanitize=fuzzer,address", "-parse-as-library", "-module-name", rawValue,
+                "-O", "-sanitize=fuzzer,address", "-parse-as-library", "-module-name", self == .tls ? "Swiftlet" : rawValue,
                 "-I", home.abiInclude.path, home.root.appendingPathComponent("Tests/Fuzz/\(rawValue).swift").path,
-            ] + sources(home) + ["-o", output.path], timeout: 600)
+            ] + sources(home) + (try tlsInputs(home, toolchain)) + ["-o", output.path], timeout: 600)
             guard compile.status == 0, FileManager.default.isExecutableFile(atPath: output.path) else {
                 // ld.gold prints one harmless warning per ASan helper symbol; keep the rest.
                 let lines = (compile.stdout + compile.stderr).split(separator: "\n", omittingEmptySubsequences: false)
@@ -68,6 +89,23 @@ enum FuzzHarness: String {
         }
         Self.built[self] = result
         return try result.get()
+    }
+
+    /// The TLS fuzzer's extra inputs, as Tests/Fuzz/run.sh builds them: SwiftletTLS's C glue
+    /// compiled with the fuzzer's sanitizers, Debian's libbearssl.a and the glue's module map.
+    private func tlsInputs(_ home: SwiftletHome, _ toolchain: Toolchain) throws -> [String] {
+        guard self == .tls else { return [] }
+        let bearSSL = try BearSSLInstallation.locate()
+        let glue = Harness.scratch.appendingPathComponent("tls-fuzzer-swiftlet_tls.o")
+        let include = home.tlsRoot.appendingPathComponent("CBearSSL/include").path
+        let compiled = try Harness.run(toolchain.clang, [
+            "-O1", "-g", "-fsanitize=fuzzer-no-link,address", "-I", include, "-I", bearSSL.headers.path,
+            "-c", home.tlsRoot.appendingPathComponent("CBearSSL/swiftlet_tls.c").path, "-o", glue.path,
+        ], timeout: 120)
+        guard compiled.status == 0 else {
+            throw BuildFailed(harness: rawValue, status: compiled.status, output: compiled.stdout + compiled.stderr)
+        }
+        return ["-I", include, "-Xcc", "-I" + bearSSL.headers.path, glue.path, bearSSL.archive.path]
     }
 
     /// The regular files in `folder` (none if it does not exist), skipping dotfiles and notes.
@@ -141,5 +179,34 @@ enum FuzzHarness: String {
 
     @Test func gdbSeedAndRegressionInputsRunCleanly() throws {
         try FuzzHarness.gdb.runSeedsAndRegressions()
+    }
+
+    /// Arbitrary bytes through JSONValue.parse and back through the writer: an error with an
+    /// offset inside the input or a value that re-parses to itself, never a crash.
+    @Test func fuzzesTheJSONParserBriefly() throws {
+        try FuzzHarness.json.fuzzBriefly(seconds: 10)
+    }
+
+    @Test func jsonSeedAndRegressionInputsRunCleanly() throws {
+        try FuzzHarness.json.runSeedsAndRegressions()
+    }
+
+    /// Raw bytes, real ClientHellos and tampered records into the HTTPS server, and requests
+    /// behind real handshakes: only TLS records ever come back, only HTTP responses inside
+    /// them, a clean client always gets the page, and every connection is released.
+    @Test func fuzzesHTTPSBriefly() throws {
+        guard (try? BearSSLInstallation.locate()) != nil else {
+            Harness.toolIsMissing("libbearssl-dev is not installed (apt-get install -y libbearssl-dev): the TLS fuzzer could not be built")
+            return
+        }
+        try FuzzHarness.tls.fuzzBriefly(seconds: 20)
+    }
+
+    @Test func tlsSeedAndRegressionInputsRunCleanly() throws {
+        guard (try? BearSSLInstallation.locate()) != nil else {
+            Harness.toolIsMissing("libbearssl-dev is not installed (apt-get install -y libbearssl-dev): the TLS fuzzer could not be built")
+            return
+        }
+        try FuzzHarness.tls.runSeedsAndRegressions()
     }
 }

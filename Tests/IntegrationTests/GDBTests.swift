@@ -1,7 +1,8 @@
 // Real gdb against real guests (examples/debugging, built --debug) on hvt and spt, through
 // `--gdb PORT`: breakpoints by file:line, bt from the function to main with file:line, locals,
-// next/finish, single-stepping a loop, Ctrl-C of a spinning guest, kill, and detach leaving
-// the guest running to its own end. CI installs Debian's gdb; elsewhere a missing gdb is a
+// next/finish, breaking on a function by its Swift name, watchpoints, single-stepping a loop,
+// Ctrl-C of a spinning guest, kill, detach leaving the guest running to its own end, and
+// --gdb with --core. CI installs Debian's gdb; elsewhere a missing gdb is a
 // known issue, never a silent pass.
 import Foundation
 import SwiftletBuild
@@ -37,24 +38,30 @@ private enum GDBHarness {
 
     struct Run {
         var gdb: Harness.Outcome
+        /// The second client's session (`thenAttachAgain`).
+        var secondGDB: Harness.Outcome?
         var tenderStatus: Int32?
         var tenderOutput: String
         var tenderErrors: String
 
         /// Everything gdb and the tender said, for a failed expectation's message.
-        var context: String { "gdb said:\n\(gdb.stdout)\n\(gdb.stderr)\ntender said:\n\(tenderOutput)\(tenderErrors)" }
+        var context: String {
+            "gdb said:\n\(gdb.stdout)\n\(gdb.stderr)\n" + (secondGDB.map { "the second gdb said:\n\($0.stdout)\n\($0.stderr)\n" } ?? "")
+                + "tender said:\n\(tenderOutput)\(tenderErrors)"
+        }
     }
 
     /// Starts the tender with `--gdb PORT`, waits until it listens, runs gdb in batch mode
-    /// with `commands` (a script), and returns what both said. `interruptAfter`: gdb gets
-    /// SIGINT (the user's Ctrl-C) that many seconds after it starts.
-    static func debug(_ target: Target, guestArguments: [String] = [], commands: String,
-                      interruptAfter: Double? = nil) throws -> Run? {
+    /// with `commands` (a script; PORT in it is the port), and returns what both said.
+    /// `interruptAfter`: gdb gets SIGINT (the user's Ctrl-C) that many seconds after it
+    /// starts. `thenAttachAgain`: once that gdb is gone, a second one runs these commands.
+    static func debug(_ target: Target, image: URL? = nil, tenderOptions: [String] = [], guestArguments: [String] = [],
+                      commands: String, interruptAfter: Double? = nil, thenAttachAgain secondCommands: String? = nil) throws -> Run? {
         guard let gdb else {
             Harness.toolIsMissing("gdb is not installed (apt-get install gdb): the gdb tests did not run")
             return nil
         }
-        let image = try image.get()
+        let image = try image ?? self.image.get()
         let port = freePort()
         let work = Harness.scratch.appendingPathComponent("gdb-\(target.rawValue)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
@@ -63,7 +70,7 @@ private enum GDBHarness {
         FileManager.default.createFile(atPath: errFile.path, contents: nil)
         let tender = Process()
         tender.executableURL = Harness.tender(target)
-        tender.arguments = ["--gdb", "\(port)", image.path, "--"] + guestArguments
+        tender.arguments = ["--gdb", "\(port)"] + tenderOptions + [image.path, "--"] + guestArguments
         tender.standardOutput = try FileHandle(forWritingTo: outFile)
         tender.standardError = try FileHandle(forWritingTo: errFile)
         let exit = Harness.ExitWatch(tender)
@@ -74,19 +81,24 @@ private enum GDBHarness {
             Issue.record("\(target): the tender never listened:\n\(text(errFile))")
             return nil
         }
-        let script = work.appendingPathComponent("commands.gdb")
-        try ("set pagination off\nset confirm off\ntarget remote 127.0.0.1:\(port)\n" + commands).write(to: script, atomically: true, encoding: .utf8)
-        // Through env: a test runner may hand its children SIGINT ignored, and gdb would then
-        // never pass the user's Ctrl-C on.
-        let outcome = try Harness.run(URL(fileURLWithPath: "/usr/bin/env"),
-                                      ["--default-signal=INT", gdb.path, "-batch", "-nx", "-x", script.path, image.path],
-                                      timeout: 60) { process in
-            guard let interruptAfter else { return }
-            let pid = process.processIdentifier
-            DispatchQueue.global().asyncAfter(deadline: .now() + interruptAfter) { kill(pid, SIGINT) }
+        func session(_ commands: String, named name: String, interruptAfter: Double?) throws -> Harness.Outcome {
+            let script = work.appendingPathComponent("\(name).gdb")
+            try ("set pagination off\nset confirm off\ntarget remote 127.0.0.1:\(port)\n" + commands.replacingOccurrences(of: "PORT", with: "\(port)"))
+                .write(to: script, atomically: true, encoding: .utf8)
+            // Through env: a test runner may hand its children SIGINT ignored, and gdb would then
+            // never pass the user's Ctrl-C on.
+            return try Harness.run(URL(fileURLWithPath: "/usr/bin/env"),
+                                   ["--default-signal=INT", gdb.path, "-batch", "-nx", "-x", script.path, image.path],
+                                   timeout: 60) { process in
+                guard let interruptAfter else { return }
+                let pid = process.processIdentifier
+                DispatchQueue.global().asyncAfter(deadline: .now() + interruptAfter) { kill(pid, SIGINT) }
+            }
         }
+        let first = try session(commands, named: "commands", interruptAfter: interruptAfter)
+        let second = try secondCommands.map { try session($0, named: "second", interruptAfter: nil) }
         let ending = exit.wait(timeout: 20)
-        return Run(gdb: outcome, tenderStatus: ending?.status, tenderOutput: text(outFile), tenderErrors: text(errFile))
+        return Run(gdb: first, secondGDB: second, tenderStatus: ending?.status, tenderOutput: text(outFile), tenderErrors: text(errFile))
     }
 
     @Sendable static func text(_ file: URL) -> String { (try? String(contentsOf: file, encoding: .utf8)) ?? "" }
@@ -120,12 +132,12 @@ private enum GDBHarness {
             """) else { return }
         let out = run.gdb.stdout
         let context = run.context
-        // The first stop: in sum(upTo:) (Swift-mangled: gdb has no Swift demangler), line 11.
-        #expect(out.contains("Breakpoint 1, $e9debugging3sum4upToS2i_tF (n=...) at "), "\(context)")
+        // The first stop: in sum(upTo:), named as in the source (DebuggerNames), line 11.
+        #expect(out.contains("Breakpoint 1, sum (n=...) at "), "\(context)")
         // bt: the function at main.swift:11, called from main at main.swift:32.
         let frames = out.split(separator: "\n").filter { $0.hasPrefix("#") }
         #expect(frames.count == 2, "\(context)")
-        #expect(frames.first?.contains("3sum4upTo") == true && frames.first?.hasSuffix("main.swift:11") == true, "\(context)")
+        #expect(frames.first?.hasPrefix("#0  sum (n=...) at ") == true && frames.first?.hasSuffix("main.swift:11") == true, "\(context)")
         #expect(frames.last?.contains("in main () at ") == true && frames.last?.hasSuffix("main.swift:32") == true, "\(context)")
         // Locals: value 1 and total 0 on the first turn; two `next`s later, the second turn.
         #expect(out.contains("$1 = {_value = 1}\n$2 = {_value = 0}"), "\(context)")
@@ -134,6 +146,35 @@ private enum GDBHarness {
         #expect(out.contains("Value returned is $5 = {_value = 55}"), "\(context)")
         #expect(out.contains("[Inferior 1 (Remote target) exited normally]"), "\(context)")
         #expect(run.tenderOutput.contains("sum(upTo: 10) = 55"), "\(context)")
+        #expect(run.tenderStatus == 0, "\(context)")
+    }
+
+    @Test("break on a function by its Swift name, with or without labels; bt and print use source names", arguments: runnableTargets)
+    func breaksOnAFunctionBySwiftName(target: Target) throws {
+        guard let run = try GDBHarness.debug(target, commands: """
+            break sum(upTo:)
+            break sum
+            info breakpoints
+            continue
+            bt
+            print n
+            delete
+            continue
+            """) else { return }
+        let out = run.gdb.stdout
+        let context = run.context
+        // Both spellings resolve, to one address after sum's prologue, on its first line (9).
+        let placed = out.split(separator: "\n").filter { $0.hasPrefix("Breakpoint 1 at ") || $0.hasPrefix("Breakpoint 2 at ") }
+        let addresses = Set(placed.map { $0.split(separator: ":").first.map { $0.split(separator: " ").last ?? "" } ?? "" })
+        #expect(placed.count == 2 && addresses.count == 1, "\(context)")
+        #expect(placed.allSatisfy { $0.hasSuffix("main.swift, line 9.") }, "\(context)")
+        #expect(out.contains("in sum at ") && !out.contains("$e9debugging"), "info breakpoints names the function as in the source:\n\(context)")
+        let frames = out.split(separator: "\n").filter { $0.hasPrefix("#") }
+        #expect(frames.count == 2, "\(context)")
+        #expect(frames.first?.hasPrefix("#0  sum (n=...) at ") == true && frames.first?.hasSuffix("main.swift:9") == true, "\(context)")
+        #expect(frames.last?.contains(" in main () at ") == true && frames.last?.hasSuffix("main.swift:32") == true, "\(context)")
+        #expect(out.contains("$1 = {_value = 10}"), "n is 10 with no guest arguments:\n\(context)")
+        #expect(out.contains("[Inferior 1 (Remote target) exited normally]"), "\(context)")
         #expect(run.tenderStatus == 0, "\(context)")
     }
 
@@ -165,6 +206,33 @@ private enum GDBHarness {
         #expect(run.tenderStatus == 0, "\(context)")
     }
 
+    @Test("watch on a local (Z2: debug registers on spt, stepping in the tender on hvt) stops where it changes", arguments: runnableTargets)
+    func watchpointStopsWhenALocalChanges(target: Target) throws {
+        guard let run = try GDBHarness.debug(target, commands: """
+            break main.swift:11
+            continue
+            delete
+            watch total
+            continue
+            continue
+            print value
+            delete
+            continue
+            """) else { return }
+        let out = run.gdb.stdout
+        let context = run.context
+        // gdb chose a hardware watchpoint (Z2: the tender watches; gdb does not single-step).
+        #expect(out.contains("Hardware watchpoint 2: total"), "\(context)")
+        // Each stop: just after the store, in sum, with the change; value 2 on the second turn.
+        #expect(out.contains("Old value = {_value = 0}\nNew value = {_value = 1}\n"), "\(context)")
+        #expect(out.contains("Old value = {_value = 1}\nNew value = {_value = 3}\n"), "\(context)")
+        #expect(out.components(separatedBy: " in sum (n=...) at ").count == 3, "both stops are in sum:\n\(context)")
+        #expect(out.contains("$1 = {_value = 2}"), "\(context)")
+        #expect(out.contains("[Inferior 1 (Remote target) exited normally]"), "\(context)")
+        #expect(run.tenderOutput.contains("sum(upTo: 10) = 55"), "\(context)")
+        #expect(run.tenderStatus == 0, "\(context)")
+    }
+
     @Test("Ctrl-C stops a spinning guest inside spin(); kill ends it", arguments: runnableTargets)
     func interruptsASpinningGuest(target: Target) throws {
         // Ctrl-C 8 s after gdb starts (it loads the DWARF and connects first; the guest's
@@ -177,8 +245,65 @@ private enum GDBHarness {
         let out = run.gdb.stdout
         let context = run.context
         #expect(out.contains("Program received signal SIGINT, Interrupt."), "\(context)")
-        #expect(out.contains("4spins5NeverOyF") && out.contains("in main () at "), "the stack runs through spin() to main:\n\(context)")
+        let frames = out.split(separator: "\n").filter { $0.hasPrefix("#") }
+        // In spin's loop (line 20 or 21) itself, or in the clock it calls on line 20.
+        #expect(frames.contains { $0.contains("spin () at ") && ($0.hasSuffix("main.swift:20") || $0.hasSuffix("main.swift:21")) }
+                && frames.last?.contains(" main () at ") == true, "the stack runs through spin() to main:\n\(context)")
         #expect(out.contains("[Inferior 1 (Remote target) killed]"), "\(context)")
+        #expect(run.tenderErrors.contains("killed by the debugger"), "\(context)")
+        #expect(run.tenderStatus == 255, "\(context)")
+    }
+
+    @Test("--gdb with --core: a trap stops in gdb, continuing ends the guest with it and leaves a core gdb opens", arguments: runnableTargets)
+    func crashUnderTheDebuggerStillLeavesACore(target: Target) throws {
+        let cores = Harness.scratch.appendingPathComponent("gdb-cores-\(target.rawValue)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: cores, withIntermediateDirectories: true)
+        let image = try Harness.example("crash")
+        guard let run = try GDBHarness.debug(target, image: image, tenderOptions: ["--core", cores.path], guestArguments: ["overflow"], commands: """
+            continue
+            bt
+            continue
+            """) else { return }
+        let out = run.gdb.stdout
+        let context = run.context
+        // gdb sees the trap first, in the trapping function; continuing ends the guest as it
+        // would have ended, with the crash report and the core.
+        #expect(out.contains("Program received signal SIGILL, Illegal instruction."), "\(context)")
+        #expect(out.split(separator: "\n").contains { $0.hasPrefix("#0  addOverflowing (value=...) at ") }, "\(context)")
+        #expect(out.contains("Program terminated with signal SIGILL, Illegal instruction."), "\(context)")
+        #expect(run.tenderErrors.contains("in crash.addOverflowing(_:)"), "\(context)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: cores.path)
+        #expect(files.count == 1 && run.tenderErrors.contains("core written: \(cores.path)/"), "cores: \(files)\n\(context)")
+        guard let gdb = GDBHarness.gdb, let core = files.first.map({ cores.appendingPathComponent($0) }) else { return }
+        let opened = try Harness.run(gdb, ["-batch", "-nx", "-ex", "bt", image.path, core.path], timeout: 120)
+        #expect(opened.stdout.contains("Program terminated with signal SIGILL"), "gdb on the core: \(opened.stdout)\n\(opened.stderr)")
+        #expect(opened.stdout.contains("addOverflowing (value=...) at "), "gdb on the core: \(opened.stdout)")
+        #expect(run.tenderStatus == 255, "\(context)")
+    }
+
+    @Test("spt: after a detach the stub keeps listening and a second gdb attaches to the running guest; a concurrent client is hung up on")
+    func anotherClientAttachesAfterADetach() throws {
+        guard runnableTargets.contains(.spt) else { Issue.record("spt cannot run here: the reattach test did not run"); return }
+        // While the first gdb is connected, a second client (bash's /dev/tcp) is accepted and
+        // closed at once: its read ends at EOF (status 0), where a queued connection would
+        // wait until `timeout` ends it (124). The first session goes on working.
+        guard let run = try GDBHarness.debug(.spt, guestArguments: ["spin"], commands: """
+            shell bash -c 'exec 3<>/dev/tcp/127.0.0.1/PORT && timeout 5 cat <&3; echo "second client: $?"'
+            print $pc != 0
+            detach
+            """, thenAttachAgain: """
+            bt
+            kill
+            """) else { return }
+        let first = run.gdb.stdout, context = run.context
+        #expect(first.contains("second client: 0"), "\(context)")
+        #expect(first.contains("$1 = 1") && first.contains("[Inferior 1 (Remote target) detached]"), "\(context)")
+        // The second gdb finds the guest stopped in its spin loop (the agent stopped it as
+        // Ctrl-C would when the client connected), with the whole stack, and kills it.
+        let second = try #require(run.secondGDB?.stdout, "\(context)")
+        let frames = second.split(separator: "\n").filter { $0.hasPrefix("#") }
+        #expect(frames.contains { $0.contains("spin () at ") } && frames.last?.contains(" main () at ") == true, "\(context)")
+        #expect(second.contains("[Inferior 1 (Remote target) killed]"), "\(context)")
         #expect(run.tenderErrors.contains("killed by the debugger"), "\(context)")
         #expect(run.tenderStatus == 255, "\(context)")
     }

@@ -25,6 +25,27 @@ import Testing
         #expect(result.stdout == "out\n" && result.stderr == "err\n")
     }
 
+    /// The read ends of a child's output pipes are closed when its run returns. Foundation kept
+    /// them open for as long as it kept the Process, which was forever: a full run reached
+    /// ~1,400 descriptors and Process.run crashed scanning /proc/self/fd.
+    @Test func aChildsOutputPipesAreClosedWhenItsRunReturns() throws {
+        nonisolated(unsafe) var readEnds: [(descriptor: Int32, inode: ino_t)] = []
+        _ = try Harness.run(URL(fileURLWithPath: "/bin/echo"), ["hello"], timeout: 20) { process in
+            for pipe in [process.standardOutput, process.standardError].compactMap({ $0 as? Pipe }) {
+                let descriptor = pipe.fileHandleForReading.fileDescriptor
+                var status = stat()
+                if fstat(descriptor, &status) == 0 { readEnds.append((descriptor, status.st_ino)) }
+            }
+        }
+        #expect(readEnds.count == 2)
+        for end in readEnds {
+            // Closed, or the number already reused by another test for something else.
+            var status = stat()
+            let stillOpen = fstat(end.descriptor, &status) == 0 && status.st_ino == end.inode
+            #expect(!stillOpen, "descriptor \(end.descriptor) still reads the child's pipe")
+        }
+    }
+
     /// Past its time limit a child's whole process group is killed: a grandchild holding the
     /// output pipes goes too, and what was printed before is kept.
     @Test func aChildPastItsTimeLimitIsKilledWithItsChildren() throws {

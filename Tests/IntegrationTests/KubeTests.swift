@@ -38,7 +38,7 @@ import Testing
     }
 
     @Test func manifestIsAStandardDeploymentAndService() throws {
-        let (_, manifest) = try package(.hvt, ["--host-port", "18080"], reference: "registry.example/team/Web_App:1.0")
+        let (_, manifest) = try package(.hvt, ["--host-port", "18080", "--grace-period", "30"], reference: "registry.example/team/Web_App:1.0")
         guard let documents = try parse(manifest) else { return }
         #expect(documents.map { $0["kind"] as? String } == ["Deployment", "Service"])
         #expect(documents.map { $0["apiVersion"] as? String } == ["apps/v1", "v1"])
@@ -51,7 +51,7 @@ import Testing
         #expect(selector != nil && selector == (template["metadata"] as? [String: Any])?["labels"] as? [String: String])
         #expect((service["spec"] as? [String: Any])?["selector"] as? [String: String] == selector)
         let pod = template["spec"] as? [String: Any] ?? [:]
-        #expect(pod["terminationGracePeriodSeconds"] as? Int == 12, "the guest's 10 s plus 2 s before SIGKILL")
+        #expect(pod["terminationGracePeriodSeconds"] as? Int == 32, "the guest's 30 s (--grace-period) plus 2 s before SIGKILL")
 
         let container = (pod["containers"] as? [[String: Any]])?.first ?? [:]
         #expect(container["image"] as? String == "registry.example/team/web_app:1.0")
@@ -74,6 +74,7 @@ import Testing
         guard let spt = try parse(sptManifest) else { return }
         let sptPod = ((spt.first?["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any] ?? [:]
         #expect(sptPod["volumes"] == nil, "spt needs no device: \(sptPod)")
+        #expect(sptPod["terminationGracePeriodSeconds"] as? Int == 12, "the guest's default 10 s plus 2 s before SIGKILL")
     }
 
     @Test func kubeNeedsAPortAndHostPortNeedsKube() throws {
@@ -90,10 +91,12 @@ import Testing
         let port = Podman.unusedPort()
         let reference = "swiftlet-kube-test:\(target)-\(getpid())"
         let (archive, manifest) = try package(target, ["--host-port", "\(port)"], reference: reference)
-        let imagesBefore = try podman.imageIDs()
+        let pausesBefore = try podman.imageIDs(reference: Podman.pauseImage)
         let loaded = try #require(try podman.load(archive))
-        // kube play builds a pause image for the pod's infra container the first time: it goes too.
-        defer { for image in (try? podman.imageIDs().subtracting(imagesBefore)) ?? [] { podman.remove(image: image) } }
+        defer { podman.remove(image: loaded) }
+        // kube play builds a pause image for the pod's infra container the first time: it goes too
+        // (only that one: other suites load images of their own at the same time).
+        defer { for image in (try? podman.imageIDs(reference: Podman.pauseImage).subtracting(pausesBefore)) ?? [] { podman.remove(image: image) } }
         defer { _ = try? podman.run(["kube", "down", manifest.path]) }
         #expect(loaded == "localhost/\(reference)")
 
@@ -105,22 +108,31 @@ import Testing
         #expect(answer.status == "200" && answer.body.contains("<title>Swiftlet"),
                 "GET / answered \(answer.status); pod log:\n\(logs.stdout)\n\(logs.stderr)")
 
-        // An upload under way when `kube down` sends SIGTERM is finished and answered, and the
-        // guest then exits 0 by itself, before podman's stop timeout would end it with SIGKILL.
+        // An upload under way when the guest's container is stopped (SIGTERM, then SIGKILL after
+        // the stop timeout) is finished and answered, and the guest then exits 0 by itself,
+        // before the stop timeout. The container is stopped on its own first, as the kubelet
+        // stops a pod's containers before its sandbox, and `kube down` then removes the pod:
+        // podman 4.3's `kube down` stops with a timeout of 0, SIGKILL right after SIGTERM
+        // (containers/podman#22397, fixed by #22398), and its `pod stop` stops the infra
+        // container, and with it the pod's network, beside the others (graph-ordered stop,
+        // infra last, is containers/podman#25169), so neither lets a request under way finish.
         guard SWIFTLET_ABI_VERSION >= 2 else {
             let message = Comment(rawValue: "this build has no graceful shutdown (ABI \(SWIFTLET_ABI_VERSION) < 2): kube down was not checked to drain")
             withKnownIssue(message) { Issue.record(message) }
             return
         }
+        let container = "\(pod)-swiftlet-kube-test"
         let downStarted = Date()
-        let (upload, down) = try Self.uploadAcross(port: port) { try podman.run(["kube", "down", manifest.path]) }
-        let downSeconds = Date().timeIntervalSince(downStarted)
+        let (upload, stopped) = try Podman.uploadAcross(port: port) { try podman.run(["stop", container]) }
+        let stopSeconds = Date().timeIntervalSince(downStarted)
         #expect(upload?["status"] as? Int == 200 && upload?["body"] as? String == "helloworld",
-                "the upload under way when kube down began: \(upload ?? [:])")
-        #expect(down?.status == 0, "podman kube down: \(down?.stderr ?? "did not finish")")
-        #expect(downSeconds < 8, "kube down took \(downSeconds) s: the guest did not drain and exit within its grace period")
+                "the upload under way when podman stop began: \(upload ?? [:])")
+        #expect(stopped?.status == 0, "podman stop: \(stopped?.stderr ?? "did not finish")")
+        #expect(stopSeconds < 8, "podman stop took \(stopSeconds) s: the guest did not drain and exit within its grace period")
+        let down = try podman.run(["kube", "down", manifest.path])
+        #expect(down.status == 0, "podman kube down: \(down.stderr)")
         let died = try podman.run(["events", "--stream=false", "--since", Self.timestamp(downStarted.addingTimeInterval(-1)),
-                                   "--filter", "event=died", "--filter", "container=\(pod)-swiftlet-kube-test",
+                                   "--filter", "event=died", "--filter", "container=\(container)",
                                    "--format", "{{.ContainerExitCode}}"])
         #expect(died.stdout.split(separator: "\n") == ["0"], "the guest's container ended with \(died.stdout) \(died.stderr)")
         let left = try podman.run(["pod", "exists", pod])
@@ -131,44 +143,5 @@ import Testing
         let formatter = ISO8601DateFormatter()
         formatter.timeZone = TimeZone(identifier: "UTC")
         return formatter.string(from: date)
-    }
-
-    /// Starts an upload to 127.0.0.1:port (Tests/Tools/inflight_upload.py), runs `shutdown` beside
-    /// it, lets the upload finish 1 s later, and returns its answer and what `shutdown` returned.
-    static func uploadAcross(port: Int, _ shutdown: @escaping @Sendable () throws -> Harness.Outcome) throws
-        -> (answer: [String: Any]?, shutdown: Harness.Outcome?) {
-        let tool = try SwiftletHome.locate().root.appendingPathComponent("Tests/Tools/inflight_upload.py").path
-        let client = Process()
-        client.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        client.arguments = [tool, "127.0.0.1", "\(port)"]
-        let input = Pipe(), output = Pipe()
-        client.standardInput = input
-        client.standardOutput = output
-        let exit = Harness.ExitWatch(client)
-        try client.run()
-        exit.watch(client)
-        let printed = Harness.Collected()
-        let reader = DispatchGroup()
-        DispatchQueue.global().async(group: reader) {
-            while case let chunk = output.fileHandleForReading.availableData, !chunk.isEmpty { printed.append(chunk) }
-        }
-        defer { if !exit.hasEnded { kill(client.processIdentifier, SIGKILL) } }
-        let ready = Date().addingTimeInterval(10)
-        while !printed.text.contains("ready\n") && Date() < ready && !exit.hasEnded { Thread.sleep(forTimeInterval: 0.02) }
-        guard printed.text.contains("ready\n") else {
-            Issue.record("the upload did not start: \(printed.text)")
-            return (nil, nil)
-        }
-
-        final class Result: @unchecked Sendable { var outcome: Harness.Outcome? }
-        let result = Result(), finished = DispatchGroup()
-        DispatchQueue.global().async(group: finished) { result.outcome = try? shutdown() }
-        Thread.sleep(forTimeInterval: 1)            // the signal is in: the guest is draining
-        input.fileHandleForWriting.write(Data("go\n".utf8))
-        _ = exit.wait(timeout: 30)
-        _ = reader.wait(timeout: .now() + 5)
-        _ = finished.wait(timeout: .now() + 60)
-        let line = printed.text.split(separator: "\n").last.map(String.init) ?? ""
-        return (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], result.outcome)
     }
 }

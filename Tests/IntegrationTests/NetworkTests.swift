@@ -19,6 +19,11 @@ final class TapNamespace {
         for command in [["netns", "add", name],
                         ["-n", name, "tuntap", "add", "tap0", "mode", "tap"],
                         ["-n", name, "addr", "add", "\(Self.hostAddress)/24", "dev", "tap0"],
+                        // No IPv6 link-local address: the guests speak IPv4 only, and its duplicate
+                        // address detection, ending a second or two after the tender opens the tap,
+                        // is a network change to a browser started at once (Chromium then fails its
+                        // load with ERR_INTERNET_DISCONNECTED).
+                        ["-n", name, "link", "set", "tap0", "addrgenmode", "none"],
                         ["-n", name, "link", "set", "tap0", "up"],
                         ["-n", name, "link", "set", "lo", "up"]] {
             let result = try Harness.run(URL(fileURLWithPath: "/usr/sbin/ip"), command)

@@ -44,12 +44,33 @@ import Testing
         #expect(index == (try Data(contentsOf: second.appendingPathComponent("index.json"))))
         #expect(String(decoding: index, as: UTF8.self).contains("\"org.opencontainers.image.ref.name\":\"swiftlet-web:test\""))
 
-        // The one layer: exactly these files, owned by root, mtime 0.
+        // The one layer, gzip-compressed reproducibly (no file name, mtime 0 in the gzip header),
+        // and its diff_id the digest of the tar inside: exactly these files, owned by root, mtime 0.
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: first.appendingPathComponent("blobs/sha256/\(digests[0].dropFirst(7))"))) as? [String: Any]
         let layers = manifest?["layers"] as? [[String: Any]] ?? []
         #expect(layers.count == 1)
+        #expect(layers.first?["mediaType"] as? String == "application/vnd.oci.image.layer.v1.tar+gzip", "layers: \(layers)")
         let layerDigest = (layers.first?["digest"] as? String ?? "").dropFirst(7)
-        let listing = try tool("/usr/bin/tar", ["-tvf", first.appendingPathComponent("blobs/sha256/\(layerDigest)").path, "--numeric-owner"])
+        let layerFile = first.appendingPathComponent("blobs/sha256/\(layerDigest)")
+        let gzipHeader = [UInt8](try Data(contentsOf: layerFile).prefix(10))
+        #expect(gzipHeader.count == 10 && gzipHeader[0...3] == [0x1F, 0x8B, 8, 0] && gzipHeader[4...7] == [0, 0, 0, 0],
+                "a gzip member with no flags (no name) and mtime 0: \(gzipHeader)")
+        let tarDigest = try tool("/bin/sh", ["-c", "gzip -dc < \"$0\" | sha256sum", layerFile.path]).prefix(64)
+        let configDigest = ((manifest?["config"] as? [String: Any])?["digest"] as? String ?? "").dropFirst(7)
+        let configDocument = try JSONSerialization.jsonObject(with: Data(contentsOf: first.appendingPathComponent("blobs/sha256/\(configDigest)"))) as? [String: Any]
+        let diffIDs = (configDocument?["rootfs"] as? [String: Any])?["diff_ids"] as? [String]
+        #expect(diffIDs == ["sha256:\(tarDigest)"], "diff_ids \(diffIDs ?? []) against the layer's tar \(tarDigest)")
+
+        // Uncompressed on request: the same tar, so the same diff_id, under the plain media type.
+        let plain = scratch("web-oci-plain")
+        let uncompressed = try package([image.path, "--port", "80", "--tag", "swiftlet-web:test", "--layer-compression", "none", "-o", plain.path])
+        #expect(uncompressed.status == 0, "stderr: \(uncompressed.stderr)")
+        let plainManifest = try JSONSerialization.jsonObject(with: Data(contentsOf: plain.appendingPathComponent(
+            "blobs/sha256/\(uncompressed.stdout.trimmingCharacters(in: .whitespacesAndNewlines).dropFirst(7))"))) as? [String: Any]
+        let plainLayer = (plainManifest?["layers"] as? [[String: Any]])?.first
+        #expect(plainLayer?["mediaType"] as? String == "application/vnd.oci.image.layer.v1.tar" && plainLayer?["digest"] as? String == "sha256:\(tarDigest)",
+                "uncompressed layer: \(plainLayer ?? [:])")
+        let listing = try tool("/usr/bin/tar", ["-tvf", layerFile.path, "--numeric-owner"])
         let files = listing.split(separator: "\n").filter { $0.hasPrefix("-") }.map { String($0.split(separator: " ").last!) }
         #expect(Set(files).isSuperset(of: ["app/web.swiftlet", "usr/bin/swiftlet", "usr/bin/swiftlet-spt", "usr/bin/passt",
                                              "etc/passwd", "lib64/ld-linux-x86-64.so.2"]), "layer: \(listing)")
@@ -58,6 +79,11 @@ import Testing
         #expect(listing.split(separator: "\n").allSatisfy { $0.contains(" 0/0 ") && $0.contains("1970-01-01") }, "layer: \(listing)")
 
         guard let skopeo = requireSkopeo() else { return }
+        // The .tar is an OCI archive and a docker-archive at once (manifest.json beside index.json).
+        let docker = try JSONSerialization.jsonObject(with: Data(try tool(skopeo, ["inspect", "--config", "docker-archive:\(archive.path)"]).utf8)) as? [String: Any]
+        #expect(((docker?["rootfs"] as? [String: Any])?["diff_ids"] as? [String]) == diffIDs, "docker-archive config: \(docker ?? [:])")
+        let dockerSummary = try JSONSerialization.jsonObject(with: Data(try tool(skopeo, ["inspect", "docker-archive:\(archive.path)"]).utf8)) as? [String: Any]
+        #expect((dockerSummary?["Labels"] as? [String: String])?["org.swiftlet.target"] == "spt", "docker-archive: \(dockerSummary ?? [:])")
         for source in ["oci:\(first.path)", "oci-archive:\(archive.path)"] {
             let inspected = try JSONSerialization.jsonObject(with: Data(try tool(skopeo, ["inspect", "--raw", source]).utf8)) as? [String: Any]
             #expect(inspected?["schemaVersion"] as? Int == 2, "\(source)")
@@ -67,12 +93,13 @@ import Testing
         }
         let document = try JSONSerialization.jsonObject(with: Data(try tool(skopeo, ["inspect", "--config", "oci:\(first.path)"]).utf8)) as? [String: Any]
         let config = document?["config"] as? [String: Any] ?? [:]
-        #expect(config["Entrypoint"] as? [String] == ["/usr/bin/swiftlet", "run", "--target", "spt", "--mem", "32M", "-p", "80:80", "/app/web.swiftlet"])
+        #expect(config["Entrypoint"] as? [String] == ["/usr/bin/swiftlet", "run", "--target", "spt", "--mem", "32M", "--grace-period", "10", "-p", "80:80", "/app/web.swiftlet"])
         #expect((config["ExposedPorts"] as? [String: Any])?.keys.sorted() == ["80/tcp"])
         let labels = config["Labels"] as? [String: String] ?? [:]
         #expect(labels["org.swiftlet.abi-version"] == "\(SWIFTLET_ABI_VERSION)")
         #expect(labels["org.swiftlet.image.targets"] == "hvt,spt", "labels: \(labels)")
         #expect(labels["org.swiftlet.needs"] == "nothing beyond the default seccomp profile", "labels: \(labels)")
+        #expect(labels["org.swiftlet.grace-period"] == "10", "labels: \(labels)")
         let imageBytes = try Data(contentsOf: image)
         #expect(labels["org.swiftlet.image.size"] == "\(imageBytes.count)")
         let sha = try tool("/usr/bin/sha256sum", [image.path]).split(separator: " ").first.map(String.init)
@@ -95,14 +122,21 @@ import Testing
         let image = try Harness.example("hello")
         let unknown = try package([image.path, "--target", "bogus"])
         #expect(unknown.status == 64 && unknown.stderr.contains("bogus"), "stderr: \(unknown.stderr)")
-        let virtio = try package([image.path, "--target", "virtio"])
-        #expect(virtio.status != 0 && virtio.stderr.contains("takes --target spt or hvt"), "stderr: \(virtio.stderr)")
+        // A hvt+spt image is no PVH kernel: QEMU could not boot it.
+        let virtio = try package([image.path, "--target", "virtio", "-o", folder.appendingPathComponent("v.oci").path])
+        #expect(virtio.status != 0 && virtio.stderr.contains("not virtio; rebuild it with `swiftlet build --target virtio`"), "stderr: \(virtio.stderr)")
+        for grace in ["3601", "ten", "1.5"] {
+            let badGrace = try package([image.path, "--grace-period", grace, "-o", folder.appendingPathComponent("g.oci").path])
+            #expect(badGrace.status != 0 && badGrace.stderr.contains("grace period '\(grace)' is not a whole number of seconds from 0 to 3600"),
+                    "stderr: \(badGrace.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("g.oci").path))
         let badTag = try package([image.path, "--tag", "Has Space:x"])
         #expect(badTag.status != 0 && badTag.stderr.contains("is not an image name"), "stderr: \(badTag.stderr)")
 
         let noTenders = folder.appendingPathComponent("no-tenders")
         try FileManager.default.createDirectory(at: noTenders, withIntermediateDirectories: true)
-        var environment = ProcessInfo.processInfo.environment
+        var environment = Harness.environment
         environment["SWIFTLET_TENDERS"] = noTenders.path
         let output = folder.appendingPathComponent("c.oci")
         let missing = try package([image.path, "-o", output.path], environment: environment)

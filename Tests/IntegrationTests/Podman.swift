@@ -1,6 +1,7 @@
 // podman as the container tests drive it: loading what `swiftlet package` writes, running and
 // removing containers and pods, and polling a published port with curl (bounded).
 import Foundation
+import SwiftletBuild
 import Testing
 
 struct Podman {
@@ -35,7 +36,7 @@ struct Podman {
     }
 
     func run(_ arguments: [String], timeout: TimeInterval = 120) throws -> Harness.Outcome {
-        var environment = ProcessInfo.processInfo.environment
+        var environment = Harness.environment
         environment["CONTAINERS_CONF"] = configuration.path
         return try Harness.run(executable, arguments, timeout: timeout, environment: environment)
     }
@@ -54,9 +55,12 @@ struct Podman {
         if let image { _ = try? run(["rmi", "--force", image]) }
     }
 
-    /// The IDs of every image in podman's store.
-    func imageIDs() throws -> Set<String> {
-        let images = try run(["images", "--all", "--quiet", "--no-trunc"])
+    /// The image `podman kube play` builds for a pod's infra container.
+    static let pauseImage = "localhost/podman-pause"
+
+    /// The IDs of every image in podman's store, or of those matching `reference`.
+    func imageIDs(reference: String? = nil) throws -> Set<String> {
+        let images = try run(["images", "--all", "--quiet", "--no-trunc"] + (reference.map { ["--filter", "reference=\($0)"] } ?? []))
         #expect(images.status == 0, "podman images: \(images.stderr)")
         return Set(images.stdout.split(separator: "\n").map(String.init))
     }
@@ -105,5 +109,49 @@ struct Podman {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
         let line = status.split(separator: "\n").first { $0.hasPrefix("Seccomp_filters:") }
         return line.flatMap { Int($0.split(separator: "\t").last ?? "") }
+    }
+
+    /// Starts an upload to 127.0.0.1:port (Tests/Tools/inflight_upload.py), runs `shutdown` beside
+    /// it, lets the upload finish 1 s later (or never, when `finishing` is false), and returns its
+    /// answer and what `shutdown` returned.
+    static func uploadAcross(port: Int, finishing: Bool = true, _ shutdown: @escaping @Sendable () throws -> Harness.Outcome) throws
+        -> (answer: [String: Any]?, shutdown: Harness.Outcome?) {
+        let tool = try SwiftletHome.locate().root.appendingPathComponent("Tests/Tools/inflight_upload.py").path
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        client.arguments = [tool, "127.0.0.1", "\(port)"]
+        let input = Pipe(), output = Pipe()
+        client.standardInput = input
+        client.standardOutput = output
+        let exit = Harness.ExitWatch(client)
+        try client.run()
+        exit.watch(client)
+        let printed = Harness.Collected()
+        let reader = DispatchGroup()
+        DispatchQueue.global().async(group: reader) {
+            while case let chunk = output.fileHandleForReading.availableData, !chunk.isEmpty { printed.append(chunk) }
+        }
+        defer { if !exit.hasEnded { kill(client.processIdentifier, SIGKILL) } }
+        let ready = Date().addingTimeInterval(10)
+        while !printed.text.contains("ready\n") && Date() < ready && !exit.hasEnded { Thread.sleep(forTimeInterval: 0.02) }
+        guard printed.text.contains("ready\n") else {
+            Issue.record("the upload did not start: \(printed.text)")
+            return (nil, nil)
+        }
+
+        final class Result: @unchecked Sendable { var outcome: Harness.Outcome? }
+        let result = Result(), finished = DispatchGroup()
+        DispatchQueue.global().async(group: finished) { result.outcome = try? shutdown() }
+        Thread.sleep(forTimeInterval: 1)            // the signal is in: the guest is draining
+        guard finishing else {
+            _ = finished.wait(timeout: .now() + 60)
+            return (nil, result.outcome)
+        }
+        input.fileHandleForWriting.write(Data("go\n".utf8))
+        _ = exit.wait(timeout: 30)
+        _ = reader.wait(timeout: .now() + 5)
+        _ = finished.wait(timeout: .now() + 60)
+        let line = printed.text.split(separator: "\n").last.map(String.init) ?? ""
+        return (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], result.outcome)
     }
 }

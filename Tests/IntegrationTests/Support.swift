@@ -24,6 +24,14 @@ enum Harness {
         return productsFolder.appendingPathComponent("swiftlet")
     }()
 
+    /// This process's environment with SWIFTLET_TENDERS set, for children that run the launcher:
+    /// read before `cli` is first touched, it lacked it, and the launcher then tried to build
+    /// the release tenders under SwiftPM's lock and waited forever.
+    static var environment: [String: String] {
+        _ = cli
+        return ProcessInfo.processInfo.environment
+    }
+
     static let kvmAvailable = access("/dev/kvm", R_OK | W_OK) == 0
 
     /// Says loudly that a check could not run because a tool is missing: a failure under CI
@@ -105,6 +113,11 @@ enum Harness {
                 let signaled = finished.terminationReason == .uncaughtSignal
                 report(Ending(status: signaled ? -1 : finished.terminationStatus,
                               signal: signaled ? finished.terminationStatus : nil))
+                // A Process holds itself, and with it its pipes' descriptors, through the run-loop
+                // source it registers until waitUntilExit runs (which returns at once here). We never
+                // call it otherwise: every child leaked its pipes, and near 1,400 open descriptors
+                // Foundation's Process.run crashes reading /proc/self/fd (CI died so).
+                finished.waitUntilExit()
             }
         }
 
@@ -192,6 +205,10 @@ enum Harness {
         // A grandchild that kept our pipes open must not hang the test.
         if readers.wait(timeout: .now() + 10) == .timedOut {
             Issue.record("\(executable.lastPathComponent): output pipes still open 10 s after exit (a leaked child?)")
+        } else {
+            // Closed now rather than when Foundation lets go of the Process (see ExitWatch).
+            try? out.fileHandleForReading.close()
+            try? err.fileHandleForReading.close()
         }
         return Outcome(status: ending.status, signal: ending.signal, stdout: outData.text, stderr: errData.text)
     }

@@ -29,25 +29,32 @@ enum VirtioHarness {
     nonisolated(unsafe) private static var built: [String: URL] = [:]
 
     static func image(_ example: String) throws -> URL {
+        try image(of: "examples/\(example)", named: example)
+    }
+
+    /// Builds the application at `path` (relative to the checkout) for virtio, once per run.
+    static func image(of path: String, named name: String) throws -> URL {
         lock.lock()
         defer { lock.unlock() }
-        if let image = built[example] { return image }
+        if let image = built[name] { return image }
         let home = try SwiftletHome.locate()
         let builder = ImageBuilder(toolchain: try Toolchain.locate(), home: home)
-        let application = try Application(path: home.root.appendingPathComponent("examples/\(example)").path)
-        let image = Harness.scratch.appendingPathComponent("\(example).virtio")
+        let application = try Application(path: home.root.appendingPathComponent(path).path)
+        let image = Harness.scratch.appendingPathComponent("\(name).virtio")
         _ = try builder.build(application, targets: [.virtio], output: image)
-        built[example] = image
+        built[name] = image
         return image
     }
 
-    /// `swiftlet run --target virtio` under `timeout`; the full CLI runs QEMU.
-    static func run(_ image: URL, _ configuration: Configuration, _ arguments: [String] = [], seconds: Int = 60) throws -> Harness.Outcome {
+    /// `swiftlet run --target virtio` under `timeout`; the full CLI runs QEMU. `options` go
+    /// before the image (`--disk FILE`).
+    static func run(_ image: URL, _ configuration: Configuration, _ arguments: [String] = [], options: [String] = [],
+                    seconds: Int = 60) throws -> Harness.Outcome {
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFTLET_VIRTIO_ACCEL"] = configuration.accel
         return try Harness.run(URL(fileURLWithPath: "/usr/bin/timeout"),
                                ["-s", "KILL", "\(seconds)", Harness.productsFolder.appendingPathComponent("swiftlet-cli").path,
-                                "run", "--target", "virtio", "--machine", configuration.machine, image.path, "--"] + arguments,
+                                "run", "--target", "virtio", "--machine", configuration.machine] + options + [image.path, "--"] + arguments,
                                timeout: TimeInterval(seconds + 10), environment: environment)
     }
 }
@@ -186,6 +193,33 @@ struct VirtioBootTests {
         #expect(!q35.contains("virtio-net-device,netdev=net0"))
         command.network = nil
         #expect(!(try command.arguments()).contains { $0.contains("netdev") })
+    }
+
+    /// `swiftlet package --target virtio`: QEMU picks KVM or TCG when the container runs, and
+    /// its user network forwards each port.
+    @Test func containerEntrypointFallsBackToTCGAndForwardsPorts() throws {
+        var command = QEMUCommand(image: "/app/web.swiftlet", memoryBytes: 32 << 20, kvm: true)
+        command.kvmOrTCG = true
+        command.network = .user(forwardedPorts: [80, 443])
+        let words = try command.arguments()
+        let accel = words.indices.filter { words[$0] == "-accel" }.map { words[$0 + 1] }
+        #expect(accel == ["kvm", "tcg"], "\(words)")
+        #expect(words.contains("max,-arch-capabilities") && !words.contains("host,-arch-capabilities"))
+        #expect(words.contains("user,id=net0,hostfwd=tcp::80-:80,hostfwd=tcp::443-:443"))
+        #expect(words.contains("virtio-net-device,netdev=net0"))
+    }
+
+    @Test func disksBecomeVirtioBlkDevicesInOrder() throws {
+        var command = QEMUCommand(image: "/x/app.virtio", memoryBytes: 32 << 20, kvm: false)
+        command.disks = ["/d/first.img", "/d/odd,name.img"]
+        let microvm = try command.arguments()
+        #expect(microvm.contains("file=/d/first.img,format=raw,if=none,id=disk0"))
+        #expect(microvm.contains("file=/d/odd,,name.img,format=raw,if=none,id=disk1"), "a comma in a path is doubled: \(microvm)")
+        #expect(microvm.contains("virtio-blk-device,drive=disk0") && microvm.contains("virtio-blk-device,drive=disk1"))
+        #expect(microvm.contains("virtio-mmio.force-legacy=false"), "without a network too: \(microvm)")
+        command.machine = .q35
+        let q35 = try command.arguments()
+        #expect(q35.contains("virtio-blk-pci,drive=disk0") && !q35.contains("virtio-mmio.force-legacy=false"))
     }
 
     /// --pcap: QEMU's filter-dump on the guest's netdev, and a tap without the virtio-net

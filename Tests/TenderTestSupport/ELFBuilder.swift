@@ -63,6 +63,9 @@ public struct ELFBuilder {
     public var symbols: [Symbol] = []
     /// Emit section headers (.text/.data..., .note.swiftlet, .symtab, .strtab, .shstrtab).
     public var includeSections = true
+    /// Bytes of a non-loaded `.debug_info` section (0x5A...) between the notes and the symbols,
+    /// as DWARF sits in real images; 0 for none.
+    public var debugInfoSize = 0
 
     public init(entry: UInt64, segments: [Segment], notes: [Note] = []) {
         self.entry = entry
@@ -97,6 +100,7 @@ public struct ELFBuilder {
         public var segmentData: [Int] = []
         public var notes: Int? = nil
         public var notesSize = 0
+        public var debugInfo: Int? = nil
         public var symtab: Int? = nil
         public var strtab: Int? = nil
         public var strtabSize = 0
@@ -133,7 +137,13 @@ public struct ELFBuilder {
             file += noteBlob
         }
 
-        // Sections: [0] null, one per segment, notes, symtab, strtab, shstrtab.
+        if debugInfoSize > 0 {
+            pad(&file, to: 8)
+            layout.debugInfo = file.count
+            file += [UInt8](repeating: 0x5A, count: debugInfoSize)
+        }
+
+        // Sections: [0] null, one per segment, notes, debug info, symtab, strtab, shstrtab.
         var sectionHeaders: [[UInt8]] = []
         var shstrtab: [UInt8] = [0]
         func name(_ s: String) -> UInt32 {
@@ -157,6 +167,10 @@ public struct ELFBuilder {
                 sectionHeaders.append(sectionHeader(name: name(".note.swiftlet"), type: ELF.shtNote, flags: 0, addr: 0,
                                                     offset: UInt64(notesAt), size: UInt64(noteBlob.count),
                                                     addralign: noteAlign))
+            }
+            if let debugAt = layout.debugInfo {
+                sectionHeaders.append(sectionHeader(name: name(".debug_info"), type: ELF.shtProgbits, flags: 0, addr: 0,
+                                                    offset: UInt64(debugAt), size: UInt64(debugInfoSize)))
             }
             if !symbols.isEmpty {
                 var strtab: [UInt8] = [0]

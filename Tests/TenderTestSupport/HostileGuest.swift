@@ -73,6 +73,17 @@ public struct HostileGuest {
         hypercall(SWIFTLET_HC_HALT, Self.scratch)
     }
 
+    /// HALT with the 32-bit `result` field at `address` as the exit status (a request's
+    /// OUT field: swiftlet_result values are 0...4).
+    public mutating func haltWithResult(at address: UInt64) {
+        load(.rax, address)
+        code += [0x8B, 0x10]                                // mov edx, [rax] (zero-extends)
+        load(.rcx, Self.scratch)
+        code += [0x48, 0x89, 0x11]                          // mov [rcx], rdx
+        store(0, at: Self.scratch + 8)
+        hypercall(SWIFTLET_HC_HALT, Self.scratch)
+    }
+
     /// The image: code in an R-X page at `text`, `data` in an RW- page after it, the ABI note.
     public func image() -> [UInt8] {
         var builder = ELFBuilder(

@@ -24,6 +24,13 @@ private final class SimulatedTarget: GDBTarget {
         guard address >= base, address - base + UInt64(count) <= UInt64(memory.count) else { return nil }
         return Array(memory[Int(address - base) ..< Int(address - base) + count])
     }
+    var debugRegisters = X86DebugRegisters()
+    var refuseDebugRegisters = false
+    func setDebugRegisters(_ registers: X86DebugRegisters) -> Bool {
+        guard !refuseDebugRegisters else { return false }
+        debugRegisters = registers
+        return true
+    }
     func writeMemory(at address: UInt64, bytes: [UInt8]) -> Bool {
         guard address >= base, address - base + UInt64(bytes.count) <= UInt64(memory.count) else { return false }
         memory.replaceSubrange(Int(address - base) ..< Int(address - base) + bytes.count, with: bytes)
@@ -109,7 +116,9 @@ private func reply(_ session: inout GDBSession, _ payload: String, _ target: Sim
             ("vCont;c", .resume(step: false, address: nil)), ("vCont;s:2;c:1", .resume(step: false, address: nil)),
             ("k", .kill), ("vKill;1", .kill), ("D", .detach), ("D;1", .detach), ("qAttached:1", .attached),
             ("qC", .currentThread), ("qfThreadInfo", .threadList(first: true)), ("Hg0", .selectThread),
-            ("Z2,1000,4", .unsupported), ("X1000,0:", .unsupported), ("qTStatus", .unsupported), ("", .unsupported),
+            ("Z2,1000,4", .insertWatchpoint(GDBWatchpoint(kind: .write, address: 0x1000, length: 4))),
+            ("z4,7ffe8,8", .removeWatchpoint(GDBWatchpoint(kind: .access, address: 0x7ffe8, length: 8))),
+            ("Z1,1000,1", .unsupported), ("Z3,1000,4", .unsupported), ("X1000,0:", .unsupported), ("qTStatus", .unsupported), ("", .unsupported),
         ]
         for (payload, expected) in cases {
             #expect(try GDBCommand(payload: bytes(payload)) == expected, "\(payload)")
@@ -118,7 +127,7 @@ private func reply(_ session: inout GDBSession, _ payload: String, _ target: Sim
 
     @Test func malformedCommandsAreErrorsNotGuesses() {
         for payload in ["m1000", "m1000,", "mzz,4", "M1000,4:cc", "M1000,1:zz", "M1000,1", "P10", "P10=", "Pzz=00",
-                        "G0", "Z0,", "Z0,zz,1", "vCont;x", "vCont;s:2", "qXfer:features:read:target.xml:0",
+                        "G0", "Z0,", "Z0,zz,1", "Z2,1000,zz", "vCont;x", "vCont;s:2", "qXfer:features:read:target.xml:0",
                         "m1000,4001", "m10000000000000000,1", "C", "pzz"] {
             #expect(throws: GDBCommandError.self, "\(payload)") { try GDBCommand(payload: bytes(payload)) }
         }
@@ -220,6 +229,38 @@ private func reply(_ session: inout GDBSession, _ payload: String, _ target: Sim
         #expect(reply(&session, "?", target) == "T0bthread:1;")
         #expect(text(session.stopReply(for: .exited(status: 3))) == "W03")
         #expect(text(session.stopReply(for: .terminated(signal: GDBStop.sigill))) == "X04")
+    }
+
+    @Test func watchpointsTakeDebugRegistersAndAreReportedAsWatchStops() {
+        var session = GDBSession()
+        let target = SimulatedTarget()
+        #expect(reply(&session, "Z2,7ff8,8", target) == "OK")
+        // DR0 = the address; DR7: L0, R/W0 = 01 (write), LEN0 = 10 (8 bytes).
+        #expect(target.debugRegisters.addresses == [0x7ff8, 0, 0, 0])
+        #expect(target.debugRegisters.control == 0b1001 << 16 | 1)
+        #expect(reply(&session, "Z4,1001,2", target) == "OK")   // unaligned: two pieces, 1 + 1 bytes
+        #expect(target.debugRegisters.addresses == [0x7ff8, 0x1001, 0x1002, 0])
+        #expect(target.debugRegisters.control >> 20 & 0xF == 0b0011 && target.debugRegisters.control >> 24 & 0xF == 0b0011)
+        #expect(reply(&session, "Z2,2000,4", target) == "OK")
+        #expect(reply(&session, "Z2,3000,4", target) == "E1c")  // four registers, all taken
+        #expect(reply(&session, "Z2,3000,0", target) == "E1c")  // nothing to watch
+        // DR6's B2 names the second watchpoint's second piece.
+        let second = GDBWatchpoint(kind: .access, address: 0x1001, length: 2)
+        #expect(target.debugRegisters.hit(status: 0xFFFF_0FF4) == second)
+        #expect(target.debugRegisters.hit(status: 0xFFFF_0FF0) == nil)
+        #expect(text(session.stopReply(for: .watchpoint(second))) == "T05awatch:1001;thread:1;")
+        #expect(text(session.stopReply(for: .watchpoint(GDBWatchpoint(kind: .write, address: 0x7ff8, length: 8)))) == "T05watch:7ff8;thread:1;")
+        #expect(reply(&session, "z4,1001,2", target) == "OK")
+        #expect(target.debugRegisters.addresses == [0x7ff8, 0, 0, 0x2000])
+        #expect(reply(&session, "Z2,3000,4", target) == "OK")   // a freed register is reused
+        // A target that cannot load debug registers: an error, and the session keeps what it had.
+        target.refuseDebugRegisters = true
+        #expect(reply(&session, "z2,3000,4", target) == "E0e")
+        #expect(session.watchpoints.addresses.contains(0x3000))
+        target.refuseDebugRegisters = false
+        // Detach clears them all from the guest.
+        session.removeAllBreakpoints(target: target)
+        #expect(target.debugRegisters.isEmpty && target.debugRegisters.control == 0 && session.watchpoints.isEmpty)
     }
 
     @Test func malformedAndUnknownPacketsGetErrorAndEmptyReplies() {

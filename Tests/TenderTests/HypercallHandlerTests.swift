@@ -244,6 +244,7 @@ private let allHypercalls: [UInt32] = Array(1 ... SWIFTLET_HC_MAX.rawValue)
             (SWIFTLET_HC_BLOCK_WRITE, MemoryLayout<swiftlet_hc_block>.size),
             (SWIFTLET_HC_HALT, MemoryLayout<swiftlet_hc_halt>.size),
             (SWIFTLET_HC_NET_EXCHANGE, MemoryLayout<swiftlet_hc_net_exchange>.size),
+            (SWIFTLET_HC_SHUTDOWN_WATCH, MemoryLayout<swiftlet_hc_shutdown_watch>.size),
         ]
         for (number, size) in sizes {
             // One byte short of fitting: refused.
@@ -482,7 +483,7 @@ private let allHypercalls: [UInt32] = Array(1 ... SWIFTLET_HC_MAX.rawValue)
     }
 
     @Test(arguments: [SWIFTLET_HC_WALLTIME, SWIFTLET_HC_MONOTONIC, SWIFTLET_HC_POLL, SWIFTLET_HC_NET_READ,
-                      SWIFTLET_HC_NET_EXCHANGE, SWIFTLET_HC_BLOCK_READ])
+                      SWIFTLET_HC_NET_EXCHANGE, SWIFTLET_HC_BLOCK_READ, SWIFTLET_HC_SHUTDOWN_WATCH])
     func resultsAreNotWrittenIntoCodeBootInfoOrTheGuardPage(hypercall: swiftlet_hypercall) throws {
         let f = try HypercallFixture()
         let handler = guestHandler(f)

@@ -159,12 +159,48 @@ private func differential(_ policy: SeccompPolicy, _ program: BPFProgram, iterat
         }
     }
 
+    /// With shutdown signals: kill only towards the tender itself and only SIGTERM/SIGINT (the
+    /// handlers re-raise the signal that ends the guest), alarm only with the grace period
+    /// (alarm(0) would cancel the deadline), and the wake-up pipe writable. Nothing else moves:
+    /// the signal mask and the handlers stay out of reach.
+    @Test(arguments: [true, false])
+    func shutdownRulesAreNarrow(hvt: Bool) throws {
+        let shutdown = ShutdownSignals.Policy(wakeFD: 9, ownPID: 4242, gracePeriodSeconds: 10)
+        let policy = hvt
+            ? SeccompPolicy.hvt(vcpuFD: vcpuFD, consoleFDs: [1, 2], deviceFDs: deviceFDs, shutdown: shutdown, kvmRunRequests: [kvmRun])
+            : SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: deviceFDs, shutdown: shutdown)
+        let program = try policy.compile()
+        for allowed in [sc(SYS_kill, 4242, UInt64(SIGTERM)), sc(SYS_kill, 4242, UInt64(SIGINT)),
+                        sc(SYS_alarm, 10), sc(SYS_write, 9)] {
+            #expect(try run(program, allowed) == .allow, "nr \(allowed.nr) args \(allowed.args)")
+        }
+        let forbidden = [
+            sc(SYS_kill, 1, UInt64(SIGTERM)), sc(SYS_kill, 0, UInt64(SIGTERM)), sc(SYS_kill, UInt64(bitPattern: -1), UInt64(SIGTERM)),
+            sc(SYS_kill, 4242, UInt64(SIGKILL)), sc(SYS_kill, 4242, UInt64(SIGSTOP)), sc(SYS_kill, 4242, 0),
+            sc(SYS_kill, 4242 | (1 << 32), UInt64(SIGTERM)), sc(SYS_tgkill, 4242, 4242, UInt64(SIGTERM)), sc(SYS_tkill, 4242, UInt64(SIGTERM)),
+            sc(SYS_alarm, 0), sc(SYS_alarm, 11), sc(SYS_alarm, 10 | (1 << 32)), sc(SYS_setitimer, 0, 0x1000, 0),
+            sc(SYS_timer_create), sc(SYS_timer_settime), sc(SYS_read, 9),
+            sc(SYS_rt_sigprocmask, UInt64(SIG_BLOCK), 0x1000, 0, 8), sc(SYS_rt_sigaction, UInt64(SIGTERM), 0x1000, 0, 8),
+            sc(SYS_rt_sigreturn), sc(SYS_sigaltstack),
+        ]
+        for call in forbidden {
+            #expect(try run(program, call) == .killProcess, "nr \(call.nr) args \(call.args)")
+        }
+        let noGrace = ShutdownSignals.Policy(wakeFD: 9, ownPID: 4242, gracePeriodSeconds: 0)
+        let withoutAlarm = SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: deviceFDs, shutdown: noGrace)
+        #expect(!withoutAlarm.rules.contains { $0.name == "alarm" }, "with no grace period there is no deadline to arm")
+        #expect(try run(withoutAlarm.compile(), sc(SYS_alarm, 0)) == .killProcess)
+    }
+
     /// The table in TenderPolicies.swift is the closing note's spt allow-list: keep them equal.
     @Test func sptAllowListIsTheDocumentedOne() {
         let policy = SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: deviceFDs)
         #expect(policy.rules.map(\.name) == ["write", "writev", "read", "ppoll", "clock_gettime", "exit_group"])
         #expect(SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: []).rules.map(\.name)
             == ["write", "writev", "ppoll", "clock_gettime", "exit_group"])
+        let shutdown = ShutdownSignals.Policy(wakeFD: 9, ownPID: 4242, gracePeriodSeconds: 10)
+        #expect(SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: deviceFDs, shutdown: shutdown).rules.map(\.name)
+            == ["write", "writev", "read", "ppoll", "clock_gettime", "exit_group", "kill", "alarm"])
     }
 
     @Test func sptWithoutDevicesAllowsNoReads() throws {

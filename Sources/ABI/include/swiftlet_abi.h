@@ -8,13 +8,17 @@
  *
  * Versioning: SWIFTLET_ABI_VERSION is stamped into every image (ELF note) and into boot
  * info; a tender refuses an image with another version. Structs only grow at their end.
+ * Version 2 added SWIFTLET_HC_SHUTDOWN_WATCH and SWIFTLET_POLL_SHUTDOWN: an image that asks a
+ * version-1 tender to watch for shutdown would be ended for an unknown hypercall, so it says
+ * at once that it needs a newer tender instead. Version 2 also serves block devices
+ * (BLOCK_READ, BLOCK_WRITE, which version 1 only reserved) and added SWIFTLET_HC_BLOCK_FLUSH.
  */
 #ifndef SWIFTLET_ABI_H
 #define SWIFTLET_ABI_H
 
 #include <stdint.h>
 
-#define SWIFTLET_ABI_VERSION 1u
+#define SWIFTLET_ABI_VERSION 2u
 
 /* ---- Guest address space (identical on every target) ------------------------------
  *
@@ -51,6 +55,11 @@ struct swiftlet_note_abi {
     uint32_t abi_version;
     uint32_t targets;        /* SWIFTLET_TARGET_* bits the image may run on */
 };
+
+/* The tenders carry a note of the same name, type SWIFTLET_NOTE_TENDER, whose descriptor is
+ * the uint32_t ABI version they speak: `swiftlet run` reads it to rebuild a checkout's release
+ * tenders that an update of the sources left speaking another version. */
+#define SWIFTLET_NOTE_TENDER 0x53574454u /* 'SWDT' */
 
 /* ---- Boot info: written by the tender at GUEST_BASE + BOOTINFO_OFFSET ------------------ */
 #define SWIFTLET_BOOT_MAGIC   0x544C4654u /* 'TFLT' */
@@ -90,7 +99,12 @@ struct swiftlet_boot_info {
     uint32_t device_count;
     uint32_t reserved;
     struct swiftlet_device devices[SWIFTLET_MAX_DEVICES];
+    uint64_t stack_guard;       /* fresh from getrandom(): the canary of C code built with a
+                                   stack protector (BearSSL). hvt points the guest's FS base at
+                                   stack_guard - 0x28, where such code reads it (%fs:0x28); on
+                                   spt the guest runs on the tender's thread and reads its own. */
 };
+#define SWIFTLET_STACK_GUARD_FS_OFFSET 0x28u
 
 /* ---- Hypercalls ---------------------------------------------------------------------
  * hvt: store the struct's address to SWIFTLET_HVT_HYPERCALL_PAGE + 8 * number, a page with
@@ -112,7 +126,9 @@ enum swiftlet_hypercall {
     SWIFTLET_HC_BLOCK_WRITE = 8,
     SWIFTLET_HC_HALT        = 9,
     SWIFTLET_HC_NET_EXCHANGE = 10,
-    SWIFTLET_HC_MAX         = 10,
+    SWIFTLET_HC_SHUTDOWN_WATCH = 11,
+    SWIFTLET_HC_BLOCK_FLUSH = 12,
+    SWIFTLET_HC_MAX         = 12,
 };
 
 enum swiftlet_result {
@@ -138,7 +154,23 @@ struct swiftlet_hc_console {       /* CONSOLE */
 struct swiftlet_hc_poll {          /* POLL: sleep until a device has input or the timeout */
     uint64_t timeout;              /* IN: nanoseconds at most; 0 = do not sleep. Relative, so
                                       guest and tender clocks need not agree. */
-    uint64_t ready_set;            /* OUT: bit `handle` set for each device with input */
+    uint64_t ready_set;            /* OUT: bit `handle` set for each device with input, and
+                                      SWIFTLET_POLL_SHUTDOWN */
+};
+/* In every ready set once a shutdown was requested (never a device handle: there are at most
+ * SWIFTLET_MAX_DEVICES). The request wakes a sleeping POLL or NET_EXCHANGE once; after that the
+ * bit is only reported, so a guest that keeps working while it drains does not spin. */
+#define SWIFTLET_POLL_SHUTDOWN (1ull << 63)
+
+/* SHUTDOWN_WATCH: the guest handles shutdown requests itself. Until it makes this call, SIGTERM
+ * or SIGINT to the tender ends the guest at once, as it ends any process. After it, the first
+ * such signal becomes SWIFTLET_POLL_SHUTDOWN, and the guest has grace_period ns to exit (status
+ * 0 when it drained cleanly); a second signal, or the end of the grace period, ends it at once,
+ * killed by that signal (exit status 128 + N in a shell or container runtime: 143 for
+ * SIGTERM, 130 for SIGINT). A grace period of 0 means no waiting: the signal ends the guest. */
+struct swiftlet_hc_shutdown_watch {
+    uint64_t grace_period;         /* OUT: nanoseconds; 0 when shutdown cannot be watched here
+                                      (the signal ends the guest at once) */
 };
 
 struct swiftlet_frame {            /* one network frame buffer */
@@ -167,15 +199,22 @@ struct swiftlet_hc_net_exchange {  /* NET_EXCHANGE: one turn of a network loop i
     uint64_t ready_set;            /* OUT: as POLL */
 };
 
-struct swiftlet_hc_block {         /* BLOCK_READ, BLOCK_WRITE */
+struct swiftlet_hc_block {         /* BLOCK_READ, BLOCK_WRITE, BLOCK_FLUSH */
     uint32_t handle;               /* IN */
     uint32_t _pad;
-    uint64_t offset;               /* IN: bytes, multiple of block_size */
-    swiftlet_gaddr_t data;         /* IN */
-    uint64_t length;               /* IN: bytes, multiple of block_size */
-    int32_t  result;               /* OUT */
+    uint64_t offset;               /* IN: bytes, multiple of block_size (FLUSH: ignored) */
+    swiftlet_gaddr_t data;         /* IN: READ: guest-writable; WRITE: guest-readable */
+    uint64_t length;               /* IN: bytes, a multiple of block_size, 1 block to
+                                      SWIFTLET_BLOCK_IO_MAX; offset + length <= capacity */
+    int32_t  result;               /* OUT: EINVAL for any request outside those rules, with
+                                      nothing read or written; EIO if the host failed */
     uint32_t _pad2;
 };
+/* A request moves at most this many bytes (bounds the tender's work per exit). */
+#define SWIFTLET_BLOCK_IO_MAX (1u << 20)
+/* Writes a tender has acknowledged may still sit in the host's cache: they survive the guest
+ * or the tender dying (even by SIGKILL), not the host losing power. BLOCK_FLUSH (ABI 2)
+ * returns once every write acknowledged before it is on stable storage (fdatasync). */
 
 enum swiftlet_crash_kind {
     SWIFTLET_CRASH_NONE   = 0,

@@ -19,16 +19,27 @@ struct EmbeddedGuidance {
         Rule(diagnostic: "attribute 'unowned' cannot be used in Embedded Swift",
              advice: "Embedded Swift has no unowned (nor weak) references: use `unowned(unsafe)` when the referenced object surely outlives this one, or keep an ID or index into the collection that owns the objects"),
         Rule(diagnostic: "'Codable' is unavailable",
-             advice: "Codable needs runtime metadata Embedded Swift lacks: build JSON output with Swiftlet's `JSONObject` (`.json(_:)` responses) and write the conversion of your types by hand"),
+             advice: "Codable needs runtime metadata Embedded Swift lacks: conform your types to Swiftlet's `JSONDecodable` (`init(json:)`) and `JSONEncodable` (`var json`), read request bodies with `request.json(as:)` and answer with `.json(value)`"),
         Rule(diagnostic: "'Encodable' is unavailable",
-             advice: "Codable needs runtime metadata Embedded Swift lacks: build JSON output with Swiftlet's `JSONObject` (`.json(_:)` responses) and write the conversion of your types by hand"),
+             advice: "Codable needs runtime metadata Embedded Swift lacks: conform your types to Swiftlet's `JSONDecodable` (`init(json:)`) and `JSONEncodable` (`var json`), read request bodies with `request.json(as:)` and answer with `.json(value)`"),
         Rule(diagnostic: "'Decodable' is unavailable",
-             advice: "Codable needs runtime metadata Embedded Swift lacks: build JSON output with Swiftlet's `JSONObject` (`.json(_:)` responses) and write the conversion of your types by hand"),
+             advice: "Codable needs runtime metadata Embedded Swift lacks: conform your types to Swiftlet's `JSONDecodable` (`init(json:)`) and `JSONEncodable` (`var json`), read request bodies with `request.json(as:)` and answer with `.json(value)`"),
         Rule(diagnostic: "'Mirror' is unavailable",
              advice: "Embedded Swift has no reflection (`Mirror`, `dump`): write out the fields you need, e.g. in a `description` property"),
-        Rule(diagnostic: "to 'CustomStringConvertible' is unavailable",
-             advice: "Embedded Swift cannot print collections, optionals or tuples as a whole (interpolating one prints \"(cannot print value in embedded Swift)\"): print the elements, e.g. `a.map { \"\\($0)\" }.joined(separator: \", \")`"),
+        Rule(diagnostic: "to 'CustomStringConvertible' is unavailable", advice: unprintableAdvice),
+        Rule(diagnostic: unprintableValue, advice: unprintableAdvice),
     ]
+
+    /// The deprecation message of the library OS's interpolation fallback, which replaces the
+    /// standard library's run-time placeholder (Sources/Guest/Runtime/Printing.swift).
+    static let unprintableValue = "Embedded Swift cannot print a value of this type"
+    static let unprintableAdvice = "Embedded Swift has no reflection: Swiftlet prints strings, numbers, Bool, types with a `description` (CustomStringConvertible) and Arrays, Sets, Dictionaries, Optionals and tuples of them; give this type a `description`, and to nest it deeper than an Array or Optional add `extension YourType: PrintableValue {}`"
+
+    /// Whether the compiler's `output` (of a successful compile) reports a use of that
+    /// fallback: the build fails, since the program would print a placeholder.
+    static func refusesBuild(_ output: String) -> Bool {
+        output.split(separator: "\n").contains { isDiagnosticHeader($0) && $0.contains(unprintableValue) }
+    }
 
     /// The advice for one diagnostic line, if it reports a restriction a rule knows.
     static func advice(for line: Substring) -> String? {
@@ -50,7 +61,12 @@ struct EmbeddedGuidance {
             if let advice = pending { result.append(Substring("swiftlet: \(advice)")) }
             pending = nil
         }
-        for line in output.split(separator: "\n", omittingEmptySubsequences: false) {
+        for original in output.split(separator: "\n", omittingEmptySubsequences: false) {
+            // The fallback's deprecation warning fails the build: say so.
+            let line = original.contains(unprintableValue)
+                ? Substring(original.replacingOccurrences(of: "warning: 'appendInterpolation' is deprecated: ", with: "error: ")
+                    .replacingOccurrences(of: " [#DeprecatedDeclaration]", with: ""))
+                : original
             // A diagnostic's block ends at the next diagnostic, a blank line or the footnotes.
             if isDiagnosticHeader(line) || line.isEmpty || line.hasPrefix("[#") { flush() }
             result.append(line)

@@ -3,6 +3,7 @@
 // linked at the ABI's fixed address.
 import Foundation
 import SwiftletABI
+import TenderCore
 
 /// The launcher (Sources/CLI/Run/Target.swift, Embedded Swift) has its own copy of this enum.
 public enum Target: String, CaseIterable, Sendable {
@@ -29,7 +30,7 @@ public enum Target: String, CaseIterable, Sendable {
         switch self {
         case .spt: "nothing beyond the default seccomp profile"
         case .hvt: "--device /dev/kvm"
-        case .virtio: "QEMU inside the container (not packaged yet)"
+        case .virtio: "--device /dev/kvm for speed (QEMU in the container falls back to TCG without it)"
         }
     }
 }
@@ -47,8 +48,9 @@ public struct ImageBuilder: Sendable {
 
     // -g: images carry DWARF (file:line, frames, locals for gdb) unless built with --strip;
     // DWARF 4 and no clang-module breadcrumbs, which gdb cannot resolve (it warned about
-    // every .pcm reference). The debug sections are not loaded: they cost file size only.
-    static let swiftFlags = [
+    // every .pcm reference); DWARF names rather than mangled ones for gdb (DebuggerNames).
+    // The debug sections are not loaded: they cost file size only.
+    static let swiftFlags = DebuggerNames.linkageNameFlags + [
         "-enable-experimental-feature", "Embedded", "-enable-experimental-feature", "Extern",
         "-target", Toolchain.guestTriple, "-wmo", "-Osize",
         "-g", "-dwarf-version=4", "-Xfrontend", "-no-clang-module-breadcrumbs",
@@ -77,6 +79,9 @@ public struct ImageBuilder: Sendable {
         // only such applications get the library OS built with its event loop, and the runtime.
         let concurrency = Self.importsConcurrency(application.sources)
         let runtime = try runtimeModule(concurrency: concurrency)
+        // HTTPS: only applications that import SwiftletTLS get it and BearSSL linked in.
+        let bearSSL = Self.imports(Self.tlsModuleName, in: application.sources) ? try BearSSLInstallation.locate() : nil
+        let tls = try bearSSL.map { bearSSL throws(BuildError) in (module: try tlsModule(runtime: runtime, bearSSL: bearSSL), bearSSL: bearSSL) }
         // Private to this build: concurrent builds (of the same application too) must not share objects.
         let work = output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).\(UUID().uuidString).build")
         try makeDirectory(work)
@@ -95,15 +100,20 @@ public struct ImageBuilder: Sendable {
             // The default style quotes the rewritten file's lines under the user's line numbers.
             modeFlags = ["-parse-as-library", "-diagnostic-style", "llvm"]
         }
+        // Every file sees the library OS (print of collections, JSON) without `import Swiftlet`.
         try run("compiling \(application.name)", toolchain.swiftc, appFlags + modeFlags + [
-            "-I", home.abiInclude.path, "-I", runtime.path, "-module-name", application.name,
+            "-I", home.abiInclude.path, "-I", runtime.path,
+        ] + (tls.map { ["-I", $0.module.path] + home.tlsIncludes($0.bearSSL).flatMap { ["-Xcc", "-I", "-Xcc", $0] } } ?? []) + [
+            "-module-name", application.name,
+            "-Xfrontend", "-import-module", "-Xfrontend", "Swiftlet",
             "-c", "-o", appObject.path,
         ] + sources, crashLogs: output.deletingLastPathComponent(), userCode: true)
 
         let targetBits = targets.reduce(UInt32(0)) { $0 | $1.noteBit }
         var shims: [URL] = []
         for source in home.freestandingCSources {
-            let object = work.appendingPathComponent(source.deletingPathExtension().lastPathComponent + ".o")
+            // Prefixed: an application named like a shim (`runtime`, `string`) has an object of its own.
+            let object = work.appendingPathComponent("freestanding-" + source.deletingPathExtension().lastPathComponent + ".o")
             try run("compiling \(source.lastPathComponent)", toolchain.clang, Self.cFlags + [
                 "-I", home.abiInclude.path, "-DSWIFTLET_NOTE_TARGETS=\(targetBits)u",
                 "-c", source.path, "-o", object.path,
@@ -132,15 +142,19 @@ public struct ImageBuilder: Sendable {
         let virtio = targets.contains(.virtio)
         if virtio {
             for source in home.virtioSources {
-                let object = work.appendingPathComponent(source.deletingPathExtension().lastPathComponent + ".o")
+                let object = work.appendingPathComponent("virtio-" + source.deletingPathExtension().lastPathComponent + ".o")
                 try run("assembling \(source.lastPathComponent)", toolchain.clang, Self.cFlags
                     + Self.virtioDefines.map { "-D\($0.key)=\($0.value)" } + ["-c", source.path, "-o", object.path])
                 shims.append(object)
             }
         }
 
-        log("Linking \(output.lastPathComponent)")
         var objects = [runtime.appendingPathComponent("Swiftlet.o"), appObject] + shims + assetObjects
+        if let tls {
+            objects.insert(tls.module.appendingPathComponent("SwiftletTLS.o"), at: 1)
+            objects += try tlsObjects(application, bearSSL: tls.bearSSL, work: work)
+        }
+        log("Linking \(output.lastPathComponent)")
         if concurrency { objects.append(toolchain.embeddedLibraries.appendingPathComponent("libswift_Concurrency.a")) }
         objects.append(toolchain.embeddedLibraries.appendingPathComponent("libswiftUnicodeDataTables.a"))
         try run("linking", toolchain.linker, [
@@ -148,7 +162,7 @@ public struct ImageBuilder: Sendable {
             "-T", home.freestanding.appendingPathComponent("image.ld").path,
         ] + Self.linkerDefinitions(virtio: virtio).map { "--defsym=\($0.key)=\($0.value)" }
           + objects.map(\.path) + ["-o", output.path])
-        if strip { try self.strip(output) } else { try dropNameIndex(output) }
+        if strip { try self.strip(output) } else { try prepareForDebuggers(output, work: work) }
         let size = (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0
         return Result(image: output, size: size, assets: assets)
     }
@@ -188,21 +202,31 @@ public struct ImageBuilder: Sendable {
         try run("stripping", objcopy, ["--strip-all", image.path])
     }
 
-    /// The linker concatenates each object's .debug_names index instead of merging them, and
-    /// gdb then ignores the section with a warning at every start: drop it (an index only).
-    func dropNameIndex(_ image: URL) throws(BuildError) {
+    /// Adds the Swift function names gdb breaks on (DebuggerNames), and drops .debug_names:
+    /// the linker concatenates each object's index instead of merging them, and gdb then
+    /// ignores the section with a warning at every start (it is an index only).
+    func prepareForDebuggers(_ image: URL, work: URL) throws(BuildError) {
         guard let objcopy = toolchain.objcopy else { return }
-        try run("removing .debug_names", objcopy, ["--remove-section=.debug_names", image.path])
+        let aliases = (try? ELFImage(bytes: Array(Data(contentsOf: image)))).map(DebuggerNames.objcopyArguments(for:)) ?? []
+        // A response file: a big application has thousands of aliases.
+        let arguments = work.appendingPathComponent("objcopy-arguments")
+        do { try (aliases + ["--remove-section=.debug_names", image.path]).joined(separator: "\n").write(to: arguments, atomically: true, encoding: .utf8) } catch {
+            throw .output("cannot write \(arguments.path): \(error.localizedDescription)")
+        }
+        try run("adding function names for gdb", objcopy, ["@" + arguments.path])
     }
 
     /// Whether any of `sources` imports _Concurrency (which async code needs in Embedded Swift).
-    static func importsConcurrency(_ sources: [URL]) -> Bool {
+    static func importsConcurrency(_ sources: [URL]) -> Bool { imports("_Concurrency", in: sources) }
+
+    /// Whether any of `sources` has an `import MODULE` line (attributes before it allowed).
+    static func imports(_ module: String, in sources: [URL]) -> Bool {
         sources.contains { source in
             guard let text = try? String(contentsOf: source, encoding: .utf8) else { return false }
             return text.split(whereSeparator: \.isNewline).contains { line in
                 let words = line.split(whereSeparator: \.isWhitespace)
                 guard let index = words.firstIndex(of: "import"), index + 1 < words.count else { return false }
-                return words[index + 1] == "_Concurrency"
+                return words[index + 1] == module
                     && words[..<index].allSatisfy { $0.hasPrefix("@") }
             }
         }
@@ -254,7 +278,7 @@ public struct ImageBuilder: Sendable {
         return file
     }
 
-    private func makeDirectory(_ url: URL) throws(BuildError) {
+    func makeDirectory(_ url: URL) throws(BuildError) {
         do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
             throw .output("cannot create \(url.path): \(error.localizedDescription)")
         }
@@ -263,7 +287,7 @@ public struct ImageBuilder: Sendable {
     /// Runs one build step. A crashed compiler's stack dump goes to a log file in `crashLogs`
     /// (else the system's temporary folder) and the error names it; with `userCode`, the
     /// compiler's diagnostics get Swiftlet's advice on Embedded restrictions.
-    private func run(_ step: String, _ tool: URL, _ arguments: [String], in directory: URL? = nil,
+    func run(_ step: String, _ tool: URL, _ arguments: [String], in directory: URL? = nil,
                      crashLogs: URL? = nil, userCode: Bool = false) throws(BuildError) {
         let process = Process()
         process.executableURL = tool
@@ -283,6 +307,9 @@ public struct ImageBuilder: Sendable {
         }
         guard process.terminationStatus == 0 else {
             throw .compile(step: step, output: userCode ? EmbeddedGuidance.annotate(text) : text)
+        }
+        if userCode && EmbeddedGuidance.refusesBuild(text) {
+            throw .compile(step: step, output: EmbeddedGuidance.annotate(text))
         }
     }
 }

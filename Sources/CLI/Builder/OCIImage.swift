@@ -1,7 +1,10 @@
 // A standard OCI image (image-spec 1.0) of one layer, written as an image layout folder or as
-// an OCI-archive tarball of that folder. Reproducible: tar entries are sorted with mtime 0,
-// uid/gid 0 and fixed modes, and JSON documents have sorted keys and a fixed `created`, so the
-// same files give the same manifest digest.
+// a tarball of that folder that is also a docker-archive (a `manifest.json` beside `index.json`,
+// as `docker save` writes since Docker 25), so `podman load`, `docker load` and `ctr images
+// import` all take it. The layer is gzip-compressed by default. Reproducible: tar entries are
+// sorted with mtime 0, uid/gid 0 and fixed modes, the gzip header has no name and mtime 0,
+// and JSON documents have sorted keys and a fixed `created`, so the same files give the same
+// manifest digest.
 import Crypto
 import Foundation
 
@@ -18,6 +21,17 @@ public struct OCIImage {
         }
     }
 
+    public enum LayerCompression: String, CaseIterable {
+        case gzip, none
+
+        var mediaType: String {
+            switch self {
+            case .gzip: return "application/vnd.oci.image.layer.v1.tar+gzip"
+            case .none: return "application/vnd.oci.image.layer.v1.tar"
+            }
+        }
+    }
+
     public var files: [File]
     /// Empty folders anyone may write to (mode 1777), e.g. /tmp.
     public var scratchFolders: [String]
@@ -27,9 +41,11 @@ public struct OCIImage {
     public var labels: [String: String]
     /// NAME:TAG, recorded as the manifest's `org.opencontainers.image.ref.name`.
     public var reference: String
+    public var compression: LayerCompression
 
     public init(files: [File], scratchFolders: [String] = [], entrypoint: [String], environment: [String], exposedTCPPorts: [Int],
-                labels: [String: String], reference: String) {
+                labels: [String: String], reference: String, compression: LayerCompression = .gzip) {
+        self.compression = compression
         self.files = files
         self.scratchFolders = scratchFolders
         self.entrypoint = entrypoint
@@ -43,12 +59,22 @@ public struct OCIImage {
     public struct Layout {
         public var entries: [(path: String, contents: Data)]
         public var manifestDigest: String
+        /// The layer as stored (compressed or not) and as a tar.
         public var layerSize: Int
+        public var uncompressedLayerSize: Int
+        /// docker-archive's `manifest.json`, written into the tarball beside `index.json`.
+        public var dockerManifest: Data
     }
 
     public func layout() throws -> Layout {
-        let layer = TarArchive(entries: layerEntries()).bytes
-        let layerDigest = Self.digest(layer)
+        let tar = TarArchive(entries: layerEntries()).bytes
+        let layer: Data
+        switch compression {
+        case .gzip:
+            do { layer = try Gzip.compress(tar) } catch { throw OCIError("cannot compress the layer: \(error)") }
+        case .none:
+            layer = tar
+        }
         let config = try Self.json([
             "architecture": "amd64",
             "os": "linux",
@@ -60,14 +86,14 @@ public struct OCIImage {
                 "Labels": labels,
                 "WorkingDir": "/",
             ] as [String: Any],
-            "rootfs": ["type": "layers", "diff_ids": [layerDigest]] as [String: Any],
+            "rootfs": ["type": "layers", "diff_ids": [Self.digest(tar)]] as [String: Any],
             "history": [["created": Self.created, "created_by": "swiftlet package"]],
         ])
         let manifest = try Self.json([
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
             "config": Self.descriptor("application/vnd.oci.image.config.v1+json", config),
-            "layers": [Self.descriptor("application/vnd.oci.image.layer.v1.tar", layer)],
+            "layers": [Self.descriptor(compression.mediaType, layer)],
         ])
         var manifestDescriptor = Self.descriptor("application/vnd.oci.image.manifest.v1+json", manifest)
         manifestDescriptor["annotations"] = ["org.opencontainers.image.ref.name": reference]
@@ -76,13 +102,19 @@ public struct OCIImage {
             "mediaType": "application/vnd.oci.image.index.v1+json",
             "manifests": [manifestDescriptor],
         ])
-        let blobs = [layer, config, manifest].map { (path: "blobs/sha256/" + Self.digest($0).dropFirst("sha256:".count), contents: $0) }
+        let blobs = [layer, config, manifest].map { (path: Self.blobPath($0), contents: $0) }
+        let dockerManifest = try JSONSerialization.data(
+            withJSONObject: [["Config": Self.blobPath(config), "RepoTags": [reference], "Layers": [Self.blobPath(layer)]]],
+            options: [.sortedKeys, .withoutEscapingSlashes])
         return Layout(entries: [("oci-layout", try Self.json(["imageLayoutVersion": "1.0.0"])), ("index.json", index)] + blobs,
-                      manifestDigest: Self.digest(manifest), layerSize: layer.count)
+                      manifestDigest: Self.digest(manifest), layerSize: layer.count, uncompressedLayerSize: tar.count,
+                      dockerManifest: dockerManifest)
     }
 
+    static func blobPath(_ blob: Data) -> String { "blobs/sha256/" + digest(blob).dropFirst("sha256:".count) }
+
     /// Writes the layout as a folder (replacing an earlier layout there) or, for a path ending
-    /// in `.tar`, as an OCI archive. Returns the manifest digest.
+    /// in `.tar`, as an OCI archive that is also a docker-archive.
     @discardableResult
     public func write(to destination: URL) throws -> Layout {
         let layout = try layout()
@@ -90,6 +122,7 @@ public struct OCIImage {
         if destination.pathExtension == "tar" {
             var entries: [TarArchive.Entry] = [.directory("blobs/"), .directory("blobs/sha256/")]
             entries += layout.entries.map { .file($0.path, $0.contents, mode: 0o644) }
+            entries.append(.file("manifest.json", layout.dockerManifest, mode: 0o644))
             try TarArchive(entries: entries).bytes.write(to: destination)
             return layout
         }

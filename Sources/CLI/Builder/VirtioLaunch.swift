@@ -15,11 +15,16 @@ public struct QEMUCommand: Equatable, Sendable {
     /// Guest memory (what the guest gets from its load address on, as --mem on hvt).
     public var memoryBytes: UInt64
     public var kvm: Bool
+    /// Try KVM and fall back to TCG where /dev/kvm cannot be opened (a container is given the
+    /// device or not when it runs, after its entrypoint was written). `kvm` is ignored then.
+    public var kvmOrTCG = false
     public var guestArguments: [String] = []
     public var network: Network?
     /// `--pcap`: where QEMU's filter-dump writes every frame of the network (a pipe the CLI
     /// reads, so that --pcap-limit holds and the file is the same format as the tenders').
     public var captureFile: String?
+    /// `--disk` image files (opened, sized and locked already): virtio-blk devices, in order.
+    public var disks: [String] = []
 
     /// Where the guest's virtio-net device (virtio-mmio on microvm, virtio-pci on q35) is wired.
     public enum Network: Equatable, Sendable {
@@ -32,6 +37,10 @@ public struct QEMUCommand: Equatable, Sendable {
         /// lost segments were resent) at 14–21k req/s; passt none, at 24–27k. And it is the
         /// network hvt and spt use: same addresses, same DHCP, same known behaviour.
         case socket(fd: Int32)
+        /// QEMU's own user-mode network (slirp), forwarding each TCP port to the same port of
+        /// the guest: what `swiftlet package --target virtio` uses, QEMU being the container's
+        /// only process (no launcher in the image to start passt and hand QEMU its socket).
+        case user(forwardedPorts: [Int])
     }
 
     public init(image: String, memoryBytes: UInt64, kvm: Bool) {
@@ -62,9 +71,10 @@ public struct QEMUCommand: Equatable, Sendable {
         var words = [qemu,
                      // microvm's CMOS RTC is off by default; TCG has no kvmclock to tell the time.
                      "-M", machine == .microvm ? "microvm,rtc=on" : "q35",
-                     "-accel", kvm ? "kvm" : "tcg",
-                     // QEMU 7.2 cannot set MSR 0x10a (arch-capabilities) under KVM-PVM.
-                     "-cpu", kvm ? "host,-arch-capabilities" : "max",
+                     // QEMU 7.2 cannot set MSR 0x10a (arch-capabilities) under KVM-PVM; `max`
+                     // without it serves both accelerators when QEMU picks one at run time.
+                     ] + (kvmOrTCG ? ["-accel", "kvm", "-accel", "tcg", "-cpu", "max,-arch-capabilities"]
+                          : ["-accel", kvm ? "kvm" : "tcg", "-cpu", kvm ? "host,-arch-capabilities" : "max"]) + [
                      "-m", "\(megabytes)M", "-smp", "1",
                      "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
                      "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot",
@@ -75,12 +85,20 @@ public struct QEMUCommand: Equatable, Sendable {
             // QEMUs strip it): with a capture, the tap runs without one.
             case .tap(let name): words += ["-netdev", "tap,id=net0,ifname=\(name),script=no,downscript=no" + (captureFile == nil ? "" : ",vnet_hdr=off")]
             case .socket(let fd): words += ["-netdev", "socket,id=net0,fd=\(fd)"]
+            case .user(let ports): words += ["-netdev", (["user,id=net0"] + ports.map { "hostfwd=tcp::\($0)-:\($0)" }).joined(separator: ",")]
             }
-            // QEMU 7.2's virtio-mmio is legacy (version 1) unless told otherwise; the driver is 1.x only.
-            words += machine == .microvm
-                ? ["-global", "virtio-mmio.force-legacy=false", "-device", "virtio-net-device,netdev=net0"]
-                : ["-device", "virtio-net-pci,netdev=net0"]
+            words += ["-device", machine == .microvm ? "virtio-net-device,netdev=net0" : "virtio-net-pci,netdev=net0"]
             if let captureFile { words += ["-object", "filter-dump,id=pcap0,netdev=net0,file=\(captureFile)"] }
+        }
+        for (index, path) in disks.enumerated() {
+            // Raw, QEMU's default writeback cache: a virtio-blk flush (BLOCK_FLUSH) is an fdatasync.
+            // A comma in an option value is written twice.
+            words += ["-drive", "file=\(path.replacingOccurrences(of: ",", with: ",,")),format=raw,if=none,id=disk\(index)",
+                      "-device", machine == .microvm ? "virtio-blk-device,drive=disk\(index)" : "virtio-blk-pci,drive=disk\(index)"]
+        }
+        // QEMU 7.2's virtio-mmio is legacy (version 1) unless told otherwise; the drivers are 1.x only.
+        if machine == .microvm && (network != nil || !disks.isEmpty) {
+            words += ["-global", "virtio-mmio.force-legacy=false"]
         }
         let commandLine = try Self.commandLine(guestArguments)
         if !commandLine.isEmpty { words += ["-append", commandLine] }

@@ -4,7 +4,7 @@
 //
 //   PREFIX/bin/swiftlet                                    the launcher (static)
 //   PREFIX/libexec/swiftlet/{swiftlet-cli,swiftlet-hvt,swiftlet-spt}
-//   PREFIX/share/swiftlet/{Package.swift,Sources/ABI,Sources/Guest}
+//   PREFIX/share/swiftlet/{Package.swift,Sources/ABI,Sources/Guest,Sources/GuestTLS}
 //   PREFIX/share/{bash-completion/completions/swiftlet,zsh/site-functions/_swiftlet,fish/vendor_completions.d/swiftlet.fish}
 import ArgumentParser
 import Foundation
@@ -38,7 +38,7 @@ struct Install: ParsableCommand {
             try replace(folder.appendingPathComponent(executable), with: built.appendingPathComponent(executable))
         }
         let share = prefix.appendingPathComponent("share/swiftlet")
-        for sources in ["Sources/ABI", "Sources/Guest"] {
+        for sources in ["Sources/ABI", "Sources/Guest", "Sources/GuestTLS"] {
             try replace(share.appendingPathComponent(sources), with: home.root.appendingPathComponent(sources))
         }
         try write(Self.guestManifest, to: share.appendingPathComponent("Package.swift"))

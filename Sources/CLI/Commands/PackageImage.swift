@@ -1,5 +1,5 @@
-// `swiftlet package APP|IMAGE [--target spt|hvt] [-p PORT]... [--mem SIZE] [-o DIR|FILE.tar] [--tag NAME:TAG]
-//                    [--kube FILE [--host-port PORT]]`
+// `swiftlet package APP|IMAGE [--target spt|hvt|virtio] [-p PORT]... [--mem SIZE] [--grace-period SECONDS]
+//                    [--layer-compression gzip|none] [-o DIR|FILE.tar] [--tag NAME:TAG] [--kube FILE [--host-port PORT]]`
 //
 // An OCI image of one layer that runs the unikernel the way `swiftlet run` does:
 //
@@ -11,6 +11,10 @@
 // A tender cannot open a tap in a default container, so with -p the launcher starts passt
 // inside the container: passt owns the container's PORT and forwards it to the guest's PORT;
 // the runtime publishes the container's port as usual (`podman run -p 8080:PORT`).
+//
+// --target virtio packages QEMU instead (QEMUFiles): the entrypoint is qemu-system-x86_64 itself,
+// booting the image as a PVH kernel on microvm, KVM or TCG, with its user network forwarding
+// each PORT; no launcher, tender or passt in the layer.
 import ArgumentParser
 import Foundation
 import SwiftletBuild
@@ -21,8 +25,9 @@ struct PackageImage: ParsableCommand {
         commandName: "package",
         abstract: "Package an image (or an application, built first) as an OCI image for podman, docker and Kubernetes.",
         discussion: """
-            Writes an OCI image layout folder, or an OCI archive when -o ends in .tar \
-            (`podman load -i FILE.tar`). The same inputs give the same manifest digest, printed on stdout. \
+            Writes an OCI image layout folder, or when -o ends in .tar an OCI archive that is also a \
+            docker-archive (`podman load -i`, `docker load -i`, `ctr images import` take it). The layer is \
+            gzip-compressed unless --layer-compression none. The same inputs give the same manifest digest, printed on stdout. \
             spt runs under the runtime's default seccomp profile; hvt needs `--device /dev/kvm`. \
             --kube FILE also writes a Kubernetes Deployment + Service (probes on the first port, memory \
             from --mem) that `kubectl apply -f` and `podman kube play` take.
@@ -31,7 +36,7 @@ struct PackageImage: ParsableCommand {
     @Argument(help: "An image built by `swiftlet build`, or an application to build first.")
     var image: String
 
-    @Option(help: "The tender the container runs: spt (any container) or hvt (needs --device /dev/kvm).")
+    @Option(help: "The tender the container runs: spt (any container), hvt (needs --device /dev/kvm) or virtio (QEMU in the container: KVM with --device /dev/kvm, TCG without).")
     var target: Target = .spt
 
     @Option(name: [.customShort("p"), .customLong("port")],
@@ -42,7 +47,15 @@ struct PackageImage: ParsableCommand {
     @Option(help: "Guest memory, e.g. 32M.")
     var mem: String = "32M"
 
-    @Option(name: .shortAndLong, help: "Where to write: a folder (OCI image layout) or FILE.tar (OCI archive). Default: NAME-TARGET.oci beside the image.")
+    @Option(name: .customLong("grace-period"),
+            help: ArgumentHelp("Seconds the guest has to finish its requests after SIGTERM (the container's entrypoint passes it to `swiftlet run`; the manifest's terminationGracePeriodSeconds is 2 s more). 0 to 3600, default 10.",
+                               valueName: "SECONDS"))
+    var gracePeriod: String = "\(TenderOptions.defaultGracePeriod)"
+
+    @Option(name: .customLong("layer-compression"), help: "gzip (application/vnd.oci.image.layer.v1.tar+gzip, reproducible) or none.")
+    var compression: OCIImage.LayerCompression = .gzip
+
+    @Option(name: .shortAndLong, help: "Where to write: a folder (OCI image layout) or FILE.tar (OCI archive and docker-archive in one). Default: NAME-TARGET.oci beside the image.")
     var output: String?
 
     @Option(help: "The image's name: NAME or NAME:TAG (default: the image's name, tag latest).")
@@ -61,14 +74,13 @@ struct PackageImage: ParsableCommand {
     var products: String?
 
     func run() throws {
-        guard target != .virtio else {
-            throw UserError("package takes --target spt or hvt; virtio (QEMU inside the container) is not packaged yet")
-        }
         let guestMemory: UInt64
         do { guestMemory = try TenderOptions.parseMemorySize(mem) } catch { throw UserError("\(error)") }
         if let bad = (ports + [hostPort].compactMap { $0 }).first(where: { !(1...65535).contains($0) }) {
             throw UserError("port \(bad) is not a TCP port (1-65535)")
         }
+        let graceSeconds: UInt32
+        do { graceSeconds = try TenderOptions.parseGracePeriod(gracePeriod) } catch { throw UserError("\(error)") }
         if kube != nil && ports.isEmpty { throw UserError("--kube needs a --port: the Service and the probes use the guest's port") }
         if hostPort != nil && kube == nil { throw UserError("--host-port is part of the Kubernetes manifest: give --kube FILE too") }
 
@@ -76,7 +88,7 @@ struct PackageImage: ParsableCommand {
         if !Run.isELF(image) {
             guard FileManager.default.fileExists(atPath: image) else { throw UserError("\(image) does not exist") }
             guard !image.hasSuffix(".swiftlet") else { throw UserError("\(image) is not a Swiftlet image (not an ELF file)") }
-            imagePath = try Build.build(path: image, targets: Target.tenders, output: nil).image.path
+            imagePath = try Build.build(path: image, targets: target == .virtio ? [.virtio] : Target.tenders, output: nil).image.path
         }
         let imageURL = URL(fileURLWithPath: imagePath)
         let unikernel = try Data(contentsOf: imageURL)
@@ -97,20 +109,25 @@ struct PackageImage: ParsableCommand {
         let reference = try Self.reference(tag ?? name)
         let products = Products(override: products)
         let imageInContainer = "/app/\(name).swiftlet"
-        var files = [
-            OCIImage.File(path: imageInContainer, contents: unikernel, executable: false),
-            OCIImage.File(path: "/usr/bin/swiftlet", contents: try products.staticExecutable(products.launcher), executable: true),
-            OCIImage.File(path: "/usr/bin/\("swiftlet-\(target.rawValue)")",
-                          contents: try products.staticExecutable(products.tender(target)), executable: true),
-        ]
-        if !ports.isEmpty { files += try PasstFiles.collect() }
-
-        var entrypoint = ["/usr/bin/swiftlet", "run", "--target", target.rawValue, "--mem", mem]
-        for port in ports { entrypoint += ["-p", "\(port):\(port)"] }
-        entrypoint.append(imageInContainer)
+        var files = [OCIImage.File(path: imageInContainer, contents: unikernel, executable: false)]
+        var entrypoint: [String]
+        if target == .virtio {
+            files += try QEMUFiles.collect()
+            entrypoint = try QEMUFiles.entrypoint(image: imageInContainer, memoryBytes: guestMemory, ports: ports)
+        } else {
+            files += [
+                OCIImage.File(path: "/usr/bin/swiftlet", contents: try products.staticExecutable(products.launcher), executable: true),
+                OCIImage.File(path: "/usr/bin/\("swiftlet-\(target.rawValue)")",
+                              contents: try products.staticExecutable(products.tender(target)), executable: true),
+            ]
+            if !ports.isEmpty { files += try PasstFiles.collect() }
+            entrypoint = ["/usr/bin/swiftlet", "run", "--target", target.rawValue, "--mem", mem, "--grace-period", "\(graceSeconds)"]
+            for port in ports { entrypoint += ["-p", "\(port):\(port)"] }
+            entrypoint.append(imageInContainer)
+        }
         // passt mounts an empty tmpfs on /tmp as its sandbox's root: it refuses to run without /tmp.
         let oci = OCIImage(
-            files: files, scratchFolders: ports.isEmpty ? [] : ["/tmp"], entrypoint: entrypoint, environment: ["PATH=/usr/bin"], exposedTCPPorts: ports.sorted(),
+            files: files, scratchFolders: ports.isEmpty || target == .virtio ? [] : ["/tmp"], entrypoint: entrypoint, environment: ["PATH=/usr/bin"], exposedTCPPorts: ports.sorted(),
             labels: [
                 "org.opencontainers.image.title": name,
                 "org.swiftlet.abi-version": "\(note.version)",
@@ -119,16 +136,19 @@ struct PackageImage: ParsableCommand {
                 "org.swiftlet.image.sha256": String(OCIImage.digest(unikernel).dropFirst("sha256:".count)),
                 "org.swiftlet.target": target.rawValue,
                 "org.swiftlet.needs": target.containerNeeds,
+                "org.swiftlet.grace-period": "\(graceSeconds)",
             ],
-            reference: reference)
+            reference: reference, compression: compression)
         let destination = URL(fileURLWithPath: output ?? imageURL.deletingPathExtension().path + "-\(target.rawValue).oci")
         let layout: OCIImage.Layout
         do { layout = try oci.write(to: destination) } catch let error as OCIError { throw UserError(error.description) }
-        say("wrote \(destination.path) (\(reference), layer \(formatSize(layout.layerSize)): "
+        let layerSize = compression == .none ? formatSize(layout.layerSize)
+            : "\(formatSize(layout.layerSize)) \(compression.rawValue), \(formatSize(layout.uncompressedLayerSize)) as tar"
+        say("wrote \(destination.path) (\(reference), layer \(layerSize): "
             + files.map { "\($0.path) \(formatSize($0.contents.count))" }.joined(separator: ", ") + ")")
         if let kube {
             let manifest = KubeManifest(name: KubeManifest.objectName(reference), image: reference, ports: ports, hostPort: hostPort,
-                                        guestMemory: guestMemory, gracePeriodSeconds: Self.gracePeriodSeconds, needsKVM: target == .hvt)
+                                        guestMemory: guestMemory, gracePeriodSeconds: Int(graceSeconds), needsKVM: target == .hvt)
             do { try Data(manifest.yaml.utf8).write(to: URL(fileURLWithPath: kube), options: .atomic) } catch {
                 throw UserError("cannot write \(kube): \(error.localizedDescription)")
             }
@@ -137,9 +157,6 @@ struct PackageImage: ParsableCommand {
         }
         print(layout.manifestDigest)
     }
-
-    /// The tender's grace period after SIGTERM (its default), which the manifest's pod gets too.
-    static let gracePeriodSeconds = 10
 
     /// NAME[:TAG] as a full reference, NAME in the lowercase letters, digits and separators
     /// registries accept.
@@ -218,14 +235,18 @@ enum PasstFiles {
             throw UserError("-p needs passt in the container and passt is not installed here: apt-get install -y passt")
         }
         var files = [OCIImage.File(path: "/usr/bin/passt", contents: try Data(contentsOf: passt), executable: true)]
-        for library in try libraries(of: passt.path) {
-            files.append(OCIImage.File(path: library, contents: try Data(contentsOf: URL(fileURLWithPath: library).resolvingSymlinksInPath()),
-                                       executable: true))
-        }
+        files += try libraryFiles(of: passt.path)
         files.append(OCIImage.File(path: "/etc/passwd", contents: Data("root:x:0:0:root:/:/nonexistent\nnobody:x:65534:65534:nobody:/:/nonexistent\n".utf8),
                                    executable: false))
         files.append(OCIImage.File(path: "/etc/group", contents: Data("root:x:0:\nnogroup:x:65534:\n".utf8), executable: false))
         return files
+    }
+
+    /// The shared libraries and loader `executable` needs, each at the path the loader looks it up at.
+    static func libraryFiles(of executable: String) throws -> [OCIImage.File] {
+        try libraries(of: executable).map {
+            OCIImage.File(path: $0, contents: try Data(contentsOf: URL(fileURLWithPath: $0).resolvingSymlinksInPath()), executable: true)
+        }
     }
 
     /// The shared libraries and loader `ldd` names, by the path the loader looks them up at.
@@ -236,7 +257,7 @@ enum PasstFiles {
         let pipe = Pipe()
         ldd.standardOutput = pipe
         ldd.standardError = FileHandle.nullDevice
-        do { try ldd.run() } catch { throw UserError("cannot run ldd to find passt's libraries: \(error)") }
+        do { try ldd.run() } catch { throw UserError("cannot run ldd to find \(executable)'s libraries: \(error)") }
         let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         ldd.waitUntilExit()
         guard ldd.terminationStatus == 0 else { throw UserError("ldd \(executable) failed (exit status \(ldd.terminationStatus))") }
@@ -246,3 +267,50 @@ enum PasstFiles {
         }
     }
 }
+
+/// QEMU for `--target virtio`: the emulator, the libraries ldd names for it and its TCG module,
+/// and the two ROMs microvm boots a PVH kernel with. QEMU is the entrypoint itself (its user
+/// network forwards the ports), so nothing else runs in the container.
+enum QEMUFiles {
+    static let qemu = "/usr/bin/qemu-system-x86_64"
+    /// Where QEMU looks for its accelerator modules (beside its binary: ../lib/ARCH/qemu).
+    static let modules = "/usr/lib/x86_64-linux-gnu/qemu"
+    /// microvm's firmware (qboot) and the option ROM that loads a PVH kernel.
+    static let firmware = ["/usr/share/qemu/bios-microvm.bin", "/usr/share/qemu/pvh.bin"]
+
+    static func collect() throws -> [OCIImage.File] {
+        guard FileManager.default.isExecutableFile(atPath: qemu) else {
+            throw UserError("--target virtio packages QEMU and it is not installed here: apt-get install -y qemu-system-x86")
+        }
+        var files = [OCIImage.File(path: qemu, contents: try Data(contentsOf: URL(fileURLWithPath: qemu).resolvingSymlinksInPath()), executable: true)]
+        var libraries = Set(try PasstFiles.libraries(of: qemu))
+        let tcg = "\(modules)/accel-tcg-x86_64.so"
+        if FileManager.default.fileExists(atPath: tcg) {     // TCG is a module in Debian's build: the fallback without /dev/kvm
+            files.append(OCIImage.File(path: tcg, contents: try Data(contentsOf: URL(fileURLWithPath: tcg)), executable: true))
+            libraries.formUnion(try PasstFiles.libraries(of: tcg))
+        }
+        for library in libraries.sorted() {
+            files.append(OCIImage.File(path: library, contents: try Data(contentsOf: URL(fileURLWithPath: library).resolvingSymlinksInPath()),
+                                       executable: true))
+        }
+        for rom in firmware {
+            guard let contents = FileManager.default.contents(atPath: URL(fileURLWithPath: rom).resolvingSymlinksInPath().path) else {
+                throw UserError("\(rom) is missing: QEMU's firmware (apt-get install -y qemu-system-x86 qemu-system-data)")
+            }
+            files.append(OCIImage.File(path: rom, contents: contents, executable: false))
+        }
+        return files
+    }
+
+    /// QEMU's command line: microvm, KVM when the container has /dev/kvm and TCG otherwise, the
+    /// console on stdout (container logs), and each port forwarded by QEMU's user network.
+    static func entrypoint(image: String, memoryBytes: UInt64, ports: [Int]) throws -> [String] {
+        var command = QEMUCommand(image: image, memoryBytes: memoryBytes, kvm: true)
+        command.qemu = qemu
+        command.kvmOrTCG = true
+        command.network = ports.isEmpty ? nil : .user(forwardedPorts: ports)
+        do { return try command.arguments() } catch { throw UserError(error.description) }
+    }
+}
+
+extension OCIImage.LayerCompression: ExpressibleByArgument {}

@@ -1,4 +1,4 @@
-// `swiftlet run IMAGE|PATH [--target hvt|spt|virtio] [--machine microvm|q35] [--mem SIZE] [-p HOST:GUEST]... [--net tap:NAME] [--assets DIR] [--pcap FILE [--pcap-limit SIZE]] [--core DIR] [--gdb [HOST:]PORT] [--verbose] [-- ARGS...]`
+// `swiftlet run IMAGE|PATH [--target hvt|spt|virtio] [--machine microvm|q35] [--mem SIZE] [-p HOST:GUEST]... [--net tap:NAME] [--grace-period SECONDS] [--assets DIR] [--pcap FILE [--pcap-limit SIZE]] [--core DIR] [--disk FILE [--disk-size SIZE]] [--gdb [HOST:]PORT] [--verbose] [-- ARGS...]`
 //
 // The launcher (Sources/CLI/Launcher) runs an image without coming here; this command parses
 // the same options with ArgumentParser for help and errors, and builds applications.
@@ -37,6 +37,10 @@ struct Run: ParsableCommand {
                                valueName: "passt|tap:NAME|none"))
     var net: String?
 
+    @Option(help: ArgumentHelp("Seconds a guest that handles shutdown (an HTTPServer) has to finish after SIGTERM or Ctrl-C before it is ended; a second signal ends it at once. 0 to 3600, default 10.",
+                               valueName: "SECONDS"))
+    var gracePeriod: String?
+
     @Option(help: "When building: folder of static files to embed (default: PATH/assets, if it exists).")
     var assets: String?
 
@@ -51,6 +55,14 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("If the guest crashes, write an ELF core file of its memory and registers into DIR (for gdb IMAGE CORE).",
                                valueName: "DIR"))
     var core: String?
+
+    @Option(help: ArgumentHelp("Attach FILE as a block device (a disk image, created if missing, or a block device); locked while the guest runs, so a second guest on it is refused. Repeatable.",
+                               valueName: "FILE"))
+    var disk: [String] = []
+
+    @Option(name: .customLong("disk-size"),
+            help: ArgumentHelp("Size of a --disk created now (default 64M), or the size an existing image grows to (never shrunk).", valueName: "SIZE"))
+    var diskSize: String?
 
     @Option(help: ArgumentHelp("Start the guest stopped and serve the GDB remote protocol at HOST:PORT (default host 127.0.0.1): `gdb IMAGE -ex 'target remote :PORT'`. An application is built with --debug.",
                                valueName: "[HOST:]PORT"))
@@ -70,6 +82,9 @@ struct Run: ParsableCommand {
             do { _ = try GDBListenAddress(parsing: gdb) } catch { throw UserError("\(error)") }
             if target == .virtio { throw UserError("--gdb applies to the hvt and spt tenders; for --target virtio, QEMU has its own gdb stub") }
         }
+        if let gracePeriod {
+            do { _ = try TenderOptions.parseGracePeriod(gracePeriod) } catch { throw UserError("\(error)") }
+        }
         var imagePath = image
         if !Self.isELF(image) {
             let targets = target == .virtio ? [Target.virtio] : Target.tenders
@@ -79,12 +94,13 @@ struct Run: ParsableCommand {
             throw UserError("--assets applies when building an application; \(image) is already an image (rebuild it with `swiftlet build --assets DIR`)")
         }
         let virtio = target == .virtio || (target == nil && VirtioRun.isVirtioOnly(imagePath))
+        if diskSize != nil && disk.isEmpty { throw UserError("--disk-size applies with --disk FILE") }
         if virtio && core != nil {
             throw UserError("--core is the tenders' (hvt, spt): QEMU's memory is not theirs to write; under QEMU use its -s for gdb")
         }
         if virtio, case .attached(let network) = try virtioNetwork() {
             VirtioRun.run(image: imagePath, machine: machine ?? .microvm, memory: mem, arguments: arguments,
-                          network: network, capture: try virtioCapture(network: network), verbose: verbose)
+                          network: network, capture: try virtioCapture(network: network), disks: try virtioDisks(), verbose: verbose)
         }
         if machine != nil && !virtio { throw UserError("--machine applies to --target virtio (QEMU); \(imagePath) runs on a tender") }
         var words = ["run", "--mem", mem]
@@ -95,13 +111,23 @@ struct Run: ParsableCommand {
         if let pcap { words += ["--pcap", pcap] }
         if let pcapLimit { words += ["--pcap-limit", pcapLimit] }
         if let core { words += ["--core", core] }
+        for file in disk { words += ["--disk", file] }
+        if let diskSize { words += ["--disk-size", diskSize] }
         if let gdb { words += ["--gdb", gdb] }
+        if let gracePeriod { words += ["--grace-period", gracePeriod] }
         if verbose { words.append("--verbose") }
         try LauncherHandoff.exec(words + [imagePath, "--"] + arguments)
     }
 
     /// `--pcap` for QEMU: the file is opened here, before QEMU starts, so a bad path is
     /// refused first; `network` must be attached.
+    /// `--disk` for QEMU, checked here; VirtioRun opens them.
+    private func virtioDisks() throws -> [DiskSpec] {
+        let size: UInt64?
+        do { size = try diskSize.map { text throws(TenderError) in try TenderOptions.parseDiskSize(text) } } catch { throw UserError(error.description) }
+        return disk.map { DiskSpec(path: $0, size: size) }
+    }
+
     private func virtioCapture(network: QEMUCommand.Network?) throws -> PacketCapture? {
         guard let pcap else {
             if pcapLimit != nil { throw UserError("--pcap-limit applies with --pcap FILE") }

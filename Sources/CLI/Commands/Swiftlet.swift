@@ -12,7 +12,7 @@ struct SwiftletCommand: ParsableCommand {
         commandName: "swiftlet",
         abstract: "Build Swift applications into unikernels and run them.",
         discussion: "Shell completion: swiftlet --generate-completion-script bash|zsh|fish (see README).",
-        subcommands: [New.self, Build.self, Run.self, Inspect.self, PackageImage.self, Doctor.self, Install.self])
+        subcommands: [New.self, Build.self, Run.self, Inspect.self, Cert.self, PackageImage.self, Doctor.self, Install.self])
 
     @Flag(help: "Show swiftlet's version, the image ABI version and the toolchain that builds images.")
     var version = false

@@ -17,7 +17,7 @@ enum VirtioRun {
     static let qemuCaptureFD: Int32 = 4
 
     static func run(image: String, machine: QEMUCommand.Machine, memory: String, arguments: [String],
-                    network: QEMUCommand.Network?, capture: PacketCapture? = nil, verbose: Bool) -> Never {
+                    network: QEMUCommand.Network?, capture: PacketCapture? = nil, disks: [DiskSpec] = [], verbose: Bool) -> Never {
         func refuse(_ message: String) -> Never {
             say(message)
             exit(SWIFTLET_EXIT_TENDER_ERROR)
@@ -40,6 +40,13 @@ enum VirtioRun {
         command.qemu = qemu
         command.machine = machine
         command.guestArguments = arguments
+        // Opened, sized and locked as a tender does it, and held by this process until QEMU
+        // ends: a second guest on the same disk is refused.
+        var opened: [BlockDevice] = []
+        for (index, disk) in disks.enumerated() {
+            do { opened.append(try disk.open(name: "disk\(index)")) } catch { refuse("\(error)") }
+        }
+        command.disks = opened.map(\.path)
         var inherited: Int32?
         if case .socket(let fd) = network {
             inherited = fd
@@ -79,6 +86,7 @@ enum VirtioRun {
         }
         write(console.finish())
         let status = qemuProcess.wait()
+        withExtendedLifetime(opened) {}   // the disks' locks last as long as QEMU
         relay?.finish()
 
         let symbols = (try? ELFImage(bytes: Array(Data(contentsOf: URL(fileURLWithPath: image))))).map { SymbolTable(image: $0) }

@@ -29,6 +29,18 @@ public enum Host {
         }
     }
 
+    /// When the file was last modified, in nanoseconds since the epoch; nil if it is missing.
+    public static func modificationTime(of path: String) -> Int64? {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        return Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec)
+    }
+
+    /// Sets a file's modification time to now.
+    public static func touch(_ path: String) {
+        _ = utimensat(AT_FDCWD, path, nil, 0)
+    }
+
     public static func isExecutable(_ path: String) -> Bool {
         kind(of: path) == .regular && access(path, X_OK) == 0
     }
@@ -52,6 +64,27 @@ public enum Host {
     public static func folder(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// The files under `folder` (recursively, symbolic links not followed) whose names end in
+    /// `suffix`; [] for a folder that cannot be read.
+    public static func files(under folder: String, endingIn suffix: String) -> [String] {
+        guard let directory = opendir(folder) else { return [] }
+        defer { closedir(directory) }
+        var found: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: &entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard name != ".", name != ".." else { continue }
+            let path = "\(folder)/\(name)"
+            switch entry.pointee.d_type {
+            case UInt8(DT_DIR): found += files(under: path, endingIn: suffix)
+            case UInt8(DT_REG) where name.hasSuffix(suffix): found.append(path)
+            default: break
+            }
+        }
+        return found
     }
 
     /// A file's bytes, if it can be read and is at most `limit` bytes long.

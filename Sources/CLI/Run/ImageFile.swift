@@ -12,7 +12,7 @@ public enum ImageFile {
 
     /// The targets the note allows, hvt first; nil when the note cannot be read.
     public static func targets(of path: String) -> [Target]? {
-        guard let file = ReadOnlyFile(path), let bits = ABINoteReader(file)?.targets else { return nil }
+        guard let file = ReadOnlyFile(path), let bits = SwiftletNote(file, type: SWIFTLET_NOTE_ABI)?.word(1) else { return nil }
         return Target.named(by: bits)
     }
 }
@@ -20,7 +20,7 @@ public enum ImageFile {
 extension ImageFile {
     /// Whether the note allows the virtio target only: QEMU runs it, through the full CLI.
     public static func isVirtioOnly(_ path: String) -> Bool {
-        guard let file = ReadOnlyFile(path), let bits = ABINoteReader(file)?.targets else { return false }
+        guard let file = ReadOnlyFile(path), let bits = SwiftletNote(file, type: SWIFTLET_NOTE_ABI)?.word(1) else { return false }
         return bits == SWIFTLET_TARGET_VIRTIO
     }
 }
@@ -53,12 +53,19 @@ final class ReadOnlyFile {
     }
 }
 
-/// Finds the "Swiftlet" note of type SWIFTLET_NOTE_ABI in a 64-bit little-endian ELF file's
-/// PT_NOTE segments. Every offset is checked; anything odd gives nil.
-struct ABINoteReader {
-    let targets: UInt32
+/// Finds a "Swiftlet" note of one type (an image's SWIFTLET_NOTE_ABI, a tender's
+/// SWIFTLET_NOTE_TENDER) in a 64-bit little-endian ELF file's PT_NOTE segments. Every offset
+/// is checked; anything odd gives nil.
+struct SwiftletNote {
+    let descriptor: [UInt8]
 
-    init?(_ file: ReadOnlyFile) {
+    /// The descriptor's `index`th little-endian 32-bit word, if it has one.
+    func word(_ index: Int) -> UInt32? {
+        guard index >= 0, descriptor.count >= (index + 1) * 4 else { return nil }
+        return descriptor[index * 4 ..< index * 4 + 4].reversed().reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
+    init?(_ file: ReadOnlyFile, type wanted: UInt32) {
         func integer(_ bytes: [UInt8], _ offset: Int, _ size: Int) -> Int? {
             guard offset >= 0, size <= 8, offset <= bytes.count - size else { return nil }
             var value: UInt64 = 0
@@ -85,10 +92,8 @@ struct ABINoteReader {
                 let end = descStart + descSize
                 guard end <= notes.count else { return nil }
                 let noteName = notes[nameStart..<nameStart + nameSize]
-                if type == Int(SWIFTLET_NOTE_ABI), descSize >= 8,
-                   noteName.elementsEqual(name + [0]) || noteName.elementsEqual(name),
-                   let targets = integer(notes, descStart + 4, 4) {
-                    self.targets = UInt32(targets)
+                if type == Int(wanted), noteName.elementsEqual(name + [0]) || noteName.elementsEqual(name) {
+                    descriptor = Array(notes[descStart..<end])
                     return
                 }
                 note = alignUp(end)

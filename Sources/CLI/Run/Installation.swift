@@ -1,4 +1,5 @@
-// Where swiftlet's executables are, and building the missing ones on first use in a checkout.
+// Where swiftlet's executables are, and building the missing ones on first use in a checkout
+// (and the stale release tenders after its sources changed).
 //
 //   checkout:   <root>/.build/<config>/{swiftlet, swiftlet-cli}, tenders from <root>/.build/release
 //   installed:  PREFIX/bin/swiftlet, PREFIX/libexec/swiftlet/{swiftlet-cli, swiftlet-hvt, swiftlet-spt}
@@ -7,6 +8,7 @@
 //
 // Tenders are always release builds: a debug tender serves half the requests per second.
 import CRunShim
+import SwiftletABI
 
 public struct Installation: Sendable {
     /// The folder holding `swiftlet-cli` (and, when installed, the tenders).
@@ -47,23 +49,32 @@ public struct Installation: Sendable {
     public func tender(_ target: Target) -> String { "\(tendersFolder)/\(target.tenderName)" }
 
     /// Builds what is missing of the full CLI and the release `tenders` (a checkout only), with
-    /// one progress line; the toolchain's output goes to a log unless `verbose`. An installation
-    /// may hold only the tenders it needs (a packaged OCI image holds one).
+    /// one progress line; the toolchain's output goes to a log unless `verbose`. In a checkout it
+    /// also rebuilds (incrementally) release tenders that are stale, saying why in that line. An
+    /// installation may hold only the tenders it needs (a packaged OCI image holds one).
     public func ensure(cli: Bool, tenders: [Target], verbose: Bool) throws(Refusal) {
         let needCLI = cli && !Host.isExecutable(fullCLI)
-        let needTenders = !tenders.allSatisfy { Host.isExecutable(tender($0)) }
-        guard needCLI || needTenders else { return }
-        guard let checkout, Host.environment("SWIFTLET_TENDERS") == nil || !needTenders else {
-            let missing = needCLI ? fullCLI : tenders.map { tender($0) }.joined(separator: " and ")
-            throw Refusal("\(missing) is missing; reinstall swiftlet (swift run swiftlet install in the Swiftlet checkout)")
+        let missing = !tenders.allSatisfy { Host.isExecutable(tender($0)) }
+        let stale = missing ? nil : tenders.lazy.compactMap { staleness(of: $0) }.first
+        guard needCLI || missing || stale != nil else { return }
+        guard let checkout, Host.environment("SWIFTLET_TENDERS") == nil || !missing else {
+            let absent = needCLI ? fullCLI : tenders.map { tender($0) }.joined(separator: " and ")
+            throw Refusal("\(absent) is missing; reinstall swiftlet (swift run swiftlet install in the Swiftlet checkout)")
         }
         let configuration = toolsFolder.hasSuffix("/release") ? "release" : "debug"
         var builds: [(configuration: String, product: String)] = []
         if needCLI { builds.append((configuration, Self.fullCLIName)) }
-        if needTenders { builds += Target.allCases.map { ("release", $0.tenderName) } }
+        let rebuilt = missing || stale != nil
+            ? Target.allCases.filter { !Host.isExecutable(tender($0)) || staleness(of: $0) != nil } : []
+        builds += rebuilt.map { ("release", $0.tenderName) }
         let log = verbose ? nil : "\(checkout)/.build/swiftlet-first-use.log"
-        let what = [needCLI ? "the swiftlet CLI" : nil, needTenders ? "the release tenders" : nil].compactMap { $0 }
-        Console.say("first use: building \(what.joined(separator: " and ")) (takes a few minutes\(log.map { "; log: \($0)" } ?? ""))")
+        let logNote = log.map { "log: \($0)" }
+        if needCLI || missing {
+            let what = [needCLI ? "the swiftlet CLI" : nil, missing ? "the release tenders" : nil].compactMap { $0 }
+            Console.say("first use: building \(what.joined(separator: " and ")) (takes a few minutes\(logNote.map { "; \($0)" } ?? ""))")
+        } else if let stale {
+            Console.say("rebuilding the release tenders: \(stale)\(logNote.map { " (\($0))" } ?? "")")
+        }
         let swift = Host.findProgram("swift") ?? "/opt/swift/usr/bin/swift"
         for build in builds {
             let status = Host.run(swift, ["build", "--package-path", checkout, "-c", build.configuration, "--product", build.product], log: log).status
@@ -72,5 +83,32 @@ public struct Installation: Sendable {
                 throw Refusal("building \(build.product) failed (swift build exit status \(status))\(excerpt)")
             }
         }
+        // An up-to-date product is not relinked: its time is moved on so that the sources that
+        // triggered this build (a touched Package.swift, say) do not trigger it on every run.
+        for target in rebuilt { Host.touch(tender(target)) }
+        if let still = tenders.lazy.compactMap({ staleness(of: $0) }).first {
+            throw Refusal("rebuilt the release tenders, but \(still); see \(log ?? "the output above")")
+        }
+    }
+
+    /// The checkout's paths the tenders are built from.
+    static let tenderSources = ["Package.swift", "Sources/ABI", "Sources/Tender"]
+
+    /// Why the checkout's release tender for `target` must be rebuilt before it runs, or nil: it
+    /// speaks another ABI than this swiftlet (after a `git pull`, say), or a tender source is
+    /// newer than it. Only a checkout's own tenders are judged; SWIFTLET_TENDERS and installed
+    /// tenders are used as they are. Every `swiftlet run` asks, so it stays cheap: a note read
+    /// from the tender's first pages and a stat per source file (in C), never a `swift build`.
+    func staleness(of target: Target) -> String? {
+        guard let checkout, Host.environment("SWIFTLET_TENDERS") == nil else { return nil }
+        let path = tender(target)
+        guard let built = Host.modificationTime(of: path) else { return "\(target.tenderName) is missing" }
+        let version = ReadOnlyFile(path).flatMap { SwiftletNote($0, type: SWIFTLET_NOTE_TENDER)?.word(0) }
+        guard version == SWIFTLET_ABI_VERSION else {
+            let speaks = version.map { "speaks ABI \($0)" } ?? "carries no ABI note (an older build)"
+            return "\(target.tenderName) \(speaks) and this swiftlet speaks ABI \(SWIFTLET_ABI_VERSION)"
+        }
+        let changed = Self.tenderSources.first { run_shim_newest_modification("\(checkout)/\($0)") > built }
+        return changed.map { "\($0) changed after \(target.tenderName) was built" }
     }
 }

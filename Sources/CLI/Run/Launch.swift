@@ -17,8 +17,11 @@ public enum Launch {
 
         let network = try attachNetwork(options)
         let tender = installation.tender(choice.target)
-        let argv = [tender, "--mem", options.memory] + options.recordingArguments + (options.gdb.map { ["--gdb", $0] } ?? [])
-            + network.options + [image, "--"] + network.guestArguments
+        if options.diskSize != nil && options.disks.isEmpty { throw Refusal("--disk-size applies with --disk FILE") }
+        let shutdown = options.gracePeriod.map { ["--grace-period", $0] } ?? []
+        let argv = [tender, "--mem", options.memory] + shutdown + options.recordingArguments + options.diskArguments
+            + (options.gdb.map { ["--gdb", $0] } ?? []) + network.options
+            + [image, "--"] + network.guestArguments
         if options.verbose { Console.say("exec (empty environment): \(argv.joined(separator: " "))") }
         execve(tender, Host.cStrings(argv), Host.cStrings([]))
         throw Refusal("cannot start \(tender): \(Host.errorText)")
@@ -39,6 +42,7 @@ public enum Launch {
         let network = try attachNetwork(options)
         // --pcap and --pcap-limit: the full CLI records what QEMU's filter-dump sees.
         var words = ["swiftlet", "run", "--target", "virtio", "--mem", options.memory] + network.options + options.recordingArguments
+            + options.diskArguments
         if let machine = options.machine { words += ["--machine", machine] }
         if options.verbose { words.append("--verbose") }
         setenv(Installation.handBackVariable, "1", 1)

@@ -47,10 +47,18 @@ public enum Passt {
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         if !verbose { posix_spawn_file_actions_adddup2(&actions, 1, 2) }
         posix_spawn_file_actions_adddup2(&actions, fds[1], 3)
+        // A process group of its own: Ctrl-C at a terminal signals the foreground group, and
+        // must reach only the tender (whose guest may drain its connections, through passt).
+        // passt ends when the tender's end of the socketpair closes, however the tender ends.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
         var pid: pid_t = 0
         let environment: [String] = []
-        let result = posix_spawn(&pid, passt, &actions, nil, Host.cStrings(arguments), Host.cStrings(environment))
+        let result = posix_spawn(&pid, passt, &actions, &attributes, Host.cStrings(arguments), Host.cStrings(environment))
         posix_spawn_file_actions_destroy(&actions)
+        posix_spawnattr_destroy(&attributes)
         close(fds[1])
         guard result == 0 else { throw Refusal("cannot start \(passt): \(String(cString: strerror(result)))") }
         _ = run_shim_set_cloexec(fds[0], 0)

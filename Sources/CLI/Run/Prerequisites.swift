@@ -17,6 +17,9 @@ public enum Prerequisites {
         if options.target == .hvt, let problem = kvmProblem {
             throw Refusal("--target hvt needs KVM, and \(problem); use --target spt (a seccomp-confined process)")
         }
+        if Host.kind(of: options.image) == .directory, BearSSL.isNeeded(byApplicationAt: options.image) {
+            try bearSSL()
+        }
         switch options.effectiveNetwork {
         case .none: break
         case .tap(let name):
@@ -56,26 +59,68 @@ public enum Prerequisites {
     /// passt's path; installs it first where we may (see `check`).
     public static func passt() throws(Refusal) -> String {
         if let passt = Passt.executable { return passt }
-        let command = installCommand(Passt.debianPackage)
+        try install(Passt.debianPackage, providing: "passt (user-mode networking for -p)", otherwise: ", or use --net tap:NAME")
+        guard let passt = Passt.executable else { throw installFailed(Passt.debianPackage) }
+        return passt
+    }
+
+    /// BearSSL, which an application that imports SwiftletTLS links; installed first where we may.
+    public static func bearSSL() throws(Refusal) {
+        if BearSSL.isInstalled { return }
+        try install(BearSSL.debianPackage, providing: "BearSSL (HTTPS for applications that import SwiftletTLS)")
+        guard BearSSL.isInstalled else { throw installFailed(BearSSL.debianPackage) }
+    }
+
+    /// Installs a missing Debian package with one line saying so, where we may: as root, with
+    /// apt-get, unless SWIFTLET_NO_INSTALL is set. Elsewhere refuses with the exact command.
+    static func install(_ package: String, providing what: String, otherwise alternative: String = "") throws(Refusal) {
+        let command = installCommand(package)
         guard Host.isRoot, let aptGet = Host.findProgram("apt-get"), Host.environment("SWIFTLET_NO_INSTALL") == nil else {
-            throw Refusal("passt (user-mode networking for -p) is not installed; install it with `\(command)`, or use --net tap:NAME")
+            throw Refusal("\(what) is not installed; install it with `\(command)`\(alternative)")
         }
-        let log = "\(Host.cacheFolder)/install.log"
-        Console.say("passt (user-mode networking for -p) is not installed; installing it: \(command) (log: \(log))")
+        Console.say("\(what) is not installed; installing it: \(command) (log: \(installLog))")
         setenv("DEBIAN_FRONTEND", "noninteractive", 1)
         // A fresh system may have no package lists yet: update once if the first try fails.
-        if Host.run(aptGet, ["install", "-y", "-q", Passt.debianPackage], log: log).status != 0 {
-            _ = Host.run(aptGet, ["update", "-q"], log: log)
-            _ = Host.run(aptGet, ["install", "-y", "-q", Passt.debianPackage], log: log)
+        if Host.run(aptGet, ["install", "-y", "-q", package], log: installLog).status != 0 {
+            _ = Host.run(aptGet, ["update", "-q"], log: installLog)
+            _ = Host.run(aptGet, ["install", "-y", "-q", package], log: installLog)
         }
-        guard let passt = Passt.executable else {
-            throw Refusal("installing passt failed; see \(log):\n\(Host.tail(ofFile: log, lines: 5))")
-        }
-        return passt
+    }
+
+    static var installLog: String { "\(Host.cacheFolder)/install.log" }
+
+    static func installFailed(_ package: String) -> Refusal {
+        Refusal("installing \(package) failed; see \(installLog):\n\(Host.tail(ofFile: installLog, lines: 5))")
     }
 
     /// The exact command that installs a Debian package, for this user.
     public static func installCommand(_ package: String) -> String {
         (Host.isRoot ? "" : "sudo ") + "apt-get install -y \(package)"
+    }
+}
+
+/// Debian's libbearssl-dev, as the builder looks for it (SwiftletBuild's BearSSLInstallation).
+enum BearSSL {
+    static let debianPackage = "libbearssl-dev"
+    static let header = "/usr/include/bearssl/bearssl.h"
+    static let archives = ["/usr/lib/x86_64-linux-gnu/libbearssl.a", "/usr/lib/libbearssl.a", "/usr/local/lib/libbearssl.a"]
+
+    static var isInstalled: Bool {
+        Host.kind(of: root + header) == .regular && archives.contains { Host.kind(of: root + $0) == .regular }
+    }
+
+    /// A test seam: SWIFTLET_BEARSSL_ROOT names a folder the presence check looks in instead of
+    /// `/`, so the suite can see BearSSL missing (or installed by a stand-in apt-get) on a
+    /// machine that has it. The builder still links the system's copy.
+    static var root: String { Host.environment("SWIFTLET_BEARSSL_ROOT") ?? "" }
+
+    /// Whether a Swift file of the application mentions `import SwiftletTLS` (a stray mention
+    /// costs only an install that would not have been needed).
+    static func isNeeded(byApplicationAt folder: String) -> Bool {
+        let needle = Array("import SwiftletTLS".utf8)
+        return Host.files(under: "\(folder)/Sources", endingIn: ".swift").contains { path in
+            guard let text = Host.contents(ofFile: path, limit: 4 << 20), text.count >= needle.count else { return false }
+            return (0 ... text.count - needle.count).contains { text[$0 ..< $0 + needle.count].elementsEqual(needle) }
+        }
     }
 }

@@ -21,6 +21,11 @@ public struct RunOptions: Equatable, Sendable {
     public var pcap: String?
     public var pcapLimit: String?
     public var core: String?
+    /// Passed to the tender as --grace-period when given (the tender's default is 10 s).
+    public var gracePeriod: String?
+    /// `--disk FILE` (repeatable) and `--disk-size SIZE` (for every disk created or grown).
+    public var disks: [String] = []
+    public var diskSize: String?
     public var guestArguments: [String] = []
 
     public init(image: String) { self.image = image }
@@ -37,9 +42,14 @@ public struct RunOptions: Equatable, Sendable {
         return words
     }
 
+    /// What the tender is told about disks: each `--disk FILE`, with `--disk-size SIZE` after it.
+    public var diskArguments: [String] {
+        disks.flatMap { ["--disk", $0] + (diskSize.map { ["--disk-size", $0] } ?? []) }
+    }
+
     /// The options that take a value, and the flags, as `swiftlet run --help` lists them.
     public static let valueOptions = ["--target", "--mem", "-p", "--publish", "--net", "--assets", "--machine",
-                                      "--pcap", "--pcap-limit", "--core", "--gdb"]
+                                      "--pcap", "--pcap-limit", "--core", "--gdb", "--grace-period", "--disk", "--disk-size"]
     public static let flags = ["--verbose"]
 
     /// What the launcher makes of the words after `run`.
@@ -101,6 +111,9 @@ public struct RunOptions: Equatable, Sendable {
             self.target = target
         case "--mem": memory = value
         case "--gdb": gdb = value
+        case "--grace-period":
+            if let problem = Self.gracePeriodProblem(value) { return problem }
+            gracePeriod = value
         case "--machine":
             guard value == "microvm" || value == "q35" else { return "--machine \(value): expected microvm or q35" }
             machine = value
@@ -116,7 +129,21 @@ public struct RunOptions: Equatable, Sendable {
             guard !value.isEmpty else { return option == "--pcap" ? "--pcap needs a file name" : "--core needs a directory" }
             if option == "--pcap" { pcap = value } else { core = value }
         case "--pcap-limit": pcapLimit = value
+        case "--disk":
+            guard !value.isEmpty else { return "--disk needs a file name" }
+            disks.append(value)
+        case "--disk-size": diskSize = value
         default: assets = value
+        }
+        return nil
+    }
+}
+
+extension RunOptions {
+    /// What is wrong with a --grace-period value (the tender takes whole seconds, 0...3600).
+    public static func gracePeriodProblem(_ value: String) -> String? {
+        guard let seconds = UInt32(value), seconds <= 3600 else {
+            return "--grace-period \(value): expected a whole number of seconds from 0 to 3600"
         }
         return nil
     }

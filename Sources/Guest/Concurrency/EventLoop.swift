@@ -194,6 +194,7 @@ enum EventLoop {
         }
         if let deadline, deadline <= Platform.monotonicNanoseconds() { return }
         let readySet = Platform.poll(until: deadline)
+        Shutdown.runHandlersIfRequested()
         if readySet != 0, let deviceReady {
             deviceReady(readySet)
         }

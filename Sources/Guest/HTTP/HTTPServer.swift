@@ -1,7 +1,10 @@
 // The HTTP server on the guest's TCP stack: accepts connections up to a cap, moves bytes
 // between each TCP stream and its HTTPServerConnection, enforces the connections' deadlines,
 // and writes the access log. Driven by the stack's run loop (`run()`), or by an
-// application's own loop through `poll(now:)` and `pollAt()`.
+// application's own loop through `poll(now:)` and `pollAt()`. On shutdown (`beginShutdown()`,
+// which `run()` calls when the tender reports SIGTERM) it drains: the port closes, requests
+// under way are answered with `Connection: close`, idle connections close, and `isDrained`
+// says when everything sent has been acknowledged.
 
 public struct HTTPServerStatistics {
     public init() {}
@@ -23,10 +26,25 @@ public final class HTTPServer {
     final class Session {
         let stream: TCPStream
         let connection: HTTPServerConnection
+        /// TLS (or another layer) between the stream and the HTTP connection; nil: plain HTTP.
+        let transport: (any SecureTransport)?
+        /// Until the handshake is done, when it must be (nil once established, or plain HTTP).
+        var handshakeDeadline: UInt64?
+        /// The HTTP connection is finished and our close_notify is queued: the stream closes
+        /// when the last records are out, or is dropped at this time.
+        var closingDeadline: UInt64?
 
-        init(stream: TCPStream, connection: HTTPServerConnection) {
+        init(stream: TCPStream, connection: HTTPServerConnection, transport: (any SecureTransport)?, handshakeDeadline: UInt64?) {
             self.stream = stream
             self.connection = connection
+            self.transport = transport
+            self.handshakeDeadline = handshakeDeadline
+        }
+
+        var deadline: UInt64? {
+            if let closingDeadline { return closingDeadline }
+            guard let handshakeDeadline else { return connection.deadline }
+            return min(handshakeDeadline, connection.deadline ?? handshakeDeadline)
         }
     }
 
@@ -78,9 +96,17 @@ public final class HTTPServer {
     /// on the console and hands them over once per turn.
     public var logSink: (UnsafeRawBufferPointer) -> Void
     private let listener: TCPListener
+    private var isListening = true
+    /// `beginShutdown()` was called: the server is draining.
+    public private(set) var isShuttingDown = false
     private var sessions: [Session] = []
     private var lingering: [LingeringClose] = []
     private let readBuffer: UnsafeMutableRawBufferPointer
+    /// Makes each connection's TLS layer (nil: plain HTTP).
+    private let security: (any SecureTransportFactory)?
+    /// `serviceSecure`, referenced only by servers made with a security layer, so that an
+    /// image without TLS links none of that path.
+    private let secureService: ((HTTPServer, Session, any SecureTransport, HTTPTurn) -> Bool)?
     private var dates = HTTPDate()
     private let serverName: [UInt8]
     private var wallClock: HTTPWallClock
@@ -88,11 +114,30 @@ public final class HTTPServer {
 
     /// Listens on `port` of `stack`. `wallClock` gives nanoseconds since 1970 for `Date`
     /// headers; it is read once a minute and advanced with the monotonic clock in between.
-    public init(stack: NetworkStack, port: UInt16 = 80, router: Router,
-                configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
-                wallClock: @escaping () -> Int64, logSink: @escaping (UnsafeRawBufferPointer) -> Void)
+    public convenience init(stack: NetworkStack, port: UInt16 = 80, router: Router,
+                            configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
+                            wallClock: @escaping () -> Int64, logSink: @escaping (UnsafeRawBufferPointer) -> Void)
+        throws(NetworkStack.SocketError) {
+        try self.init(stack: stack, port: port, router: router, configuration: configuration, wallClock: wallClock,
+                      logSink: logSink, security: nil, secureService: nil)
+    }
+
+    /// A server whose connections go through `security`'s layer (TLS: SwiftletTLS builds on this).
+    public convenience init(stack: NetworkStack, port: UInt16, router: Router, configuration: HTTPServerConfiguration,
+                            wallClock: @escaping () -> Int64, logSink: @escaping (UnsafeRawBufferPointer) -> Void,
+                            security: any SecureTransportFactory) throws(NetworkStack.SocketError) {
+        try self.init(stack: stack, port: port, router: router, configuration: configuration, wallClock: wallClock,
+                      logSink: logSink, security: security, secureService: { $0.serviceSecure($1, $2, $3) })
+    }
+
+    private init(stack: NetworkStack, port: UInt16, router: Router, configuration: HTTPServerConfiguration,
+                 wallClock: @escaping () -> Int64, logSink: @escaping (UnsafeRawBufferPointer) -> Void,
+                 security: (any SecureTransportFactory)?,
+                 secureService: ((HTTPServer, Session, any SecureTransport, HTTPTurn) -> Bool)?)
         throws(NetworkStack.SocketError) {
         self.stack = stack
+        self.security = security
+        self.secureService = secureService
         self.router = router
         self.port = port
         self.configuration = configuration
@@ -116,6 +161,21 @@ public final class HTTPServer {
 
     deinit { readBuffer.deallocate() }
 
+    /// Stops taking connections and lets the open ones finish: the next `poll` accepts what
+    /// already completed its handshake, then closes the port (a new client is refused);
+    /// requests under way are answered, with `Connection: close`; connections between
+    /// requests close. Watch `isDrained`.
+    public func beginShutdown() {
+        isShuttingDown = true
+    }
+
+    /// Shutting down, and nothing is left to do: every connection answered and closed, and
+    /// everything sent acknowledged by its client (until then TCP still holds it).
+    public var isDrained: Bool {
+        isShuttingDown && !isListening && sessions.isEmpty
+            && lingering.allSatisfy { !$0.holdingFIN && $0.stream.connection.sendQueueCount == 0 }
+    }
+
     /// Accepts, reads, answers and writes; call after the stack's poll, before it transmits.
     public func poll(now: UInt64) {
         let date = dates.text(nanosecondsSinceEpoch: wallClock.nanosecondsSinceEpoch(now: now))
@@ -127,10 +187,23 @@ public final class HTTPServer {
                 refuse(stream, now: now)
                 continue
             }
+            var transport: (any SecureTransport)?
+            if let security {
+                guard let made = security.makeTransport(client: stream.remote.address) else {
+                    refuse(stream, now: now)
+                    continue
+                }
+                transport = made
+            }
             statistics.connectionsAccepted += 1
             let connection = HTTPServerConnection(configuration: configuration, now: now, client: stream.remote.address,
                                                   bodyBudget: bodyBudget)
-            sessions.append(Session(stream: stream, connection: connection))
+            sessions.append(Session(stream: stream, connection: connection, transport: transport,
+                                    handshakeDeadline: security == nil ? nil : now + configuration.handshakeTimeout))
+        }
+        if isShuttingDown && isListening {
+            stack.closeListener(listener)
+            isListening = false
         }
         var index = 0
         while index < sessions.count {
@@ -157,13 +230,14 @@ public final class HTTPServer {
     /// The earliest connection deadline (header, body, idle, send or linger timeout).
     public func pollAt() -> UInt64? {
         var soonest: UInt64?
-        for session in sessions { soonest = earliest(soonest, session.connection.deadline) }
+        for session in sessions { soonest = earliest(soonest, session.deadline) }
         for closing in lingering { soonest = earliest(soonest, closing.deadline) }
         return soonest
     }
 
     /// Serves one connection for this turn; false when it is over and can be forgotten.
     private func service(_ session: Session, _ turn: HTTPTurn) -> Bool {
+        if let transport = session.transport, let secureService { return secureService(self, session, transport, turn) }
         let stream = session.stream
         let connection = session.connection
         let now = turn.now
@@ -174,21 +248,131 @@ public final class HTTPServer {
             connection.receive(UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]), turn)
             connection.drain(now: now) { stream.write($0) }
         }
-        if stream.isAtEnd { connection.peerClosed() }
-        switch connection.checkTimeouts(turn) {
-        case .none: break
-        case .closing: statistics.timeouts += 1
-        case .abort:
-            statistics.timeouts += 1
-            stream.abort()
-            return false
-        }
+        guard keepsGoing(session, turn) else { return false }
         if connection.hasPendingOutput { connection.drain(now: now) { stream.write($0) } }
         if connection.isFinished {
             closeAndLinger(stream, now: now, holdingFIN: connection.closesMidRequest)
             return false
         }
         return true
+    }
+
+    /// `service` through a security layer: ciphertext between the stream and the layer,
+    /// plaintext between the layer and the HTTP connection.
+    private func serviceSecure(_ session: Session, _ transport: any SecureTransport, _ turn: HTTPTurn) -> Bool {
+        let stream = session.stream
+        let connection = session.connection
+        let now = turn.now
+        if stream.isClosed { return false }
+        func send() {
+            while let records = transport.pendingCiphertext() {
+                let written = stream.write(records)
+                if written > 0 { transport.ciphertextSent(written) }
+                if written < records.count { break }
+            }
+        }
+        func respond() {
+            connection.drain(now: now) { transport.write($0) }
+            transport.flush()
+            send()
+        }
+        var progressed = true
+        while progressed {
+            progressed = false
+            // What the layer has to send (handshake messages, alerts, our close_notify answering
+            // theirs) goes out before it is given more input, as BearSSL's own I/O loop does: its
+            // server takes application data only once its Finished is sent, and a client using
+            // TLS False Start (Chromium) sends its request right behind its own Finished. Read
+            // together, the request made the handshake fail and the browser got an empty answer.
+            send()
+            if transport.pendingCiphertext() == nil, stream.isReadable, let space = transport.ciphertextSpace() {
+                let count = stream.read(into: space)
+                if count > 0 {
+                    transport.ciphertextReceived(count)
+                    progressed = true
+                }
+            }
+            while connection.wantsInput, let plaintext = transport.plaintext() {
+                connection.receive(plaintext, turn)
+                transport.plaintextConsumed(plaintext.count)
+                respond()
+                progressed = true
+            }
+        }
+        if session.handshakeDeadline != nil && transport.phase != .handshaking {
+            session.handshakeDeadline = nil
+            if transport.phase == .established { security?.established(transport, client: stream.remote.address) }
+        }
+        switch transport.phase {
+        case .failed:
+            send()  // the alert, if the layer has one
+            closeAndLinger(stream, now: now, holdingFIN: false)
+            return false
+        case .closed:
+            // A clean close: their close_notify, answered by ours. Nothing more can be said.
+            connection.peerClosed()
+            if session.closingDeadline == nil { session.closingDeadline = now + configuration.sendTimeout }
+        case .handshaking:
+            // Draining: a connection that has not started a request yet closes, like an idle one.
+            if isShuttingDown {
+                stream.close()
+                return false
+            }
+            if let deadline = session.handshakeDeadline, now >= deadline {
+                statistics.timeouts += 1
+                stream.abort()
+                return false
+            }
+            if stream.isAtEnd {
+                stream.close()
+                return false
+            }
+            return true
+        case .established:
+            break
+        }
+        if let deadline = session.closingDeadline {
+            send()
+            if transport.pendingCiphertext() == nil {
+                closeAndLinger(stream, now: now, holdingFIN: false)
+                return false
+            }
+            if now >= deadline {
+                stream.abort()
+                return false
+            }
+            return true
+        }
+        guard keepsGoing(session, turn) else { return false }
+        respond()
+        if connection.isFinished {
+            transport.close()
+            send()
+            session.closingDeadline = now + configuration.sendTimeout
+            if transport.pendingCiphertext() == nil {
+                closeAndLinger(stream, now: now, holdingFIN: false)
+                return false
+            }
+        }
+        return true
+    }
+
+    /// What a connection, plain or secure, learns each turn once its input is read: the server
+    /// is draining, the peer sent its FIN, a timeout passed. False when a timeout aborted it.
+    private func keepsGoing(_ session: Session, _ turn: HTTPTurn) -> Bool {
+        let connection = session.connection
+        if isShuttingDown && !connection.isShuttingDown { connection.beginShutdown() }
+        if session.stream.isAtEnd { connection.peerClosed() }
+        switch connection.checkTimeouts(turn) {
+        case .none: return true
+        case .closing:
+            statistics.timeouts += 1
+            return true
+        case .abort:
+            statistics.timeouts += 1
+            session.stream.abort()
+            return false
+        }
     }
 
     private func closeAndLinger(_ stream: TCPStream, now: UInt64, holdingFIN: Bool) {
@@ -224,6 +408,10 @@ public final class HTTPServer {
 
     private func refuse(_ stream: TCPStream, now: UInt64) {
         statistics.connectionsRefused += 1
+        guard security == nil else {  // a plain-text 503 means nothing to a TLS client
+            closeAndLinger(stream, now: now, holdingFIN: false)
+            return
+        }
         let refusal = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
         _ = stream.write(refusal)
         closeAndLinger(stream, now: now, holdingFIN: true)  // its request is unread
@@ -306,10 +494,45 @@ extension HTTPServer {
                       wallClock: { SystemClock.nowNanoseconds }, logSink: { Console.queue($0) })
     }
 
-    /// Serves forever.
-    public func run() {
-        stack.run(wakeAt: { self.pollAt() }) { now in
-            self.poll(now: now)
+    /// A server whose connections go through `security`'s layer (SwiftletTLS builds on this).
+    public convenience init(stack: NetworkStack, port: UInt16, router: Router,
+                            configuration: HTTPServerConfiguration,
+                            security: any SecureTransportFactory) throws(NetworkStack.SocketError) {
+        try self.init(stack: stack, port: port, router: router, configuration: configuration,
+                      wallClock: { SystemClock.nowNanoseconds }, logSink: { Console.queue($0) }, security: security)
+    }
+
+    /// Serves until a shutdown is requested (SIGTERM or Ctrl-C to the tender), then drains
+    /// and returns: every request under way answered, every connection closed. The tender
+    /// ends the guest if that takes longer than its grace period.
+    public func run() { Self.run([self]) }
+
+    /// `run()` for several servers (HTTP on 80 and HTTPS on 443, say) on one loop: all drain
+    /// together on shutdown.
+    public static func run(_ servers: [HTTPServer]) {
+        guard let stack = servers.first?.stack else { return }
+        Shutdown.watch()
+        var drainStartedAt: UInt64 = 0
+        var allDrained: Bool { servers.allSatisfy { $0.isDrained } }
+        stack.run(wakeAt: {
+            if allDrained { return 0 }
+            var soonest: UInt64?
+            for server in servers { soonest = earliest(soonest, server.pollAt()) }
+            return soonest
+        }) { now in
+            if allDrained {
+                let requests = servers.reduce(0) { $0 + $1.statistics.requests }
+                print("http: drained in \((now - drainStartedAt) / 1_000_000) ms; \(requests) requests served")
+                return false
+            }
+            if Shutdown.isRequested && !servers.contains(where: { $0.isShuttingDown }) {
+                drainStartedAt = now
+                let ports = servers.map { String($0.port) }.joined(separator: ", ")
+                let connections = servers.reduce(0) { $0 + $1.sessions.count }
+                print("http: shutdown requested: closing port\(servers.count > 1 ? "s" : "") \(ports), finishing \(connections) connections")
+                for server in servers { server.beginShutdown() }
+            }
+            for server in servers { server.poll(now: now) }
             Console.flush()
             return true
         }

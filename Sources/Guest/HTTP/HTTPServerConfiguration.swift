@@ -7,6 +7,9 @@ public struct HTTPServerConfiguration {
     /// From a request's first byte until its head is complete; then 408 and close. Also how
     /// long a new connection may stay silent before it is closed.
     public var headerTimeout: UInt64 = 10_000_000_000
+    /// HTTPS: from accept until the TLS handshake is done; then the connection is cut (a
+    /// client that stalls mid-handshake holds a connection and its TLS buffers).
+    public var handshakeTimeout: UInt64 = 10_000_000_000
     /// Longest pause between body bytes; then 408 and close.
     public var bodyTimeout: UInt64 = 30_000_000_000
     /// A kept-alive connection with no request in progress is closed after this.
@@ -29,7 +32,8 @@ public struct HTTPServerConfiguration {
     public init() {}
 
     /// Defaults overridden by guest arguments: `log=off`, `header-timeout=SECONDS`,
-    /// `idle-timeout=SECONDS`, `max-connections=N`. Other arguments are left to others.
+    /// `handshake-timeout=SECONDS`, `idle-timeout=SECONDS`, `max-connections=N`. Other
+    /// arguments are left to others.
     public init(arguments: [String]) {
         self.init()
         for argument in arguments {
@@ -39,6 +43,8 @@ public struct HTTPServerConfiguration {
                 accessLog = !(value.utf8.elementsEqual("off".utf8) || value.utf8.elementsEqual("0".utf8))
             } else if setting.isKey("header-timeout"), let seconds = UInt64(value) {
                 headerTimeout = seconds * 1_000_000_000
+            } else if setting.isKey("handshake-timeout"), let seconds = UInt64(value) {
+                handshakeTimeout = seconds * 1_000_000_000
             } else if setting.isKey("idle-timeout"), let seconds = UInt64(value) {
                 idleTimeout = seconds * 1_000_000_000
             } else if setting.isKey("max-connections"), let count = Int(value), count > 0 {

@@ -85,6 +85,8 @@ final class HTTPServerConnection {
     private var lastOutputAt: UInt64
     private(set) var requestsAnswered = 0
     private var timedOut = false
+    /// The server is shutting down: no response keeps the connection alive.
+    private(set) var isShuttingDown = false
 
     init(configuration: HTTPServerConfiguration, now: UInt64, client: IPv4Address = .any,
          bodyBudget: HTTPBodyBudget = HTTPBodyBudget(limit: .max)) {
@@ -179,6 +181,13 @@ final class HTTPServerConnection {
         }
     }
 
+    /// The server is shutting down: a request under way is still answered, with
+    /// `Connection: close`; between requests, the connection closes once its output is sent.
+    func beginShutdown() {
+        isShuttingDown = true
+        if parser.phase == .betweenMessages && pending == nil { closeAfterOutput = true }
+    }
+
     /// The client finished sending (FIN). A partial request can never complete.
     func peerClosed() {
         closeAfterOutput = true
@@ -238,7 +247,7 @@ final class HTTPServerConnection {
     private func queue(_ response: HTTPResponse, method: HTTPMethod, version: HTTPVersion, keepAlive: Bool,
                        _ turn: HTTPTurn) -> Int? {
         let framing = HTTPBodyFraming(body: response.body, status: response.status, method: method, version: version)
-        let keepAlive = keepAlive && framing != .untilClose
+        let keepAlive = keepAlive && framing != .untilClose && !isShuttingDown
         var head = HTTPResponseEncoder.head(response, framing: framing, version: version, keepAlive: keepAlive,
                                             date: turn.date, server: turn.server)
         if !keepAlive { closeAfterOutput = true }

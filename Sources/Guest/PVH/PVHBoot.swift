@@ -74,6 +74,10 @@ enum PVHBoot {
         let entry: @convention(c) (UInt32, UInt64) -> Void = swiftletPVHHypercall
         info.pointee.hypercall_entry = UInt64(UInt(bitPattern: unsafeBitCast(entry, to: UnsafeRawPointer.self)))
         let weakSeed = withUnsafeMutableBytes(of: &info.pointee.random_seed) { PVHMachine.randomSeed(into: $0) }
+        // As hvt does: FS points where C code built with a stack protector (BearSSL) reads its canary.
+        _ = withUnsafeMutableBytes(of: &info.pointee.stack_guard) { PVHMachine.randomSeed(into: $0) }
+        let guardAddress = UInt64(UInt(bitPattern: info)) + UInt64(MemoryLayout<swiftlet_boot_info>.offset(of: \.stack_guard)!)
+        PVHShim.writeMSR(0xC000_0100, guardAddress - UInt64(SWIFTLET_STACK_GUARD_FS_OFFSET))  // IA32_FS_BASE
 
         // Arguments: "virtio", then the command line's words but for those meant for the kernel;
         // the block follows boot info in its 64 KiB.
@@ -106,22 +110,25 @@ enum PVHBoot {
         swiftletStart(UnsafePointer(info))
     }
 
-    /// Once the heap exists, just before `main`: the network devices the driver finds, listed in
-    /// boot info as a tender lists its devices.
+    /// Once the heap exists, just before `main`: the network and block devices the drivers find,
+    /// listed in boot info as a tender lists its devices (networks first, then disks).
     static func attachDevices() {
         PVHMachine.mainTSC = swiftlet_rdtsc()
         guard let probe = PVHDevices.probeNetwork else { return }
         let commandLine = KernelCommandLine.words(Array(Self.commandLine)).compactMap(VirtioMMIODescription.init)
         PVHDevices.network = probe(commandLine)
+        PVHDevices.blocks = VirtioPVHBlock.probe(commandLine)
+        let entries = PVHDevices.network.map { $0.description }
+            + PVHDevices.blocks.enumerated().map { VirtioPVHBlock.description(of: $0.element, index: $0.offset) }
         let info = UnsafeMutablePointer<swiftlet_boot_info>(mutating: Boot.info!)
         withUnsafeMutableBytes(of: &info.pointee.devices) { table in
             let slots = table.bindMemory(to: swiftlet_device.self)
-            for (handle, device) in PVHDevices.network.prefix(slots.count).enumerated() {
-                slots[handle] = device.description
+            for (handle, device) in entries.prefix(slots.count).enumerated() {
+                slots[handle] = device
                 slots[handle].handle = UInt32(handle)
             }
         }
-        info.pointee.device_count = UInt32(min(PVHDevices.network.count, Int(SWIFTLET_MAX_DEVICES)))
+        info.pointee.device_count = UInt32(min(entries.count, Int(SWIFTLET_MAX_DEVICES)))
     }
 }
 

@@ -19,7 +19,6 @@
 //     guest-physical [2 GiB, 4 GiB) is mapped at the same address for CPL3, uncached, so the
 //     driver needs no shim call on its hot path; an interrupt it routes (IOAPIC or MSI-X, vector
 //     33...95) wakes the halt and is acknowledged by the shim.
-// No network device is wired in yet: NET_* answer ENODEV.
 #if SWIFTLET_GUEST
 import SwiftletABI
 
@@ -34,6 +33,8 @@ protocol PVHNetworkDevice: AnyObject {
 enum PVHDevices {
     nonisolated(unsafe) static var probeNetwork: (([VirtioMMIODescription]) -> [any PVHNetworkDevice])? = nil
     nonisolated(unsafe) static var network: [any PVHNetworkDevice] = []
+    /// virtio-blk disks, listed after the network devices (handle = network.count + index).
+    nonisolated(unsafe) static var blocks: [VirtioBlock] = []
 
     static var readySet: UInt64 {
         var ready: UInt64 = 0
@@ -92,8 +93,11 @@ func swiftletPVHHypercall(_ number: UInt32, _ argument: UInt64) {
             request.pointee.read.completed = 0
             request.pointee.read.result = Int32((PVHDevices.networkDevice(handle) == nil ? SWIFTLET_R_ENODEV : SWIFTLET_R_AGAIN).rawValue)
         }
-    case SWIFTLET_HC_BLOCK_READ, SWIFTLET_HC_BLOCK_WRITE:
-        pointer.assumingMemoryBound(to: swiftlet_hc_block.self).pointee.result = Int32(SWIFTLET_R_ENODEV.rawValue)
+    case SWIFTLET_HC_BLOCK_READ, SWIFTLET_HC_BLOCK_WRITE, SWIFTLET_HC_BLOCK_FLUSH:
+        VirtioPVHBlock.serve(&pointer.assumingMemoryBound(to: swiftlet_hc_block.self).pointee, number: swiftlet_hypercall(rawValue: number))
+    case SWIFTLET_HC_SHUTDOWN_WATCH:
+        // No tender here to turn a signal into a request: QEMU ends the VM on SIGTERM.
+        pointer.assumingMemoryBound(to: swiftlet_hc_shutdown_watch.self).pointee.grace_period = 0
     case SWIFTLET_HC_HALT:
         let request = pointer.assumingMemoryBound(to: swiftlet_hc_halt.self).pointee
         if let record = UnsafePointer<swiftlet_crash_record>(bitPattern: UInt(request.crash)) {

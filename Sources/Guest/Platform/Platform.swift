@@ -70,11 +70,12 @@ enum Platform {
 
     #if SWIFTLET_GUEST
     /// Sleeps until a device has input or `deadline` (monotonic ns, in this guest's
-    /// uptime) passes; returns the handles with input as a bit set.
+    /// uptime) passes, or a shutdown request arrives; returns the handles with input as a bit set.
     static func poll(until deadline: UInt64?) -> UInt64 {
         var request = swiftlet_hc_poll(timeout: timeout(until: deadline), ready_set: 0)
         Hypercall.call(SWIFTLET_HC_POLL, &request)
-        return request.ready_set
+        Shutdown.note(readySet: request.ready_set)
+        return request.ready_set & ~SWIFTLET_POLL_SHUTDOWN
     }
 
     /// A POLL timeout (relative ns) for an uptime deadline; nil waits as long as allowed.

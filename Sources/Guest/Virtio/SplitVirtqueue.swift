@@ -104,6 +104,67 @@ public final class SplitVirtqueue {
         nextAvailable &+= 1
     }
 
+    /// One part of a request: where it is, how long, and whether the device writes it.
+    public struct Buffer {
+        public var deviceAddress: UInt64
+        public var length: UInt32
+        public var deviceWritable: Bool
+        public init(deviceAddress: UInt64, length: UInt32, deviceWritable: Bool) {
+            self.deviceAddress = deviceAddress
+            self.length = length
+            self.deviceWritable = deviceWritable
+        }
+    }
+
+    /// Hands the device one request made of several buffers, device-readable ones first (virtio
+    /// 1.x §2.7.4.2), as a descriptor chain; visible at the next `publish()`. Returns the head
+    /// the device will name in its used entry, or nil (nothing posted) when too few descriptors
+    /// are free. The device returns the chain whole: give it back with `releaseChain`.
+    public func postChain(_ buffers: [Buffer]) -> UInt16? {
+        precondition(!buffers.isEmpty && buffers.allSatisfy { $0.length > 0 && $0.length < Self.chainMember },
+                     "posting an empty chain or buffer")
+        guard buffers.count <= freeCount else { return nil }
+        var ids: [UInt16] = []
+        for _ in buffers { ids.append(allocate()!) }
+        var total: UInt32 = 0
+        for (position, buffer) in buffers.enumerated() {
+            let id = ids[position]
+            let descriptor = base + layout.descriptors + 16 * Int(id)
+            let last = position == buffers.count - 1
+            descriptor.storeBytes(of: buffer.deviceAddress, toByteOffset: 0, as: UInt64.self)
+            descriptor.storeBytes(of: buffer.length, toByteOffset: 8, as: UInt32.self)
+            let flags = (buffer.deviceWritable ? Self.descriptorWrite : 0) | (last ? 0 : Self.descriptorNext)
+            descriptor.storeBytes(of: flags, toByteOffset: 12, as: UInt16.self)
+            descriptor.storeBytes(of: last ? 0 : ids[position + 1], toByteOffset: 14, as: UInt16.self)
+            // The chain as we built it, kept apart from the descriptors the device could rewrite.
+            freeNext[Int(id)] = last ? id : ids[position + 1]
+            if position > 0 { postedLengths[Int(id)] = Self.chainMember | buffer.length }
+            total += buffer.deviceWritable ? buffer.length : 0
+        }
+        // The head's posted length bounds what the device may say it wrote (at least 1: in flight).
+        postedLengths[Int(ids[0])] = max(total, 1)
+        store16(ids[0], at: layout.available + 4 + 2 * Int(nextAvailable & mask))
+        nextAvailable &+= 1
+        return ids[0]
+    }
+
+    /// Gives back every descriptor of a chain the device returned (its head from `nextUsed`).
+    public func releaseChain(_ head: UInt16) {
+        precondition(head < size && postedLengths[Int(head)] == 0, "releasing a chain still in flight")
+        var id = head
+        while true {
+            let next = freeNext[Int(id)]
+            postedLengths[Int(id)] = 0
+            release(id)
+            guard next != id, postedLengths[Int(next)] & Self.chainMember != 0 else { return }
+            id = next
+        }
+    }
+
+    /// Marks a chain's non-head descriptors in their posted length: a used entry naming one is
+    /// refused, as the device may only name heads.
+    static let chainMember: UInt32 = 1 << 31
+
     public var inFlight: Int { Int(size) - freeCount }
 
     // MARK: Driver → device
@@ -146,7 +207,8 @@ public final class SplitVirtqueue {
         let entry = layout.used + 4 + 8 * Int(lastUsed & mask)
         let id = load32(at: entry)
         let length = load32(at: entry + 4)
-        guard id < UInt32(size), postedLengths[Int(id)] != 0, length <= postedLengths[Int(id)] else {
+        guard id < UInt32(size), postedLengths[Int(id)] != 0, postedLengths[Int(id)] & Self.chainMember == 0,
+              length <= postedLengths[Int(id)] else {
             throw .badUsedEntry(queue: number, descriptor: id, length: length)
         }
         postedLengths[Int(id)] = 0

@@ -9,7 +9,7 @@ public enum VirtioError: Error, Equatable, Sendable {
     /// A virtio-mmio version other than 2 (1 is the legacy interface QEMU uses unless told
     /// `-global virtio-mmio.force-legacy=false`).
     case unsupportedVersion(UInt32)
-    /// A device of another type where a network device was expected.
+    /// A device of another type than the driver serves (1: network, 2: block).
     case wrongDeviceType(UInt32)
     /// A PCI function without a capability the modern interface needs (COMMON_CFG = 1 …).
     case missingCapability(UInt8)
@@ -39,7 +39,7 @@ public enum VirtioError: Error, Equatable, Sendable {
         case .badMagic(let value): return "virtio-mmio: bad magic value \(hex(value))"
         case .unsupportedVersion(let version):
             return "virtio-mmio: version \(version) is not supported (need 2; QEMU: -global virtio-mmio.force-legacy=false)"
-        case .wrongDeviceType(let type): return "virtio: device type \(type) is not a network device (1)"
+        case .wrongDeviceType(let type): return "virtio: device type \(type) is not the kind this driver serves"
         case .missingCapability(let type): return "virtio-pci: no capability of type \(type)"
         case .badCapability(let type): return "virtio-pci: capability of type \(type) is outside a usable memory BAR"
         case .missingFeatures(let bits): return "virtio: the device lacks required features \(hex(bits))"

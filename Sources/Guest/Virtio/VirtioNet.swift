@@ -43,14 +43,12 @@ public final class VirtioNet {
         guard transport.deviceType == Self.networkDeviceType else { throw .wrongDeviceType(transport.deviceType) }
         self.transport = transport
         self.addressing = addressing
-        transport.reset()
-        transport.setStatus(VirtioStatus.acknowledge)
-        transport.setStatus(VirtioStatus.acknowledge | VirtioStatus.driver)
+        transport.beginInitialization()
         do throws(VirtioError) {
-            features = try Self.negotiate(transport)
+            features = try transport.negotiate(required: Self.requiredFeatures, wanted: Self.wantedFeatures)
             let eventIndex = features & VirtioFeature.ringEventIndex != 0
-            let receiveSize = try Self.queueSize(transport, Self.receiveQueue, limit: queueSize)
-            let transmitSize = try Self.queueSize(transport, Self.transmitQueue, limit: queueSize)
+            let receiveSize = try transport.queueSize(Self.receiveQueue, limit: queueSize)
+            let transmitSize = try transport.queueSize(Self.transmitQueue, limit: queueSize)
             let receiveLayout = SplitVirtqueue.Layout(size: Int(receiveSize))
             let transmitOffset = (receiveLayout.byteCount + 4095) & ~4095
             queueMemory = .allocate(byteCount: transmitOffset + SplitVirtqueue.Layout(size: Int(transmitSize)).byteCount, alignment: 4096)
@@ -84,9 +82,7 @@ public final class VirtioNet {
         }
         while let id = receiveQueue.allocate() { postReceiveBuffer(id) }
         _ = receiveQueue.publish()
-        transport.setStatus(transport.status | VirtioStatus.driverOK)
-        let status = transport.status
-        guard status & (VirtioStatus.driverOK | VirtioStatus.needsReset | VirtioStatus.failed) == VirtioStatus.driverOK else {
+        if let status = transport.setDriverOK() {
             fail(.deviceFailed(status: status))
             throw .deviceFailed(status: status)
         }
@@ -100,24 +96,6 @@ public final class VirtioNet {
         queueMemory.deallocate()
         receiveBuffers.deallocate()
         transmitBuffers.deallocate()
-    }
-
-    private static func negotiate(_ transport: any VirtioTransport) throws(VirtioError) -> UInt64 {
-        let offered = transport.deviceFeatures()
-        guard offered & requiredFeatures == requiredFeatures else {
-            throw .missingFeatures(requiredFeatures & ~offered)
-        }
-        let accepted = offered & wantedFeatures
-        transport.setDriverFeatures(accepted)
-        transport.setStatus(transport.status | VirtioStatus.featuresOK)
-        guard transport.status & VirtioStatus.featuresOK != 0 else { throw .featuresRefused(accepted) }
-        return accepted
-    }
-
-    private static func queueSize(_ transport: any VirtioTransport, _ queue: UInt16, limit: UInt16) throws(VirtioError) -> UInt16 {
-        let maximum = transport.maximumQueueSize(queue)
-        guard maximum != 0, maximum & (maximum &- 1) == 0 else { throw .badQueueSize(queue: queue, size: maximum) }
-        return min(maximum, limit)
     }
 
     // MARK: Link

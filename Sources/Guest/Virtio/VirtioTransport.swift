@@ -54,4 +54,37 @@ extension VirtioTransport {
         }
         throw .configUnstable
     }
+
+    /// Takes the `wanted` features the device offers (it must offer all of `required`) and
+    /// settles them with FEATURES_OK (virtio 1.x §3.1.1, steps 4-6).
+    func negotiate(required: UInt64, wanted: UInt64) throws(VirtioError) -> UInt64 {
+        let offered = deviceFeatures()
+        guard offered & required == required else { throw .missingFeatures(required & ~offered) }
+        let accepted = offered & wanted
+        setDriverFeatures(accepted)
+        setStatus(status | VirtioStatus.featuresOK)
+        guard status & VirtioStatus.featuresOK != 0 else { throw .featuresRefused(accepted) }
+        return accepted
+    }
+
+    /// The size to give `queue`: the device's maximum, at most `limit`.
+    func queueSize(_ queue: UInt16, limit: UInt16) throws(VirtioError) -> UInt16 {
+        let maximum = maximumQueueSize(queue)
+        guard maximum != 0, maximum & (maximum &- 1) == 0 else { throw .badQueueSize(queue: queue, size: maximum) }
+        return min(maximum, limit)
+    }
+
+    /// virtio 1.x §3.1.1 steps 1-3: reset, then ACKNOWLEDGE and DRIVER.
+    func beginInitialization() {
+        reset()
+        setStatus(VirtioStatus.acknowledge)
+        setStatus(VirtioStatus.acknowledge | VirtioStatus.driver)
+    }
+
+    /// Step 8, DRIVER_OK: nil once the device runs, else the status it shows instead.
+    func setDriverOK() -> UInt8? {
+        setStatus(status | VirtioStatus.driverOK)
+        let now = status
+        return now & (VirtioStatus.driverOK | VirtioStatus.needsReset | VirtioStatus.failed) == VirtioStatus.driverOK ? nil : now
+    }
 }

@@ -19,6 +19,8 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/ptrace.h>
+#include <sys/user.h>
+#include <stddef.h>
 
 extern char **environ;
 
@@ -152,6 +154,19 @@ _Noreturn void ctender_spt_enter_stopped(uint64_t entry, uint64_t boot_info, uin
     __builtin_unreachable();
 }
 
+volatile uint8_t ctender_spt_stop_requested;
+
+void ctender_spt_stop_point(void) {
+    if (ctender_spt_stop_requested) {
+        ctender_spt_stop_requested = 0;
+        __asm__ __volatile__("int3");
+    }
+}
+
+uint64_t ctender_spt_stop_request_address(void) { return (uint64_t)(uintptr_t)&ctender_spt_stop_requested; }
+
+long ctender_user_debug_register_offset(int index) { return (long)offsetof(struct user, u_debugreg[index]); }
+
 long ctender_ptrace(long request, int pid, uint64_t address, uint64_t data) {
     return ptrace((enum __ptrace_request)request, pid, (void *)(uintptr_t)address, (void *)(uintptr_t)data);
 }
@@ -224,6 +239,9 @@ int ctender_heap_from_brk_only(void) {
 
 int ctender_reserve_heap(unsigned long bytes) {
     if (ctender_heap_from_brk_only() != 0) return -1;
+    /* Boot's temporaries (the image's tables while the symbol table was built) were freed but
+     * their pages stay resident in a heap that never trims: hand them back once, now. */
+    malloc_trim(0);
     void *block = malloc(bytes);
     if (!block) return -1;
     /* touch nothing: the pages cost nothing until used; free keeps them as the heap's top */
@@ -236,3 +254,19 @@ void ctender_heap_usage(unsigned long *arena, unsigned long *in_use) {
     *arena = info.arena;
     *in_use = info.uordblks;
 }
+
+/* The ABI version this tender speaks, as an ELF note the launcher reads without running us
+ * (swiftlet_abi.h, SWIFTLET_NOTE_TENDER). */
+#include "swiftlet_abi.h"
+__attribute__((section(".note.swiftlet.tender"), used, aligned(4)))
+static const struct {
+    uint32_t namesz, descsz, type;
+    char name[12];
+    uint32_t abi_version;
+} ctender_abi_note = {
+    .namesz = sizeof(SWIFTLET_NOTE_NAME),
+    .descsz = sizeof(uint32_t),
+    .type = SWIFTLET_NOTE_TENDER,
+    .name = SWIFTLET_NOTE_NAME,
+    .abi_version = SWIFTLET_ABI_VERSION,
+};

@@ -10,6 +10,8 @@ public struct TenderOptions: Equatable {
     public var memorySize: UInt64 = 32 << 20
     public var guestArguments: [String] = []
     public var networks: [NetworkSpec] = []
+    /// `--disk FILE [--disk-size SIZE]`: block devices, in order (disk0, disk1, ...).
+    public var disks: [DiskSpec] = []
     /// `--pcap FILE`: record every network frame; `--pcap-limit` bounds the file.
     public var pcapPath: String?
     public var pcapLimit = PacketCapture.defaultLimit
@@ -17,14 +19,21 @@ public struct TenderOptions: Equatable {
     public var coreDirectory: String?
     /// `--gdb [HOST:]PORT`: wait for a GDB client there and start the guest stopped.
     public var gdb: GDBListenAddress?
+    /// How long a guest that watches for shutdown has after SIGTERM or SIGINT.
+    public var gracePeriodSeconds: UInt32 = TenderOptions.defaultGracePeriod
     /// Hidden: install the seccomp filter, then make a forbidden system call (self-test).
     public var seccompSelfTest = false
 
     public static let usage = """
-        usage: TENDER [--mem SIZE] [--gdb [HOST:]PORT] [--net tap:NAME|fd:N[,mac=XX:XX:XX:XX:XX:XX]]... IMAGE [--] [GUEST ARGUMENTS...]
+        usage: TENDER [--mem SIZE] [--gdb [HOST:]PORT] [--net tap:NAME|fd:N[,mac=XX:XX:XX:XX:XX:XX]]... [--disk FILE [--disk-size SIZE]]... [--grace-period SECONDS] IMAGE [--] [GUEST ARGUMENTS...]
           SIZE: bytes, or with a K/M/G suffix (default 32M, from 4M to 4G, a multiple of 2M)
+          --grace-period  seconds a guest that handles shutdown has after SIGTERM/SIGINT (default 10, 0...3600)
           --net tap:NAME  attach an existing tap interface
           --net fd:N      attach a connected stream socket speaking passt's framing (4-byte length + frame)
+          --disk FILE     attach FILE (a disk image, created if missing, or a block device) as a block
+                          device; locked while the guest runs, so a second guest on it is refused
+          --disk-size SIZE  size of a disk created by the --disk before it (default 64M), or the
+                          size an existing image file grows to (never shrunk)
           --pcap FILE     record every frame in and out of the guest's network (pcap format)
           --pcap-limit SIZE  stop recording before FILE would exceed SIZE (default 64M)
           --core DIR      if the guest crashes, write an ELF core file of it into DIR
@@ -40,9 +49,11 @@ public struct TenderOptions: Equatable {
         var seccompSelfTest = false
         var memory: UInt64 = 32 << 20
         var networks: [NetworkSpec] = []
+        var disks: [DiskSpec] = []
         var pcapPath: String?, coreDirectory: String?
         var pcapLimit = PacketCapture.defaultLimit
         var gdb: GDBListenAddress?
+        var gracePeriod = Self.defaultGracePeriod
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
@@ -56,6 +67,15 @@ public struct TenderOptions: Equatable {
             case "--net":
                 guard index < arguments.count else { throw .usage("--net needs tap:NAME or fd:N") }
                 networks.append(try NetworkSpec(parsing: arguments[index]))
+                index += 1
+            case "--disk":
+                guard index < arguments.count, !arguments[index].isEmpty else { throw .usage("--disk needs a file name") }
+                disks.append(DiskSpec(path: arguments[index]))
+                index += 1
+            case "--disk-size":
+                guard index < arguments.count else { throw .usage("--disk-size needs a size, e.g. --disk-size 64M") }
+                guard !disks.isEmpty else { throw .usage("--disk-size applies to the --disk FILE before it") }
+                disks[disks.count - 1].size = try Self.parseDiskSize(arguments[index])
                 index += 1
             case "--pcap", "--pcap-limit", "--core":
                 guard index < arguments.count, !arguments[index].isEmpty else {
@@ -76,6 +96,10 @@ public struct TenderOptions: Equatable {
                 guard index < arguments.count else { throw .usage("--gdb needs [HOST:]PORT, e.g. --gdb 1234") }
                 gdb = try GDBListenAddress(parsing: arguments[index])
                 index += 1
+            case "--grace-period":
+                guard index < arguments.count else { throw .usage("--grace-period needs a number of seconds, e.g. --grace-period 10") }
+                gracePeriod = try Self.parseGracePeriod(arguments[index])
+                index += 1
             case "--seccomp-self-test":
                 seccompSelfTest = true
             case "--help", "-h":
@@ -92,13 +116,34 @@ public struct TenderOptions: Equatable {
         self.guestArguments = rest
         self.seccompSelfTest = seccompSelfTest
         self.networks = networks
+        self.disks = disks
         self.pcapPath = pcapPath
         self.pcapLimit = pcapLimit
         self.coreDirectory = coreDirectory
         self.gdb = gdb
+        self.gracePeriodSeconds = gracePeriod
+    }
+
+    public static let defaultGracePeriod: UInt32 = 10
+    public static let maximumGracePeriod: UInt32 = 3600
+
+    /// "10" → 10; whole seconds (the deadline is alarm(2)), at most an hour.
+    public static func parseGracePeriod(_ text: String) throws(TenderError) -> UInt32 {
+        guard let seconds = UInt32(text), seconds <= maximumGracePeriod else {
+            throw .usage("grace period '\(text)' is not a whole number of seconds from 0 to \(maximumGracePeriod)")
+        }
+        return seconds
     }
 
     /// "64M", "1G", "4194304" → bytes; must lie in the ABI's range and be 2 MiB aligned.
+    /// `--disk-size`: a positive number of whole 512-byte blocks.
+    public static func parseDiskSize(_ text: String) throws(TenderError) -> UInt64 {
+        guard let bytes = parseByteCount(text), bytes > 0, bytes % 512 == 0 else {
+            throw .usage("--disk-size '\(text)' is not a positive multiple of 512 bytes (examples: 64M, 1G)")
+        }
+        return bytes
+    }
+
     public static func parseMemorySize(_ text: String) throws(TenderError) -> UInt64 {
         guard let bytes = parseByteCount(text) else {
             throw .usage("memory size '\(text)' is not a number of bytes (examples: 64M, 1G)")

@@ -80,6 +80,14 @@ final class HVTDebugTarget: GDBTarget {
         try? memory.copyOut(at: GuestAddress(raw: address), count: UInt64(count))
     }
 
+    /// Write watchpoints only: KVM-PVM loads no debug registers for a CPL3 guest
+    /// (KVM_SET_DEBUGREGS and KVM_SET_GUEST_DEBUG with USE_HW_BP both succeed, and nothing ever
+    /// fires), so HVTDebuggee watches by stepping the guest and comparing the bytes, which sees
+    /// writes but not reads: access watchpoints are refused.
+    func setDebugRegisters(_ registers: X86DebugRegisters) -> Bool {
+        registers.watchpoints.allSatisfy { $0.kind == .write }
+    }
+
     func writeMemory(at address: UInt64, bytes: [UInt8]) -> Bool {
         guard let destination = try? memory.writableBytes(at: GuestAddress(raw: address), count: UInt64(bytes.count)) else { return false }
         destination.copyBytes(from: bytes)
@@ -107,8 +115,27 @@ final class HVTDebuggee: GDBDebuggee {
     func writeRegisters(_ registers: GDBRegisterFile) -> Bool { target.writeRegisters(registers) }
     func readMemory(at address: UInt64, count: Int) -> [UInt8]? { target.readMemory(at: address, count: count) }
     func writeMemory(at address: UInt64, bytes: [UInt8]) -> Bool { target.writeMemory(at: address, bytes: bytes) }
+    func setDebugRegisters(_ registers: X86DebugRegisters) -> Bool { target.setDebugRegisters(registers) }
 
     func resume(step: Bool, session: GDBSession, interrupted: () -> Bool) -> GDBResumeResult {
+        let watchpoints = session.watchpoints.watchpoints
+        guard !step, !watchpoints.isEmpty else { return run(step: step, session: session, interrupted: interrupted) }
+        // Write watchpoints without debug registers (see HVTDebugTarget.setDebugRegisters): one
+        // instruction at a time here in the tender, until a watched value changes or the guest
+        // stops for anything else. Each step is a trip through the guest's #DB stub.
+        var before = watchpoints.map { readMemory(at: $0.address, count: Int($0.length)) }
+        while true {
+            let result = run(step: true, session: session, interrupted: interrupted)
+            guard case .stopped(.trap) = result else { return result }
+            let now = watchpoints.map { readMemory(at: $0.address, count: Int($0.length)) }
+            if let changed = watchpoints.indices.first(where: { before[$0] != now[$0] }) {
+                return .stopped(.watchpoint(watchpoints[changed]))
+            }
+            before = now
+        }
+    }
+
+    private func run(step: Bool, session: GDBSession, interrupted: () -> Bool) -> GDBResumeResult {
         if let crash = pendingCrash { return .ended(.crash(crash)) }
         guard setTrapFlag(step) else { return .ended(.crash(GuestCrash(cause: .machine("cannot set the vCPU's trap flag")))) }
         var interruptPending = false

@@ -70,6 +70,9 @@ final class VirtualMachine {
         let data = Self.guestDataSegment
         sregs.cs = Self.guestCodeSegment
         sregs.ss = data; sregs.ds = data; sregs.es = data; sregs.fs = data; sregs.gs = data
+        // C code built with -fstack-protector (Debian's BearSSL) reads its canary at %fs:0x28.
+        sregs.fs.base = bootInfo + UInt64(MemoryLayout<swiftlet_boot_info>.offset(of: \.stack_guard)!)
+            - UInt64(SWIFTLET_STACK_GUARD_FS_OFFSET)
         sregs.tr = kvm_segment(base: base + X86SystemArea.tss, limit: X86SystemArea.tssLimit,
                                selector: X86SystemArea.taskRegister, type: 0xB,
                                present: 1, dpl: 0, db: 0, s: 0, l: 0, g: 0, avl: 0, unusable: 0, padding: 0)

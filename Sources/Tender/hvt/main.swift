@@ -34,7 +34,8 @@ TenderExit.run(name: "swiftlet-hvt", { () throws(TenderError) -> HypercallHandle
     }
     let runRequests = [ctender_kvm_run_request(), ctender_kvm_get_regs_request(), ctender_kvm_get_sregs_request()]
     try launch.confine(with: SeccompPolicy.hvt(
-        vcpuFD: machine.vcpu, consoleFDs: [1, 2], deviceFDs: launch.deviceFDs, recordingFDs: launch.recordingFDs,
+        vcpuFD: machine.vcpu, consoleFDs: [1, 2], deviceFDs: launch.deviceFDs, recordingFDs: launch.recordingFDs, disks: launch.diskFDs,
+        shutdown: launch.shutdown.policy,
         kvmRunRequests: runRequests,
         debugger: debuggerFD.map {
             .init(connectionFD: $0, vcpuStateRequests: [ctender_kvm_set_regs_request(), ctender_kvm_set_sregs_request(), ctender_kvm_get_fpu_request()])
@@ -42,7 +43,7 @@ TenderExit.run(name: "swiftlet-hvt", { () throws(TenderError) -> HypercallHandle
         keeping: [machine.kvm, machine.vm, machine.vcpu] + (debuggerFD.map { [$0] } ?? []))
     let guestMemory = machine.memory.restricted(to: launch.guestAccess)
     memory = guestMemory
-    let hypercalls = HypercallHandler(memory: guestMemory, networks: launch.networks)
+    let hypercalls = HypercallHandler(memory: guestMemory, networks: launch.networks, blocks: launch.disks, shutdown: launch.shutdown)
     guard let debuggerFD else { return machine.runGuest(hypercalls: hypercalls) }
     let debuggee = HVTDebuggee(target: HVTDebugTarget(machine: machine, memory: machine.memory), hypercalls: hypercalls)
     return GDBServer(fd: debuggerFD).serve(debuggee)

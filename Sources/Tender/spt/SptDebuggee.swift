@@ -9,7 +9,7 @@ import Glibc
 import SwiftletABI
 import TenderCore
 
-final class SptDebuggee: GDBDebuggee {
+final class SptDebuggee: GDBReattachableDebuggee {
     let child: pid_t
     /// The child's guest memory as an address range: used only to check ranges (the checked
     /// door), never dereferenced here; the bytes move through /proc/PID/mem.
@@ -19,7 +19,7 @@ final class SptDebuggee: GDBDebuggee {
     private var pendingSignal: Int32 = 0
 
     // <sys/ptrace.h> requests (an enum that imports awkwardly).
-    static let traceMe = 0, cont = 7, singleStep = 9, getRegisters = 12, setRegisters = 13
+    static let traceMe = 0, peekUser = 3, pokeUser = 6, cont = 7, singleStep = 9, getRegisters = 12, setRegisters = 13
     static let getFPRegisters = 14, setOptions = 0x4200, detach = 17
     static let exitKill: UInt64 = 0x10_0000   // PTRACE_O_EXITKILL: the guest dies with its agent
 
@@ -80,24 +80,50 @@ final class SptDebuggee: GDBDebuggee {
         guard ctender_ptrace(step ? Self.singleStep : Self.cont, child, 0, UInt64(delivered)) == 0 else {
             return .ended(.crash(GuestCrash(cause: .machine("--gdb: cannot resume the guest process: \(SystemError.describe(errno))"))))
         }
-        var state = step ? wait() : nil
+        return waitForStop(step: step, delivered: delivered, session: session, interrupted: interrupted)
+    }
+
+    /// The child was resumed: waits until it stops (sending it SIGINT when `interrupted()`
+    /// says the client pressed Ctrl-C) or ends.
+    private func waitForStop(step: Bool, delivered: Int32, session: GDBSession, interrupted: () -> Bool) -> GDBResumeResult {
         var interruptSent = false
-        while state == nil {
-            state = wait(blocking: false)
-            if state == nil && !interruptSent && interrupted() {
-                Glibc.kill(child, SIGINT)
-                interruptSent = true
+        while true {
+            var state = step ? wait() : nil
+            while state == nil {
+                state = wait(blocking: false)
+                if state == nil && !interruptSent && interrupted() {
+                    Glibc.kill(child, SIGINT)
+                    interruptSent = true
+                }
+                if state == nil { usleep(2000) }
             }
-            if state == nil { usleep(2000) }
+            // Ctrl-C landed in tender code (a hypercall, the vDSO's clock), where the client
+            // has no symbols. Stepping out one instruction at a time can livelock in the vDSO's
+            // seqlock on a busy machine (each step outlasts a clock tick, so the read retries
+            // forever), so the guest runs on to where the hypercall returns to it, and stops
+            // there at the agent's request (ctender_spt_stop_point).
+            if interruptSent, case .stopped(SIGINT)? = state, let rip = readRegisters()?["rip"],
+               !guestRange.contains(GuestAddress(raw: rip), count: 1), requestStopAtHypercallReturn(true),
+               ctender_ptrace(Self.cont, child, 0, 0) == 0 {
+                continue
+            }
+            return stopped(state!, step: step, delivered: delivered, interruptSent: interruptSent, session: session)
         }
-        switch state! {
+    }
+
+    private func stopped(_ state: ChildState, step: Bool, delivered: Int32, interruptSent: Bool, session: GDBSession) -> GDBResumeResult {
+        switch state {
         case .exited(let status):
             return .ended(delivered != 0 && status == SWIFTLET_EXIT_CRASH
                 ? .crash(GuestCrash(cause: .signal(number: delivered, code: 0, faultAddress: 0))) : .halt(status: status))
         case .killed(let signal):
             return .ended(.crash(GuestCrash(cause: .signal(number: signal, code: 0, faultAddress: 0))))
         case .stopped(SIGTRAP):
+            if let watchpoint = takeWatchpointHit(session.watchpoints) { return .stopped(.watchpoint(watchpoint)) }
             guard !step, let registers = readRegisters() else { return .stopped(.trap) }
+            if interruptSent && requestStopAtHypercallReturn(false) && !guestRange.contains(GuestAddress(raw: registers["rip"]), count: 1) {
+                return stepIntoGuestCode()   // the stop point's int3: a few instructions from the guest
+            }
             let address = registers["rip"] &- 1
             guard session.isBreakpoint(at: address) else { return .stopped(.trap) }
             if session.clientReportsSoftwareBreakpoints {
@@ -114,8 +140,20 @@ final class SptDebuggee: GDBDebuggee {
         }
     }
 
-    /// Ctrl-C often lands in tender code (a hypercall, the vDSO's clock), where the client has
-    /// no symbols: step on until rip is back in the guest's memory, within a bound.
+    /// Sets (or clears) the child's request to stop where its hypercall returns to the guest:
+    /// the same address in the child as here, since the child is a fork of this process.
+    /// Clearing returns whether the child took the request (it clears the byte before its int3).
+    @discardableResult
+    private func requestStopAtHypercallReturn(_ on: Bool) -> Bool {
+        let address = off_t(Int64(bitPattern: ctender_spt_stop_request_address()))
+        var was: UInt8 = 0
+        guard pread(memoryFile, &was, 1, address) == 1 else { return false }
+        var value: UInt8 = on ? 1 : 0
+        return pwrite(memoryFile, &value, 1, address) == 1 && (on || was == 0)
+    }
+
+    /// From the stop point back into the guest's code: the few instructions of the hypercall's
+    /// return, stepped, within a bound.
     private func stepIntoGuestCode() -> GDBResumeResult {
         for _ in 0..<100_000 {
             guard let rip = readRegisters()?["rip"], !guestRange.contains(GuestAddress(raw: rip), count: 1) else { break }
@@ -128,6 +166,27 @@ final class SptDebuggee: GDBDebuggee {
             }
         }
         return .stopped(.interrupted)
+    }
+
+    /// After a detach, with a listener: the guest runs as if undebugged (its own signals go to
+    /// its handlers) while the agent keeps tracing it, so the next client can stop it.
+    func runFree(until connected: () -> Bool) -> GDBResumeResult {
+        var signal = pendingSignal
+        pendingSignal = 0
+        while true {
+            guard ctender_ptrace(Self.cont, child, 0, UInt64(signal)) == 0 else { return .ended(runFree()) }
+            signal = 0
+            while signal == 0 {
+                switch wait(blocking: false) {
+                case .exited(let status)?: return .ended(.halt(status: status))
+                case .killed(let number)?: return .ended(.crash(GuestCrash(cause: .signal(number: number, code: 0, faultAddress: 0))))
+                case .stopped(let number)?: signal = number   // delivered as if nobody traced it
+                case nil:
+                    if connected() { return waitForStop(step: false, delivered: 0, session: GDBSession(), interrupted: { true }) }
+                    usleep(2000)
+                }
+            }
+        }
     }
 
     func runFree() -> HypercallHandler.Outcome {
@@ -143,6 +202,29 @@ final class SptDebuggee: GDBDebuggee {
         while waitpid(child, &status, 0) < 0 && errno == EINTR {}
         TenderExit.writeStandardError("swiftlet-spt: guest killed by the debugger\n")
         return .halt(status: SWIFTLET_EXIT_CRASH)
+    }
+
+    // MARK: - Debug registers (hardware watchpoints), through the kernel's ptrace view of them
+
+    func setDebugRegisters(_ registers: X86DebugRegisters) -> Bool {
+        // DR7 off while the addresses change: the kernel checks each address against DR7's shape.
+        guard pokeDebugRegister(7, 0) else { return false }
+        for (index, address) in registers.addresses.enumerated() where !pokeDebugRegister(index, address) { return false }
+        return registers.isEmpty || pokeDebugRegister(7, registers.control)
+    }
+
+    /// After a SIGTRAP: the watchpoint that fired, if one did; DR6 is cleared for the next.
+    private func takeWatchpointHit(_ watchpoints: X86DebugRegisters) -> GDBWatchpoint? {
+        guard !watchpoints.isEmpty else { return nil }
+        errno = 0
+        let status = UInt64(bitPattern: Int64(ctender_ptrace(Self.peekUser, child, UInt64(ctender_user_debug_register_offset(6)), 0)))
+        guard errno == 0, status & X86DebugRegisters.statusHitBits != 0 else { return nil }
+        _ = pokeDebugRegister(6, 0)
+        return watchpoints.hit(status: status)
+    }
+
+    private func pokeDebugRegister(_ index: Int, _ value: UInt64) -> Bool {
+        ctender_ptrace(Self.pokeUser, child, UInt64(ctender_user_debug_register_offset(Int32(index))), value) == 0
     }
 
     // MARK: - GDBTarget

@@ -66,4 +66,5 @@ enum SptGuest {
 func sptHypercall(_ number: UInt32, _ argument: UInt64) {
     let outcome = SptGuest.handler.handle(number: number, argument: GuestAddress(raw: argument))
     if outcome != .resume { SptGuest.finish(outcome) }
+    ctender_spt_stop_point()   // under --gdb, after Ctrl-C: stop on the way back to the guest
 }

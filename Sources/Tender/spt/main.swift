@@ -10,15 +10,16 @@ TenderExit.run(name: "swiftlet-spt", { () throws(TenderError) -> HypercallHandle
     let launch = try GuestLaunch(arguments: Array(CommandLine.arguments.dropFirst()), target: SWIFTLET_TARGET_SPT)
     // --gdb: this process becomes the debugger's agent; a traced child runs the guest below.
     if let address = launch.options.gdb {
-        let connection = try GDBConnection.acceptOne(on: address) {
-            TenderExit.writeStandardError("swiftlet-spt: guest stopped before its first instruction; waiting for gdb on \(address) (gdb \(launch.options.imagePath) -ex 'target remote \(address)')\n")
-        }
+        // The listener stays open: after a detach the next client attaches (GDBServer).
+        let listener = try GDBConnection.listen(on: address)
+        TenderExit.writeStandardError("swiftlet-spt: guest stopped before its first instruction; waiting for gdb on \(address) (gdb \(launch.options.imagePath) -ex 'target remote \(address)')\n")
+        let connection = try GDBConnection.accept(on: listener)
         if let debuggee = try SptDebuggee.fork(memorySize: launch.options.memorySize) {
-            let flags = fcntl(connection, F_GETFL)
-            _ = fcntl(connection, F_SETFL, flags | O_NONBLOCK)
-            return GDBServer(fd: connection).serve(debuggee)
+            for fd in [connection, listener] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+            return GDBServer(fd: connection, listener: listener).serve(debuggee)
         }
         close(connection)
+        close(listener)
     }
     let space = try ProcessGuestSpace(memorySize: launch.options.memorySize)
     var boot = BootInfoWriter(target: SWIFTLET_TARGET_SPT)
@@ -26,8 +27,9 @@ TenderExit.run(name: "swiftlet-spt", { () throws(TenderError) -> HypercallHandle
     try launch.load(into: space.memory, boot: boot)
     try space.protect(segments: launch.image.elf.segments)
 
-    SptGuest.prepare(hypercalls: HypercallHandler(memory: space.memory.restricted(to: launch.guestAccess), networks: launch.networks), launch: launch)
-    try launch.confine(with: SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: launch.deviceFDs, recordingFDs: launch.recordingFDs))
+    SptGuest.prepare(hypercalls: HypercallHandler(memory: space.memory.restricted(to: launch.guestAccess), networks: launch.networks, blocks: launch.disks, shutdown: launch.shutdown), launch: launch)
+    try launch.confine(with: SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: launch.deviceFDs, recordingFDs: launch.recordingFDs, disks: launch.diskFDs,
+                                                      shutdown: launch.shutdown.policy))
     SptGuest.enter(entry: launch.image.elf.entry, bootInfo: launch.layout.bootInfo.raw, stackTop: launch.layout.stackTop.raw,
                    stopped: launch.options.gdb != nil)
 }, report: { crash in crash.summary + "\n" })

@@ -81,7 +81,11 @@ final class SimulatedVirtioNet {
         onNotify?(queue)
     }
 
+    /// The device configuration, when it is not a network device's (a block device's capacity).
+    var configuration: [UInt8]?
+
     func configByte(_ offset: Int) -> UInt8 {
+        if let configuration { return offset < configuration.count ? configuration[offset] : 0 }
         switch offset {
         case 0..<6: return mac[offset]
         case 6: return linkUp ? 1 : 0
@@ -121,6 +125,23 @@ final class SimulatedVirtioNet {
         let descriptor = descriptors + 16 * Int(id)
         return (id, descriptor.load(as: UInt64.self), descriptor.load(fromByteOffset: 8, as: UInt32.self),
                 descriptor.load(fromByteOffset: 12, as: UInt16.self))
+    }
+
+    /// The next request the driver made available as a whole descriptor chain: its head and
+    /// each buffer in chain order (at most the queue's size of them: a loop is a violation).
+    func takeAvailableChain(_ queue: Int) -> (head: UInt16, buffers: [(address: UInt64, length: UInt32, flags: UInt16)])? {
+        guard let first = takeAvailable(queue), let (_, _, descriptors) = ring(queue) else { return nil }
+        var buffers = [(first.address, first.length, first.flags)]
+        var flags = first.flags, id = first.id
+        while flags & SplitVirtqueue.descriptorNext != 0 {
+            guard buffers.count < Int(queues[queue].size) else { violations.append("a descriptor chain loops"); return nil }
+            id = (descriptors + 16 * Int(id)).load(fromByteOffset: 14, as: UInt16.self)
+            guard id < queues[queue].size else { violations.append("a chain names descriptor \(id)"); return nil }
+            let descriptor = descriptors + 16 * Int(id)
+            flags = descriptor.load(fromByteOffset: 12, as: UInt16.self)
+            buffers.append((descriptor.load(as: UInt64.self), descriptor.load(fromByteOffset: 8, as: UInt32.self), flags))
+        }
+        return (first.id, buffers)
     }
 
     /// Puts a used entry in `queue` as is (tests use it to misbehave) and raises the

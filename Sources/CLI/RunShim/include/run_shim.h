@@ -4,6 +4,7 @@
 #ifndef SWIFTLET_RUN_SHIM_H
 #define SWIFTLET_RUN_SHIM_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,5 +25,6 @@ int run_shim_errno(void);
 void run_shim_set_errno(int value);
 int run_shim_open(const char *path, int flags, int mode);
 int run_shim_set_cloexec(int fd, int on);
+long long run_shim_newest_modification(const char *path);
 
 #endif

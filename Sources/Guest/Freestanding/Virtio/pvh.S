@@ -184,7 +184,7 @@ pvh_out8:                               /* (port, byte) */
     outb %al, %dx
     jmp pvh_return
 
-pvh_wrmsr:                              /* (msr, value): kvmclock's registration */
+pvh_wrmsr:                              /* (msr, value): kvmclock's registration, the FS base */
     mov %edi, %ecx
     mov %rsi, %rax
     mov %rsi, %rdx

@@ -90,6 +90,7 @@ public final class GuestNIC: FrameDevice {
                                    frames: UInt64(UInt(bitPattern: transmitTable)), completed: 0, result: 0),
             read: readRequest, timeout: Platform.timeout(until: deadline), ready_set: 0)
         Hypercall.call(SWIFTLET_HC_NET_EXCHANGE, &request)
+        Shutdown.note(readySet: request.ready_set)
         framesSent += queued
         queued = 0
         prefetched = min(Int(request.read.completed), Self.batch)

@@ -80,9 +80,10 @@ extension NetworkStack {
     /// Runs forever (or until `body` returns false): each turn processes input and timers,
     /// calls `body(now)`, sends what it queued, then sleeps in the tender until there is
     /// input or a timer is due (the stack's, or the application's `wakeAt()`) — an idle
-    /// guest uses no CPU.
+    /// guest uses no CPU. `Shutdown.onRequest` handlers run here, before `body`.
     public func run(wakeAt: () -> UInt64? = { nil }, _ body: (UInt64) -> Bool) {
         while true {
+            Shutdown.runHandlersIfRequested()
             let now = SystemClock.uptimeNanoseconds
             poll(now: now, flush: false)
             guard body(now) else { break }

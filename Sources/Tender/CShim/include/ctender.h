@@ -58,8 +58,9 @@ int ctender_close_all_except(const int *keep, int count);
 /* From now on malloc takes every block from the brk heap (no mmap, so no munmap on free)
  * and never gives memory back (no trim). Returns 0, or -1. */
 int ctender_heap_from_brk_only(void);
-/* ctender_heap_from_brk_only, then grows the heap by `bytes` once (one malloc/free): later
- * allocations are served from it without a system call. Returns 0, or -1. */
+/* ctender_heap_from_brk_only, gives back the pages of freed blocks (malloc_trim), then grows
+ * the heap by `bytes` once (one malloc/free): later allocations are served from it without a
+ * system call. Returns 0, or -1. */
 int ctender_reserve_heap(unsigned long bytes);
 /* Bytes the heap (brk area) currently spans, and how many of them are in use. */
 void ctender_heap_usage(unsigned long *arena, unsigned long *in_use);
@@ -73,6 +74,13 @@ _Noreturn void ctender_spt_enter(uint64_t entry, uint64_t boot_info, uint64_t st
 _Noreturn void ctender_spt_enter_stopped(uint64_t entry, uint64_t boot_info, uint64_t stack_top);
 /* ptrace(2), which is variadic in glibc and so does not import. */
 long ctender_ptrace(long request, int pid, uint64_t address, uint64_t data);
+/* spt under --gdb: where a hypercall returns to the guest, traps (int3) to the tracing agent
+ * if it asked for that by setting the byte at ctender_spt_stop_request_address() in this
+ * process; clears the request. Without a debugger nothing sets it. */
+void ctender_spt_stop_point(void);
+uint64_t ctender_spt_stop_request_address(void);
+/* offsetof(struct user, u_debugreg[index]): where PTRACE_PEEKUSER/POKEUSER reach debug register `index`. */
+long ctender_user_debug_register_offset(int index);
 
 /* Machine context of a signal, for crash reports (ucontext_t is awkward from Swift). */
 struct ctender_fault_context {
@@ -84,4 +92,5 @@ struct ctender_fault_context {
 void ctender_fault_context_from(void *ucontext, const void *siginfo, int signal, struct ctender_fault_context *out);
 
 #include "ctender_seccomp.h"
+#include "ctender_shutdown.h"
 #endif

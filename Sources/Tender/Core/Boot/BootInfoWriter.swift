@@ -25,6 +25,8 @@ public struct BootInfoWriter {
     public var tscHz: UInt64 = 0
     public var hypercallEntry: UInt64 = 0
     public var networks: [NetworkDevice] = []
+    /// Listed after the networks: handle networks.count + index.
+    public var blocks: [BlockDevice] = []
 
     public init(target: UInt32) { self.target = target }
 
@@ -39,25 +41,28 @@ public struct BootInfoWriter {
         info.heap_end = layout.heapEnd.raw
         info.tsc_hz = tscHz
         info.hypercall_entry = hypercallEntry
-        guard networks.count <= Int(SWIFTLET_MAX_DEVICES) else {
+        guard networks.count + blocks.count <= Int(SWIFTLET_MAX_DEVICES) else {
             throw .usage("at most \(SWIFTLET_MAX_DEVICES) devices are supported")
         }
+        var devices: [swiftlet_device] = networks.map { network in
+            var device = Self.device(kind: SWIFTLET_DEVICE_NET, name: network.name)
+            device.mac = network.mac
+            device.mtu = network.mtu
+            return device
+        }
+        devices += blocks.map { disk in
+            var device = Self.device(kind: SWIFTLET_DEVICE_BLOCK, name: disk.name)
+            device.block_size = UInt32(BlockDevice.blockSize)
+            device.capacity = disk.capacity
+            return device
+        }
         withUnsafeMutableBytes(of: &info.devices) { table in
-            for (handle, network) in networks.enumerated() {
-                var device = swiftlet_device()
-                device.kind = UInt32(SWIFTLET_DEVICE_NET.rawValue)
+            for (handle, var device) in devices.enumerated() {
                 device.handle = UInt32(handle)
-                withUnsafeMutableBytes(of: &device.name) { name in
-                    for (index, byte) in network.name.utf8.prefix(Int(SWIFTLET_DEVICE_NAME_MAX) - 1).enumerated() {
-                        name[index] = byte
-                    }
-                }
-                device.mac = network.mac
-                device.mtu = network.mtu
                 table.storeBytes(of: device, toByteOffset: handle * MemoryLayout<swiftlet_device>.stride, as: swiftlet_device.self)
             }
         }
-        info.device_count = UInt32(networks.count)
+        info.device_count = UInt32(devices.count)
 
         let block: [UInt8] = arguments.flatMap { Array($0.utf8) + [0] }
         let blockAddress = layout.bootInfo.raw + (UInt64(MemoryLayout<swiftlet_boot_info>.size + 63) & ~63)
@@ -72,11 +77,25 @@ public struct BootInfoWriter {
         guard withUnsafeMutableBytes(of: &info.random_seed, { ctender_getrandom($0.baseAddress, UInt($0.count)) }) == 32 else {
             throw .system("cannot read random seed for the guest", errno: errno)
         }
+        guard withUnsafeMutableBytes(of: &info.stack_guard, { ctender_getrandom($0.baseAddress, UInt($0.count)) }) == 8 else {
+            throw .system("cannot read the stack guard for the guest", errno: errno)
+        }
         do {
             try memory.store(info, at: layout.bootInfo)
             try memory.writableBytes(at: GuestAddress(raw: blockAddress), count: UInt64(block.count)).copyBytes(from: block)
         } catch {
             throw .guest("guest memory too small for boot info: \(error)")
         }
+    }
+
+    private static func device(kind: swiftlet_device_kind, name: String) -> swiftlet_device {
+        var device = swiftlet_device()
+        device.kind = UInt32(kind.rawValue)
+        withUnsafeMutableBytes(of: &device.name) { bytes in
+            for (index, byte) in name.utf8.prefix(Int(SWIFTLET_DEVICE_NAME_MAX) - 1).enumerated() {
+                bytes[index] = byte
+            }
+        }
+        return device
     }
 }

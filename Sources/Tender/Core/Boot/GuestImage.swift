@@ -1,4 +1,5 @@
-// Reads an image file and decides whether this tender may run it.
+// Reads an image file and decides whether this tender may run it: only its headers, notes and
+// symbol table, then its segments straight into guest memory.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,14 +9,16 @@ public struct GuestImage {
     public let path: String
     public let elf: ELFImage
     public let symbols: SymbolTable?
+    /// The open image file: read on demand, never whole (images carry DWARF the tender never uses).
+    let file: ELFFile
 
     public static let maximumFileSize = 256 << 20
 
     public init(path: String, memorySize: UInt64, target: UInt32) throws(TenderError) {
         self.path = path
-        let bytes = try Self.readFile(path)
+        let file = try Self.open(path)
         do {
-            elf = try ELFImage(bytes: bytes, memorySize: memorySize)
+            elf = try ELFImage(source: file, memorySize: memorySize)
         } catch {
             throw .image("\(path) is not a loadable Swiftlet image: \(error)")
         }
@@ -25,25 +28,29 @@ public struct GuestImage {
             throw .image("\(path): \(error)")
         }
         symbols = SymbolTable(image: elf)
+        // What the tender keeps: segments, entry, symbols. The file stays open to load from.
+        file.dropMirror()
+        self.file = file
     }
 
-    static func readFile(_ path: String) throws(TenderError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// Reads the segments straight from the file into `memory`, then closes the file.
+    public func load(into memory: GuestMemory) throws(ELFError) {
+        defer { file.close() }
+        try elf.load(into: memory)
+    }
+
+    static func open(_ path: String) throws(TenderError) -> ELFFile {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .system("cannot open image \(path)", errno: errno) }
-        defer { close(fd) }
         var status = stat()
-        guard fstat(fd, &status) == 0 else { throw .system("cannot stat image \(path)", errno: errno) }
-        guard status.st_mode & S_IFMT == S_IFREG else { throw .image("\(path) is not a regular file") }
-        let size = Int(status.st_size)
-        guard size <= maximumFileSize else { throw .image("\(path) is \(size) bytes; images over \(maximumFileSize) bytes are refused") }
-        var bytes = [UInt8](repeating: 0, count: size)
-        var done = 0
-        while done < size {
-            let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, size - done) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { throw .system("cannot read image \(path)", errno: count < 0 ? errno : EIO) }
-            done += count
+        guard fstat(fd, &status) == 0 else {
+            let error = errno
+            close(fd)
+            throw .system("cannot stat image \(path)", errno: error)
         }
-        return bytes
+        guard status.st_mode & S_IFMT == S_IFREG else { close(fd); throw .image("\(path) is not a regular file") }
+        let size = Int(status.st_size)
+        guard size <= maximumFileSize else { close(fd); throw .image("\(path) is \(size) bytes; images over \(maximumFileSize) bytes are refused") }
+        return ELFFile(fd: fd, size: UInt64(size))
     }
 }

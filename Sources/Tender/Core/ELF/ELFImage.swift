@@ -35,6 +35,7 @@ public enum ELFError: Error, Equatable, CustomStringConvertible {
     case abiVersionMismatch(found: UInt32, expected: UInt32)
     case targetNotSupported(targets: UInt32, target: UInt32)
     case loadFailed(segment: Int, GuestMemoryError)
+    case segmentUnreadable(segment: Int, offset: UInt64, size: UInt64)
 
     public var description: String {
         switch self {
@@ -101,6 +102,8 @@ public enum ELFError: Error, Equatable, CustomStringConvertible {
             return "image was built for target \(TargetNames.describe(targets)), not \(TargetNames.describe(target)); rebuild it with `swiftlet build --target \(TargetNames.describe(target))`"
         case let .loadFailed(segment, error):
             return "could not load segment \(segment): \(error)"
+        case let .segmentUnreadable(segment, offset, size):
+            return "could not read segment \(segment) from the file (offset \(hex(offset)), size \(hex(size))): the file changed or cannot be read"
         }
     }
 }
@@ -150,8 +153,10 @@ public struct ELFImage: Sendable {
         public var isExecutable: Bool { flags & ELF.shfExecInstr != 0 }
     }
 
-    /// The whole file.
-    public let bytes: [UInt8]
+    /// The file's bytes: all in memory, or read from the open file on demand (`ImageFile`).
+    public let source: any ELFBytes
+    /// The size of the file.
+    public var fileSize: UInt64 { source.count }
     /// e_entry, inside an executable segment.
     public let entry: UInt64
     /// PT_LOAD segments with memsz > 0, in program header order.
@@ -177,20 +182,27 @@ public struct ELFImage: Sendable {
     /// Parses and validates `bytes`. `memorySize` (bytes of guest memory from GUEST_BASE)
     /// bounds where segments may lie; see also `validate(memorySize:)`.
     public init(bytes: [UInt8], memorySize: UInt64 = SWIFTLET_MEM_MAX) throws(ELFError) {
-        let r = ELFReader(bytes: bytes)
+        try self.init(source: ELFMemoryBytes(bytes), memorySize: memorySize)
+    }
+
+    /// Parses and validates the file `source` reads. Only the headers, note areas, section
+    /// headers and their names are read here; segments are read when loaded.
+    public init(source: any ELFBytes, memorySize: UInt64 = SWIFTLET_MEM_MAX) throws(ELFError) {
+        let r = ELFReader(source)
         let fileSize = r.count
 
         // ---- File header
-        guard bytes.count >= ELF.headerSize, let header = ELFHeader(r) else {
+        guard fileSize >= UInt64(ELF.headerSize), let ident = r.slice(offset: 0, length: UInt64(ELF.identSize)),
+              let header = ELFHeader(r) else {
             throw .truncatedHeader(fileSize: fileSize)
         }
-        guard Array(bytes[0 ..< 4]) == ELF.magic else { throw .badMagic(found: Array(bytes[0 ..< 4])) }
-        guard bytes[ELF.classOffset] == ELF.class64 else { throw .notELF64(elfClass: bytes[ELF.classOffset]) }
-        guard bytes[ELF.dataOffset] == ELF.dataLittleEndian else {
-            throw .notLittleEndian(encoding: bytes[ELF.dataOffset])
+        guard Array(ident.prefix(4)) == ELF.magic else { throw .badMagic(found: Array(ident.prefix(4))) }
+        guard ident[ELF.classOffset] == ELF.class64 else { throw .notELF64(elfClass: ident[ELF.classOffset]) }
+        guard ident[ELF.dataOffset] == ELF.dataLittleEndian else {
+            throw .notLittleEndian(encoding: ident[ELF.dataOffset])
         }
-        guard bytes[ELF.identVersionOffset] == ELF.versionCurrent else {
-            throw .badVersion(UInt32(bytes[ELF.identVersionOffset]))
+        guard ident[ELF.identVersionOffset] == ELF.versionCurrent else {
+            throw .badVersion(UInt32(ident[ELF.identVersionOffset]))
         }
         guard header.version == 1 else { throw .badVersion(header.version) }
         guard header.machine == ELF.machineX86_64 else { throw .wrongMachine(header.machine) }
@@ -298,7 +310,7 @@ public struct ELFImage: Sendable {
             }
         }
 
-        self.bytes = bytes
+        self.source = source
         self.entry = header.entry
         self.segments = segments
         self.imageEnd = segments.map(\.end).max() ?? ELFImage.imageBase
@@ -326,31 +338,38 @@ public struct ELFImage: Sendable {
         guard note.targets & target == target else { throw .targetNotSupported(targets: note.targets, target: target) }
     }
 
-    /// Copies every segment's file bytes to its vaddr and zero-fills the rest (memsz - filesz),
-    /// through GuestMemory's checked accessors.
+    /// Copies every segment's file bytes straight from the source to its vaddr and zero-fills
+    /// the rest (memsz - filesz), through GuestMemory's checked accessors.
     public func load(into memory: GuestMemory) throws(ELFError) {
         for segment in segments {
-            let result: Result<Void, GuestMemoryError> = bytes.withUnsafeBytes { raw in
-                // offset/filesz were checked against the file in init.
-                let start = Int(segment.offset), count = Int(segment.filesz)
-                let source = UnsafeRawBufferPointer(rebasing: raw[start ..< start + count])
-                do throws(GuestMemoryError) {
-                    try memory.copyIn(source, at: GuestAddress(raw: segment.vaddr))
-                    try memory.fill(at: GuestAddress(raw: segment.vaddr + segment.filesz),
-                                    count: segment.memsz - segment.filesz)
-                    return .success(())
-                } catch {
-                    return .failure(error)
-                }
+            let destination: UnsafeMutableRawBufferPointer
+            do throws(GuestMemoryError) {
+                destination = try memory.writableBytes(at: GuestAddress(raw: segment.vaddr), count: segment.filesz)
+                try memory.fill(at: GuestAddress(raw: segment.vaddr + segment.filesz),
+                                count: segment.memsz - segment.filesz)
+            } catch {
+                throw .loadFailed(segment: segment.index, error)
             }
-            if case let .failure(error) = result { throw .loadFailed(segment: segment.index, error) }
+            // offset/filesz were checked against the file's size in init; a file source can
+            // still fail to read them (the file shrank since).
+            guard source.copy(offset: segment.offset, into: destination) else {
+                throw .segmentUnreadable(segment: segment.index, offset: segment.offset, size: segment.filesz)
+            }
         }
     }
 
-    /// The file bytes of `section`, or nil for SHT_NOBITS or a section outside the file.
+    /// A reader over the file, for the tables built from it (symbols, assets, sizes).
+    var reader: ELFReader { ELFReader(source) }
+
+    /// A copy of the file bytes of `section`, or nil for SHT_NOBITS or a section outside the file.
     public func contents(of section: Section) -> ArraySlice<UInt8>? {
         guard section.type != ELF.shtNobits else { return nil }
-        return ELFReader(bytes: bytes).slice(offset: section.offset, length: section.size)
+        return reader.slice(offset: section.offset, length: section.size)
+    }
+
+    /// Whether `section` has file bytes, all inside the file (without reading them).
+    func hasContents(_ section: Section) -> Bool {
+        section.type != ELF.shtNobits && reader.contains(offset: section.offset, length: section.size)
     }
 
     /// The first section called `name`.
@@ -421,7 +440,9 @@ public struct ELFImage: Sendable {
             guard descStart <= size, descEnd <= size else {
                 throw NoteError(offset: at, reason: "descriptor size \(hex(descsz)) runs past the end of the note area (size \(hex(size)))")
             }
-            let noteName = r.bytes[Int(offset + nameStart) ..< Int(offset + nameEnd)]
+            guard let noteName = r.slice(offset: offset + nameStart, length: UInt64(namesz)) else {
+                throw NoteError(offset: at, reason: "note name could not be read")
+            }
             let nameMatches = noteName.elementsEqual(name + [0]) || noteName.elementsEqual(name)
             if nameMatches && type == SWIFTLET_NOTE_ABI {
                 guard descsz >= 8 else {

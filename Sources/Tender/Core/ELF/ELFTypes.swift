@@ -95,12 +95,46 @@ public enum ELF {
     }
 }
 
+/// Where an image's bytes come from: the whole file in memory (`swiftlet inspect`, tests), or
+/// an open file read on demand (`ImageFile`: the tenders, which never read DWARF or other
+/// sections they do not use). Offsets are file offsets; `count` is the file's size, and every
+/// range is checked against it before a source is asked for it.
+public protocol ELFBytes: AnyObject, Sendable {
+    /// The size of the file.
+    var count: UInt64 { get }
+    /// Calls `body` with the bytes [offset, offset + length), which lie inside the file; nil if
+    /// they cannot be read (a file source's read failed, or it was closed).
+    func withBytes<R>(offset: UInt64, length: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R?
+    /// Copies [offset, offset + destination.count), inside the file, into `destination`
+    /// (guest memory, when a tender loads a segment); false if they cannot be read.
+    func copy(offset: UInt64, into destination: UnsafeMutableRawBufferPointer) -> Bool
+}
+
+/// A whole file held in memory.
+public final class ELFMemoryBytes: ELFBytes {
+    public let bytes: [UInt8]
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    public var count: UInt64 { UInt64(bytes.count) }
+
+    public func withBytes<R>(offset: UInt64, length: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[Int(offset) ..< Int(offset) + length])) }
+    }
+
+    public func copy(offset: UInt64, into destination: UnsafeMutableRawBufferPointer) -> Bool {
+        withBytes(offset: offset, length: destination.count) { destination.copyMemory(from: $0) } != nil
+    }
+}
+
 /// Bounds-checked little-endian reads from a file image. Every read returns nil instead of
 /// reading out of range; offsets are UInt64 so callers can pass untrusted file fields as is.
 struct ELFReader {
-    let bytes: [UInt8]
+    let source: any ELFBytes
 
-    var count: UInt64 { UInt64(bytes.count) }
+    init(_ source: any ELFBytes) { self.source = source }
+    init(bytes: [UInt8]) { self.init(ELFMemoryBytes(bytes)) }
+
+    var count: UInt64 { source.count }
 
     /// Whether [offset, offset + length) lies inside the file (overflow-checked).
     func contains(offset: UInt64, length: UInt64) -> Bool {
@@ -114,11 +148,14 @@ struct ELFReader {
         return !overflow && contains(offset: offset, length: length)
     }
 
+    /// Calls `body` with [offset, offset + length), or returns nil if out of range or unreadable.
+    func withBytes<R>(offset: UInt64, length: UInt64, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        guard contains(offset: offset, length: length) else { return nil }
+        return source.withBytes(offset: offset, length: Int(length), body) // length <= count <= Int.max
+    }
+
     private func load<T: FixedWidthInteger & BitwiseCopyable>(_: T.Type, _ offset: UInt64) -> T? {
-        guard contains(offset: offset, length: UInt64(MemoryLayout<T>.size)) else { return nil }
-        let start = Int(offset) // offset < count <= Int.max
-        let value = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: start, as: T.self) }
-        return T(littleEndian: value)
+        withBytes(offset: offset, length: UInt64(MemoryLayout<T>.size)) { T(littleEndian: $0.loadUnaligned(as: T.self)) }
     }
 
     func u8(_ offset: UInt64) -> UInt8? { load(UInt8.self, offset) }
@@ -126,11 +163,9 @@ struct ELFReader {
     func u32(_ offset: UInt64) -> UInt32? { load(UInt32.self, offset) }
     func u64(_ offset: UInt64) -> UInt64? { load(UInt64.self, offset) }
 
-    /// The bytes [offset, offset + length), or nil if out of range.
+    /// A copy of the bytes [offset, offset + length), or nil if out of range.
     func slice(offset: UInt64, length: UInt64) -> ArraySlice<UInt8>? {
-        guard contains(offset: offset, length: length) else { return nil }
-        let start = Int(offset)
-        return bytes[start ..< start + Int(length)]
+        withBytes(offset: offset, length: length) { ArraySlice($0) }
     }
 
     /// The NUL-terminated string at `table.offset + index`, which must end (with its NUL)
@@ -139,10 +174,12 @@ struct ELFReader {
     func cString(inTableAt tableOffset: UInt64, size tableSize: UInt64, index: UInt64,
                  maximumLength: Int) -> ArraySlice<UInt8>? {
         guard index < tableSize, contains(offset: tableOffset, length: tableSize) else { return nil }
-        let start = Int(tableOffset + index)       // both inside the file, no overflow
-        let end = min(Int(tableOffset + tableSize), start + maximumLength + 1)
-        guard let nul = bytes[start ..< end].firstIndex(of: 0) else { return nil }
-        return bytes[start ..< nul]
+        let start = tableOffset + index                 // both inside the file, no overflow
+        let length = min(tableSize - index, UInt64(maximumLength) + 1)
+        return withBytes(offset: start, length: length) { bytes -> ArraySlice<UInt8>? in
+            guard let nul = bytes.firstIndex(of: 0) else { return nil }
+            return ArraySlice(bytes[..<nul])
+        } ?? nil
     }
 }
 

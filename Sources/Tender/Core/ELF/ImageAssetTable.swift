@@ -53,7 +53,7 @@ public struct ImageAssetTable: Sendable {
         }
         // Stripped: look for the magic at 8-byte aligned addresses in non-executable segments,
         // and take the first place where a whole, valid table follows.
-        let r = ELFReader(bytes: image.bytes)
+        let r = image.reader
         for segment in image.segments where !segment.flags.contains(.execute) {
             var address = (segment.vaddr + 7) & ~7
             while address &+ headerSize <= segment.vaddr + segment.filesz {
@@ -69,7 +69,7 @@ public struct ImageAssetTable: Sendable {
 
     /// Reads and checks the table at `address`.
     public init(image: ELFImage, address: UInt64) throws(AssetTableError) {
-        let r = ELFReader(bytes: image.bytes)
+        let r = image.reader
         func fileOffset(_ address: UInt64, _ length: UInt64, _ what: String) throws(AssetTableError) -> UInt64 {
             guard let offset = Self.fileOffset(of: address, length: length, in: image) else {
                 throw AssetTableError("\(what) (\(length) bytes at \(hex(address))) is not inside the image's loaded file data")
@@ -116,7 +116,7 @@ public struct ImageAssetTable: Sendable {
 
     /// The file bytes of `entry`'s data.
     public func data(of entry: Entry, in image: ELFImage) -> ArraySlice<UInt8>? {
-        ELFReader(bytes: image.bytes).slice(offset: entry.dataFileOffset, length: entry.size)
+        image.reader.slice(offset: entry.dataFileOffset, length: entry.size)
     }
 
     /// The file offset of [address, address + length) when it lies inside one segment's file
@@ -134,10 +134,10 @@ public struct ImageAssetTable: Sendable {
     static func symbolValue(named name: String, in image: ELFImage) -> UInt64? {
         let sections = image.sections
         guard let symtab = sections.first(where: { $0.type == ELF.shtSymtab }),
-              symtab.entsize == UInt64(ELF.symbolSize), image.contents(of: symtab) != nil,
+              symtab.entsize == UInt64(ELF.symbolSize), image.hasContents(symtab),
               Int(symtab.link) < sections.count, sections[Int(symtab.link)].type == ELF.shtStrtab else { return nil }
         let strings = sections[Int(symtab.link)]
-        let r = ELFReader(bytes: image.bytes)
+        let r = image.reader
         let wanted = Array(name.utf8)
         let count = symtab.size / UInt64(ELF.symbolSize)
         var index: UInt64 = 1

@@ -55,6 +55,9 @@ public struct ImageSizeReport: Sendable {
             var cursor = section.addr
             let inside = symbols.filter { $0.section == section.index && $0.address >= section.addr && $0.address < end }
             for (index, symbol) in inside.enumerated() {
+                // One symbol per address, the preferred one (sorted first): an alias at the
+                // same address (gdb's names, DebuggerNames) must not claim the bytes after it.
+                if index > 0 && inside[index - 1].address == symbol.address { continue }
                 var symbolEnd = symbol.size > 0 ? symbol.address &+ symbol.size : symbol.address
                 // Unsized code labels (assembly) run to the next symbol, as in SymbolTable.
                 if symbol.size == 0 && kind == .code { symbolEnd = index + 1 < inside.count ? inside[index + 1].address : end }
@@ -81,10 +84,10 @@ public struct ImageSizeReport: Sendable {
     static func readSymbols(_ image: ELFImage) -> [RawSymbol] {
         let sections = image.sections
         guard let symtab = sections.first(where: { $0.type == ELF.shtSymtab }),
-              symtab.entsize == UInt64(ELF.symbolSize), image.contents(of: symtab) != nil,
+              symtab.entsize == UInt64(ELF.symbolSize), image.hasContents(symtab),
               Int(symtab.link) < sections.count, sections[Int(symtab.link)].type == ELF.shtStrtab else { return [] }
         let strings = sections[Int(symtab.link)]
-        let reader = ELFReader(bytes: image.bytes)
+        let reader = image.reader
         var symbols: [RawSymbol] = []
         let count = symtab.size / UInt64(ELF.symbolSize)
         var index: UInt64 = 1

@@ -131,17 +131,18 @@ public struct SymbolTable: Sendable {
         let sections = image.sections
         guard let symtab = sections.first(where: { $0.type == ELF.shtSymtab }),
               symtab.entsize == UInt64(ELF.symbolSize), symtab.size % UInt64(ELF.symbolSize) == 0,
-              image.contents(of: symtab) != nil, // the whole table is inside the file
+              image.hasContents(symtab),   // the whole table is inside the file
               Int(symtab.link) < sections.count, sections[Int(symtab.link)].type == ELF.shtStrtab,
-              let strings = image.contents(of: sections[Int(symtab.link)]) else { return [] }
+              image.hasContents(sections[Int(symtab.link)]) else { return [] }
 
         struct Candidate { var name: String; var address: UInt64; var size: UInt64; var sized: Bool
                            var global: Bool; var limit: UInt64 }
         var candidates: [Candidate] = []
-        let r = ELFReader(bytes: image.bytes)
+        let r = image.reader
+        let strings = sections[Int(symtab.link)]
         let tableOffset = symtab.offset
         let count = symtab.size / UInt64(ELF.symbolSize)
-        let nameBudget = 2 * UInt64(strings.count) + 65536
+        let nameBudget = 2 * strings.size + 65536
         var index: UInt64 = 1 // entry 0 is the null symbol
         while index < count {
             let at = tableOffset + index * UInt64(ELF.symbolSize)
@@ -152,7 +153,7 @@ public struct SymbolTable: Sendable {
             guard shndx != ELF.shnUndef, shndx < ELF.shnLoReserve, Int(shndx) < sections.count else { continue }
             let section = sections[Int(shndx)]
             guard type == ELF.sttFunc || (type == ELF.sttNotype && section.isExecutable) else { continue }
-            let nameBytes = r.cString(inTableAt: sections[Int(symtab.link)].offset, size: UInt64(strings.count),
+            let nameBytes = r.cString(inTableAt: strings.offset, size: strings.size,
                                       index: UInt64(nameIndex), maximumLength: maximumNameLength)
             nameBytesRead += UInt64(nameBytes.map { $0.count + 1 } ?? maximumNameLength + 1)
             guard nameBytesRead <= nameBudget else { return [] }

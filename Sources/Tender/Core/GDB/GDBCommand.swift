@@ -23,9 +23,13 @@ public enum GDBCommand: Equatable, Sendable {
     case readMemory(address: UInt64, length: Int)
     /// `M ADDR,LENGTH:XX...`
     case writeMemory(address: UInt64, bytes: [UInt8])
-    /// `Z0,ADDR,KIND` / `z0,ADDR,KIND`: a software breakpoint. Other Z types are `.unsupported`.
+    /// `Z0,ADDR,KIND` / `z0,ADDR,KIND`: a software breakpoint.
     case insertBreakpoint(address: UInt64)
     case removeBreakpoint(address: UInt64)
+    /// `Z2,ADDR,LENGTH` (write) / `Z4,...` (access) and their `z`: a hardware watchpoint.
+    /// `Z1` (hardware breakpoint) and `Z3` (read watchpoint) are `.unsupported`.
+    case insertWatchpoint(GDBWatchpoint)
+    case removeWatchpoint(GDBWatchpoint)
     /// `c`, `s`, `C`/`S` with a signal, `vCont;...`: resume one step or until something happens.
     case resume(step: Bool, address: UInt64?)
     /// `vCont?`
@@ -88,8 +92,17 @@ extension GDBCommand {
             guard fields.count >= 3, let type = GDBHex.number(fields[0]), let address = GDBHex.number(fields[1]) else {
                 throw GDBCommandError("Z/z: expected TYPE,ADDR,KIND")
             }
-            guard type == 0 else { self = .unsupported; return }   // hardware break/watchpoints
-            self = first == UInt8(ascii: "Z") ? .insertBreakpoint(address: address) : .removeBreakpoint(address: address)
+            let insert = first == UInt8(ascii: "Z")
+            switch type {
+            case 0:
+                self = insert ? .insertBreakpoint(address: address) : .removeBreakpoint(address: address)
+            case 2, 4:
+                guard let length = GDBHex.number(fields[2]) else { throw GDBCommandError("Z/z: expected a length in hex") }
+                let watchpoint = GDBWatchpoint(kind: type == 2 ? .write : .access, address: address, length: length)
+                self = insert ? .insertWatchpoint(watchpoint) : .removeWatchpoint(watchpoint)
+            default:
+                self = .unsupported
+            }
         case UInt8(ascii: "c"), UInt8(ascii: "s"):
             self = .resume(step: first == UInt8(ascii: "s"), address: try Self.optionalAddress(body))
         case UInt8(ascii: "C"), UInt8(ascii: "S"):

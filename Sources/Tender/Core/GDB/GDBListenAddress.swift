@@ -49,9 +49,17 @@ public enum GDBConnection {
     /// Listens on `address`, calls `ready` (to tell the user where), waits for one client,
     /// then closes the listener so nobody else can connect. Returns the connected descriptor.
     public static func acceptOne(on address: GDBListenAddress, ready: () -> Void) throws(TenderError) -> Int32 {
+        let listener = try listen(on: address)
+        defer { close(listener) }
+        ready()
+        return try accept(on: listener)
+    }
+
+    /// The listening socket, for a tender that takes one client after another (spt: a client
+    /// may detach and another attach later).
+    public static func listen(on address: GDBListenAddress) throws(TenderError) -> Int32 {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard listener >= 0 else { throw .system("--gdb: cannot create a socket", errno: errno) }
-        defer { close(listener) }
         var yes: Int32 = 1
         _ = setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         var socketAddress = sockaddr_in()
@@ -61,11 +69,18 @@ public enum GDBConnection {
         let bound = withUnsafePointer(to: &socketAddress) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0 else { throw .system("--gdb: cannot listen on \(address)", errno: errno) }
-        guard listen(listener, 1) == 0 else { throw .system("--gdb: cannot listen on \(address)", errno: errno) }
-        ready()
+        guard bound == 0, Glibc.listen(listener, 1) == 0 else {
+            let error = errno
+            close(listener)
+            throw .system("--gdb: cannot listen on \(address)", errno: error)
+        }
+        return listener
+    }
+
+    /// Waits for the next client on `listener`.
+    public static func accept(on listener: Int32) throws(TenderError) -> Int32 {
         while true {
-            let client = accept(listener, nil, nil)
+            let client = Glibc.accept(listener, nil, nil)
             if client >= 0 {
                 var noDelay: Int32 = 1
                 _ = setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))

@@ -25,8 +25,17 @@ public protocol GDBDebuggee: GDBTarget {
     func kill() -> HypercallHandler.Outcome
 }
 
+/// A debuggee another client can attach to after one detached (spt: the agent keeps tracing).
+public protocol GDBReattachableDebuggee: GDBDebuggee {
+    /// Runs the guest undebugged until it ends (`.ended`) or `connected()` says a new client
+    /// came; then stops the guest as Ctrl-C would and returns how it stopped.
+    func runFree(until connected: () -> Bool) -> GDBResumeResult
+}
+
 public final class GDBServer {
-    public let fd: Int32
+    public private(set) var fd: Int32
+    /// Where later clients connect (nil: one client only, then the listener was closed).
+    private let listener: Int32?
     private var decoder = GDBPacketDecoder()
     public private(set) var session = GDBSession()
     /// What arrived while the guest ran (besides Ctrl-C), handled once it stops.
@@ -34,8 +43,12 @@ public final class GDBServer {
     private var lastFrame: [UInt8] = []
     private var connected = true
 
-    /// `fd`: the connected client, non-blocking.
-    public init(fd: Int32) { self.fd = fd }
+    /// `fd`: the connected client, non-blocking. `listener` (non-blocking): clients that come
+    /// while one is connected are refused; after a detach the next one attaches.
+    public init(fd: Int32, listener: Int32? = nil) {
+        self.fd = fd
+        self.listener = listener
+    }
 
     public func serve(_ debuggee: GDBDebuggee) -> HypercallHandler.Outcome {
         while true {
@@ -84,13 +97,47 @@ public final class GDBServer {
         return nil
     }
 
-    /// Detach (or a lost connection): the guest's own bytes back, then it runs on undebugged.
+    /// Detach (or a lost connection): the guest's own bytes back, then it runs on undebugged,
+    /// until it ends or, with a listener, the next client attaches and the session starts over.
     private func disconnect(_ debuggee: GDBDebuggee, reply: Bool) -> HypercallHandler.Outcome {
         if reply { sendPacket(Array("OK".utf8)) }
         session.removeAllBreakpoints(target: debuggee)
         close(fd)
         connected = false
-        return debuggee.runFree()
+        guard let listener, let reattachable = debuggee as? GDBReattachableDebuggee else { return debuggee.runFree() }
+        var next: Int32?
+        switch reattachable.runFree(until: { next = Self.acceptWaiting(on: listener); return next != nil }) {
+        case .ended(let outcome):
+            if let next { close(next) }
+            return outcome
+        case .stopped(let stop):
+            guard let next else { return debuggee.runFree() }
+            fd = next
+            // A new conversation: the client asks `?` first and hears this stop.
+            session = GDBSession()
+            _ = session.stopReply(for: stop)
+            decoder = GDBPacketDecoder()
+            pending = []
+            lastFrame = []
+            connected = true
+            return serve(debuggee)
+        }
+    }
+
+    /// A client waiting on `listener`, made non-blocking, or nil.
+    private static func acceptWaiting(on listener: Int32) -> Int32? {
+        let client = accept(listener, nil, nil)
+        guard client >= 0 else { return nil }
+        _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
+        var noDelay: Int32 = 1
+        _ = setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
+        return client
+    }
+
+    /// One client at a time: anyone else who connects meanwhile is hung up on at once.
+    private func refuseOtherClients() {
+        guard let listener else { return }
+        while let other = Self.acceptWaiting(on: listener) { close(other) }
     }
 
     /// The stop reply for a guest that ended: its exit status, or the signal of its crash.
@@ -122,10 +169,11 @@ public final class GDBServer {
     /// Blocks until the client sends something (decoded into `pending`); false when it hung up.
     private func waitForInput() -> Bool {
         while true {
-            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = ctender_ppoll(&entry, 1, -1)
+            var entries = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: listener ?? -1, events: Int16(POLLIN), revents: 0)]
+            let ready = ctender_ppoll(&entries, listener == nil ? 1 : 2, -1)
             if ready < 0 && errno != EINTR { return false }
-            if ready > 0 {
+            if ready > 0 && entries[1].revents != 0 { refuseOtherClients() }
+            if ready > 0 && entries[0].revents != 0 {
                 switch receive() {
                 case .some(true): return true
                 case .some(false): continue
@@ -147,6 +195,7 @@ public final class GDBServer {
 
     /// While the guest runs: takes what the client sent and says whether it includes Ctrl-C.
     private func readWhileRunning() -> Bool {
+        refuseOtherClients()
         guard connected, receive() != nil else { return false }
         guard let index = pending.firstIndex(of: .interrupt) else { return false }
         pending.remove(at: index)

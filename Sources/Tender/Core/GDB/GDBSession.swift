@@ -9,6 +9,8 @@ public enum GDBStop: Equatable, Sendable {
     case breakpoint
     /// One instruction done (SIGTRAP), or the first stop before the guest's first instruction.
     case trap
+    /// A hardware watchpoint fired (SIGTRAP), just after the instruction that touched it.
+    case watchpoint(GDBWatchpoint)
     /// The client's Ctrl-C (SIGINT).
     case interrupted
     /// The guest faulted (SIGSEGV, SIGILL for a Swift trap, SIGFPE, SIGABRT for a crash the
@@ -30,6 +32,10 @@ public protocol GDBTarget: AnyObject {
     /// Guest bytes [address, address + count) through the checked accessor; nil if any is outside.
     func readMemory(at address: UInt64, count: Int) -> [UInt8]?
     func writeMemory(at address: UInt64, bytes: [UInt8]) -> Bool
+    /// Loads the watchpoints into the guest's debug registers for its next run; false if this
+    /// target cannot (the client then hears an error and can fall back to `set
+    /// can-use-hw-watchpoints 0`, single-stepping).
+    func setDebugRegisters(_ registers: X86DebugRegisters) -> Bool
 }
 
 public struct GDBSession {
@@ -54,6 +60,8 @@ public struct GDBSession {
     /// moved back onto the int3; otherwise GDB moves it back itself.
     public private(set) var clientReportsSoftwareBreakpoints = false
     public private(set) var lastStop = GDBStop.trap
+    /// Inserted hardware watchpoints, as loaded into the guest's debug registers.
+    public private(set) var watchpoints = X86DebugRegisters()
 
     public init() {}
 
@@ -111,6 +119,18 @@ public struct GDBSession {
             guard target.writeMemory(at: address, bytes: [original]) else { return .reply(Self.error(14)) }
             breakpoints[address] = nil
             return .reply(Self.ok)
+        case .insertWatchpoint(let watchpoint):
+            var updated = watchpoints
+            guard updated.insert(watchpoint) else { return .reply(Self.error(28)) }   // ENOSPC: 4 registers
+            guard updated == watchpoints || target.setDebugRegisters(updated) else { return .reply(Self.error(14)) }
+            watchpoints = updated
+            return .reply(Self.ok)
+        case .removeWatchpoint(let watchpoint):
+            var updated = watchpoints
+            updated.remove(watchpoint)
+            guard updated == watchpoints || target.setDebugRegisters(updated) else { return .reply(Self.error(14)) }
+            watchpoints = updated
+            return .reply(Self.ok)
         case .resume(let step, let address):
             if let address {
                 guard var registers = target.readRegisters() else { return .reply(Self.error(14)) }
@@ -144,6 +164,9 @@ public struct GDBSession {
         case .breakpoint:
             return Array("T05thread:1;\(clientReportsSoftwareBreakpoints ? "swbreak:;" : "")".utf8)
         case .trap: return Array("T05thread:1;".utf8)
+        case .watchpoint(let watchpoint):
+            let reason = watchpoint.kind == .write ? "watch" : "awatch"
+            return Array("T05\(reason):\(String(watchpoint.address, radix: 16));thread:1;".utf8)
         case .interrupted: return Array("T02thread:1;".utf8)
         case .fault(let signal): return Array("T\(Self.hex2(signal))thread:1;".utf8)
         case .exited(let status): return Array("W\(Self.hex2(UInt8(truncatingIfNeeded: status)))".utf8)
@@ -154,10 +177,15 @@ public struct GDBSession {
     /// Whether a trap at `address` (rip just past an int3) was one of our breakpoints.
     public func isBreakpoint(at address: UInt64) -> Bool { breakpoints[address] != nil }
 
-    /// Puts every original byte back (detach, kill): the guest runs on as if never debugged.
+    /// Puts every original byte back and clears the debug registers (detach, kill): the guest
+    /// runs on as if never debugged.
     public mutating func removeAllBreakpoints(target: GDBTarget) {
         for (address, original) in breakpoints { _ = target.writeMemory(at: address, bytes: [original]) }
         breakpoints = [:]
+        if !watchpoints.isEmpty {
+            watchpoints = X86DebugRegisters()
+            _ = target.setDebugRegisters(watchpoints)
+        }
     }
 
     /// A memory write over an inserted breakpoint changes the byte restored on removal, and

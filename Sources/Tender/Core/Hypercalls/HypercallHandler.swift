@@ -18,11 +18,19 @@ public final class HypercallHandler {
     public let consoleFD: Int32
     /// Indexed by the guest's device handle (the order of boot info's device list).
     public let networks: [NetworkDevice]
+    /// Block devices come after the network devices in boot info: handle networks.count + i.
+    public let blocks: [BlockDevice]
+    /// SIGTERM and SIGINT for a guest that watches for them; without it, SHUTDOWN_WATCH
+    /// answers a grace period of 0 (the signal ends the guest at once).
+    public let shutdown: ShutdownSignals?
 
-    public init(memory: GuestMemory, consoleFD: Int32 = 1, networks: [NetworkDevice] = []) {
+    public init(memory: GuestMemory, consoleFD: Int32 = 1, networks: [NetworkDevice] = [], blocks: [BlockDevice] = [],
+                shutdown: ShutdownSignals? = nil) {
         self.memory = memory
         self.consoleFD = consoleFD
         self.networks = networks
+        self.blocks = blocks
+        self.shutdown = shutdown
     }
 
     public func handle(number: UInt32, argument: GuestAddress) -> Outcome {
@@ -56,9 +64,13 @@ public final class HypercallHandler {
                             ? SWIFTLET_R_AGAIN : SWIFTLET_R_ENODEV).rawValue)
                     }
                 }
-            case SWIFTLET_HC_BLOCK_READ, SWIFTLET_HC_BLOCK_WRITE:
+            case SWIFTLET_HC_BLOCK_READ, SWIFTLET_HC_BLOCK_WRITE, SWIFTLET_HC_BLOCK_FLUSH:
                 try update(swiftlet_hc_block.self, at: argument) { request in
-                    request.result = Int32(bitPattern: SWIFTLET_R_ENODEV.rawValue)
+                    request.result = Int32(bitPattern: block(request, number: number).rawValue)
+                }
+            case SWIFTLET_HC_SHUTDOWN_WATCH:
+                try update(swiftlet_hc_shutdown_watch.self, at: argument) { request in
+                    request.grace_period = shutdown?.watch() ?? 0
                 }
             case SWIFTLET_HC_HALT:
                 return try halt(try memory.load(swiftlet_hc_halt.self, at: argument))
@@ -99,6 +111,17 @@ public final class HypercallHandler {
         request.result = Int32(bitPattern: result.rawValue)
     }
 
+    /// BLOCK_READ, BLOCK_WRITE or BLOCK_FLUSH on the device the request names.
+    private func block(_ request: swiftlet_hc_block, number: UInt32) -> swiftlet_result {
+        let index = Int(request.handle) - networks.count
+        guard index >= 0, index < blocks.count else { return SWIFTLET_R_ENODEV }
+        switch swiftlet_hypercall(rawValue: number) {
+        case SWIFTLET_HC_BLOCK_READ: return blocks[index].read(request, memory: memory)
+        case SWIFTLET_HC_BLOCK_WRITE: return blocks[index].write(request, memory: memory)
+        default: return blocks[index].flush()
+        }
+    }
+
     private func console(_ request: swiftlet_hc_console) -> swiftlet_result {
         guard let bytes = try? memory.bytes(
             at: GuestAddress(raw: request.data), count: request.length, limit: UInt64(SWIFTLET_CONSOLE_MAX))
@@ -115,23 +138,25 @@ public final class HypercallHandler {
         return SWIFTLET_R_OK
     }
 
-    /// Sleeps until a device has input or `timeout` ns pass; returns the ready set. One sleep
-    /// is bounded to a second: the guest simply polls again.
+    /// Sleeps until a device has input, a shutdown request arrives, or `timeout` ns pass;
+    /// returns the ready set. One sleep is bounded to a second: the guest simply polls again.
     private func poll(timeout: UInt64) -> UInt64 {
         var ready: UInt64 = 0
         for (handle, device) in networks.enumerated() where device.backend.hasBufferedFrame {
             ready |= 1 << UInt64(handle)
         }
-        let wait = ready != 0 ? 0 : min(timeout, 1_000_000_000)
+        let shutdownWatch = shutdown?.beforePoll() ?? (returnAtOnce: false, watchFD: -1)
+        let wait = ready != 0 || shutdownWatch.returnAtOnce ? 0 : min(timeout, 1_000_000_000)
         // A closed backend would poll ready forever: leave it out (fd -1 is ignored by ppoll).
         var fds = networks.map { pollfd(fd: $0.backend.isClosed ? -1 : $0.backend.fd, events: Int16(POLLIN), revents: 0) }
+        fds.append(pollfd(fd: shutdownWatch.watchFD, events: Int16(POLLIN), revents: 0))
         // With no devices, ppoll on no descriptors is the sleep (one system call on the allow-list).
         if fds.withUnsafeMutableBufferPointer({ ctender_ppoll($0.baseAddress, UInt($0.count), Int64(wait)) }) > 0 {
-            for (handle, entry) in fds.enumerated() where entry.revents != 0 {
+            for (handle, entry) in fds.prefix(networks.count).enumerated() where entry.revents != 0 {
                 ready |= 1 << UInt64(handle)
             }
         }
-        return ready
+        return ready | (shutdown?.afterPoll() ?? 0)
     }
 
     private func halt(_ request: swiftlet_hc_halt) throws(GuestMemoryError) -> Outcome {

@@ -22,15 +22,23 @@
 //   clock_gettime  clock in {REALTIME, MONOTONIC}           MONOTONIC; REALTIME           guest clocks when the vDSO
 //                                                                                         falls back to the system call
 //   exit_group     (any status)                             (any)                         the guest halts or crashes
-//   pread64 /      (no block devices yet)                   fd == blockfd, len == block   block devices
-//   pwrite64                                                size, off <= capacity - size
+//   kill           pid == the tender's own, SIGTERM or SIGINT (none)                          a shutdown signal that ends
+//                                                                                         the guest re-raises itself
+//   alarm          seconds == the grace period (if not 0)   (none)                        the grace period's deadline
+//   pread64 /      fd == diskfd, len < 2 MiB, off < the     fd == blockfd, len == block   block devices
+//   pwrite64       power of two at or above the capacity    size, off <= capacity - size  (the exact rules, alignment
+//                  (per disk)                                                             and off + len <= capacity, are
+//                                                                                         BlockRequestCheck's, before)
+//   fdatasync      fd == diskfd                             (none: no flush)              BLOCK_FLUSH
 //
 // Denied on purpose, although a Swift process usually makes them: brk, mmap, munmap, mremap,
 // madvise, mprotect (the heap is reserved before confinement); rt_sigprocmask, rt_sigaction,
 // rt_sigreturn, sigaltstack (a guest could block or ignore SIGTERM, or forge a signal frame
 // whose mask blocks it: the crash handlers never return, they exit); futex (single thread,
 // locks are never contended); getrandom (seeds are drawn before confinement); nanosleep and
-// clock_nanosleep (ppoll with no descriptors sleeps); exit (no threads).
+// clock_nanosleep (ppoll with no descriptors sleeps); exit (no threads). The shutdown signal
+// handlers (Sources/Tender/CShim/shutdown.c) need none of these: they are installed before
+// confinement with SA_RESETHAND | SA_NODEFER, and resume the guest without rt_sigreturn.
 //
 // hvt adds one rule: ioctl on the vCPU descriptor with KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS.
 //
@@ -43,18 +51,30 @@
 #if os(Linux)
 import Glibc
 import CTender
+import SwiftletABI
+
+/// A disk as the allow-list sees it: its descriptor and its capacity in bytes.
+public struct TenderDisk: Equatable, Sendable {
+    public var fd: Int32
+    public var capacity: UInt64
+    public init(fd: Int32, capacity: UInt64) {
+        self.fd = fd
+        self.capacity = capacity
+    }
+}
 
 extension SeccompPolicy {
     /// spt: the guest runs as code in this process, so the filter is the whole sandbox.
-    public static func spt(consoleFDs: [Int32], deviceFDs: [Int32], recordingFDs: [Int32] = []) -> SeccompPolicy {
-        SeccompPolicy(rules: commonRules(consoleFDs: consoleFDs, deviceFDs: deviceFDs, recordingFDs: recordingFDs))
+    public static func spt(consoleFDs: [Int32], deviceFDs: [Int32], recordingFDs: [Int32] = [], disks: [TenderDisk] = [],
+                           shutdown: ShutdownSignals.Policy? = nil) -> SeccompPolicy {
+        SeccompPolicy(rules: commonRules(consoleFDs: consoleFDs, deviceFDs: deviceFDs, recordingFDs: recordingFDs, shutdown: shutdown) + diskRules(disks))
     }
 
     /// hvt: the tender runs the vCPU loop; the guest itself never makes host system calls.
     /// `kvmRunRequests` are the ioctl request numbers allowed on `vcpuFD` (KVM_RUN,
     /// KVM_GET_REGS, ...), as the unsigned 64-bit values the kernel sees.
     public static func hvt(vcpuFD: Int32, consoleFDs: [Int32], deviceFDs: [Int32], recordingFDs: [Int32] = [],
-                           kvmRunRequests: [UInt64], debugger: Debugger? = nil) -> SeccompPolicy {
+                           disks: [TenderDisk] = [], shutdown: ShutdownSignals.Policy? = nil, kvmRunRequests: [UInt64], debugger: Debugger? = nil) -> SeccompPolicy {
         var rules: [SyscallRule] = []
         if !kvmRunRequests.isEmpty {
             // First: KVM_RUN is the hot path of every hvt exit.
@@ -62,7 +82,7 @@ extension SeccompPolicy {
                                      arguments: [.equals(0, fd(vcpuFD)), .oneOf(1, kvmRunRequests)],
                                      why: "run the vCPU and read/write its state on guest exits"))
         }
-        rules += commonRules(consoleFDs: consoleFDs, deviceFDs: deviceFDs, recordingFDs: recordingFDs)
+        rules += commonRules(consoleFDs: consoleFDs, deviceFDs: deviceFDs, recordingFDs: recordingFDs, shutdown: shutdown) + diskRules(disks)
         if let debugger { rules += debuggerRules(debugger, vcpuFD: vcpuFD) }
         return SeccompPolicy(rules: rules)
     }
@@ -97,22 +117,45 @@ extension SeccompPolicy {
         return rules
     }
 
+    /// pread64/pwrite64 on each disk's descriptor only, with the length and offset bounded by
+    /// masks (a classic-BPF filter compares for equality; the exact checks come before the call),
+    /// and fdatasync on it for BLOCK_FLUSH.
+    private static func diskRules(_ disks: [TenderDisk]) -> [SyscallRule] {
+        guard !disks.isEmpty else { return [] }
+        let lengthMask = ~(UInt64(SWIFTLET_BLOCK_IO_MAX) * 2 - 1)
+        let transfers = disks.map { disk -> [ArgumentMatch] in
+            var bound: UInt64 = 1
+            while bound < disk.capacity && bound < 1 << 62 { bound <<= 1 }
+            return [.equals(0, fd(disk.fd)), .maskedEquals(2, lengthMask, 0), .maskedEquals(3, ~(bound - 1), 0)]
+        }
+        return [
+            SyscallRule(name: "pread64", number: SYS_pread64, anyOf: transfers,
+                        why: "BLOCK_READ: the guest's disk, never another descriptor, never past the disk's size rounded up to a power of two"),
+            SyscallRule(name: "pwrite64", number: SYS_pwrite64, anyOf: transfers,
+                        why: "BLOCK_WRITE: as pread64"),
+            SyscallRule(name: "fdatasync", number: SYS_fdatasync, anyOf: disks.map { [.equals(0, fd($0.fd))] },
+                        why: "BLOCK_FLUSH: acknowledged writes onto stable storage"),
+        ]
+    }
+
     private static func fd(_ fd: Int32) -> UInt64 {
         precondition(fd >= 0, "seccomp policy: negative file descriptor \(fd)")
         return UInt64(fd)
     }
 
     /// `recordingFDs`: files opened before confinement that the tender appends to (the
-    /// --pcap capture): `write` only, never `read`.
-    private static func commonRules(consoleFDs: [Int32], deviceFDs: [Int32], recordingFDs: [Int32]) -> [SyscallRule] {
+    /// --pcap capture): `write` only, never `read`. `shutdown`: the wake-up pipe's write end
+    /// (write only), and the shutdown signal handlers' kill and alarm.
+    private static func commonRules(consoleFDs: [Int32], deviceFDs: [Int32], recordingFDs: [Int32],
+                                    shutdown: ShutdownSignals.Policy?) -> [SyscallRule] {
         let streams = (consoleFDs + deviceFDs).map(fd)
-        let writable = streams + recordingFDs.map(fd)
+        let writable = streams + recordingFDs.map(fd) + (shutdown.map { [fd($0.wakeFD)] } ?? [])
         let readable = deviceFDs.map(fd)
 
         var rules: [SyscallRule] = []
         if !writable.isEmpty {
             rules.append(SyscallRule(name: "write", number: SYS_write, arguments: [.oneOf(0, writable)],
-                                     why: "console output from the guest, crash reports, device (net) writes, and the --pcap capture the user asked for"))
+                                     why: "console output from the guest, crash reports, device (net) writes, the --pcap capture the user asked for, and the byte that wakes the guest's poll for a shutdown request"))
         }
         if !streams.isEmpty {
             rules.append(SyscallRule(name: "writev", number: SYS_writev, arguments: [.oneOf(0, streams)],
@@ -131,6 +174,17 @@ extension SeccompPolicy {
             SyscallRule(name: "exit_group", number: SYS_exit_group,
                         why: "the guest halts or crashes: end the tender with its status"),
         ]
+        if let shutdown {
+            rules.append(SyscallRule(name: "kill", number: SYS_kill,
+                                     arguments: [.equals(0, UInt64(UInt32(bitPattern: shutdown.ownPID))),
+                                                 .oneOf(1, [UInt64(SIGTERM), UInt64(SIGINT)])],
+                                     why: "a shutdown signal that ends the guest re-raises itself (its handler reset on delivery), so the tender dies by it as by an unhandled signal; towards this process only, these two signals only"))
+            if shutdown.gracePeriodSeconds > 0 {
+                rules.append(SyscallRule(name: "alarm", number: SYS_alarm,
+                                         arguments: [.equals(0, UInt64(shutdown.gracePeriodSeconds))],
+                                         why: "arm the grace period's deadline at the first shutdown request; with that period only, so it cannot be cancelled (alarm(0))"))
+            }
+        }
         return rules
     }
 }

@@ -1,9 +1,13 @@
-// web: a small site and a JSON API in one unikernel. The files under assets/ are embedded
-// into the image when it is built; routes below answer the rest.
-//   swiftlet run examples/web -p 8080:80        then open http://127.0.0.1:8080/
+// web: a small site and a JSON API in one unikernel, over HTTP on port 80 and HTTPS on 443.
+// The files under assets/ are embedded into the image when it is built; routes below answer
+// the rest. HTTPS uses the certificate and key in tls/ (embedded too, never served): make a
+// development pair with `swiftlet cert examples/web`; without one, only HTTP is served.
+//   swiftlet run examples/web -p 8080:80 -p 8443:443   then open http://127.0.0.1:8080/
+//                                                      or https://localhost:8443/
 // Guest arguments: log=off (no access log), header-timeout=SECONDS, idle-timeout=SECONDS,
 // ip=ADDRESS/PREFIX gw=ADDRESS (instead of DHCP).
 import Swiftlet
+import SwiftletTLS
 
 // Small per-connection buffers: pages are small, and a hundred clients fit in a few MiB. The
 // receive buffer is the window each connection offers (8 KiB: any GET fits; bigger requests
@@ -61,6 +65,23 @@ router.post("/api/count") { request in
     return .json(counts)
 }
 
+// A typed JSON body: {"name": "Ada", "excited": true} → {"greeting": "Hello, Ada!"}. Malformed
+// JSON gets 400 with the byte offset, a missing name 422, a body over 4 KiB 413.
+struct GreetRequest: JSONDecodable {
+    var name: String
+    var excited: Bool
+
+    init(json: JSONValue) throws(JSONError) {
+        name = try json.require("name")
+        excited = try json.optional("excited") ?? false
+    }
+}
+
+router.post("/api/greet") { request throws(HTTPError) in
+    let greet = try request.json(as: GreetRequest.self, limits: JSONLimits(maxDepth: 8, maxInputSize: 4096))
+    return .json(["greeting": .string("Hello, \(greet.name)\(greet.excited ? "!" : ".")")])
+}
+
 router.get("/hello/:name") { request throws(HTTPError) in
     guard let name = request.parameters["name"], !name.isEmpty else { throw HTTPError(.badRequest, "name missing") }
     return .text("Hello, \(name)!\n")
@@ -75,4 +96,13 @@ do {
     exit(1)
 }
 print("web: serving on \(network.address!) port 80 (\(AssetCatalog.embedded.count) assets embedded)")
-server!.run()
+
+var https: HTTPServer?
+do throws(TLSError) {
+    let tls = try TLSConfiguration.embedded()
+    https = try? HTTPServer(stack: network, port: 443, router: router, tls: tls)
+    print("web: HTTPS on port 443 (\(tls.keyDescription), \(tls.chainLength) certificate\(tls.chainLength == 1 ? "" : "s"))")
+} catch {
+    print("web: no HTTPS: \(error.message)")
+}
+HTTPServer.run([server!] + (https.map { [$0] } ?? []))

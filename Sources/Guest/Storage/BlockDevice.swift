@@ -1,0 +1,73 @@
+// The guest side of a Swiftlet block device (swiftlet_hc_block). The tender serves each
+// request before the hypercall returns, so a read or write here is done when it returns;
+// `flush()` makes every earlier write durable. Requests longer than SWIFTLET_BLOCK_IO_MAX
+// are split.
+#if SWIFTLET_GUEST
+import SwiftletABI
+
+public final class BlockDevice: BlockStorage {
+    public let handle: UInt32
+    public let name: String
+    public let blockSize: Int
+    public let capacity: UInt64
+
+    init(_ device: swiftlet_device) {
+        handle = device.handle
+        var bytes = device.name
+        name = withUnsafeBytes(of: &bytes) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
+        blockSize = Int(device.block_size)
+        capacity = device.capacity
+    }
+
+    /// The block devices the tender attached (`--disk`), in order.
+    public static let all: [BlockDevice] = {
+        let info = Boot.info.pointee
+        var devices = info.devices
+        let count = min(Int(info.device_count), Int(SWIFTLET_MAX_DEVICES))
+        return withUnsafeBytes(of: &devices) { raw in
+            (0..<count).compactMap { index in
+                let device = raw.loadUnaligned(fromByteOffset: index * MemoryLayout<swiftlet_device>.stride, as: swiftlet_device.self)
+                return device.kind == UInt32(SWIFTLET_DEVICE_BLOCK.rawValue) && device.block_size > 0 ? BlockDevice(device) : nil
+            }
+        }
+    }()
+
+    /// The first disk, or nil when the guest was started without `--disk`.
+    public static var first: BlockDevice? { all.first }
+
+    public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(BlockError) {
+        try transfer(SWIFTLET_HC_BLOCK_READ, offset: offset, address: UInt(bitPattern: buffer.baseAddress), count: buffer.count)
+    }
+
+    public func write(at offset: UInt64, from buffer: UnsafeRawBufferPointer) throws(BlockError) {
+        try transfer(SWIFTLET_HC_BLOCK_WRITE, offset: offset, address: UInt(bitPattern: buffer.baseAddress), count: buffer.count)
+    }
+
+    public func flush() throws(BlockError) {
+        var request = swiftlet_hc_block(handle: handle, _pad: 0, offset: 0, data: 0, length: 0, result: 0, _pad2: 0)
+        Hypercall.call(SWIFTLET_HC_BLOCK_FLUSH, &request)
+        try Self.check(request.result)
+    }
+
+    private func transfer(_ call: swiftlet_hypercall, offset: UInt64, address: UInt, count: Int) throws(BlockError) {
+        var done = 0
+        while done < count {
+            let chunk = min(count - done, Int(SWIFTLET_BLOCK_IO_MAX))
+            var request = swiftlet_hc_block(handle: handle, _pad: 0, offset: offset + UInt64(done),
+                                            data: UInt64(address + UInt(done)), length: UInt64(chunk), result: 0, _pad2: 0)
+            Hypercall.call(call, &request)
+            try Self.check(request.result)
+            done += chunk
+        }
+    }
+
+    private static func check(_ result: Int32) throws(BlockError) {
+        switch swiftlet_result(rawValue: UInt32(bitPattern: result)) {
+        case SWIFTLET_R_OK: return
+        case SWIFTLET_R_ENODEV: throw .noDevice
+        case SWIFTLET_R_EINVAL: throw .refused
+        default: throw .deviceFailed
+        }
+    }
+}
+#endif

@@ -1,0 +1,162 @@
+// A guest block device: a disk image file (or a host block device) the tender reads and writes
+// with pread/pwrite on the guest's behalf. The guest names byte offsets, lengths and buffers;
+// every request is checked whole before any byte moves (BlockRequestCheck), so a refused
+// request reads and writes nothing and the guest gets SWIFTLET_R_EINVAL, never a crash.
+//
+// `--disk FILE` is opened before confinement, locked (flock, exclusive, not waiting) so that a
+// second tender on the same file is refused instead of interleaving writes with the first, and
+// afterwards only pread64/pwrite64/fdatasync on this one descriptor are allowed (TenderPolicies).
+#if canImport(Glibc)
+import Glibc
+#endif
+import SwiftletABI
+
+/// `--disk FILE [--disk-size SIZE]`, parsed up front.
+public struct DiskSpec: Equatable, Sendable {
+    public var path: String
+    /// `--disk-size`: the capacity of a disk created now, or the size an existing image file
+    /// is grown to. nil: an existing disk keeps its size; a new one gets `defaultSize`.
+    public var size: UInt64?
+
+    public static let defaultSize: UInt64 = 64 << 20
+
+    public init(path: String, size: UInt64? = nil) {
+        self.path = path
+        self.size = size
+    }
+
+    /// Opens (creating if missing) and locks the disk; the device the guest sees as `name`.
+    public func open(name: String) throws(TenderError) -> BlockDevice {
+        if let size, size == 0 || size % BlockDevice.blockSize != 0 {
+            throw .usage("--disk-size \(size) is not a positive multiple of \(BlockDevice.blockSize) bytes")
+        }
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0o600)
+        guard fd >= 0 else { throw .system("cannot open --disk \(path) for reading and writing", errno: errno) }
+        do {
+            let capacity = try prepare(fd)
+            return BlockDevice(name: name, path: path, fd: fd, capacity: capacity)
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    /// Checks the kind of file, takes the lock, and settles the capacity.
+    private func prepare(_ fd: Int32) throws(TenderError) -> UInt64 {
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw .system("cannot examine --disk \(path)", errno: errno) }
+        let kind = status.st_mode & S_IFMT
+        guard kind == S_IFREG || kind == S_IFBLK else {
+            throw .usage("--disk \(path) is not a regular file or a block device")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            if errno == EWOULDBLOCK {
+                throw .usage("--disk \(path) is in use by another running guest (it holds the file's lock)")
+            }
+            throw .system("cannot lock --disk \(path)", errno: errno)
+        }
+        let current = UInt64(max(0, lseek(fd, 0, SEEK_END)))
+        if kind == S_IFBLK {
+            if let size, size != current - current % BlockDevice.blockSize {
+                throw .usage("--disk-size cannot resize the block device \(path) (its size is \(current) bytes)")
+            }
+            return current - current % BlockDevice.blockSize
+        }
+        let wanted = size ?? (current == 0 ? DiskSpec.defaultSize : current - current % BlockDevice.blockSize)
+        guard wanted >= current - current % BlockDevice.blockSize else {
+            throw .usage("--disk \(path) holds \(current) bytes: --disk-size \(wanted) would cut it (a disk is never shrunk)")
+        }
+        guard wanted >= BlockDevice.blockSize else {
+            throw .usage("--disk \(path) is smaller than one block (\(BlockDevice.blockSize) bytes)")
+        }
+        if wanted > current {
+            guard wanted <= UInt64(Int64.max), ftruncate(fd, off_t(wanted)) == 0 else {
+                throw .system("cannot size --disk \(path) to \(wanted) bytes", errno: errno)
+            }
+        }
+        return wanted
+    }
+}
+
+/// Whether a block request may be served, decided from the request alone: the rules of
+/// swiftlet_hc_block. Pure, so every refusal is unit-tested.
+public struct BlockRequestCheck: Equatable, Sendable {
+    public let blockSize: UInt64
+    public let capacity: UInt64
+
+    public enum Refusal: Error, Equatable {
+        case emptyOrTooLong(length: UInt64)
+        case misaligned(offset: UInt64, length: UInt64)
+        case outOfRange(offset: UInt64, length: UInt64)
+    }
+
+    /// nil when [offset, offset + length) is a whole number of blocks inside the disk.
+    public func refusal(offset: UInt64, length: UInt64) -> Refusal? {
+        guard length > 0, length <= UInt64(SWIFTLET_BLOCK_IO_MAX) else { return .emptyOrTooLong(length: length) }
+        guard offset % blockSize == 0, length % blockSize == 0 else { return .misaligned(offset: offset, length: length) }
+        guard offset <= capacity, length <= capacity - offset else { return .outOfRange(offset: offset, length: length) }
+        return nil
+    }
+}
+
+public final class BlockDevice {
+    /// The sector size every Swiftlet block device has: what the guest's atomic unit is.
+    public static let blockSize: UInt64 = 512
+
+    public let name: String
+    public let path: String
+    public let fd: Int32
+    public let capacity: UInt64
+    public var check: BlockRequestCheck { BlockRequestCheck(blockSize: Self.blockSize, capacity: capacity) }
+    public private(set) var requestsRefused = 0
+
+    public init(name: String, path: String, fd: Int32, capacity: UInt64) {
+        self.name = name
+        self.path = path
+        self.fd = fd
+        self.capacity = capacity
+    }
+
+    /// BLOCK_READ: disk bytes into guest-writable memory.
+    func read(_ request: swiftlet_hc_block, memory: GuestMemory) -> swiftlet_result {
+        guard check.refusal(offset: request.offset, length: request.length) == nil,
+              let buffer = try? memory.writableBytes(at: GuestAddress(raw: request.data), count: request.length)
+        else { requestsRefused += 1; return SWIFTLET_R_EINVAL }
+        return transfer(buffer.count, at: request.offset) { done, position in
+            pread(fd, buffer.baseAddress! + done, buffer.count - done, position)
+        }
+    }
+
+    /// BLOCK_WRITE: guest memory onto the disk.
+    func write(_ request: swiftlet_hc_block, memory: GuestMemory) -> swiftlet_result {
+        guard check.refusal(offset: request.offset, length: request.length) == nil,
+              let buffer = try? memory.bytes(at: GuestAddress(raw: request.data), count: request.length)
+        else { requestsRefused += 1; return SWIFTLET_R_EINVAL }
+        return transfer(buffer.count, at: request.offset) { done, position in
+            pwrite(fd, buffer.baseAddress! + done, buffer.count - done, position)
+        }
+    }
+
+    /// Moves `length` bytes at disk `offset` with `call` (pread or pwrite of the bytes from
+    /// `done` on, at disk `position`), again after EINTR or a short count; EIO if the disk
+    /// ends or fails first.
+    private func transfer(_ length: Int, at offset: UInt64, _ call: (_ done: Int, _ position: off_t) -> Int) -> swiftlet_result {
+        var done = 0
+        while done < length {
+            let count = call(done, off_t(offset) + off_t(done))
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return SWIFTLET_R_EIO }
+            done += count
+        }
+        return SWIFTLET_R_OK
+    }
+
+    /// BLOCK_FLUSH: every acknowledged write onto stable storage.
+    func flush() -> swiftlet_result {
+        while fdatasync(fd) != 0 {
+            if errno != EINTR { return SWIFTLET_R_EIO }
+        }
+        return SWIFTLET_R_OK
+    }
+}

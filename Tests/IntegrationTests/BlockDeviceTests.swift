@@ -1,0 +1,110 @@
+// Block devices through the real tenders, under the real seccomp filter: hand-assembled guests
+// make block requests the tender must refuse (outside the disk, misaligned, into read-only
+// memory or outside guest memory) and halt with the result the tender wrote back, so a clean
+// EINVAL is an exit status of 2 and a tender that fell over is anything else. The controls
+// make the same calls with good arguments. And a second guest on a disk in use is refused.
+import Foundation
+import SwiftletABI
+import SwiftletBuild
+import TenderCore
+import TenderTestSupport
+import Testing
+
+@Suite struct BlockDeviceIntegrationTests {
+    static let capacity: UInt64 = 1 << 20
+    static let request = HostileGuest.data + 0x100
+    static let buffer = HostileGuest.data + 0x400
+
+    static func disk(_ name: String, _ target: Target) -> String {
+        Harness.scratch.appendingPathComponent("block-\(name)-\(target).img").path
+    }
+
+    /// A guest that makes `calls` (each a block hypercall with its own request), halting with
+    /// the last one's result.
+    static func guest(_ calls: [(swiftlet_hypercall, offset: UInt64, data: UInt64, length: UInt64)]) -> HostileGuest {
+        var guest = HostileGuest()
+        var data = [UInt8](repeating: 0, count: 0x100)
+        for (index, call) in calls.enumerated() {
+            var request = swiftlet_hc_block(handle: 0, _pad: 0, offset: call.offset, data: call.data, length: call.length, result: -1, _pad2: 0)
+            data += withUnsafeBytes(of: &request) { Array($0) }
+            let address = Self.request + UInt64(index * MemoryLayout<swiftlet_hc_block>.size)
+            guest.hypercall(call.0, address)
+        }
+        guest.data = data
+        guest.haltWithResult(at: Self.request + UInt64(calls.count - 1) * UInt64(MemoryLayout<swiftlet_hc_block>.size) + 32)
+        return guest
+    }
+
+    static func run(_ guest: HostileGuest, on target: Target, named name: String, disk: String? = nil) throws -> Harness.Outcome {
+        let url = Harness.scratch.appendingPathComponent("block-\(name)-\(target).swiftlet")
+        try Data(guest.image()).write(to: url)
+        return try Harness.run(Harness.tender(target), ["--mem", "8M", "--disk", disk ?? Self.disk(name, target), "--disk-size", "1M", url.path])
+    }
+
+    static let attacks: [(name: String, call: swiftlet_hypercall, offset: UInt64, data: UInt64, length: UInt64)] = [
+        ("read-past-the-end", SWIFTLET_HC_BLOCK_READ, capacity, buffer, 512),
+        ("write-past-the-end", SWIFTLET_HC_BLOCK_WRITE, capacity - 512, buffer, 1024),
+        ("read-at-a-wrapping-offset", SWIFTLET_HC_BLOCK_READ, UInt64.max - 511, buffer, 1024),
+        ("misaligned-offset", SWIFTLET_HC_BLOCK_READ, 100, buffer, 512),
+        ("misaligned-length", SWIFTLET_HC_BLOCK_WRITE, 0, buffer, 100),
+        ("read-into-code", SWIFTLET_HC_BLOCK_READ, 0, HostileGuest.text, 512),
+        ("read-into-boot-info", SWIFTLET_HC_BLOCK_READ, 0, SWIFTLET_GUEST_BASE + SWIFTLET_BOOTINFO_OFFSET, 512),
+        ("read-outside-guest-memory", SWIFTLET_HC_BLOCK_READ, 0, SWIFTLET_GUEST_BASE + (16 << 20), 512),
+        ("write-from-the-guard-page", SWIFTLET_HC_BLOCK_WRITE, 0, SWIFTLET_GUEST_BASE, 512),
+    ]
+
+    @Test(arguments: runnableTargets, attacks.indices)
+    func badBlockRequestsAreRefusedWithAGuestError(target: Target, index: Int) throws {
+        let attack = Self.attacks[index]
+        let diskPath = Self.disk(attack.name, target)
+        try? FileManager.default.removeItem(atPath: diskPath)
+        let result = try Self.run(Self.guest([(attack.call, attack.offset, attack.data, attack.length)]), on: target, named: attack.name)
+        #expect(result.status == Int32(SWIFTLET_R_EINVAL.rawValue), "\(attack.name): status \(result.status), signal \(String(describing: result.signal)), stderr: \(result.stderr)")
+        #expect(!result.stderr.contains("crashed"), "\(result.stderr)")
+        let disk = try Data(contentsOf: URL(fileURLWithPath: diskPath))
+        #expect(disk.count == Int(Self.capacity) && disk.allSatisfy { $0 == 0 }, "\(attack.name): the disk changed")
+    }
+
+    /// The control: a write, a flush and a read back of the guest's own data page are served
+    /// (status 0), and the bytes are on the disk file.
+    @Test(arguments: runnableTargets)
+    func goodRequestsAreServed(target: Target) throws {
+        let diskPath = Self.disk("good", target)
+        try? FileManager.default.removeItem(atPath: diskPath)
+        let guest = Self.guest([(SWIFTLET_HC_BLOCK_WRITE, 4096, HostileGuest.data, 512),
+                                (SWIFTLET_HC_BLOCK_FLUSH, 0, 0, 0),
+                                (SWIFTLET_HC_BLOCK_READ, 4096, Self.buffer, 512)])
+        let result = try Self.run(guest, on: target, named: "good")
+        #expect(result.status == 0, "status \(result.status), stderr: \(result.stderr)")
+        let disk = try Data(contentsOf: URL(fileURLWithPath: diskPath))
+        #expect(disk.count == Int(Self.capacity))
+        // The guest's data page starts with 0x100 zero bytes, then the first request (offset 4096).
+        #expect(disk[4096 + 0x100 + 8] == 0x00 && disk[4096 + 0x100 + 9] == 0x10, "the request's offset field was not written to the disk")
+    }
+
+    /// A guest holds the disk; a second tender on the same file is refused before it starts.
+    @Test(arguments: runnableTargets)
+    func aSecondGuestOnADiskInUseIsRefused(target: Target) throws {
+        let diskPath = Self.disk("shared", target)
+        var spinner = HostileGuest()
+        spinner.spin()
+        let url = Harness.scratch.appendingPathComponent("block-spin-\(target).swiftlet")
+        try Data(spinner.image()).write(to: url)
+        let first = Process()
+        first.executableURL = Harness.tender(target)
+        first.arguments = ["--mem", "8M", "--disk", diskPath, url.path]
+        first.standardOutput = FileHandle.nullDevice
+        first.standardError = FileHandle.nullDevice
+        try first.run()
+        defer { kill(first.processIdentifier, SIGKILL); first.waitUntilExit() }
+        // Wait until the first tender holds the lock (it takes it before the guest starts).
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, !((try? String(contentsOfFile: "/proc/locks", encoding: .utf8)) ?? "").contains(" \(first.processIdentifier) ") {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        let second = try Self.run(HostileGuest(), on: target, named: "second", disk: diskPath)
+        #expect(second.status == 125, "stderr: \(second.stderr)")
+        #expect(second.stderr.contains("in use by another running guest"), "stderr: \(second.stderr)")
+        #expect(first.isRunning, "the first guest should still be running")
+    }
+}
