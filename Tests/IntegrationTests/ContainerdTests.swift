@@ -108,7 +108,7 @@ final class Containerd {
         process.executableURL = URL(fileURLWithPath: containerd)
         process.arguments = ["--config", configuration.path]
         let log = folder.appendingPathComponent("containerd.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let output = try FileHandle(forWritingTo: log)
         process.standardOutput = output
         process.standardError = output

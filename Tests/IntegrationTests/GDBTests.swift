@@ -66,8 +66,8 @@ private enum GDBHarness {
         let work = Harness.scratch.appendingPathComponent("gdb-\(target.rawValue)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let outFile = work.appendingPathComponent("stdout"), errFile = work.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: outFile.path, contents: nil)
-        FileManager.default.createFile(atPath: errFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
         let tender = Process()
         tender.executableURL = Harness.tender(target)
         tender.arguments = ["--gdb", "\(port)"] + tenderOptions + [image.path, "--"] + guestArguments

@@ -3,7 +3,6 @@
 // --mem, the grace period), and `podman kube play` of it serves examples/web through the
 // published port until `podman kube down`. Pods and images the test creates are removed.
 import Foundation
-import SwiftletABI
 import SwiftletBuild
 import Testing
 
@@ -116,11 +115,6 @@ import Testing
         // (containers/podman#22397, fixed by #22398), and its `pod stop` stops the infra
         // container, and with it the pod's network, beside the others (graph-ordered stop,
         // infra last, is containers/podman#25169), so neither lets a request under way finish.
-        guard SWIFTLET_ABI_VERSION >= 2 else {
-            let message = Comment(rawValue: "this build has no graceful shutdown (ABI \(SWIFTLET_ABI_VERSION) < 2): kube down was not checked to drain")
-            withKnownIssue(message) { Issue.record(message) }
-            return
-        }
         let container = "\(pod)-swiftlet-kube-test"
         let downStarted = Date()
         let (upload, stopped) = try Podman.uploadAcross(port: port) { try podman.run(["stop", container]) }

@@ -80,7 +80,7 @@ import Testing
     func unusableCoreFolderOrPcapFileIsRefusedBeforeTheGuestStarts(target: Target) throws {
         let hello = try Harness.example("hello")
         let file = Harness.scratch.appendingPathComponent("not-a-folder-\(target)")
-        FileManager.default.createFile(atPath: file.path, contents: Data())
+        _ = FileManager.default.createFile(atPath: file.path, contents: Data())
         for folder in ["/nonexistent-swiftlet-folder", file.path] {
             let result = try Harness.run(Harness.cli, ["run", "--target", target.rawValue, "--core", folder, hello.path])
             #expect(result.status == 125, "--core \(folder): \(result.stderr)")

@@ -152,7 +152,7 @@ import TenderTestSupport
         #expect(throws: GuestMemoryError.notWritable(address: text, count: 4)) { try memory.fill(at: text, count: 4, with: 0x90) }
         let code: [UInt8] = [0x0F, 0x05]
         #expect(throws: GuestMemoryError.notWritable(address: text, count: 2)) {
-            try memory.copyIn(UnsafeRawBufferPointer(start: code, count: 2), at: text)
+            try code.withUnsafeBytes { try memory.copyIn($0, at: text) }
         }
         #expect(buffer[Self.text.lowerBound] == 0)
         // Reading code is fine (a console write may come from .rodata or .text).

@@ -87,7 +87,7 @@ private func frame(_ seed: UInt8, length: Int = 60) -> [UInt8] { (0..<length).ma
         let f = try NetworkFixture()
         let request = f.base + 0x1000, writeTable = f.base + 0x10_0000, readTable = f.base + 0x11_0000
         let outgoing = f.base + 0x30_0000
-        try f.memory.copyIn(UnsafeRawBufferPointer(start: frame(7), count: 60), at: GuestAddress(raw: outgoing))
+        try frame(7).withUnsafeBytes { try f.memory.copyIn($0, at: GuestAddress(raw: outgoing)) }
         f.put(swiftlet_frame(data: outgoing, length: 60, capacity: 0), at: writeTable)
         for index in 0..<4 {
             f.put(swiftlet_frame(data: f.base + 0x20_0000 + UInt64(index) * 2048, length: 0, capacity: 2048),
@@ -170,7 +170,7 @@ private func frame(_ seed: UInt8, length: Int = 60) -> [UInt8] { (0..<length).ma
         let request = f.base + 0x1000, table = f.base + 0x10_0000
         for index in 0..<3 {
             let data = f.base + 0x20_0000 + UInt64(index) * 2048
-            try f.memory.copyIn(UnsafeRawBufferPointer(start: frame(UInt8(index * 10)), count: 60), at: GuestAddress(raw: data))
+            try frame(UInt8(index * 10)).withUnsafeBytes { try f.memory.copyIn($0, at: GuestAddress(raw: data)) }
             f.put(swiftlet_frame(data: data, length: 60, capacity: 0), at: table + UInt64(index * 16))
         }
         f.put(swiftlet_hc_net(handle: 0, count: 3, frames: table, completed: 0, result: 0), at: request)

@@ -131,7 +131,6 @@ private func differential(_ policy: SeccompPolicy, _ program: BPFProgram, iterat
     @Test func sptKillsEverythingElse() throws {
         let program = try SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: deviceFDs).compile()
         let rw = UInt64(PROT_READ | PROT_WRITE)
-        let sigterm = UInt64(1) << (UInt64(SIGTERM) - 1)
         let forbidden: [SeccompData] = [
             sc(SYS_openat, UInt64(bitPattern: -100), 0x1000, 0), sc(SYS_open), sc(SYS_execve), sc(SYS_execveat),
             sc(SYS_socket, 2, 1, 0), sc(SYS_connect), sc(SYS_ptrace), sc(SYS_fork), sc(SYS_clone),

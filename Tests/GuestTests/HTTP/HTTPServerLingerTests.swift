@@ -37,7 +37,7 @@ import Testing
         // The client acknowledges the 503 and our FIN but never closes: FIN-WAIT-2, which TCP
         // alone would keep (with its buffers) for good.
         try refused.send(now: finAt)
-        weak var refusedStream = peers.stream(of: refused)
+        weak let refusedStream = peers.stream(of: refused)
         #expect(refusedStream?.state == .finWait2)
         #expect(server.statistics.lingeringConnections == 1)
         #expect(peers.stack.tcpConnectionCounts.active == 2)

@@ -375,8 +375,7 @@ private func tcp(from port: UInt16, to destination: UInt16, flags: TCPFlags, seq
         let (stack, link, listener) = Self.makeStack(maximumConnections: 4)
         for index in 0..<20 {
             let port = UInt16(30000 + index)
-            weak var stream = try #require(try Self.connect(stack, link, listener, port: port, sequence: 100, now: UInt64(index + 1)),
-                                           "connection \(index) must be accepted")
+            weak let stream = try Self.connect(stack, link, listener, port: port, sequence: 100, now: UInt64(index + 1))
             try Self.closeFromServer(stack, link, try #require(stream), port: port, sequence: 100, now: UInt64(index + 1))
             #expect(stream == nil, "the stack keeps a small record, not the stream and its buffers")
             let key = TCPFourTuple(localPort: 80, remoteAddress: peerIP, remotePort: port)

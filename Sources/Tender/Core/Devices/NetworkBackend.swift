@@ -34,7 +34,7 @@ public final class TapBackend: NetworkBackend {
         // guest buffer of capacity 0 gets the frame truncated to nothing, as a short one would.
         guard buffer.count > 0 else {
             var scratch: UInt8 = 0
-            return readFrame(into: UnsafeMutableRawBufferPointer(start: &scratch, count: 1)) == .frame(1) ? .frame(0) : .empty
+            return withUnsafeMutableBytes(of: &scratch) { readFrame(into: $0) } == .frame(1) ? .frame(0) : .empty
         }
         while true {
             let count = read(fd, buffer.baseAddress, buffer.count)
