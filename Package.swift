@@ -56,7 +56,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/CLI/Commands"),
 
-        .target(name: "TestSupport", path: "Tests/Support"),
+        .target(name: "TestSupport", dependencies: ["Swiftlet"], path: "Tests/Support"),
         // Linked into every test bundle: SIGPIPE ignored before any test runs.
         .target(name: "ProcessSetup", path: "Tests/ProcessSetup"),
         .testTarget(name: "GuestTests", dependencies: ["Swiftlet", "TestSupport", "ProcessSetup"]),

@@ -388,7 +388,7 @@ private func holdsPattern(_ pointer: UnsafeMutableRawPointer, count: Int, id: In
         let size = 8 << 20
         withHeap(size: size) { heap, _ in
             let initial = heap.statistics
-            var random = SplitMix64(state: 0x5EED_1234)
+            var random = SplitMix64(seed: 0x5EED_1234)
             let slotCount = 256
             var slots: [(pointer: UnsafeMutableRawPointer, byteCount: Int, id: Int)?] = Array(repeating: nil, count: slotCount)
             var nextID = 0

@@ -175,7 +175,7 @@ import TestSupport
     @Test func calendarMatchesFoundation() {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
-        var inputs = SplitMix64(state: 42)
+        var inputs = SplitMix64(seed: 42)
         // Whole seconds from 1677 to 2262, plus hand-picked ones.
         var samples: [Int64] = [0, -1, 1, 86_399, 86_400, -86_400, -86_401, 951_782_400, 1_709_164_800, 4_102_444_800, -2_208_988_800]
         for _ in 0..<2000 { samples.append(Int64.random(in: -9_223_372_036 ... 9_223_372_036, using: &inputs)) }
@@ -238,7 +238,7 @@ import TestSupport
 
     @Test func tscClockMatchesReferenceOverTenYears() {
         let tenYears: UInt64 = 10 * 366 * 86_400
-        var inputs = SplitMix64(state: 7)
+        var inputs = SplitMix64(seed: 7)
         for _ in 0..<20_000 {
             let hz = UInt64.random(in: 1_000_000 ... 10_000_000_000, using: &inputs)
             let origin = UInt64.random(in: 0 ... (1 << 40), using: &inputs)
@@ -256,7 +256,7 @@ import TestSupport
     }
 
     @Test func tscClockIsExactForAnyFrequencyAndSaturates() {
-        var inputs = SplitMix64(state: 99)
+        var inputs = SplitMix64(seed: 99)
         for _ in 0..<20_000 {
             let hz = UInt64.random(in: 1 ... .max, using: &inputs)
             let ticks = UInt64.random(in: 0 ... .max, using: &inputs) >> UInt64.random(in: 0..<64, using: &inputs)
@@ -273,7 +273,7 @@ import TestSupport
         let clock = TSCClock(hz: 2_712_345_679, origin: 77)
         var previous: UInt64 = 0
         var tsc: UInt64 = 0
-        var inputs = SplitMix64(state: 3)
+        var inputs = SplitMix64(seed: 3)
         for _ in 0..<100_000 {
             tsc += UInt64.random(in: 0...50, using: &inputs)
             let now = clock.nanoseconds(at: tsc)

@@ -1,17 +1,7 @@
-// Deterministic, seedable generator for randomized tests (SplitMix64): failures reproduce.
-public struct SplitMix64: RandomNumberGenerator {
-    public var state: UInt64
+// Randomized tests draw from the guest library's SplitMix64 (seeded: failures reproduce),
+// re-exported here for the suites that do not import the library.
+@_exported import struct Swiftlet.SplitMix64
 
-    public init(seed: UInt64) { state = seed }
-    public init(state: UInt64) { self.state = state }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     public mutating func next(below bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }

@@ -28,7 +28,7 @@ private func run(_ program: BPFProgram, _ data: SeccompData) throws -> SeccompAc
 /// Checks the compiled program against the policy's own meaning on random inputs built
 /// from the values the policy mentions (and near misses of them).
 private func differential(_ policy: SeccompPolicy, _ program: BPFProgram, iterations: Int, seed: UInt64) throws {
-    var rng = SplitMix64(state: seed)
+    var rng = SplitMix64(seed: seed)
     var numbers = policy.rules.map { Int32(bitPattern: $0.number) }
     numbers += [SYS_openat, SYS_execve, SYS_socket, SYS_ptrace, 1000, -1, 0x4000_0001, Int32.max]
     var values: [UInt64] = [0, 1, 2, ~0, 0xffff_ffff, 1 << 32, 0x8000_0000_0000_0000]

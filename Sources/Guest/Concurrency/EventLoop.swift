@@ -113,13 +113,6 @@ public struct TimerHeap<Element> {
     }
 }
 
-/// `now + delay` in nanoseconds, saturating rather than wrapping.
-@inline(__always)
-func saturatingDeadline(after delay: UInt64, from now: UInt64) -> UInt64 {
-    let (sum, overflow) = now.addingReportingOverflow(delay)
-    return overflow ? .max : sum
-}
-
 #if SWIFTLET_GUEST && SWIFTLET_CONCURRENCY
 /// The event loop. All of its state belongs to the guest's one CPU.
 enum EventLoop {

@@ -21,7 +21,7 @@ import TestSupport
 
     static func parse(_ output: DHCPClient.Output?) throws -> DHCPMessage {
         let output = try #require(output)
-        return try output.payload.withUnsafeBytes { buffer throws(DHCPMessageError) in try DHCPMessage(parsing: buffer) }
+        return try output.payload.withUnsafeBytes { buffer throws(WireError) in try DHCPMessage(parsing: buffer) }
     }
 
     static func send(_ client: inout DHCPClient, now: UInt64) throws -> DHCPClient.Output {

@@ -65,13 +65,13 @@ import TestSupport
         0, 0, 0, 0,                               // trailing padding
     ])
 
-    static func parse(_ bytes: [UInt8]) -> Result<DHCPMessage, DHCPMessageError> {
+    static func parse(_ bytes: [UInt8]) -> Result<DHCPMessage, WireError> {
         bytes.withUnsafeBytes { buffer in
-            do throws(DHCPMessageError) { return .success(try DHCPMessage(parsing: buffer)) } catch { return .failure(error) }
+            do throws(WireError) { return .success(try DHCPMessage(parsing: buffer)) } catch { return .failure(error) }
         }
     }
 
-    static func error(_ bytes: [UInt8]) -> DHCPMessageError? {
+    static func error(_ bytes: [UInt8]) -> WireError? {
         if case .failure(let error) = parse(bytes) { return error }
         return nil
     }
@@ -168,21 +168,21 @@ import TestSupport
         var badOp = Self.offer; badOp[0] = 3
         var badHardware = Self.offer; badHardware[2] = 16
         var badCookie = Self.offer; badCookie[239] = 0x64
-        #expect(Self.error(badOp) == .badOperation)
-        #expect(Self.error(badHardware) == .unsupportedHardware)
-        #expect(Self.error(badCookie) == .badMagicCookie)
+        #expect(Self.error(badOp) == .malformed("DHCP op"))
+        #expect(Self.error(badHardware) == .unsupported("DHCP hardware type"))
+        #expect(Self.error(badCookie) == .malformed("DHCP magic cookie"))
         #expect(Self.error([]) == .truncated)
         #expect(Self.error(Array(Self.offer[0..<239])) == .truncated)
     }
 
     @Test func rejectsMalformedOptions() {
-        #expect(Self.error(Self.message(op: 2, options: [53, 1, 2])) == .missingEnd)
-        #expect(Self.error(Self.message(op: 2, options: [53, 1, 9, 255])) == .badMessageType)
-        #expect(Self.error(Self.message(op: 2, options: [53, 2, 2, 2, 255])) == .badOptionLength(code: 53))
-        #expect(Self.error(Self.message(op: 2, options: [51, 3, 0, 0, 1, 255])) == .badOptionLength(code: 51))
-        #expect(Self.error(Self.message(op: 2, options: [6, 6, 1, 2, 3, 4, 5, 6, 255])) == .badOptionLength(code: 6))
-        #expect(Self.error(Self.message(op: 2, options: [3, 0, 255])) == .badOptionLength(code: 3))
-        #expect(Self.error(Self.message(op: 2, options: [61, 1, 1, 255])) == .badOptionLength(code: 61))
+        #expect(Self.error(Self.message(op: 2, options: [53, 1, 2])) == .malformed("DHCP options without end"))
+        #expect(Self.error(Self.message(op: 2, options: [53, 1, 9, 255])) == .malformed("DHCP message type"))
+        #expect(Self.error(Self.message(op: 2, options: [53, 2, 2, 2, 255])) == .malformed("DHCP option length"))
+        #expect(Self.error(Self.message(op: 2, options: [51, 3, 0, 0, 1, 255])) == .malformed("DHCP option length"))
+        #expect(Self.error(Self.message(op: 2, options: [6, 6, 1, 2, 3, 4, 5, 6, 255])) == .malformed("DHCP option length"))
+        #expect(Self.error(Self.message(op: 2, options: [3, 0, 255])) == .malformed("DHCP option length"))
+        #expect(Self.error(Self.message(op: 2, options: [61, 1, 1, 255])) == .malformed("DHCP option length"))
         #expect(Self.error(Self.message(op: 2, options: [12, 200, 1, 255])) == .truncated)
         #expect(Self.error(Self.message(op: 2, options: [12])) == .truncated)
     }

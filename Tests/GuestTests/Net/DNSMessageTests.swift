@@ -51,11 +51,11 @@ import TestSupport
         return bytes
     }()
 
-    static func parse(_ bytes: [UInt8]) -> Result<DNSMessage, DNSMessageError> {
-        do throws(DNSMessageError) { return .success(try DNSMessage(parsing: bytes)) } catch { return .failure(error) }
+    static func parse(_ bytes: [UInt8]) -> Result<DNSMessage, WireError> {
+        do throws(WireError) { return .success(try DNSMessage(parsing: bytes)) } catch { return .failure(error) }
     }
 
-    static func error(_ bytes: [UInt8]) -> DNSMessageError? {
+    static func error(_ bytes: [UInt8]) -> WireError? {
         if case .failure(let error) = parse(bytes) { return error }
         return nil
     }
@@ -79,15 +79,15 @@ import TestSupport
         #expect(try DNSName("example.com").description == "example.com")
         let long = String(repeating: "a", count: 63)
         _ = try DNSName(long + ".com")
-        #expect(throws: DNSMessageError.badLabel) { try DNSName(long + "a.com") }
-        #expect(throws: DNSMessageError.badLabel) { try DNSName("a..com") }
-        #expect(throws: DNSMessageError.badLabel) { try DNSName("") }
-        #expect(throws: DNSMessageError.badLabel) { try DNSName(".") }
+        #expect(throws: WireError.malformed("DNS label")) { try DNSName(long + "a.com") }
+        #expect(throws: WireError.malformed("DNS label")) { try DNSName("a..com") }
+        #expect(throws: WireError.malformed("DNS label")) { try DNSName("") }
+        #expect(throws: WireError.malformed("DNS label")) { try DNSName(".") }
         let label = String(repeating: "b", count: 49)
         let name253 = Array(repeating: label, count: 5).joined(separator: ".") + ".abc"   // 253 bytes
         #expect(name253.utf8.count == 253)
         #expect(try DNSName(name253).wireLength == 255)
-        #expect(throws: DNSMessageError.nameTooLong) { try DNSName(name253 + "d") }
+        #expect(throws: WireError.malformed("DNS name over 255 octets")) { try DNSName(name253 + "d") }
     }
 
     // MARK: - Responses
@@ -146,36 +146,36 @@ import TestSupport
         // Answer name pointing at itself.
         let selfPointer = Self.header(answers: 1) + Self.question
         let loop = selfPointer + Self.record(name: [0xC0, UInt8(selfPointer.count)], type: 1, ttl: 1, data: [1, 2, 3, 4])
-        #expect(Self.error(loop) == .pointerLoop)
+        #expect(Self.error(loop) == .malformed("DNS pointer loop"))
         // Forward pointer.
         let forward = selfPointer + Self.record(name: [0xC0, 0xFF], type: 1, ttl: 1, data: [1, 2, 3, 4])
             + [UInt8](repeating: 0, count: 300)
-        #expect(Self.error(forward) == .pointerLoop)
+        #expect(Self.error(forward) == .malformed("DNS pointer loop"))
         // Pointer past the end.
         let outside = selfPointer + Self.record(name: [0xC3, 0xFF], type: 1, ttl: 1, data: [1, 2, 3, 4])
-        #expect(Self.error(outside) == .badPointer)
+        #expect(Self.error(outside) == .malformed("DNS pointer past the end"))
         // Question name that is only a pointer to itself.
-        #expect(Self.error(Self.header(answers: 0) + [0xC0, 12, 0, 1, 0, 1]) == .pointerLoop)
+        #expect(Self.error(Self.header(answers: 0) + [0xC0, 12, 0, 1, 0, 1]) == .malformed("DNS pointer loop"))
         // Reserved label types.
-        #expect(Self.error(Self.header(answers: 0) + [0x40, 0, 0, 1, 0, 1]) == .badLabel)
-        #expect(Self.error(Self.header(answers: 0) + [0x80, 0, 0, 1, 0, 1]) == .badLabel)
+        #expect(Self.error(Self.header(answers: 0) + [0x40, 0, 0, 1, 0, 1]) == .malformed("DNS label type"))
+        #expect(Self.error(Self.header(answers: 0) + [0x80, 0, 0, 1, 0, 1]) == .malformed("DNS label type"))
     }
 
     @Test func boundsPointerHops() {
         // A root byte, then a chain of pointers, each to the one before.
         var bytes: [UInt8] = [0]
         for index in 0..<40 { bytes += [0xC0, UInt8(index == 0 ? 0 : 1 + 2 * (index - 1))] }
-        func read(at start: Int) -> Result<DNSName, DNSMessageError> {
+        func read(at start: Int) -> Result<DNSName, WireError> {
             bytes.withUnsafeBytes { buffer in
                 var offset = start
-                do throws(DNSMessageError) { return .success(try DNSMessage.readName(buffer, at: &offset)) } catch { return .failure(error) }
+                do throws(WireError) { return .success(try DNSMessage.readName(buffer, at: &offset)) } catch { return .failure(error) }
             }
         }
         // Exactly the limit of hops succeeds; one more is refused.
         let atLimit = read(at: 1 + 2 * (DNSMessage.maximumPointerHops - 1))
         #expect((try? atLimit.get())?.text.isEmpty == true)
         let tooDeep = read(at: 1 + 2 * DNSMessage.maximumPointerHops)
-        if case .failure(let error) = tooDeep { #expect(error == .pointerLoop) } else { Issue.record("accepted") }
+        if case .failure(let error) = tooDeep { #expect(error == .malformed("DNS pointer loop")) } else { Issue.record("accepted") }
     }
 
     @Test func rejectsLongNamesBuiltWithPointers() {
@@ -186,15 +186,15 @@ import TestSupport
         var bytes = Self.header(answers: 0) + name + [0, 1, 0, 1]
         #expect(Self.error(bytes) == nil)
         bytes = Self.header(answers: 0) + label + label + label + label + [0, 0, 1, 0, 1]
-        #expect(Self.error(bytes) == .nameTooLong)
+        #expect(Self.error(bytes) == .malformed("DNS name over 255 octets"))
         // Label 64 is a reserved label type (0x40).
-        #expect(Self.error(Self.header(answers: 0) + [64] + [UInt8](repeating: 0x61, count: 64) + [0, 0, 1, 0, 1]) == .badLabel)
+        #expect(Self.error(Self.header(answers: 0) + [64] + [UInt8](repeating: 0x61, count: 64) + [0, 0, 1, 0, 1]) == .malformed("DNS label type"))
     }
 
     @Test func rejectsBadARecordLength() {
         let bytes = Self.header(answers: 1) + Self.question
             + Self.record(name: Self.toQuestion, type: 1, ttl: 1, data: [1, 2, 3])
-        #expect(Self.error(bytes) == .badRecordData)
+        #expect(Self.error(bytes) == .malformed("DNS record data"))
     }
 
     @Test func everyTruncationFails() {

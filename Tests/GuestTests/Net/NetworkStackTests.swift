@@ -220,7 +220,7 @@ private func parse(_ frame: [UInt8]) -> (EthernetRepr, [UInt8])? {
 
     @Test func randomFramesNeverTrap() {
         let (stack, link) = makeStack()
-        var random = SplitMix64(state: 0xABCDEF)
+        var random = SplitMix64(seed: 0xABCDEF)
         for round in 0..<2000 {
             let length = Int(random.next() % 120)
             var frame = (0..<length).map { _ in UInt8(truncatingIfNeeded: random.next()) }

@@ -17,9 +17,9 @@ private func bytes(of repr: TCPSegmentRepr, payload: [UInt8] = []) throws -> [UI
     return out
 }
 
-private func parse(_ data: [UInt8], verify: Bool = true) -> Result<(TCPSegmentRepr, [UInt8]), TCPWireError> {
+private func parse(_ data: [UInt8], verify: Bool = true) -> Result<(TCPSegmentRepr, [UInt8]), WireError> {
     data.withUnsafeBytes { buffer in
-        do throws(TCPWireError) {
+        do throws(WireError) {
             let (repr, payload) = try TCPSegmentRepr.parse(buffer, source: src, destination: dst, verifyChecksum: verify)
             return .success((repr, Array(payload)))
         } catch {
@@ -28,7 +28,7 @@ private func parse(_ data: [UInt8], verify: Bool = true) -> Result<(TCPSegmentRe
     }
 }
 
-private func parseError(_ data: [UInt8], verify: Bool = true) -> TCPWireError? {
+private func parseError(_ data: [UInt8], verify: Bool = true) -> WireError? {
     if case .failure(let error) = parse(data, verify: verify) { return error }
     return nil
 }
@@ -157,7 +157,7 @@ private let sampleRepr = TCPSegmentRepr(
         var data = rawSegment(options: [])
         for words in 0..<5 {
             data[12] = UInt8(words) << 4
-            #expect(parseError(data, verify: false) == .badDataOffset)
+            #expect(parseError(data, verify: false) == .malformed("TCP data offset"))
         }
         data[12] = 6 << 4  // 24 octets of header in a 20-octet buffer
         #expect(parseError(data, verify: false) == .truncated)
@@ -210,7 +210,7 @@ private let sampleRepr = TCPSegmentRepr(
         for options in cases {
             var padded = options
             while padded.count % 4 != 0 { padded.append(0) }
-            #expect(parseError(rawSegment(options: padded)) == .malformedOption, "\(options)")
+            #expect(parseError(rawSegment(options: padded)) == .malformed("TCP option length"), "\(options)")
         }
     }
 
@@ -219,7 +219,7 @@ private let sampleRepr = TCPSegmentRepr(
         for length in 0...full.count {
             let prefix = Array(full[0..<length])
             let result: TCPOptions? = prefix.withUnsafeBytes { buffer in
-                do throws(TCPWireError) { return try TCPOptions.parse(buffer) } catch { return nil }
+                do throws(WireError) { return try TCPOptions.parse(buffer) } catch { return nil }
             }
             // Accepted exactly when the prefix ends on an option boundary.
             let boundaries: Set<Int> = [0, 4, 5, 8, 9, 10, 12, 13, 14, 24]
@@ -231,7 +231,7 @@ private let sampleRepr = TCPSegmentRepr(
         var out = [UInt8](repeating: 0, count: 22)
         let failed = out.withUnsafeMutableBytes { buffer in
             [UInt8](repeating: 1, count: 3).withUnsafeBytes { payload in
-                do throws(TCPWireError) {
+                do throws(WireError) {
                     _ = try sampleRepr.emit(into: buffer, payload: payload, source: src, destination: dst)
                     return false
                 } catch { return error == .bufferTooSmall }

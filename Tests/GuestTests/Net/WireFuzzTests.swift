@@ -4,9 +4,9 @@ import Testing
 import TestSupport
 @testable import Swiftlet
 
-/// What kind of WireError a parse produced (WireError's reasons are StaticStrings, not Equatable).
+/// What kind of WireError a parse produced, whatever its reason.
 enum WireErrorKind: Equatable {
-    case truncated, malformed, badChecksum, unsupported
+    case truncated, malformed, badChecksum, unsupported, bufferTooSmall
 }
 
 extension WireError {
@@ -16,6 +16,7 @@ extension WireError {
         case .malformed: .malformed
         case .badChecksum: .badChecksum
         case .unsupported: .unsupported
+        case .bufferTooSmall: .bufferTooSmall
         }
     }
 }

@@ -67,7 +67,8 @@ public struct DHCPClient: Sendable {
     /// Ask servers to broadcast replies while the client has no address.
     public var requestBroadcastReplies = true
 
-    private var random: Random
+    /// Seeded once from the generator given to `init`, so it stays a plain value.
+    private var random: SplitMix64
     private var events: [Event] = []
     /// When to (re)transmit in SELECTING, REQUESTING, RENEWING and REBINDING.
     private var nextTransmit: UInt64 = 0
@@ -82,7 +83,7 @@ public struct DHCPClient: Sendable {
     /// `random` supplies the transaction IDs and the retransmission jitter.
     public init(mac: MACAddress, random: inout some RandomNumberGenerator) {
         self.mac = mac
-        self.random = Random(seed: random.next())
+        self.random = SplitMix64(seed: random.next())
         xid = self.random.nextXID()
     }
 
@@ -209,9 +210,9 @@ public struct DHCPClient: Sendable {
             var t2 = UInt64(ack.rebindingTime ?? 0) * Self.second
             if ack.rebindingTime == nil || t2 >= leaseNanos { t2 = leaseNanos / 8 * 7 }
             if ack.renewalTime == nil || t1 >= t2 { t1 = min(leaseNanos / 2, t2) }
-            renew = dhcpSaturatingAdd(start, t1)
-            rebind = dhcpSaturatingAdd(start, t2)
-            expiry = dhcpSaturatingAdd(start, leaseNanos)
+            renew = saturatingDeadline(after: t1, from: start)
+            rebind = saturatingDeadline(after: t2, from: start)
+            expiry = saturatingDeadline(after: leaseNanos, from: start)
         }
         let previous = lease
         let new = DHCPLease(
@@ -259,7 +260,7 @@ public struct DHCPClient: Sendable {
         message.clientAddress = lease.address
         let limit = state == .renewing ? lease.rebindAt : lease.expiresAt
         let remaining = limit > now ? limit - now : 0
-        nextTransmit = min(dhcpSaturatingAdd(now, max(remaining / 2, Self.minimumRenewInterval)), limit)
+        nextTransmit = min(saturatingDeadline(after: max(remaining / 2, Self.minimumRenewInterval), from: now), limit)
         attempts += 1
         let destination = state == .renewing ? lease.serverIdentifier : IPv4Address.broadcast
         return Output(payload: message.bytes(), source: lease.address, destination: destination)
@@ -280,7 +281,7 @@ public struct DHCPClient: Sendable {
     private mutating func scheduleBackoff(now: UInt64) {
         let base = Self.second << UInt64(min(attempts + 2, 6))
         let jitter = random.next() % (2 * Self.second + 1)     // 0 ... 2 s
-        nextTransmit = dhcpSaturatingAdd(now, base - Self.second + jitter)
+        nextTransmit = saturatingDeadline(after: base - Self.second + jitter, from: now)
         attempts += 1
     }
 
@@ -303,23 +304,9 @@ public struct DHCPClient: Sendable {
         default: return 24
         }
     }
-
-    /// SplitMix64 seeded once from the injected generator, so the client stays a plain value.
-    struct Random: Sendable {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func nextXID() -> UInt32 { UInt32(truncatingIfNeeded: next() >> 32) }
-    }
 }
 
-private func dhcpSaturatingAdd(_ a: UInt64, _ b: UInt64) -> UInt64 {
-    let (sum, overflow) = a.addingReportingOverflow(b)
-    return overflow ? .max : sum
+private extension SplitMix64 {
+    /// A transaction id: the top 32 bits of the next draw.
+    mutating func nextXID() -> UInt32 { UInt32(truncatingIfNeeded: next() >> 32) }
 }

@@ -40,7 +40,8 @@ public struct DNSResolver: Sendable {
     /// The outcome of the last lookup; nil while one is in flight or before the first.
     public private(set) var result: Result?
 
-    private var random: Random
+    /// Seeded once from the generator given to `init`, so it stays a plain value.
+    private var random: SplitMix64
     private var pending: Pending?
     private var cache: [CacheEntry] = []
 
@@ -66,7 +67,7 @@ public struct DNSResolver: Sendable {
     public init(servers: [IPv4Address], random: inout some RandomNumberGenerator, cacheCapacity: Int = 16) {
         self.servers = servers
         self.cacheCapacity = max(cacheCapacity, 0)
-        self.random = Random(seed: random.next())
+        self.random = SplitMix64(seed: random.next())
     }
 
     public var isBusy: Bool { pending != nil }
@@ -80,7 +81,7 @@ public struct DNSResolver: Sendable {
         pending = nil
         result = nil
         let parsed: DNSName
-        do throws(DNSMessageError) { parsed = try DNSName(name) } catch { return finish(.failed(.invalidName)) }
+        do throws(WireError) { parsed = try DNSName(name) } catch { return finish(.failed(.invalidName)) }
         if let hit = cached(parsed, now: now) { return finish(hit) }
         guard !servers.isEmpty else { return finish(.failed(.noServers)) }
         pending = Pending(name: parsed, id: random.nextID(), deadline: now)
@@ -107,7 +108,7 @@ public struct DNSResolver: Sendable {
             return nil
         }
         lookup.sent = true
-        lookup.deadline = dnsSaturatingAdd(now, Self.attemptTimeouts[lookup.attempt])
+        lookup.deadline = saturatingDeadline(after: Self.attemptTimeouts[lookup.attempt], from: now)
         pending = lookup
         return Output(payload: DNSMessage.query(id: lookup.id, name: lookup.name),
                       server: servers[lookup.serverIndex])
@@ -187,24 +188,11 @@ public struct DNSResolver: Sendable {
             cache.remove(at: soonest)
         }
         cache.append(CacheEntry(name: name, addresses: addresses, ttl: ttl, storedAt: now,
-                                expiresAt: dnsSaturatingAdd(now, UInt64(ttl) * Self.second)))
-    }
-
-    /// SplitMix64 seeded once from the injected generator: query ids.
-    struct Random: Sendable {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func nextID() -> UInt16 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return UInt16(truncatingIfNeeded: (z ^ (z >> 31)) >> 48)
-        }
+                                expiresAt: saturatingDeadline(after: UInt64(ttl) * Self.second, from: now)))
     }
 }
 
-private func dnsSaturatingAdd(_ a: UInt64, _ b: UInt64) -> UInt64 {
-    let (sum, overflow) = a.addingReportingOverflow(b)
-    return overflow ? .max : sum
+private extension SplitMix64 {
+    /// A query id: the top 16 bits of the next draw.
+    mutating func nextID() -> UInt16 { UInt16(truncatingIfNeeded: next() >> 48) }
 }

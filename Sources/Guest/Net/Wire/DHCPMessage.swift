@@ -2,24 +2,6 @@
 // bounds-checked parser and an emitter. After `init(parsing:)` accepts untrusted bytes,
 // nothing about the value can trap.
 
-/// Why a buffer is not an acceptable DHCP message.
-public enum DHCPMessageError: Error, Equatable, Sendable {
-    /// Shorter than the fixed header and magic cookie, or an option runs past the end.
-    case truncated
-    /// `op` is neither BOOTREQUEST (1) nor BOOTREPLY (2).
-    case badOperation
-    /// Not Ethernet (`htype` 1, `hlen` 6).
-    case unsupportedHardware
-    /// The four bytes after the fixed header are not 99.130.83.99.
-    case badMagicCookie
-    /// A known option has a length its definition does not allow.
-    case badOptionLength(code: UInt8)
-    /// A message type (option 53) outside 1...8.
-    case badMessageType
-    /// The options never reach the end option (255).
-    case missingEnd
-}
-
 /// BOOTP `op`.
 public enum DHCPOperation: UInt8, Sendable {
     case request = 1
@@ -109,17 +91,17 @@ public struct DHCPMessage: Equatable, Sendable {
 
     // MARK: Parse
 
-    public init(parsing buffer: UnsafeRawBufferPointer) throws(DHCPMessageError) {
+    public init(parsing buffer: UnsafeRawBufferPointer) throws(WireError) {
         guard buffer.count >= Self.optionsOffset else { throw .truncated }
-        guard let operation = DHCPOperation(rawValue: buffer[Self.opOffset]) else { throw .badOperation }
-        guard buffer[Self.htypeOffset] == 1, buffer[Self.hlenOffset] == 6 else { throw .unsupportedHardware }
-        guard dhcpRead32(buffer, Self.cookieOffset) == Self.magicCookie else { throw .badMagicCookie }
+        guard let operation = DHCPOperation(rawValue: buffer[Self.opOffset]) else { throw .malformed("DHCP op") }
+        guard buffer[Self.htypeOffset] == 1, buffer[Self.hlenOffset] == 6 else { throw .unsupported("DHCP hardware type") }
+        guard buffer.readUInt32(at: Self.cookieOffset) == Self.magicCookie else { throw .malformed("DHCP magic cookie") }
 
         self.operation = operation
         hops = buffer[Self.hopsOffset]
-        transactionID = dhcpRead32(buffer, Self.xidOffset)
-        self.seconds = dhcpRead16(buffer, Self.secsOffset)
-        broadcast = dhcpRead16(buffer, Self.flagsOffset) & Self.broadcastFlag != 0
+        transactionID = buffer.readUInt32(at: Self.xidOffset)
+        self.seconds = buffer.readUInt16(at: Self.secsOffset)
+        broadcast = buffer.readUInt16(at: Self.flagsOffset) & Self.broadcastFlag != 0
         clientAddress = IPv4Address(reading: buffer, at: Self.ciaddrOffset)
         yourAddress = IPv4Address(reading: buffer, at: Self.yiaddrOffset)
         serverAddress = IPv4Address(reading: buffer, at: Self.siaddrOffset)
@@ -140,21 +122,21 @@ public struct DHCPMessage: Equatable, Sendable {
             try parseOption(code: code, buffer: buffer, start: start, length: length)
             index = start + length
         }
-        guard sawEnd else { throw .missingEnd }
+        guard sawEnd else { throw .malformed("DHCP options without end") }
     }
 
     private mutating func parseOption(code: UInt8, buffer: UnsafeRawBufferPointer,
-                                      start: Int, length: Int) throws(DHCPMessageError) {
-        func address() throws(DHCPMessageError) -> IPv4Address {
-            guard length == 4 else { throw .badOptionLength(code: code) }
+                                      start: Int, length: Int) throws(WireError) {
+        func address() throws(WireError) -> IPv4Address {
+            guard length == 4 else { throw .malformed("DHCP option length") }
             return IPv4Address(reading: buffer, at: start)
         }
-        func seconds() throws(DHCPMessageError) -> UInt32 {
-            guard length == 4 else { throw .badOptionLength(code: code) }
-            return dhcpRead32(buffer, start)
+        func seconds() throws(WireError) -> UInt32 {
+            guard length == 4 else { throw .malformed("DHCP option length") }
+            return buffer.readUInt32(at: start)
         }
-        func addresses() throws(DHCPMessageError) -> [IPv4Address] {
-            guard length >= 4, length % 4 == 0 else { throw .badOptionLength(code: code) }
+        func addresses() throws(WireError) -> [IPv4Address] {
+            guard length >= 4, length % 4 == 0 else { throw .malformed("DHCP option length") }
             var list: [IPv4Address] = []
             var offset = start
             while offset < start + length {
@@ -172,8 +154,8 @@ public struct DHCPMessage: Equatable, Sendable {
 
         switch code {
         case DHCPOptionCode.messageType:
-            guard length == 1 else { throw .badOptionLength(code: code) }
-            guard let type = DHCPMessageType(rawValue: buffer[start]) else { throw .badMessageType }
+            guard length == 1 else { throw .malformed("DHCP option length") }
+            guard let type = DHCPMessageType(rawValue: buffer[start]) else { throw .malformed("DHCP message type") }
             messageType = type
         case DHCPOptionCode.serverIdentifier: serverIdentifier = try address()
         case DHCPOptionCode.requestedAddress: requestedAddress = try address()
@@ -185,11 +167,11 @@ public struct DHCPMessage: Equatable, Sendable {
         case DHCPOptionCode.dnsServers: dnsServers = try addresses()
         case DHCPOptionCode.parameterRequestList: parameterRequestList = bytes()
         case DHCPOptionCode.clientIdentifier:
-            guard length >= 2 else { throw .badOptionLength(code: code) }
+            guard length >= 2 else { throw .malformed("DHCP option length") }
             clientIdentifier = bytes()
         case DHCPOptionCode.overload:
             // Options continued in sname/file are not read; the length is still checked.
-            guard length == 1 else { throw .badOptionLength(code: code) }
+            guard length == 1 else { throw .malformed("DHCP option length") }
         default:
             break
         }
@@ -228,15 +210,15 @@ public struct DHCPMessage: Equatable, Sendable {
         buffer[Self.htypeOffset] = 1
         buffer[Self.hlenOffset] = 6
         buffer[Self.hopsOffset] = hops
-        dhcpWrite32(buffer, Self.xidOffset, transactionID)
-        dhcpWrite16(buffer, Self.secsOffset, self.seconds)
-        dhcpWrite16(buffer, Self.flagsOffset, broadcast ? Self.broadcastFlag : 0)
+        buffer.writeUInt32(transactionID, at: Self.xidOffset)
+        buffer.writeUInt16(self.seconds, at: Self.secsOffset)
+        buffer.writeUInt16(broadcast ? Self.broadcastFlag : 0, at: Self.flagsOffset)
         clientAddress.write(to: buffer, at: Self.ciaddrOffset)
         yourAddress.write(to: buffer, at: Self.yiaddrOffset)
         serverAddress.write(to: buffer, at: Self.siaddrOffset)
         relayAddress.write(to: buffer, at: Self.giaddrOffset)
         clientHardwareAddress.write(to: buffer, at: Self.chaddrOffset)
-        dhcpWrite32(buffer, Self.cookieOffset, Self.magicCookie)
+        buffer.writeUInt32(Self.magicCookie, at: Self.cookieOffset)
 
         var index = Self.optionsOffset
         func header(_ code: UInt8, _ length: Int) {
@@ -253,7 +235,7 @@ public struct DHCPMessage: Equatable, Sendable {
         func seconds(_ code: UInt8, _ value: UInt32?) {
             guard let value else { return }
             header(code, 4)
-            dhcpWrite32(buffer, index, value)
+            buffer.writeUInt32(value, at: index)
             index += 4
         }
         func addresses(_ code: UInt8, _ list: [IPv4Address]) {
@@ -300,27 +282,4 @@ public struct DHCPMessage: Equatable, Sendable {
         out.withUnsafeMutableBytes { _ = emit(into: $0) }
         return out
     }
-}
-
-// MARK: - Big-endian helpers (bounds checked by the callers)
-
-private func dhcpRead16(_ buffer: UnsafeRawBufferPointer, _ offset: Int) -> UInt16 {
-    UInt16(buffer[offset]) << 8 | UInt16(buffer[offset + 1])
-}
-
-private func dhcpRead32(_ buffer: UnsafeRawBufferPointer, _ offset: Int) -> UInt32 {
-    UInt32(buffer[offset]) << 24 | UInt32(buffer[offset + 1]) << 16
-        | UInt32(buffer[offset + 2]) << 8 | UInt32(buffer[offset + 3])
-}
-
-private func dhcpWrite16(_ buffer: UnsafeMutableRawBufferPointer, _ offset: Int, _ value: UInt16) {
-    buffer[offset] = UInt8(value >> 8)
-    buffer[offset + 1] = UInt8(truncatingIfNeeded: value)
-}
-
-private func dhcpWrite32(_ buffer: UnsafeMutableRawBufferPointer, _ offset: Int, _ value: UInt32) {
-    buffer[offset] = UInt8(value >> 24)
-    buffer[offset + 1] = UInt8(truncatingIfNeeded: value >> 16)
-    buffer[offset + 2] = UInt8(truncatingIfNeeded: value >> 8)
-    buffer[offset + 3] = UInt8(truncatingIfNeeded: value)
 }

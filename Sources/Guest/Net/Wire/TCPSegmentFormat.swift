@@ -3,22 +3,6 @@
 // Rule (after smoltcp): once `TCPSegmentView(checking:)` or `TCPSegmentRepr.parse` accepts
 // untrusted bytes, no accessor can trap. Every length is checked before it is used.
 
-/// Why a TCP segment was rejected. (Local to TCP so it cannot clash with the wire layer's
-/// own error enum.)
-public enum TCPWireError: Error, Equatable, Sendable {
-    /// Shorter than 20 octets, or shorter than the data offset says.
-    case truncated
-    /// Data offset below 5 words.
-    case badDataOffset
-    /// The checksum over the IPv4 pseudo-header and segment does not verify.
-    case badChecksum
-    /// An option whose length is missing, below 2, past the end of the options, or wrong
-    /// for its kind.
-    case malformedOption
-    /// The output buffer is too small for `emit`, or options do not fit in 40 octets.
-    case bufferTooSmall
-}
-
 /// The control bits (RFC 9293 §3.1, RFC 3168 for ECE/CWR).
 public struct TCPFlags: OptionSet, Hashable, Sendable {
     public var rawValue: UInt8
@@ -49,27 +33,6 @@ enum TCPField {
     static let maximumHeaderLength = 60
 }
 
-@inline(__always) private func tcpRead16(_ buffer: UnsafeRawBufferPointer, _ offset: Int) -> UInt16 {
-    UInt16(buffer[offset]) << 8 | UInt16(buffer[offset + 1])
-}
-
-@inline(__always) private func tcpRead32(_ buffer: UnsafeRawBufferPointer, _ offset: Int) -> UInt32 {
-    UInt32(buffer[offset]) << 24 | UInt32(buffer[offset + 1]) << 16
-        | UInt32(buffer[offset + 2]) << 8 | UInt32(buffer[offset + 3])
-}
-
-@inline(__always) private func tcpWrite16(_ buffer: UnsafeMutableRawBufferPointer, _ offset: Int, _ value: UInt16) {
-    buffer[offset] = UInt8(value >> 8)
-    buffer[offset + 1] = UInt8(truncatingIfNeeded: value)
-}
-
-@inline(__always) private func tcpWrite32(_ buffer: UnsafeMutableRawBufferPointer, _ offset: Int, _ value: UInt32) {
-    buffer[offset] = UInt8(value >> 24)
-    buffer[offset + 1] = UInt8(truncatingIfNeeded: value >> 16)
-    buffer[offset + 2] = UInt8(truncatingIfNeeded: value >> 8)
-    buffer[offset + 3] = UInt8(truncatingIfNeeded: value)
-}
-
 // MARK: - View
 
 /// A checked, zero-copy view of a TCP segment. After `init(checking:)` succeeds the buffer
@@ -77,34 +40,34 @@ enum TCPField {
 public struct TCPSegmentView {
     public let buffer: UnsafeRawBufferPointer
 
-    public init(checking buffer: UnsafeRawBufferPointer) throws(TCPWireError) {
+    public init(checking buffer: UnsafeRawBufferPointer) throws(WireError) {
         guard buffer.count >= TCPField.minimumHeaderLength else { throw .truncated }
         let words = Int(buffer[TCPField.dataOffset] >> 4)
-        guard words >= 5 else { throw .badDataOffset }
+        guard words >= 5 else { throw .malformed("TCP data offset") }
         guard words * 4 <= buffer.count else { throw .truncated }
         self.buffer = buffer
     }
 
-    public var sourcePort: UInt16 { tcpRead16(buffer, TCPField.sourcePort) }
-    public var destinationPort: UInt16 { tcpRead16(buffer, TCPField.destinationPort) }
-    public var sequenceNumber: TCPSequenceNumber { TCPSequenceNumber(tcpRead32(buffer, TCPField.sequenceNumber)) }
+    public var sourcePort: UInt16 { buffer.readUInt16(at: TCPField.sourcePort) }
+    public var destinationPort: UInt16 { buffer.readUInt16(at: TCPField.destinationPort) }
+    public var sequenceNumber: TCPSequenceNumber { TCPSequenceNumber(buffer.readUInt32(at: TCPField.sequenceNumber)) }
     public var acknowledgmentNumber: TCPSequenceNumber {
-        TCPSequenceNumber(tcpRead32(buffer, TCPField.acknowledgmentNumber))
+        TCPSequenceNumber(buffer.readUInt32(at: TCPField.acknowledgmentNumber))
     }
     /// Header length in octets (data offset × 4), 20...60.
     public var headerLength: Int { Int(buffer[TCPField.dataOffset] >> 4) * 4 }
     public var flags: TCPFlags { TCPFlags(rawValue: buffer[TCPField.flags]) }
-    public var window: UInt16 { tcpRead16(buffer, TCPField.window) }
-    public var checksum: UInt16 { tcpRead16(buffer, TCPField.checksum) }
-    public var urgentPointer: UInt16 { tcpRead16(buffer, TCPField.urgentPointer) }
+    public var window: UInt16 { buffer.readUInt16(at: TCPField.window) }
+    public var checksum: UInt16 { buffer.readUInt16(at: TCPField.checksum) }
+    public var urgentPointer: UInt16 { buffer.readUInt16(at: TCPField.urgentPointer) }
 
     /// The option octets between the fixed header and the payload.
     public var optionBytes: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: buffer[TCPField.minimumHeaderLength..<headerLength])
+        buffer.slice(TCPField.minimumHeaderLength..<headerLength)
     }
 
     public var payload: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: buffer[headerLength..<buffer.count])
+        buffer.slice(headerLength..<buffer.count)
     }
 
     /// True when the checksum over the IPv4 pseudo-header and the whole segment verifies.
@@ -152,7 +115,7 @@ public struct TCPOptions: Hashable, Sendable {
     }
 
     /// Parses the option octets of a header. Never traps: every length is checked.
-    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(TCPWireError) -> TCPOptions {
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> TCPOptions {
         var options = TCPOptions()
         var index = 0
         let count = bytes.count
@@ -160,25 +123,25 @@ public struct TCPOptions: Hashable, Sendable {
             let kind = bytes[index]
             if kind == Kind.endOfList { break }
             if kind == Kind.noOperation { index += 1; continue }
-            guard index + 1 < count else { throw .malformedOption }
+            guard index + 1 < count else { throw .malformed("TCP option length") }
             let length = Int(bytes[index + 1])
-            guard length >= 2, length <= count - index else { throw .malformedOption }
+            guard length >= 2, length <= count - index else { throw .malformed("TCP option length") }
             switch kind {
             case Kind.maximumSegmentSize:
-                guard length == 4 else { throw .malformedOption }
-                options.maximumSegmentSize = tcpRead16(bytes, index + 2)
+                guard length == 4 else { throw .malformed("TCP option length") }
+                options.maximumSegmentSize = bytes.readUInt16(at: index + 2)
             case Kind.windowScale:
-                guard length == 3 else { throw .malformedOption }
+                guard length == 3 else { throw .malformed("TCP option length") }
                 options.windowScale = bytes[index + 2]
             case Kind.sackPermitted:
-                guard length == 2 else { throw .malformedOption }
+                guard length == 2 else { throw .malformed("TCP option length") }
                 options.sackPermitted = true
             case Kind.sack:
-                guard (length - 2) % 8 == 0, length >= 10 else { throw .malformedOption }
+                guard (length - 2) % 8 == 0, length >= 10 else { throw .malformed("TCP option length") }
             case Kind.timestamps:
-                guard length == 10 else { throw .malformedOption }
-                options.timestamps = TCPTimestamps(value: tcpRead32(bytes, index + 2),
-                                                   echoReply: tcpRead32(bytes, index + 6))
+                guard length == 10 else { throw .malformed("TCP option length") }
+                options.timestamps = TCPTimestamps(value: bytes.readUInt32(at: index + 2),
+                                                   echoReply: bytes.readUInt32(at: index + 6))
             default:
                 break  // unknown, length already checked: skip
             }
@@ -198,7 +161,7 @@ public struct TCPOptions: Hashable, Sendable {
         var index = offset
         if let mss = maximumSegmentSize {
             buffer[index] = Kind.maximumSegmentSize; buffer[index + 1] = 4
-            tcpWrite16(buffer, index + 2, mss)
+            buffer.writeUInt16(mss, at: index + 2)
             index += 4
         }
         if let shift = windowScale {
@@ -214,8 +177,8 @@ public struct TCPOptions: Hashable, Sendable {
         if let stamps = timestamps {
             buffer[index] = Kind.noOperation; buffer[index + 1] = Kind.noOperation
             buffer[index + 2] = Kind.timestamps; buffer[index + 3] = 10
-            tcpWrite32(buffer, index + 4, stamps.value)
-            tcpWrite32(buffer, index + 8, stamps.echoReply)
+            buffer.writeUInt32(stamps.value, at: index + 4)
+            buffer.writeUInt32(stamps.echoReply, at: index + 8)
             index += 12
         }
     }
@@ -265,7 +228,7 @@ public struct TCPSegmentRepr: Hashable, Sendable {
     /// verify. Returns the header and the payload slice of `buffer`.
     public static func parse(_ buffer: UnsafeRawBufferPointer, source: IPv4Address, destination: IPv4Address,
                              verifyChecksum: Bool = true)
-        throws(TCPWireError) -> (repr: TCPSegmentRepr, payload: UnsafeRawBufferPointer)
+        throws(WireError) -> (repr: TCPSegmentRepr, payload: UnsafeRawBufferPointer)
     {
         let view = try TCPSegmentView(checking: buffer)
         if verifyChecksum && !view.verifyChecksum(source: source, destination: destination) {
@@ -283,27 +246,27 @@ public struct TCPSegmentRepr: Hashable, Sendable {
     /// written (`headerLength + payload.count`).
     @discardableResult
     public func emit(into buffer: UnsafeMutableRawBufferPointer, payload: UnsafeRawBufferPointer,
-                     source: IPv4Address, destination: IPv4Address) throws(TCPWireError) -> Int {
+                     source: IPv4Address, destination: IPv4Address) throws(WireError) -> Int {
         let header = headerLength
         guard header <= TCPField.maximumHeaderLength else { throw .bufferTooSmall }
         let total = header + payload.count
         guard buffer.count >= total else { throw .bufferTooSmall }
-        tcpWrite16(buffer, TCPField.sourcePort, sourcePort)
-        tcpWrite16(buffer, TCPField.destinationPort, destinationPort)
-        tcpWrite32(buffer, TCPField.sequenceNumber, sequenceNumber.rawValue)
-        tcpWrite32(buffer, TCPField.acknowledgmentNumber, acknowledgmentNumber.rawValue)
+        buffer.writeUInt16(sourcePort, at: TCPField.sourcePort)
+        buffer.writeUInt16(destinationPort, at: TCPField.destinationPort)
+        buffer.writeUInt32(sequenceNumber.rawValue, at: TCPField.sequenceNumber)
+        buffer.writeUInt32(acknowledgmentNumber.rawValue, at: TCPField.acknowledgmentNumber)
         buffer[TCPField.dataOffset] = UInt8(header / 4) << 4
         buffer[TCPField.flags] = flags.rawValue
-        tcpWrite16(buffer, TCPField.window, window)
-        tcpWrite16(buffer, TCPField.checksum, 0)
-        tcpWrite16(buffer, TCPField.urgentPointer, urgentPointer)
+        buffer.writeUInt16(window, at: TCPField.window)
+        buffer.writeUInt16(0, at: TCPField.checksum)
+        buffer.writeUInt16(urgentPointer, at: TCPField.urgentPointer)
         options.write(to: buffer, at: TCPField.minimumHeaderLength)
         if payload.count > 0, let target = buffer.baseAddress, let source = payload.baseAddress {
             (target + header).copyMemory(from: source, byteCount: payload.count)
         }
-        let segment = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<total])
-        tcpWrite16(buffer, TCPField.checksum,
-                    TCPSegmentRepr.checksum(source: source, destination: destination, segment: segment))
+        let segment = UnsafeRawBufferPointer(buffer).slice(0..<total)
+        buffer.writeUInt16(TCPSegmentRepr.checksum(source: source, destination: destination, segment: segment),
+                           at: TCPField.checksum)
         return total
     }
 

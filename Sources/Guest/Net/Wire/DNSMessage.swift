@@ -3,21 +3,6 @@
 // `maximumPointerHops` are followed, labels are ≤ 63 bytes and names ≤ 255: hostile input
 // is rejected with an error, never a trap or an endless loop.
 
-/// Why a buffer or a name is not acceptable.
-public enum DNSMessageError: Error, Equatable, Sendable {
-    case truncated
-    /// A label longer than 63 bytes, an empty label inside a name, or a reserved label type.
-    case badLabel
-    /// A name longer than 255 bytes on the wire.
-    case nameTooLong
-    /// A compression pointer past the end of the message.
-    case badPointer
-    /// A compression pointer that does not point backwards, or too many of them.
-    case pointerLoop
-    /// The record's data does not fit its type (an A record that is not 4 bytes).
-    case badRecordData
-}
-
 /// A domain name as lowercase dotted text bytes without the trailing dot ("example.com");
 /// the root is empty. Comparison is therefore case-insensitive.
 public struct DNSName: Hashable, Sendable, CustomStringConvertible {
@@ -28,24 +13,24 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
 
     /// Validates dotted text ("example.com" or "example.com."); throws for empty labels,
     /// labels over 63 bytes or names over 255 bytes on the wire.
-    public init(_ string: String) throws(DNSMessageError) {
+    public init(_ string: String) throws(WireError) {
         var bytes: [UInt8] = []
         for byte in string.utf8 { bytes.append(byte) }
         if bytes.last == UInt8(ascii: ".") { bytes.removeLast() }
         var labelLength = 0
         for byte in bytes {
             if byte == UInt8(ascii: ".") {
-                guard labelLength > 0 else { throw .badLabel }
+                guard labelLength > 0 else { throw .malformed("DNS label") }
                 labelLength = 0
             } else {
                 labelLength += 1
-                guard labelLength <= Self.maximumLabelLength else { throw .badLabel }
+                guard labelLength <= Self.maximumLabelLength else { throw .malformed("DNS label") }
             }
         }
-        guard !bytes.isEmpty else { throw .badLabel }
-        guard labelLength > 0 else { throw .badLabel }
+        guard !bytes.isEmpty else { throw .malformed("DNS label") }
+        guard labelLength > 0 else { throw .malformed("DNS label") }
         // Wire length: one length byte per label plus the bytes, plus the root byte.
-        guard bytes.count + 2 <= Self.maximumWireLength else { throw .nameTooLong }
+        guard bytes.count + 2 <= Self.maximumWireLength else { throw .malformed("DNS name over 255 octets") }
         text = bytes.map(Self.lowercase)
     }
 
@@ -146,24 +131,22 @@ public struct DNSMessage: Equatable, Sendable {
     public static func query(id: UInt16, name: DNSName, type: UInt16 = DNSRecordType.a) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: headerLength + name.wireLength + 4)
         out.withUnsafeMutableBytes { buffer in
-            buffer[0] = UInt8(id >> 8)
-            buffer[1] = UInt8(truncatingIfNeeded: id)
+            buffer.writeUInt16(id, at: 0)
             buffer[2] = 0x01            // QR=0, opcode 0, RD=1
             buffer[5] = 1               // QDCOUNT = 1
             let end = name.write(to: buffer, at: headerLength)
-            buffer[end] = UInt8(type >> 8)
-            buffer[end + 1] = UInt8(truncatingIfNeeded: type)
-            buffer[end + 3] = UInt8(classIN)
+            buffer.writeUInt16(type, at: end)
+            buffer.writeUInt16(classIN, at: end + 2)
         }
         return out
     }
 
     // MARK: Parse
 
-    public init(parsing buffer: UnsafeRawBufferPointer) throws(DNSMessageError) {
+    public init(parsing buffer: UnsafeRawBufferPointer) throws(WireError) {
         guard buffer.count >= Self.headerLength else { throw .truncated }
-        id = dnsRead16(buffer, 0)
-        let flags = dnsRead16(buffer, 2)
+        id = buffer.readUInt16(at: 0)
+        let flags = buffer.readUInt16(at: 2)
         isResponse = flags & 0x8000 != 0
         opcode = UInt8((flags >> 11) & 0xF)
         authoritative = flags & 0x0400 != 0
@@ -171,8 +154,8 @@ public struct DNSMessage: Equatable, Sendable {
         recursionDesired = flags & 0x0100 != 0
         recursionAvailable = flags & 0x0080 != 0
         responseCode = UInt8(flags & 0xF)
-        let questionCount = Int(dnsRead16(buffer, 4))
-        let answerCount = Int(dnsRead16(buffer, 6))
+        let questionCount = Int(buffer.readUInt16(at: 4))
+        let answerCount = Int(buffer.readUInt16(at: 6))
 
         // Each question takes ≥ 5 bytes and each record ≥ 11, so a count larger than the
         // buffer can hold fails with `.truncated` before much work is done.
@@ -181,29 +164,29 @@ public struct DNSMessage: Equatable, Sendable {
         for _ in 0..<questionCount {
             let name = try Self.readName(buffer, at: &offset)
             guard offset + 4 <= buffer.count else { throw .truncated }
-            questions.append(DNSQuestion(name: name, type: dnsRead16(buffer, offset),
-                                         recordClass: dnsRead16(buffer, offset + 2)))
+            questions.append(DNSQuestion(name: name, type: buffer.readUInt16(at: offset),
+                                         recordClass: buffer.readUInt16(at: offset + 2)))
             offset += 4
         }
         answers = []
         for _ in 0..<answerCount {
             let name = try Self.readName(buffer, at: &offset)
             guard offset + 10 <= buffer.count else { throw .truncated }
-            let type = dnsRead16(buffer, offset)
-            let recordClass = dnsRead16(buffer, offset + 2)
-            let ttl = dnsRead32(buffer, offset + 4)
-            let length = Int(dnsRead16(buffer, offset + 8))
+            let type = buffer.readUInt16(at: offset)
+            let recordClass = buffer.readUInt16(at: offset + 2)
+            let ttl = buffer.readUInt32(at: offset + 4)
+            let length = Int(buffer.readUInt16(at: offset + 8))
             let dataStart = offset + 10
             guard dataStart + length <= buffer.count else { throw .truncated }
             var data = DNSRecord.Data.other
             if recordClass == Self.classIN && type == DNSRecordType.a {
-                guard length == 4 else { throw .badRecordData }
+                guard length == 4 else { throw .malformed("DNS record data") }
                 data = .a(IPv4Address(reading: buffer, at: dataStart))
             } else if recordClass == Self.classIN && type == DNSRecordType.cname {
                 var nameOffset = dataStart
-                let target = try Self.readName(UnsafeRawBufferPointer(rebasing: buffer[0..<(dataStart + length)]),
+                let target = try Self.readName(buffer.slice(0..<(dataStart + length)),
                                                at: &nameOffset)
-                guard nameOffset == dataStart + length else { throw .badRecordData }
+                guard nameOffset == dataStart + length else { throw .malformed("DNS record data") }
                 data = .cname(target)
             }
             answers.append(DNSRecord(name: name, type: type, recordClass: recordClass, ttl: ttl, data: data))
@@ -211,16 +194,16 @@ public struct DNSMessage: Equatable, Sendable {
         }
     }
 
-    public init(parsing bytes: [UInt8]) throws(DNSMessageError) {
-        let result: Result<DNSMessage, DNSMessageError> = bytes.withUnsafeBytes { buffer in
-            do throws(DNSMessageError) { return .success(try DNSMessage(parsing: buffer)) } catch { return .failure(error) }
+    public init(parsing bytes: [UInt8]) throws(WireError) {
+        let result: Result<DNSMessage, WireError> = bytes.withUnsafeBytes { buffer in
+            do throws(WireError) { return .success(try DNSMessage(parsing: buffer)) } catch { return .failure(error) }
         }
         self = try result.get()
     }
 
     /// Reads a possibly compressed name starting at `offset`, leaving `offset` after its
     /// in-place part.
-    static func readName(_ buffer: UnsafeRawBufferPointer, at offset: inout Int) throws(DNSMessageError) -> DNSName {
+    static func readName(_ buffer: UnsafeRawBufferPointer, at offset: inout Int) throws(WireError) -> DNSName {
         var text: [UInt8] = []
         var wireLength = 1            // the root byte
         var position = offset
@@ -233,10 +216,10 @@ public struct DNSMessage: Equatable, Sendable {
             case 0xC0:
                 guard position + 1 < buffer.count else { throw .truncated }
                 let target = (length & 0x3F) << 8 | Int(buffer[position + 1])
-                guard target < buffer.count else { throw .badPointer }
-                guard target < position else { throw .pointerLoop }
+                guard target < buffer.count else { throw .malformed("DNS pointer past the end") }
+                guard target < position else { throw .malformed("DNS pointer loop") }
                 hops += 1
-                guard hops <= maximumPointerHops else { throw .pointerLoop }
+                guard hops <= maximumPointerHops else { throw .malformed("DNS pointer loop") }
                 if resumeAt == nil { resumeAt = position + 2 }
                 position = target
             case 0x00:
@@ -245,7 +228,7 @@ public struct DNSMessage: Equatable, Sendable {
                     return DNSName(validatedText: text)
                 }
                 wireLength += length + 1
-                guard wireLength <= DNSName.maximumWireLength else { throw .nameTooLong }
+                guard wireLength <= DNSName.maximumWireLength else { throw .malformed("DNS name over 255 octets") }
                 guard position + 1 + length <= buffer.count else { throw .truncated }
                 if !text.isEmpty { text.append(UInt8(ascii: ".")) }
                 for index in (position + 1)...(position + length) {
@@ -253,7 +236,7 @@ public struct DNSMessage: Equatable, Sendable {
                 }
                 position += 1 + length
             default:
-                throw .badLabel     // 0x40 / 0x80: extended or reserved label types
+                throw .malformed("DNS label type")     // 0x40 / 0x80: extended or reserved label types
             }
         }
     }
@@ -287,15 +270,4 @@ public struct DNSMessage: Equatable, Sendable {
         }
         return nil
     }
-}
-
-// MARK: - Big-endian helpers (bounds checked by the callers)
-
-private func dnsRead16(_ buffer: UnsafeRawBufferPointer, _ offset: Int) -> UInt16 {
-    UInt16(buffer[offset]) << 8 | UInt16(buffer[offset + 1])
-}
-
-private func dnsRead32(_ buffer: UnsafeRawBufferPointer, _ offset: Int) -> UInt32 {
-    UInt32(buffer[offset]) << 24 | UInt32(buffer[offset + 1]) << 16
-        | UInt32(buffer[offset + 2]) << 8 | UInt32(buffer[offset + 3])
 }
