@@ -63,7 +63,8 @@ public struct Heap {
         sentinel = base + managed - HeapBlock.headerSize
 
         base.initializeMemory(as: UInt8.self, repeating: 0, count: Heap.controlSize)
-        let cookie = Heap.mix(UInt64(UInt(bitPattern: base)))
+        var mixer = SplitMix64(seed: UInt64(UInt(bitPattern: base)))
+        let cookie = mixer.next()
         base.bindMemory(to: HeapControl.self, capacity: 1).initialize(to: HeapControl(cookie: cookie))
 
         let block = HeapBlock(firstBlock)
@@ -393,13 +394,6 @@ public struct Heap {
     private func blockIfInside(_ offset: UInt32) -> HeapBlock? {
         let candidate = block(at: offset)
         return candidate.address >= firstBlock && candidate.address < sentinel ? candidate : nil
-    }
-
-    private static func mix(_ value: UInt64) -> UInt64 {
-        var z = value &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -14,18 +14,10 @@
 import Swiftlet
 import SwiftletABI
 
-/// SplitMix64: the whole run follows from the seed.
-struct Random {
-    var state: UInt64
+/// The whole run follows from the seed of the library's SplitMix64.
+typealias Random = SplitMix64
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension Random {
     mutating func below(_ bound: UInt64) -> UInt64 { bound == 0 ? 0 : next() % bound }
     mutating func percent(_ chance: UInt64) -> Bool { below(100) < chance }
     mutating func pick<T>(_ choices: [T]) -> T { choices[Int(below(UInt64(choices.count)))] }
@@ -372,7 +364,7 @@ for argument in CommandLine.arguments.dropFirst() {
 let boot = UnsafePointer<swiftlet_boot_info>(bitPattern: UInt(SWIFTLET_GUEST_BASE + SWIFTLET_BOOTINFO_OFFSET))!.pointee
 let scratchSize = 512 << 10
 let scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchSize, alignment: 4096)
-var random = Random(state: seed)
+var random = Random(seed: seed)
 for offset in stride(from: 0, to: scratchSize, by: 8) { scratch.storeBytes(of: random.next(), toByteOffset: offset, as: UInt64.self) }
 let anchorText: StaticString = "hypercall-fuzz rodata"
 let space = withUnsafeMutablePointer(to: &bssBuffer) { bss in
@@ -383,7 +375,7 @@ let space = withUnsafeMutablePointer(to: &bssBuffer) { bss in
                  scratch: UInt64(UInt(bitPattern: scratch)), scratchSize: UInt64(scratchSize))
 }
 let hostility = random.pick([0, 1, 2, 5, 10, 30] as [UInt64])
-var fuzzer = Fuzzer(random: Random(state: seed ^ 0x5EED), space: space, transport: Transport(sptEntry: boot.hypercall_entry),
+var fuzzer = Fuzzer(random: Random(seed: seed ^ 0x5EED), space: space, transport: Transport(sptEntry: boot.hypercall_entry),
                     trace: trace, hostility: hostility)
 print("hypercall-fuzz: seed \(seed), \(calls) calls, \(boot.hypercall_entry != 0 ? "spt" : "hvt"), \(boot.device_count) device(s), hostility \(hostility) %")
 for index in 0..<calls {
