@@ -953,3 +953,99 @@ final class LinkClient {
                                                             ack: flags.contains(.ack) ? serverNext : 0, payload: payload)))
     }
 }
+
+/// Randomness is an input: a stack given a seeded generator sends the same bytes every run,
+/// so its SYN-ACKs and DHCP messages can be checked octet by octet.
+@Suite struct SeededStackTests {
+    static let seed: UInt64 = 0x5EED_0016
+
+    /// A listening stack on port 80 that knows the peer's MAC.
+    static func listeningStack(random: NetworkRandom) throws -> (NetworkStack, MemoryLink) {
+        let link = MemoryLink(mac: guestMAC)
+        let stack = NetworkStack(device: link, configuration: NetworkConfiguration(
+            mode: .manual(IPv4Subnet(address: guestIP, prefixLength: 24)), gateway: peerIP), random: random)
+        _ = try stack.listenTCP(port: 80)
+        link.inbound = [ethernet(type: .arp, arp(.request))]
+        stack.poll(now: 0)
+        _ = link.take()   // the announcement and the ARP reply
+        return (stack, link)
+    }
+
+    /// A Linux-like SYN from 10.0.0.1:40000: MSS 1460, SACK permitted, timestamps, window scale 7.
+    static let syn: [UInt8] = {
+        let repr = TCPSegmentRepr(sourcePort: 40000, destinationPort: 80, sequenceNumber: TCPSequenceNumber(0x1000_0000),
+                                  flags: .syn, window: 64240,
+                                  options: TCPOptions(maximumSegmentSize: 1460, windowScale: 7, sackPermitted: true,
+                                                      timestamps: TCPTimestamps(value: 0xABCD, echoReply: 0)))
+        var bytes = [UInt8](repeating: 0, count: repr.headerLength)
+        bytes.withUnsafeMutableBytes { buffer in _ = try? repr.emit(into: buffer, payload: UnsafeRawBufferPointer(start: nil, count: 0), source: peerIP, destination: guestIP) }
+        return ethernet(type: .ipv4, ipv4(proto: .tcp, payload: bytes))
+    }()
+
+    static func synAck(random: NetworkRandom) throws -> [UInt8] {
+        let (stack, link) = try listeningStack(random: random)
+        link.inbound = [syn]
+        stack.poll(now: 1_000_000)
+        let sent = link.take()
+        try #require(sent.count == 1)
+        return sent[0]
+    }
+
+    @Test func theSynAckIsExactlyTheseBytes() throws {
+        let frame = try Self.synAck(random: .seeded(Self.seed))
+        #expect(frame == WireFixtures.bytes(hex: """
+            020000000020 020000000010 0800
+            4500 0030 0001 4000 4006 26c5 0a000002 0a000001
+            0050 9c40 08e71b58 10000001 7012 8000 1f3a 0000
+            020405b4 01030302
+            """))
+        // The initial sequence number is the generator's first draw: nothing else was random.
+        var reference = SplitMix64(seed: Self.seed)
+        #expect(UInt32(truncatingIfNeeded: reference.next()) == 0x08e7_1b58)
+    }
+
+    @Test func theSameSeedGivesTheSameSynAckAndAnotherSeedAnotherSequenceNumber() throws {
+        let first = try Self.synAck(random: .seeded(Self.seed))
+        #expect(try Self.synAck(random: .seeded(Self.seed)) == first)
+        let other = try Self.synAck(random: .seeded(Self.seed + 1))
+        let differing = first.indices.filter { first[$0] != other[$0] }
+        #expect(!differing.isEmpty && differing.allSatisfy { (38..<42).contains($0) || (50..<52).contains($0) },
+                "only the sequence number and the TCP checksum differ: \(differing)")
+    }
+
+    @Test func theDHCPDiscoverIsExactlyTheseBytes() throws {
+        let link = MemoryLink(mac: guestMAC)
+        let stack = NetworkStack(device: link, configuration: NetworkConfiguration(mode: .dhcp), random: .seeded(Self.seed))
+        stack.poll(now: 0)
+        let sent = link.take()
+        try #require(sent.count == 1)
+        let padding = String(repeating: "00", count: 192)
+        #expect(sent[0] == WireFixtures.bytes(hex: """
+            ffffffffffff 020000000010 0800
+            4500 0148 0001 4000 4011 39a5 00000000 ffffffff
+            0044 0043 0134 f637
+            01010600 bda85260 0000 8000 00000000 00000000 00000000 00000000
+            02000000001000000000000000000000
+            """ + padding + """
+            63825363
+            350101 3d0701020000000010 3706010306333a3b ff
+            """ + String(repeating: "00", count: 39)))
+        // The transaction id comes from the client's SplitMix64, which the stack's generator
+        // seeded with its first draw: the client draws an id when made and a fresh one as
+        // the exchange begins.
+        var stackDraws = SplitMix64(seed: Self.seed)
+        var clientDraws = SplitMix64(seed: stackDraws.next())
+        _ = clientDraws.next()
+        #expect(UInt32(truncatingIfNeeded: clientDraws.next() >> 32) == 0xbda8_5260)
+    }
+
+    @Test func aSeededConnectDrawsItsPortThenItsSequenceNumber() throws {
+        let (stack, link) = try Self.listeningStack(random: .seeded(Self.seed))
+        _ = try stack.connectTCP(to: TCPEndpoint(address: peerIP, port: 8080), now: 1)
+        stack.poll(now: 1)
+        let syn = try #require(try NetworkTimeWaitTests.segmentsSent(link).first)
+        var reference = SplitMix64(seed: Self.seed)
+        #expect(syn.sourcePort == UInt16(49152 + reference.next() % 16384))
+        #expect(syn.sequenceNumber == TCPSequenceNumber(UInt32(truncatingIfNeeded: reference.next())))
+    }
+}

@@ -7,9 +7,7 @@ extension NetworkStack {
     @discardableResult
     public func resolve(_ name: String, now: UInt64) -> DNSResolver.Result? {
         if dns == nil {
-            var random = StackRandom()
-            dns = DNSStub(resolver: DNSResolver(servers: dnsServers, random: &random),
-                          port: UInt16(49152 + Int(randomUInt32() % 16384)))
+            dns = DNSStub(resolver: DNSResolver(servers: dnsServers, random: &random), port: random.ephemeralPort())
         }
         dns!.resolver.servers = dnsServers
         let immediate = dns!.resolver.start(name, now: now)

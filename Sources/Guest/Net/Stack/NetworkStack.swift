@@ -1,6 +1,7 @@
 // The guest's IPv4 stack on one interface: Ethernet in and out, ARP, ICMP echo, UDP sockets
 // (TCP and DHCP plug in through the same input and output paths). Time is an input:
-// `poll(now:)` does all pending work, `pollAt()` says when to call again.
+// `poll(now:)` does all pending work, `pollAt()` says when to call again. So is randomness:
+// every unpredictable value comes from the `NetworkRandom` the stack was made with.
 
 public final class NetworkStack {
     public let device: any FrameDevice
@@ -11,6 +12,8 @@ public final class NetworkStack {
     var arp = ARPCache()
     var udpSockets: [UInt16: UDPSocket] = [:]
     var tcp: TCPLayer
+    /// Initial sequence numbers, ephemeral ports and the DHCP and DNS clients' seeds.
+    var random: NetworkRandom
     /// The DHCP client, when the address comes from DHCP.
     var dhcp: DHCPClient?
     /// The DNS resolver and its port, once the application resolved a name.
@@ -23,8 +26,11 @@ public final class NetworkStack {
     private var heldUntilConfigured: [(packet: [UInt8], from: MACAddress)] = []
     public static let heldPacketLimit = 16
 
-    public init(device: any FrameDevice, configuration: NetworkConfiguration, tcp settings: TCPSettings? = nil) {
+    /// `random` is the platform's CSPRNG unless a test seeds one to know every byte sent.
+    public init(device: any FrameDevice, configuration: NetworkConfiguration, tcp settings: TCPSettings? = nil,
+                random: NetworkRandom = .platform) {
         self.device = device
+        self.random = random
         tcp = TCPLayer(settings: settings ?? TCPSettings(mtu: device.mtu))
         gateway = configuration.gateway
         dnsServers = configuration.dnsServers
@@ -32,8 +38,7 @@ public final class NetworkStack {
         case .manual(let subnet):
             self.subnet = subnet
         case .dhcp:
-            var random = StackRandom()
-            dhcp = DHCPClient(mac: device.mac, random: &random)
+            dhcp = DHCPClient(mac: device.mac, random: &self.random)
         }
     }
 
@@ -299,15 +304,6 @@ public final class NetworkStack {
             statistics.framesSent += 1
             return total
         }
-    }
-}
-
-/// Randomness for protocol state (DHCP transaction ids, jitter) from the platform's CSPRNG.
-struct StackRandom: RandomNumberGenerator {
-    mutating func next() -> UInt64 {
-        var value: UInt64 = 0
-        withUnsafeMutableBytes(of: &value) { randomBytes($0) }
-        return value
     }
 }
 

@@ -203,7 +203,7 @@ extension NetworkStack {
         guard tcp.activeConnectionCount < tcp.settings.maximumConnections else { throw .tooManyConnections }
         var port: UInt16 = 0
         for _ in 0..<64 {
-            let candidate = UInt16(49152 + Int(randomUInt32() % 16384))
+            let candidate = random.ephemeralPort()
             let key = TCPFourTuple(localPort: candidate, remoteAddress: remote.address, remotePort: remote.port)
             if tcp.streams[key] == nil && tcp.timeWait[key] == nil {
                 port = candidate
@@ -214,7 +214,7 @@ extension NetworkStack {
         var connection = TCPConnection(configuration: tcp.settings.connection,
                                        sendCapacity: tcp.settings.sendBuffer, receiveCapacity: tcp.settings.receiveBuffer)
         connection.connect(local: TCPEndpoint(address: address, port: port), remote: remote,
-                           iss: TCPSequenceNumber(randomUInt32()), now: now)
+                           iss: random.initialSequenceNumber(), now: now)
         let stream = TCPStream(connection)
         tcp.streams[TCPFourTuple(localPort: port, remoteAddress: remote.address, remotePort: remote.port)] = stream
         return stream
@@ -261,7 +261,7 @@ extension NetworkStack {
             guard makeRoomForSYN(listener, now: now) else { return }  // silently: the client retransmits
             var connection = TCPConnection(configuration: tcp.settings.connection,
                                            sendCapacity: tcp.settings.sendBuffer, receiveCapacity: tcp.settings.receiveBuffer)
-            connection.listen(local: TCPEndpoint(address: address, port: segment.destinationPort), iss: TCPSequenceNumber(randomUInt32()))
+            connection.listen(local: TCPEndpoint(address: address, port: segment.destinationPort), iss: random.initialSequenceNumber())
             connection.process(segment, payload: payload, now: now, from: ip.source)
             let stream = TCPStream(connection)
             stream.openedAt = now
@@ -383,11 +383,5 @@ extension NetworkStack {
         guard let listener = tcp.listeners[stream.local.port] else { return }
         listener.halfOpen.removeAll { $0 === stream }
         listener.ready.removeAll { $0 === stream }
-    }
-
-    func randomUInt32() -> UInt32 {
-        var value: UInt32 = 0
-        withUnsafeMutableBytes(of: &value) { randomBytes($0) }
-        return value
     }
 }
