@@ -55,6 +55,9 @@ private func seed(_ info: swiftlet_boot_info) -> [UInt8] {
         #expect(layout.heapStart.raw == SWIFTLET_GUEST_BASE + 0x10_9000)
         #expect(layout.heapEnd.raw == SWIFTLET_GUEST_BASE + (4 << 20))
         #expect(layout.stackTop.raw == SWIFTLET_GUEST_BASE + SWIFTLET_STACK_TOP)
+        #expect(layout.bulkHeap.isEmpty, "4 MiB: no heap past the first 2 MiB but the last chunk")
+        let large = BootLayout(memorySize: 256 << 20, imageEnd: Self.imageEnd)
+        #expect(large.bulkHeap == SWIFTLET_GUEST_BASE + 0x10_9000 + (2 << 20) ..< SWIFTLET_GUEST_BASE + (254 << 20))
         // An image ending on a page boundary: the heap starts right there.
         #expect(BootLayout(memorySize: 4 << 20, imageEnd: SWIFTLET_GUEST_BASE + 0x10_8000).heapStart.raw
                 == SWIFTLET_GUEST_BASE + 0x10_8000)

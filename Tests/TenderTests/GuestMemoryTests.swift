@@ -1,3 +1,4 @@
+import Foundation
 import SwiftletABI
 import Testing
 @testable import TenderCore
@@ -93,11 +94,44 @@ import TenderTestSupport
         let mapped = try GuestMemory(size: 1 << 20)
         defer { mapped.unmap() }
         #expect(mapped.ownsMapping)
+        #expect(UInt(bitPattern: mapped.base) % UInt(GuestMemory.hugePageSize) == 0, "huge pages need a 2 MiB-aligned mapping")
         #expect(try mapped.load(UInt64.self, at: GuestAddress(raw: Self.base + 0x8_0000)) == 0)
         try mapped.store(UInt32(7), at: GuestAddress(raw: Self.base + (1 << 20) - 4))
         #expect(try mapped.load(UInt32.self, at: GuestAddress(raw: Self.base + (1 << 20) - 4)) == 7)
         #expect(throws: GuestMemoryError.invalidSize(size: 0)) { try GuestMemory(size: 0) }
         #expect(throws: GuestMemoryError.invalidSize(size: -1)) { try GuestMemory(size: -1) }
+    }
+
+    /// Only the whole 2 MiB chunks inside the range are advised (the kernel marks that part of
+    /// the mapping `hg` in smaps); a range holding no whole chunk asks for nothing.
+    @Test func hugePagesCoverWholeChunksInsideTheRangeOnly() throws {
+        let mapped = try GuestMemory(size: 16 << 20)
+        defer { mapped.unmap() }
+        let mib = UInt64(1 << 20)
+        #expect(mapped.adviseHugePages(Self.base + 5 * mib ..< Self.base + 6 * mib))
+        #expect(try #require(Self.hugePageRanges(of: mapped)).isEmpty)
+        guard mapped.adviseHugePages(Self.base + 3 * mib ..< Self.base + 11 * mib) else { return }   // no THP in this kernel
+        let start = UInt64(UInt(bitPattern: mapped.base))
+        #expect(Self.hugePageRanges(of: mapped) == [start + 4 * mib ..< start + 10 * mib])
+    }
+
+    /// The ranges of `memory`'s host mapping that /proc/self/smaps shows with the `hg` flag
+    /// (read whole through a handle: `String(contentsOfFile:)` stops after the first 4 KiB).
+    static func hugePageRanges(of memory: GuestMemory) -> [Range<UInt64>]? {
+        guard let data = FileHandle(forReadingAtPath: "/proc/self/smaps")?.readDataToEndOfFile(), !data.isEmpty else { return nil }
+        let smaps = String(decoding: data, as: UTF8.self)
+        let low = UInt64(UInt(bitPattern: memory.base)), high = low + UInt64(memory.size)
+        var ranges: [Range<UInt64>] = [], current: Range<UInt64>?
+        for line in smaps.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if let bounds = fields.first?.split(separator: "-"), bounds.count == 2,
+               let from = UInt64(bounds[0], radix: 16), let to = UInt64(bounds[1], radix: 16) {
+                current = from ..< to
+            } else if fields.first == "VmFlags:", fields.contains("hg"), let range = current, range.lowerBound >= low, range.upperBound <= high {
+                ranges.append(range)
+            }
+        }
+        return ranges
     }
 
     @Test func messages() {

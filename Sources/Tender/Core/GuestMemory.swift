@@ -84,19 +84,49 @@ public struct GuestMemory: @unchecked Sendable {
     /// What the guest may touch, once it runs; nil while the tender loads it (all of memory).
     public private(set) var access: GuestAccess?
 
-    /// Maps `size` bytes of fresh, zeroed anonymous memory (hvt: guest-physical memory).
+    /// Maps `size` bytes of fresh, zeroed anonymous memory (hvt: guest-physical memory),
+    /// starting on a 2 MiB boundary so that `adviseHugePages` can give it huge pages.
     public init(size: Int) throws(GuestMemoryError) {
-        guard size > 0, UInt64(size) <= UInt64.max - SWIFTLET_GUEST_BASE else {
+        guard size > 0, UInt64(size) <= UInt64.max - SWIFTLET_GUEST_BASE,
+              size <= Int.max - GuestMemory.hugePageSize else {
             throw .invalidSize(size: size)
         }
-        let pointer = mmap(nil, size, PROT_READ | PROT_WRITE,
+        // Reserve one huge page more than asked, then give back the slack on either side.
+        let reserved = size + GuestMemory.hugePageSize
+        let pointer = mmap(nil, reserved, PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         guard let pointer, pointer != UnsafeMutableRawPointer(bitPattern: -1) else {
             throw .mapFailed(size: size, errno: errno)
         }
-        self.base = pointer
+        let aligned = pointer.alignedUp(toMultipleOf: GuestMemory.hugePageSize)
+        if aligned > pointer { _ = munmap(pointer, aligned - pointer) }
+        let slackAfter = reserved - (aligned - pointer) - size
+        if slackAfter > 0 { _ = munmap(aligned + size, slackAfter) }
+        self.base = aligned
         self.size = size
         self.ownsMapping = true
+    }
+
+    /// The size of an x86-64 large page, the unit `adviseHugePages` works in.
+    public static let hugePageSize = 2 << 20
+
+    /// Asks the kernel to back the whole 2 MiB-aligned chunks of guest range `range` with
+    /// transparent huge pages: a page fault there then fills 2 MiB at once, and on hvt KVM
+    /// maps the chunk with one large page, so the guest's first touch of it costs one exit
+    /// instead of one per 4 KiB page. A chunk is only resident once something touches it,
+    /// but then all of it: use it where a guest keeps bulk data, not for every guest's
+    /// memory. A hint: false if the kernel refused (no THP), which changes nothing else.
+    @discardableResult
+    public func adviseHugePages(_ range: Range<UInt64>) -> Bool {
+        let huge = UInt64(GuestMemory.hugePageSize)
+        let low = max(range.lowerBound, start.raw), high = min(range.upperBound, end.raw)
+        guard low < high else { return true }
+        // Offsets into the mapping: whole chunks only.
+        let first = (low - SWIFTLET_GUEST_BASE + huge - 1) / huge * huge
+        let last = (high - SWIFTLET_GUEST_BASE) / huge * huge
+        guard first < last else { return true }
+        guard UInt(bitPattern: base) % UInt(huge) == 0 else { return false }
+        return madvise(base + Int(first), Int(last - first), MADV_HUGEPAGE) == 0
     }
 
     /// Wraps memory the caller already owns (spt maps it at GUEST_BASE itself; tests use a

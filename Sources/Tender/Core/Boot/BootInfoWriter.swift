@@ -11,6 +11,18 @@ public struct BootLayout: Equatable {
     public var heapEnd: GuestAddress
     public var stackTop: GuestAddress
 
+    /// Heap the guest reaches only once it holds more than `smallHeap` (a store's data, big
+    /// buffers): backed by huge pages (`GuestMemory.adviseHugePages`). The heap grows upward
+    /// from its start, so a small guest never touches it and keeps 4 KiB granularity, and
+    /// the last 2 MiB, where the allocator writes its end marker at boot, are left out.
+    public var bulkHeap: Range<UInt64> {
+        let start = heapStart.raw + BootLayout.smallHeap
+        let end = heapEnd.raw >= UInt64(GuestMemory.hugePageSize) ? heapEnd.raw - UInt64(GuestMemory.hugePageSize) : 0
+        return start < end ? start ..< end : heapEnd.raw ..< heapEnd.raw
+    }
+    /// The heap below `bulkHeap`.
+    public static let smallHeap: UInt64 = 2 << 20
+
     public init(memorySize: UInt64, imageEnd: UInt64) {
         let base = SWIFTLET_GUEST_BASE
         bootInfo = GuestAddress(raw: base + SWIFTLET_BOOTINFO_OFFSET)

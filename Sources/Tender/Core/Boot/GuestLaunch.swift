@@ -66,8 +66,9 @@ public struct GuestLaunch {
     public var recordingFDs: [Int32] { (capture.map { [$0.fd] } ?? []) + (core.map { [$0.fd] } ?? []) }
 
     /// Copies the image into `memory` and writes boot info; `boot` carries the target's
-    /// own fields (TSC frequency, hypercall entry).
+    /// own fields (TSC frequency, hypercall entry). Asks for huge pages behind the bulk heap.
     public func load(into memory: GuestMemory, boot: BootInfoWriter) throws(TenderError) {
+        memory.adviseHugePages(layout.bulkHeap)
         do { try image.load(into: memory) } catch {
             throw .image("cannot load \(options.imagePath): \(error)")
         }
