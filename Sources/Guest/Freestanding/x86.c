@@ -1,6 +1,6 @@
 /* x86.c — the few instructions the virtio binding (Sources/Guest/PVH) needs that Swift cannot
- * express: CPUID, RDRAND/RDSEED, and the shim call into pvh.S. Compiled into every image; the
- * linker drops them where nothing calls them (hvt, spt). */
+ * express: CPUID (also asked by the store's CRC-32C on every target), RDRAND/RDSEED, and the
+ * shim call into pvh.S. Compiled into every image; the linker drops what nothing calls. */
 #include <stdint.h>
 #include "swiftlet_abi.h"
 

@@ -28,11 +28,17 @@
 //    generation's half instead, which a checkpoint never overwrites while it is the fallback
 //    (the next checkpoint goes into the damaged half): that is an older acknowledged state,
 //    and the loss is reported (read-only, or `repair`), never silent.
+// 9. A generation's superblock records its log limit (the `checkpointInterval` of the store
+//    that wrote its checkpoint), and no commit of that generation ends further than the limit
+//    past the checkpoint, whatever interval a later opener asked for: a commit that would
+//    pass it writes a new checkpoint instead. So the search for a record beyond a break (invariant 5)
+//    stops at the limit instead of reading the rest of the half. Disks from before version 3
+//    record no limit, and that search reads to the half's end for them.
 //
 // Recovery reads the checkpoint with one request and one checksum and replays only the log
-// after it; a commit that would make that log longer than `checkpointInterval` (or not fit
-// in the half) writes a new checkpoint into the other half instead, so recovery is bounded by
-// the live data plus `checkpointInterval` of log, and compaction happens while in use.
+// after it; a commit that would make that log longer than the limit (or not fit in the half)
+// writes a new checkpoint into the other half instead, so recovery reads the live data plus
+// at most the limit of log, whatever the disk's size, and compaction happens while in use.
 // Memory: every live key and value is held in RAM (reads never touch the disk): the last
 // checkpoint as read (entries plus 4 bytes each for the index), plus the keys changed since it
 // in a dictionary (about 100 bytes per key besides its bytes). Writing a checkpoint builds the
@@ -115,7 +121,8 @@ public final class KeyValueStore {
     /// Checkpoints written by this instance (compactions: the half filled, or the log since the
     /// last checkpoint reached `checkpointInterval`, or `compact()`).
     public private(set) var compactions = 0
-    /// Bytes of log after a checkpoint that make the next commit write a new one instead.
+    /// Bytes of log after a checkpoint that make the next commit write a new one instead
+    /// (whole sectors), recorded as the log limit of every checkpoint this store writes.
     public let checkpointInterval: UInt64
     public static let defaultCheckpointInterval = 2 << 20
 
@@ -129,11 +136,12 @@ public final class KeyValueStore {
     /// Opens the store on `device`, writing a new one if the disk is blank. With `repair`,
     /// damage found on open is cut away (what was readable is kept, the rest reported in
     /// `recovery.problems`) instead of opening read-only. `checkpointInterval` bounds the log
-    /// replayed on the next open (bytes; at least one sector).
+    /// replayed on the next open (bytes, rounded up to whole sectors). Until this store writes
+    /// its first checkpoint, its commits keep to the limit the disk's checkpoint recorded.
     public init(device: any BlockStorage, repair: Bool = false,
                 checkpointInterval: Int = KeyValueStore.defaultCheckpointInterval) throws(StoreError) {
         self.device = device
-        self.checkpointInterval = UInt64(max(StoreFormat.sector, checkpointInterval))
+        self.checkpointInterval = UInt64(StoreFormat.padded(max(1, min(checkpointInterval, Int(Superblock.maximumLogLimit)))))
         guard device.blockSize > 0, StoreFormat.sector % device.blockSize == 0 else {
             throw .unreadable("block size \(device.blockSize) does not divide \(StoreFormat.sector)")
         }
@@ -262,7 +270,7 @@ public final class KeyValueStore {
                                     generation: superblock.generation, sequence: sequence, to: &group)
         group.append(contentsOf: repeatElement(0, count: StoreFormat.padded(group.count) - group.count))
         if head + UInt64(group.count) > layout.start(ofHalf: superblock.activeHalf) + layout.halfSize
-            || head + UInt64(group.count) - checkpointEnd > checkpointInterval {
+            || head + UInt64(group.count) - checkpointEnd > logLimit {
             try writeSnapshot()   // the checkpoint holds the pending changes too
             return
         }
@@ -361,6 +369,10 @@ public final class KeyValueStore {
         }
     }
 
+    /// How far past the active half's checkpoint its log may grow (invariant 9): the limit its
+    /// superblock recorded, or for older disks, which recorded none, this store's interval.
+    private var logLimit: UInt64 { superblock.logLimit > 0 ? superblock.logLimit : checkpointInterval }
+
     /// Forgets the state in RAM (before replaying another half).
     private func reset() {
         checkpoint = .empty
@@ -394,7 +406,8 @@ public final class KeyValueStore {
                                         generation: generation, sequence: sequence, to: &tail)
         tail.append(contentsOf: repeatElement(0, count: StoreFormat.padded(tail.count) - tail.count))
         guard UInt64(whole + tail.count) <= layout.halfSize else { throw .full }
-        let next = Superblock(generation: generation, activeHalf: half, capacity: layout.capacity, baseSequence: sequence)
+        let next = Superblock(generation: generation, activeHalf: half, capacity: layout.capacity, baseSequence: sequence,
+                              logLimit: checkpointInterval)
         var sector = [UInt8](repeating: 0, count: StoreFormat.sector)
         sector.withUnsafeMutableBytes { next.encode(into: $0) }
         try guarded { () throws(BlockError) in
@@ -457,6 +470,7 @@ public final class KeyValueStore {
                 checkpoint = loaded
                 recovery.checkpointEntries = loaded.count
             }
+            changes.reserveCapacity(changes.count + group.count)
             for change in group {
                 record(change.kind == .put ? .put(change.value) : .deleted, for: change.key)
             }
@@ -476,7 +490,8 @@ public final class KeyValueStore {
             committed = superblock.baseSequence
             chainTip = StoreFormat.seed(generation: superblock.generation)
             problems.append("the checkpoint at the start of generation \(superblock.generation)'s log is unreadable")
-        } else if let later = try reader.laterSequence(than: expected, generation: generation, from: groupStart) {
+        } else if let later = try reader.laterSequence(than: expected, generation: generation, from: groupStart,
+                                                        before: superblock.logLimit > 0 ? checkpointEnd + superblock.logLimit : end) {
             problems.append("the log breaks at offset \(groupStart) (commit \(expected)), but commit \(later.sequence) at offset \(later.offset) was written after it: commits after \(committed) are lost")
         } else if groupStart < end, try reader.header(at: groupStart, maximumRecord: Int(layout.halfSize)).map({ $0.generation == generation && $0.sequence == expected }) == true {
             recovery.discardedIncompleteCommit = true
@@ -543,7 +558,9 @@ struct HalfReader {
             let record = UnsafeRawBufferPointer(rebasing: raw[at..<at + header.recordLength])
             guard header.verify(record) else { return nil }
             let keyEnd = StoreFormat.recordHeaderSize + header.keyLength
-            return (Array(record[StoreFormat.recordHeaderSize..<keyEnd]), Array(record[keyEnd...]))
+            // Rebased: a Slice would be copied a byte at a time, a buffer is one memcpy.
+            return (Array(UnsafeRawBufferPointer(rebasing: record[StoreFormat.recordHeaderSize..<keyEnd])),
+                    Array(UnsafeRawBufferPointer(rebasing: record[keyEnd...])))
         }
     }
 
@@ -567,9 +584,12 @@ struct HalfReader {
         return verified ? Checkpoint(record: record, recordLength: header.recordLength) : nil
     }
 
-    /// A verified record of `generation` with a sequence above `sequence`, starting on a sector
-    /// boundary at or after `from`: proof that a commit was acknowledged beyond where the log broke.
-    mutating func laterSequence(than sequence: UInt64, generation: UInt32, from: UInt64) throws(StoreError) -> (sequence: UInt64, offset: UInt64)? {
+    /// A verified record of `generation` with a sequence above `sequence`, lying on a sector
+    /// boundary at or after `from` and wholly before `limit` (where the generation's log must
+    /// end): proof that a commit was acknowledged beyond where the log broke.
+    mutating func laterSequence(than sequence: UInt64, generation: UInt32, from: UInt64, before limit: UInt64) throws(StoreError) -> (sequence: UInt64, offset: UInt64)? {
+        let end = min(limit, self.end)
+        guard from < end else { return nil }
         var offset = from
         while offset + UInt64(StoreFormat.recordHeaderSize) <= end {
             if let header = try header(at: offset, maximumRecord: Int(end - from)),

@@ -1,6 +1,7 @@
-// The on-disk format of KeyValueStore, version 2 (version 1 disks open unchanged: they differ
-// only in that their snapshots are put records, which version 2 still reads). Little-endian
-// throughout; S = 512 bytes.
+// The on-disk format of KeyValueStore, version 3. Older disks open unchanged: version 1 wrote
+// its snapshots as put records, which replay still reads; versions 1 and 2 record no log limit
+// (their superblocks hold 0 there), so opening them searches the rest of the half (see
+// KeyValueStore's invariant 9). Little-endian throughout; S = 512 bytes.
 //
 //   [0, S)        superblock slot 0 ┐ the slot of generation g is g % 2: a new generation never
 //   [S, 2S)       superblock slot 1 ┘ overwrites the superblock that points at the live half
@@ -8,7 +9,8 @@
 //   [2S+H, 2S+2H) half 1 ┘ the active one (H = (capacity - 2S) / 2, rounded down to S)
 //
 // Superblock (one sector, written whole):
-//   0 magic "SWKV"  4 version (2)  8 generation u64  16 active half u32  20 reserved
+//   0 magic "SWKV"  4 version (3)  8 generation u64  16 active half u32
+//   20 log limit u32: sectors of log the generation's commits may add after its checkpoint
 //   24 capacity u64 (the layout was computed from it)  32 base sequence u64  ... 508 CRC-32C of [0, 508)
 //
 // Log: commit groups, each starting on a sector boundary and padded with zeros to the next:
@@ -29,9 +31,11 @@
 public enum StoreFormat {
     public static let sector = 512
     public static let magic: UInt32 = 0x564B_5753   // "SWKV"
-    public static let version: UInt32 = 2
-    /// Versions this code opens (1 wrote its snapshots as put records, which replay still reads).
-    public static let readableVersions: ClosedRange<UInt32> = 1...2
+    public static let version: UInt32 = 3
+    /// Versions this code opens (1 wrote its snapshots as put records, which replay still reads;
+    /// 1 and 2 record no log limit). Version 2 code refuses version 3 disks, whose limit it
+    /// would not keep to.
+    public static let readableVersions: ClosedRange<UInt32> = 1...3
     public static let recordHeaderSize = 32
     public static let maximumKeyLength = 1024
     public static let superblockArea = UInt64(2 * sector)
@@ -67,13 +71,20 @@ public struct Superblock: Equatable, Sendable {
     public var activeHalf: Int
     public var capacity: UInt64
     public var baseSequence: UInt64
+    /// Bytes of log (whole sectors) that commits may add after this generation's checkpoint;
+    /// 0 on disks before version 3, which recorded none.
+    public var logLimit: UInt64
 
-    public init(generation: UInt64, activeHalf: Int, capacity: UInt64, baseSequence: UInt64) {
+    public init(generation: UInt64, activeHalf: Int, capacity: UInt64, baseSequence: UInt64, logLimit: UInt64 = 0) {
         self.generation = generation
         self.activeHalf = activeHalf
         self.capacity = capacity
         self.baseSequence = baseSequence
+        self.logLimit = logLimit / UInt64(StoreFormat.sector) * UInt64(StoreFormat.sector)
     }
+
+    /// The largest `logLimit` the superblock can record.
+    public static let maximumLogLimit = UInt64(UInt32.max) * UInt64(StoreFormat.sector)
 
     public enum Decoded: Equatable {
         case valid(Superblock)
@@ -95,7 +106,8 @@ public struct Superblock: Equatable, Sendable {
         }
         let half = le32(sector, 16)
         guard half <= 1 else { return .damaged("active half \(half)") }
-        return .valid(Superblock(generation: le64(sector, 8), activeHalf: Int(half), capacity: le64(sector, 24), baseSequence: le64(sector, 32)))
+        return .valid(Superblock(generation: le64(sector, 8), activeHalf: Int(half), capacity: le64(sector, 24), baseSequence: le64(sector, 32),
+                                 logLimit: le32(sector, 4) >= 3 ? UInt64(le32(sector, 20)) * UInt64(StoreFormat.sector) : 0))
     }
 
     public func encode(into sector: UnsafeMutableRawBufferPointer) {
@@ -104,6 +116,7 @@ public struct Superblock: Equatable, Sendable {
         put32(StoreFormat.version, sector, 4)
         put64(generation, sector, 8)
         put32(UInt32(activeHalf), sector, 16)
+        put32(UInt32(min(logLimit, Superblock.maximumLogLimit) / UInt64(StoreFormat.sector)), sector, 20)
         put64(capacity, sector, 24)
         put64(baseSequence, sector, 32)
         put32(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: sector[0..<508])), sector, 508)

@@ -79,3 +79,23 @@ final class FaultyDisk: BlockStorage {
         }
     }
 }
+
+/// A disk that remembers how far reads reached, passing every request on.
+final class ReadTracker: BlockStorage {
+    let disk: any BlockStorage
+    private(set) var highestOffsetRead: UInt64 = 0
+
+    init(_ disk: any BlockStorage) { self.disk = disk }
+
+    var blockSize: Int { disk.blockSize }
+    var capacity: UInt64 { disk.capacity }
+
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(BlockError) {
+        highestOffsetRead = max(highestOffsetRead, offset + UInt64(buffer.count))
+        try disk.read(at: offset, into: buffer)
+    }
+
+    func write(at offset: UInt64, from buffer: UnsafeRawBufferPointer) throws(BlockError) { try disk.write(at: offset, from: buffer) }
+
+    func flush() throws(BlockError) { try disk.flush() }
+}

@@ -2,7 +2,8 @@
 // with what survives the crash chosen three ways, with checkpoints written only when a half
 // fills and also every few KiB of log (so crashes land inside checkpoint writes too); bit flips
 // and garbage sectors; a damaged or malformed checkpoint; recovery bounded by the log after the
-// checkpoint; version 1 disks; compaction while in use; the full disk; ordered prefix scans.
+// checkpoint and by the log limit its generation recorded; version 1 disks; compaction while in
+// use; the full disk; ordered prefix scans.
 import Swiftlet
 import Testing
 import TestSupport
@@ -323,6 +324,41 @@ private func contents(_ store: KeyValueStore) -> State {
         #expect(detected > 50, "only \(detected) damaged images were detected")
     }
 
+    /// Invariant 9: the log limit is the generation's. A store opened with a longer interval
+    /// keeps to the one the disk's checkpoint recorded until it writes a checkpoint of its own
+    /// (which records its interval), and damage inside the log is still proved by a later
+    /// commit, while opening reads no further than the limit: on a 16 MiB disk, not the 8 MiB
+    /// of the rest of the half.
+    @Test func theLogKeepsToTheLimitItsCheckpointRecorded() throws {
+        let disk = FaultyDisk(capacity: 16 << 20)
+        let first = try KeyValueStore(device: disk, checkpointInterval: 4 << 10)
+        try first.put("seed", "1")
+        try first.compact()
+        let store = try KeyValueStore(device: disk, checkpointInterval: 64 << 10)
+        var model = State()
+        model[Array("seed".utf8)] = Array("1".utf8)
+        for number in 0..<20 {   // each commit one 512-byte group
+            let key = Array("key\(number)".utf8), value = [UInt8](repeating: UInt8(number), count: 400)
+            try store.put(key, value)
+            try store.commit()
+            model[key] = value
+        }
+        #expect(store.compactions == 1, "the 9th commit would pass the recorded 4 KiB: one checkpoint, then the 64 KiB limit")
+        let reader = ReadTracker(FaultyDisk(image: disk.durable))
+        let reopened = try KeyValueStore(device: reader, checkpointInterval: 4 << 10)
+        #expect(contents(reopened) == model && reopened.recovery.problems.isEmpty)
+        #expect(reopened.recovery.tailBytes == 11 * 512, "the log kept to 64 KiB, not to this opener's 4 KiB")
+        let halfStart = reopened.layout.start(ofHalf: reopened.activeHalf)
+        #expect(reader.highestOffsetRead <= halfStart + (1 << 20), "read up to \(reader.highestOffsetRead - halfStart) into the half")
+
+        var damaged = disk.durable
+        let firstGroup = Int(halfStart + reopened.recovery.replayedBytes - reopened.recovery.tailBytes)
+        damaged[firstGroup + 100] ^= 0x04
+        let afterDamage = try KeyValueStore(device: FaultyDisk(image: damaged))
+        #expect(afterDamage.recovery.problems.contains { $0.contains("log breaks") }, "\(afterDamage.recovery.problems)")
+        #expect(throws: StoreError.self) { try afterDamage.put("x", "y") }
+    }
+
     @Test func scanReturnsKeysWithThePrefixInByteOrder() throws {
         let store = try KeyValueStore(device: FaultyDisk(capacity: 64 << 10))
         for key in ["note/10", "note/2", "b", "note/1", "notes", "note/", "a"] { try store.put(key, key) }
@@ -431,10 +467,21 @@ private func contents(_ store: KeyValueStore) -> State {
     }
 
     @Test func superblockRoundTripsAndEveryFlippedBitIsCaught() {
-        let block = Superblock(generation: 0x1_0000_0003, activeHalf: 1, capacity: 64 << 20, baseSequence: 42)
+        let block = Superblock(generation: 0x1_0000_0003, activeHalf: 1, capacity: 64 << 20, baseSequence: 42, logLimit: 2 << 20)
         var sector = [UInt8](repeating: 0, count: 512)
         sector.withUnsafeMutableBytes { block.encode(into: $0) }
         #expect(sector.withUnsafeBytes { Superblock.decode($0) } == .valid(block))
+        #expect(block.logLimit == 2 << 20 && sector[20...23] == [0, 16, 0, 0], "the limit is stored in sectors")
+        // A version 2 superblock's bytes 20..<24 were reserved: it records no limit.
+        var older = sector
+        older[4] = 2
+        older.withUnsafeMutableBytes { raw in
+            let checksum = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<508]))
+            for index in 0..<4 { raw[508 + index] = UInt8(truncatingIfNeeded: checksum >> (8 * UInt32(index))) }
+        }
+        var unlimited = block
+        unlimited.logLimit = 0
+        #expect(older.withUnsafeBytes { Superblock.decode($0) } == .valid(unlimited))
         for bit in 0..<(512 * 8) {
             var flipped = sector
             flipped[bit / 8] ^= 1 << UInt8(bit % 8)
