@@ -12,9 +12,10 @@
 import TenderCore
 
 public enum DebuggerNames {
-    /// Swift compiler flags: DW_AT_linkage_name only on abstract (inlined) functions, where
-    /// LLVM needs it; gdb then falls back to DW_AT_name for everything it shows.
-    static let linkageNameFlags = ["-Xllvm", "-dwarf-linkage-names=Abstract"]
+    /// Code generation flags (clang's, which writes the DWARF; see ImageBuilder.codegenFlags):
+    /// DW_AT_linkage_name only on abstract (inlined) functions, where LLVM needs it; gdb then
+    /// falls back to DW_AT_name for everything it shows.
+    static let linkageNameFlags = ["-mllvm", "-dwarf-linkage-names=Abstract"]
 
     /// The names gdb should know a function by, from its short demangled name
     /// ("debugging.Router.respond(to:)" → "Router.respond(to:)", "Router.respond", "respond").

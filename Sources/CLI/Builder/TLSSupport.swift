@@ -48,7 +48,7 @@ extension ImageBuilder {
     func tlsModule(runtime: URL, bearSSL: BearSSLInstallation) throws(BuildError) -> URL {
         let includes = home.tlsIncludes(bearSSL)
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for item in [runtime.path] + includes + (home.tlsSwiftSources + [home.tlsRoot.appendingPathComponent("CBearSSL/include/swiftlet_tls.h")])
+        for item in [runtime.path] + Self.codegenFlags(optimized: true) + includes + (home.tlsSwiftSources + [home.tlsRoot.appendingPathComponent("CBearSSL/include/swiftlet_tls.h")])
             .flatMap({ [$0.path, (try? String(contentsOf: $0, encoding: .utf8)) ?? ""] }) {
             for byte in item.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         }
@@ -57,13 +57,12 @@ extension ImageBuilder {
         log("Compiling SwiftletTLS (once per source change)")
         let staging = home.runtimeCache.appendingPathComponent("tls-\(String(hash, radix: 16)).\(getpid()).tmp")
         try makeDirectory(staging)
-        try run("compiling SwiftletTLS", toolchain.swiftc, Self.swiftFlags + [
+        try compileSwift("compiling SwiftletTLS", Self.swiftFlags + [
             "-parse-as-library", "-D", "SWIFTLET_GUEST", "-I", home.abiInclude.path, "-I", runtime.path,
         ] + includes.flatMap { ["-Xcc", "-I", "-Xcc", $0] } + [
             "-module-name", Self.tlsModuleName,
             "-emit-module", "-emit-module-path", staging.appendingPathComponent("SwiftletTLS.swiftmodule").path,
-            "-c", "-o", staging.appendingPathComponent("SwiftletTLS.o").path,
-        ] + home.tlsSwiftSources.map(\.path), crashLogs: home.runtimeCache)
+        ] + home.tlsSwiftSources.map(\.path), into: staging.appendingPathComponent("SwiftletTLS.o"), crashLogs: home.runtimeCache)
         if (try? FileManager.default.moveItem(at: staging, to: cached)) == nil {
             try? FileManager.default.removeItem(at: staging)
         }
