@@ -10,6 +10,7 @@
 #   FUZZER=gdb Tests/Fuzz/run.sh 60                         # the tender's GDB packet layer (GDBFuzzer.swift)
 #   FUZZER=json Tests/Fuzz/run.sh 60                        # the JSON parser/writer fuzzer (JSONFuzzer.swift)
 #   FUZZER=tls Tests/Fuzz/run.sh 600                        # HTTPS: TLS records into SwiftletTLS + HTTP (TLSFuzzer.swift)
+#   FUZZER=store Tests/Fuzz/run.sh 300                      # KeyValueStore's on-disk format, damaged real stores (StoreFuzzer.swift)
 #   SWIFTC=/path/to/swiftc Tests/Fuzz/run.sh 300
 #   FUZZ_OPT=-Onone Tests/Fuzz/run.sh         # unoptimized (about 3x fewer execs/s)
 #   FUZZ_OUT=/tmp/fuzz Tests/Fuzz/run.sh      # build somewhere else than .build-fuzz/fuzz
@@ -20,6 +21,7 @@
 #   gdb      GDBFuzzer    gdb-fuzzer    gdb-corpus/     gdb-regressions/   (over Sources/Tender/Core/GDB)
 #   json     JSONFuzzer   json-fuzzer   json-corpus/    json-regressions/
 #   tls      TLSFuzzer    tls-fuzzer    tls-corpus/     tls-regressions/   (+ Sources/GuestTLS, libbearssl.a)
+#   store    StoreFuzzer  store-fuzzer  store-corpus/   store-regressions/
 #
 # Leak detection is off (-detect_leaks=0): LeakSanitizer cannot follow Swift's multi-payload
 # enums, which keep their case tag in a pointer's spare high bits, so memory the stack still
@@ -38,7 +40,8 @@ case "${FUZZER:-frame}" in
     gdb) module=GDBFuzzer binary_name=gdb-fuzzer seed_folder=gdb-corpus regression_folder=gdb-regressions ;;
     json) module=JSONFuzzer binary_name=json-fuzzer seed_folder=json-corpus regression_folder=json-regressions ;;
     tls) module=TLSFuzzer binary_name=tls-fuzzer seed_folder=tls-corpus regression_folder=tls-regressions ;;
-    *) echo "error: FUZZER must be frame, http, gdb, json or tls (got '$FUZZER')" >&2; exit 2 ;;
+    store) module=StoreFuzzer binary_name=store-fuzzer seed_folder=store-corpus regression_folder=store-regressions ;;
+    *) echo "error: FUZZER must be frame, http, gdb, json, tls or store (got '$FUZZER')" >&2; exit 2 ;;
 esac
 
 swiftc="${SWIFTC:-$(command -v swiftc || echo /opt/swift/usr/bin/swiftc)}"

@@ -2,8 +2,8 @@
 // input, HTTPFuzzer.swift over the HTTP server's connection state machine, GDBFuzzer.swift over
 // the tender's GDB packet layer, JSONFuzzer.swift over the guest's JSON parser and writer,
 // TLSFuzzer.swift over HTTPS (TLS records into SwiftletTLS's BearSSL server and the HTTP server
-// behind it). Each must build, survive a short bounded run over its seed corpus, and run every
-// seed and every regression input cleanly. Longer runs: Tests/Fuzz/run.sh (FUZZER=http|gdb|json|tls).
+// behind it), StoreFuzzer.swift over KeyValueStore's on-disk format (damaged real stores). Each must build, survive a short bounded run over its seed corpus, and run every
+// seed and every regression input cleanly. Longer runs: Tests/Fuzz/run.sh (FUZZER=http|gdb|json|tls|store).
 import Foundation
 import SwiftletBuild
 import Testing
@@ -19,6 +19,8 @@ enum FuzzHarness: String {
     case json = "JSONFuzzer"
     /// Tests/Fuzz/TLSFuzzer.swift over HTTPServer + SwiftletTLS on two stacks; seeds in tls-corpus/.
     case tls = "TLSFuzzer"
+    /// Tests/Fuzz/StoreFuzzer.swift over KeyValueStore opening damaged real stores; seeds in store-corpus/.
+    case store = "StoreFuzzer"
 
     private var shortName: String {
         switch self {
@@ -27,6 +29,7 @@ enum FuzzHarness: String {
         case .gdb: return "gdb"
         case .json: return "json"
         case .tls: return "tls"
+        case .store: return "store"
         }
     }
 
@@ -208,5 +211,16 @@ enum FuzzHarness: String {
             return
         }
         try FuzzHarness.tls.runSeedsAndRegressions()
+    }
+
+    /// Real stores with bytes overwritten, bits flipped, sectors lost and checksums forged:
+    /// only acknowledged states or CRC-verified data come back, damage is reported (read-only),
+    /// repair leaves a store that reopens clean, and a written disk is never formatted.
+    @Test func fuzzesTheStoreFormatBriefly() throws {
+        try FuzzHarness.store.fuzzBriefly(seconds: 10)
+    }
+
+    @Test func storeSeedAndRegressionInputsRunCleanly() throws {
+        try FuzzHarness.store.runSeedsAndRegressions()
     }
 }

@@ -34,6 +34,12 @@
 //    pass it writes a new checkpoint instead. So the search for a record beyond a break (invariant 5)
 //    stops at the limit instead of reading the rest of the half. Disks from before version 3
 //    record no limit, and that search reads to the half's end for them.
+// 10. A disk is formatted only if it is blank past its superblocks (or holds just the sector a
+//     cut-off creation wrote): blank superblocks over data are damage or a foreign format, and
+//     are refused. Beside a generation above 1, a blank slot is a lost sector and is reported.
+//     So is a lost newer superblock whose half shows commits after its checkpoint. When a slot
+//     is lost or damaged, the next generation skips the number the lost one may have had (its
+//     records may still lie in the half written next) and lands in that slot.
 //
 // Recovery reads the checkpoint with one request and one checksum and replays only the log
 // after it; a commit that would make that log longer than the limit (or not fit in the half)
@@ -133,7 +139,8 @@ public final class KeyValueStore {
     public var activeHalf: Int { superblock.activeHalf }
     public var generation: UInt64 { superblock.generation }
 
-    /// Opens the store on `device`, writing a new one if the disk is blank. With `repair`,
+    /// Opens the store on `device`, writing a new one if the disk is blank (all zeros, or a
+    /// creation cut off before its superblock; blank superblocks over data are refused). With `repair`,
     /// damage found on open is cut away (what was readable is kept, the rest reported in
     /// `recovery.problems`) instead of opening read-only. `checkpointInterval` bounds the log
     /// replayed on the next open (bytes, rounded up to whole sectors). Until this store writes
@@ -155,6 +162,8 @@ public final class KeyValueStore {
         var problems: [String] = []
         for (slot, decoded) in slots.enumerated() {
             switch decoded {
+            case .valid(let block) where block.generation % 2 != UInt64(slot):
+                problems.append("superblock slot \(slot) is damaged (it holds generation \(block.generation), which belongs in the other)")
             case .valid(let block): valid.append(block)
             case .damaged(let why): problems.append("superblock slot \(slot) is damaged (\(why))")
             case .blank: break
@@ -162,9 +171,19 @@ public final class KeyValueStore {
         }
         valid.sort { $0.generation > $1.generation }
         let best = valid.first
+        // Generation g lies in slot g % 2, and g - 1 was written into the other slot before it:
+        // beside a generation above 1, a blank slot is a lost sector, and it may have held the newest.
+        if let best, best.generation > 1, let blank = slots.firstIndex(of: .blank) {
+            problems.append("superblock slot \(blank) is blank, but generation \(best.generation) means it was written")
+        }
         if best == nil && problems.isEmpty {
             guard let layout = StoreLayout(capacity: device.capacity) else {
                 throw .unreadable("the disk (\(device.capacity) bytes) is too small for a store")
+            }
+            // Blank superblocks over a written log are damage (or another format: ext4 leaves
+            // its first KiB zero), never a blank disk: formatting would destroy what is there.
+            if let offset = try Self.firstWrittenByte(device) {
+                throw .unreadable("both superblocks are blank, but the disk holds data (at byte \(offset)); not formatting over it")
             }
             self.layout = layout
             superblock = Superblock(generation: 0, activeHalf: 1, capacity: layout.capacity, baseSequence: 0)
@@ -181,8 +200,18 @@ public final class KeyValueStore {
         generationFloor = chosen.generation
         if !problems.isEmpty {
             problems.append("using generation \(chosen.generation), the newest readable; a newer one may have been lost")
+            // The lost slot may have held generation + 1, whose records still fill the other
+            // half: the next generation written there (on repair) must not share its number.
+            // Skipping to + 3 also puts its superblock into the lost slot, rewriting it.
+            generationFloor = chosen.generation + 2
         }
-        if try !replay(problems: &problems), valid.count == 2, valid[1].capacity == chosen.capacity,
+        let replayed = try replay(problems: &problems)
+        // Only a slot that is not valid can have lost generation + 1 (which overwrites the one before).
+        if replayed, valid.count < 2, try newerGenerationWasLost() {
+            problems.append("generation \(chosen.generation + 1)'s superblock is lost (its half holds commits made after it was written): commits after \(committed) are lost")
+            generationFloor = chosen.generation + 2
+        }
+        if !replayed, valid.count == 2, valid[1].capacity == chosen.capacity,
            valid[1].activeHalf != chosen.activeHalf {
             superblock = valid[1]
             reset()
@@ -398,13 +427,7 @@ public final class KeyValueStore {
             }
             return true
         }
-        let sealed = writer.finish(chain: StoreFormat.seed(generation: generation), generation: generation, sequence: sequence)
-        // Whole sectors of the checkpoint record straight from it; the rest with the commit record.
-        let whole = sealed.bytes.count / StoreFormat.sector * StoreFormat.sector
-        var tail = Array(sealed.bytes[whole...])
-        let chain = RecordHeader.append(kind: .commit, key: [], value: [], chain: sealed.checksum,
-                                        generation: generation, sequence: sequence, to: &tail)
-        tail.append(contentsOf: repeatElement(0, count: StoreFormat.padded(tail.count) - tail.count))
+        let (sealed, whole, tail, chain) = Self.checkpointGroup(&writer, generation: generation, sequence: sequence)
         guard UInt64(whole + tail.count) <= layout.halfSize else { throw .full }
         let next = Superblock(generation: generation, activeHalf: half, capacity: layout.capacity, baseSequence: sequence,
                               logLimit: checkpointInterval)
@@ -428,6 +451,61 @@ public final class KeyValueStore {
         sortedChangedKeys = nil
         pending.removeAll(keepingCapacity: true)
         compactions += 1
+    }
+
+    /// Seals a checkpoint as the first group of a half: the record (whole sectors of it are
+    /// written straight from it), the sectors after them (its rest, the commit record, zeros),
+    /// and the checksum the group ends with.
+    private static func checkpointGroup(_ writer: inout CheckpointWriter, generation: UInt64, sequence: UInt64)
+        -> (sealed: (bytes: [UInt8], checksum: UInt32, checkpoint: Checkpoint), whole: Int, tail: [UInt8], chain: UInt32) {
+        let sealed = writer.finish(chain: StoreFormat.seed(generation: generation), generation: generation, sequence: sequence)
+        let whole = sealed.bytes.count / StoreFormat.sector * StoreFormat.sector
+        var tail = Array(sealed.bytes[whole...])
+        let chain = RecordHeader.append(kind: .commit, key: [], value: [], chain: sealed.checksum,
+                                        generation: generation, sequence: sequence, to: &tail)
+        tail.append(contentsOf: repeatElement(0, count: StoreFormat.padded(tail.count) - tail.count))
+        return (sealed, whole, tail, chain)
+    }
+
+    /// The one sector creating a store writes before its superblock (generation 1's empty
+    /// checkpoint and its commit, at the start of half 0): a crash in between leaves it alone.
+    private static let creationSector: [UInt8] = {
+        var writer = CheckpointWriter()
+        return checkpointGroup(&writer, generation: 1, sequence: 1).tail
+    }()
+
+    /// The first nonzero byte past the superblocks, other than an unfinished creation's sector,
+    /// if there is one. Reads the whole disk (a MiB per request): only done when both
+    /// superblocks are blank, i.e. when a store is about to be created.
+    private static func firstWrittenByte(_ device: any BlockStorage) throws(StoreError) -> UInt64? {
+        let end = device.capacity / UInt64(StoreFormat.sector) * UInt64(StoreFormat.sector)
+        var buffer: [UInt8] = []
+        var offset = StoreFormat.superblockArea
+        while offset < end {
+            let length = Int(min(UInt64(HalfReader.windowSize), end - offset))
+            if buffer.count != length { buffer = [UInt8](repeating: 0, count: length) }
+            do { try device.read(&buffer, at: offset) } catch { throw .device(error) }
+            var skip = 0..<0
+            if offset == StoreFormat.superblockArea, buffer.starts(with: creationSector) { skip = 0..<creationSector.count }
+            if let index = buffer.indices.first(where: { buffer[$0] != 0 && !skip.contains($0) }) { return offset + UInt64(index) }
+            offset += UInt64(length)
+        }
+        return nil
+    }
+
+    /// Whether the next generation's superblock was written and lost: the other half starts
+    /// with that generation's checkpoint and holds a verified record of a later commit, and
+    /// commits follow a checkpoint only once its superblock is durable. (Its checkpoint alone
+    /// is a compaction cut off before the superblock: nothing acknowledged is missing.)
+    private func newerGenerationWasLost() throws(StoreError) -> Bool {
+        let start = layout.start(ofHalf: 1 - superblock.activeHalf)
+        let next = superblock.generation + 1
+        var reader = HalfReader(device: device, end: start + layout.halfSize)
+        guard let header = try reader.header(at: start, maximumRecord: Int(layout.halfSize)), header.kind == .checkpoint,
+              header.generation == UInt32(truncatingIfNeeded: next), header.chain == StoreFormat.seed(generation: next)
+        else { return false }
+        return try reader.laterSequence(than: header.sequence, generation: header.generation, from: start,
+                                        before: start + layout.halfSize) != nil
     }
 
     /// Rebuilds the state from the active half: its checkpoint, then the groups after it.

@@ -26,7 +26,8 @@
 // it names the checkpoint: opening reads it with one request and one checksum, then replays
 // only the groups after it. Every later group's sequence is one more than the one before.
 // A checkpoint record anywhere but at the start of a half ends the log there. Nothing here
-// does I/O: these are the format's checked parsers and encoders, fuzzed in StoreFormatTests.
+// does I/O: these are the format's checked parsers and encoders, fuzzed in StoreFormatTests and,
+// through the whole open path on damaged real stores, in Tests/Fuzz/StoreFuzzer.swift.
 
 public enum StoreFormat {
     public static let sector = 512

@@ -3,7 +3,8 @@
 // fills and also every few KiB of log (so crashes land inside checkpoint writes too); bit flips
 // and garbage sectors; a damaged or malformed checkpoint; recovery bounded by the log after the
 // checkpoint and by the log limit its generation recorded; version 1 disks; compaction while in
-// use; the full disk; ordered prefix scans.
+// use; the full disk; ordered prefix scans; lost superblocks (what Tests/Fuzz/StoreFuzzer.swift
+// found).
 import Swiftlet
 import Testing
 import TestSupport
@@ -400,6 +401,95 @@ private func contents(_ store: KeyValueStore) -> State {
         let disk = FaultyDisk(image: image)
         #expect(throws: StoreError.self) { try KeyValueStore(device: disk) }
         #expect(disk.sectorWrites == 0)
+    }
+
+    /// Found by StoreFuzzer: blank superblocks are not a blank disk. A store whose superblock
+    /// sectors were both lost, and a foreign format that leaves its first KiB zero (as ext4
+    /// does), are refused and left untouched; a creation cut off before its superblock (only
+    /// its first log sector written) still creates the store.
+    @Test func blankSuperblocksOverDataAreRefusedNotFormatted() throws {
+        let disk = FaultyDisk(capacity: 64 << 10)
+        let store = try KeyValueStore(device: disk)
+        try store.put("kept", "yes")
+        try store.commit()
+        var lost = disk.durable
+        lost.replaceSubrange(0..<1024, with: repeatElement(0, count: 1024))
+        var foreign = [UInt8](repeating: 0, count: 64 << 10)
+        for index in 1024..<2048 { foreign[index] = UInt8(truncatingIfNeeded: index * 31) }
+        for image in [lost, foreign] {
+            let damaged = FaultyDisk(image: image)
+            #expect(throws: StoreError.self) { try KeyValueStore(device: damaged) }
+            #expect(throws: StoreError.self) { try KeyValueStore(device: damaged, repair: true) }
+            #expect(damaged.sectorWrites == 0)
+        }
+        let cutOff = FaultyDisk(capacity: 64 << 10)
+        cutOff.crashAfter = 1
+        #expect(throws: StoreError.self) { try KeyValueStore(device: cutOff) }
+        let created = try KeyValueStore(device: FaultyDisk(image: cutOff.image(after: .inOrder)))
+        #expect(created.recovery.created && created.count == 0)
+    }
+
+    /// Found by StoreFuzzer: when the newest superblock is lost (damaged, or blank beside a
+    /// later generation), opening reports it, and repair writes a generation the lost one
+    /// cannot have had: the lost generation's commits, still in the half repair writes to, are
+    /// not taken for acknowledged commits missing from the repaired log on the next open.
+    @Test(arguments: [false, true])
+    func aLostNewestSuperblockIsReportedAndRepairedCleanly(blank: Bool) throws {
+        let disk = FaultyDisk(capacity: 64 << 10)
+        let store = try KeyValueStore(device: disk)
+        try store.put("a", "1")
+        try store.compact()                      // generation 2, half 1
+        try store.put("b", "2")
+        try store.commit()
+        try store.compact()                      // generation 3 (slot 1), half 0
+        for number in 0..<6 {
+            try store.put("c\(number)", [UInt8](repeating: UInt8(number), count: 300))
+            try store.commit()
+        }
+        #expect(store.generation == 3)
+        var image = disk.durable
+        if blank { image.replaceSubrange(512..<1024, with: repeatElement(0, count: 512)) } else { image[600] ^= 4 }
+        let reopened = try KeyValueStore(device: FaultyDisk(image: image))
+        #expect(!reopened.recovery.problems.isEmpty && reopened.generation == 2)
+        #expect(contents(reopened) == [Array("a".utf8): Array("1".utf8), Array("b".utf8): Array("2".utf8)])
+        #expect(throws: StoreError.self) { try reopened.put("x", "y") }
+        let repairedDisk = FaultyDisk(image: image)
+        let repaired = try KeyValueStore(device: repairedDisk, repair: true)
+        #expect(repaired.recovery.repaired && repaired.generation > 3)
+        try repaired.put("x", "y")
+        try repaired.commit()
+        let again = try KeyValueStore(device: FaultyDisk(image: repairedDisk.durable))
+        #expect(again.recovery.problems.isEmpty, "\(again.recovery.problems)")
+        #expect(contents(again) == [Array("a".utf8): Array("1".utf8), Array("b".utf8): Array("2".utf8), Array("x".utf8): Array("y".utf8)])
+    }
+
+    /// Found by StoreFuzzer: generation 2's superblock lost (slot 0 blank beside generation 1)
+    /// after a commit was made in its half is reported: that commit proves the superblock had
+    /// landed. A compaction cut off before its superblock (only its checkpoint in the other
+    /// half) opens clean. A superblock in the slot of the other parity is damage.
+    @Test func aLostSecondGenerationAndAMisplacedSuperblockAreReported() throws {
+        let disk = FaultyDisk(capacity: 64 << 10)
+        let store = try KeyValueStore(device: disk)
+        try store.put("a", "1")
+        try store.commit()
+        try store.compact()                      // generation 2: slot 0, half 1
+        let checkpointOnly = disk.durable
+        try store.put("b", "2")
+        try store.commit()
+        var lost = disk.durable
+        lost.replaceSubrange(0..<512, with: repeatElement(0, count: 512))
+        let reopened = try KeyValueStore(device: FaultyDisk(image: lost))
+        #expect(reopened.generation == 1 && reopened.recovery.problems.contains { $0.contains("generation 2's superblock is lost") },
+                "\(reopened.recovery.problems)")
+        #expect(throws: StoreError.self) { try reopened.put("x", "y") }
+        var cutOff = checkpointOnly
+        cutOff.replaceSubrange(0..<512, with: repeatElement(0, count: 512))
+        let clean = try KeyValueStore(device: FaultyDisk(image: cutOff))
+        #expect(clean.recovery.problems.isEmpty && clean.get("a") == Array("1".utf8) && clean.generation == 1)
+        var misplaced = disk.durable
+        misplaced.replaceSubrange(512..<1024, with: misplaced[0..<512])   // generation 2 in slot 1 too
+        let confused = try KeyValueStore(device: FaultyDisk(image: misplaced))
+        #expect(confused.recovery.problems.contains { $0.contains("belongs in the other") }, "\(confused.recovery.problems)")
     }
 
     /// A store written on a 64 KiB disk opens unchanged on the same image grown to 1 MiB (the
