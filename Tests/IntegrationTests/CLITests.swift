@@ -52,8 +52,11 @@ import Testing
     }
 
     /// The web template builds, embeds its assets and answers on a published port, the way
-    /// its closing message tells the user to run it.
-    @Test func webTemplateServesItsPageAndAPI() throws {
+    /// its closing message tells the user to run it. Its visit count lives in a KeyValueStore
+    /// on `--disk` when one is given: two boots on one disk count on from where the first
+    /// stopped (each POST is answered once durable, so SIGTERM right after loses nothing);
+    /// without a disk it runs and says the count is not kept.
+    @Test func webTemplateServesItsPageAndAPIAndKeepsItsCountOnADisk() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/passt") else {
             Issue.record("passt is not installed (apt-get install passt): -p cannot be tested")
             return
@@ -69,30 +72,48 @@ import Testing
         #expect(built.stderr.contains("embedded 2 assets"), "stderr: \(built.stderr)")
 
         let target = runnableTargets.first!
-        let port = 30000 + Int(getpid() % 10000)
-        var page: Harness.Outcome?
-        var api: Harness.Outcome?
-        var failure: Harness.Outcome?
         let image = folder.appendingPathComponent("site/.build/swiftlet/site.swiftlet")
-        let guest = try Harness.run(Harness.cli, ["run", "--target", target.rawValue, "-p", "\(port):80", image.path],
-                                    timeout: 60) { process in
-            let curl = URL(fileURLWithPath: "/usr/bin/curl")
-            // Retry until the guest has its DHCP lease and listens (bounded: 40 × 0.25 s).
-            for _ in 0..<40 {
-                page = try? Harness.run(curl, ["-s", "--max-time", "2", "http://127.0.0.1:\(port)/"], timeout: 5)
-                if page?.stdout.contains("<title>site</title>") == true { break }
-                Thread.sleep(forTimeInterval: 0.25)
+        let curl = URL(fileURLWithPath: "/usr/bin/curl")
+        /// Boots the image, waits for its page, then fetches `paths` (POST for /api/visits) and stops it.
+        /// Each boot gets a port of its own: the last boot's passt may still hold its port a moment.
+        func serve(port: Int, disk: [String], _ paths: [String]) throws -> (guest: Harness.Outcome, page: Harness.Outcome?, answers: [Harness.Outcome?]) {
+            var page: Harness.Outcome?
+            var answers: [Harness.Outcome?] = []
+            let guest = try Harness.run(Harness.cli, ["run", "--target", target.rawValue, "-p", "\(port):80"] + disk + [image.path],
+                                        timeout: 60) { process in
+                // Retry until the guest has its DHCP lease and listens (bounded: 40 × 0.25 s).
+                for _ in 0..<40 {
+                    page = try? Harness.run(curl, ["-s", "--max-time", "2", "http://127.0.0.1:\(port)/"], timeout: 5)
+                    if page?.stdout.contains("<title>site</title>") == true { break }
+                    Thread.sleep(forTimeInterval: 0.25)
+                }
+                for path in paths {
+                    let post = path == "/api/visits" ? ["-X", "POST"] : []
+                    let status = path.hasSuffix("/x") ? ["-o", "/dev/null", "-w", "%{http_code}"] : []
+                    answers.append(try? Harness.run(curl, ["-s", "--max-time", "2"] + post + status + ["http://127.0.0.1:\(port)\(path)"], timeout: 5))
+                }
+                kill(process.processIdentifier, SIGTERM)
             }
-            api = try? Harness.run(curl, ["-s", "--max-time", "2", "http://127.0.0.1:\(port)/api/hello?name=Ann"], timeout: 5)
-            failure = try? Harness.run(curl, ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2",
-                                              "http://127.0.0.1:\(port)/api/square/x"], timeout: 5)
-            kill(process.processIdentifier, SIGTERM)
+            return (guest, page, answers)
         }
-        #expect(guest.stderr.contains("reachable at http://127.0.0.1:\(port)/"), "\(guest.stderr)")
-        #expect(page?.stdout.contains("<title>site</title>") == true, "guest: \(guest.stdout) \(guest.stderr)")
-        #expect(api?.stdout.contains(#""message":"Hello, Ann!""#) == true, "\(api?.stdout ?? "")")
-        #expect(failure?.stdout == "400")
-        #expect(guest.stdout.contains(#""GET /api/hello?name=Ann HTTP/1.1" 200"#), "access log: \(guest.stdout)")
+
+        let port = 30000 + Int(getpid() % 10000)
+        let bare = try serve(port: port, disk: [], ["/api/hello?name=Ann", "/api/square/x", "/api/visits"])
+        #expect(bare.guest.stderr.contains("reachable at http://127.0.0.1:\(port)/"), "\(bare.guest.stderr)")
+        #expect(bare.page?.stdout.contains("<title>site</title>") == true, "guest: \(bare.guest.stdout) \(bare.guest.stderr)")
+        #expect(bare.answers[0]?.stdout.contains(#""message":"Hello, Ann!""#) == true, "\(bare.answers[0]?.stdout ?? "")")
+        #expect(bare.answers[1]?.stdout == "400")
+        #expect(bare.guest.stdout.contains(#""GET /api/hello?name=Ann HTTP/1.1" 200"#), "access log: \(bare.guest.stdout)")
+        #expect(bare.guest.stdout.contains("site: 0 visits so far (no --disk: not kept across restarts)"), "\(bare.guest.stdout)")
+        #expect(bare.answers[2]?.stdout == #"{"visits":1,"persisted":false}"#, "\(bare.answers[2]?.stdout ?? "")")
+
+        let disk = ["--disk", folder.appendingPathComponent("site.img").path, "--disk-size", "1M"]
+        let first = try serve(port: port + 1, disk: disk, ["/api/visits", "/api/visits"])
+        #expect(first.guest.stdout.contains("site: 0 visits so far\n"), "\(first.guest.stdout) \(first.guest.stderr)")
+        #expect(first.answers.map { $0?.stdout } == [#"{"visits":1,"persisted":true}"#, #"{"visits":2,"persisted":true}"#])
+        let second = try serve(port: port + 2, disk: disk, ["/api/visits"])
+        #expect(second.guest.stdout.contains("site: 2 visits so far\n"), "\(second.guest.stdout) \(second.guest.stderr)")
+        #expect(second.answers.first??.stdout == #"{"visits":3,"persisted":true}"#, "\(second.guest.stdout)")
     }
 
     /// `new --template web --tls`: a project that serves HTTPS with a development certificate

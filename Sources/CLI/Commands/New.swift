@@ -107,12 +107,13 @@ enum Templates {
         // \(name): a Swiftlet web server over HTTP (port 80) and HTTPS (port 443). Files in assets/
         // are embedded into the image at build time; the routes below answer the rest. tls/ holds
         // the certificate and key (embedded too, never served; README.md says how to trust them).
-        // Run: swiftlet run \(name) -p 8080:80 -p 8443:443
+        // Run: swiftlet run \(name) -p 8080:80 -p 8443:443 (add --disk \(name).img to keep its visit count)
         import Swiftlet
         import SwiftletTLS
         """ : """
         // \(name): a Swiftlet web server. Files in assets/ are embedded into the image at build
         // time; the routes below answer the rest. Run: swiftlet run \(name) -p 8080:80
+        // (add --disk \(name).img to keep its visit count across restarts)
         import Swiftlet
         """
         let serving = tls ? """
@@ -135,9 +136,45 @@ enum Templates {
         return """
         \(header)
 
+        // State that survives restarts: a crash-safe key-value store on the disk given with
+        // --disk FILE (created on first use). Without one, the count starts again at each boot.
+        let store: KeyValueStore? = openStore()
+
+        func openStore() -> KeyValueStore? {
+            guard let disk = BlockDevice.first else { return nil }
+            do {
+                let store = try KeyValueStore(device: disk)
+                for problem in store.recovery.problems { print("\(name): store damage: \\(problem)") }
+                return store
+            } catch {
+                print("\(name): no store on \\(disk.name): \\(error.description)")
+                return nil
+            }
+        }
+
+        var visits = store?.get("visits").flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
+        print("\(name): \\(visits) visits so far" + (store == nil ? " (no --disk: not kept across restarts)" : ""))
+
         let network = Network.bringUp(sendBuffer: 16 * 1024, receiveBuffer: 8 * 1024)
 
         let router = Router()
+
+        // Counts a visit; answers once the new count is durable (commit() returns after the flush).
+        router.post("/api/visits") { _ throws(HTTPError) in
+            visits += 1
+            if let store {
+                do throws(StoreError) {
+                    try store.put("visits", "\\(visits)")
+                    try store.commit()
+                } catch {
+                    throw HTTPError(.serviceUnavailable, error.description)
+                }
+            }
+            var count = JSONObject()
+            count.add("visits", visits)
+            count.add("persisted", store != nil)
+            return .json(count)
+        }
 
         router.get("/api/hello") { request in
             var greeting = JSONObject()
@@ -212,9 +249,12 @@ enum Templates {
         <body>
           <h1>\(name)</h1>
           <p id="greeting">Served by a Swift unikernel.</p>
+          <p id="visits"></p>
           <script>
             fetch("/api/hello?name=browser").then(r => r.json())
               .then(j => document.getElementById("greeting").textContent = j.message);
+            fetch("/api/visits", {method: "POST"}).then(r => r.json())
+              .then(j => document.getElementById("visits").textContent = `Visit ${j.visits}` + (j.persisted ? "" : " (not kept: run with --disk)"));
           </script>
         </body>
         </html>
