@@ -108,3 +108,19 @@ import Testing
         #expect(first.isRunning, "the first guest should still be running")
     }
 }
+
+/// BlockDevice's async calls in a concurrency guest: 4 MiB written, flushed and read back in
+/// 256 KiB slices, with a ticker task that must run between the slices (16 each way).
+@Suite struct AsyncBlockDeviceTests {
+    @Test(arguments: runnableTargets)
+    func asyncTransfersLetOtherTasksRunBetweenSlices(target: Target) throws {
+        let image = try Harness.image(of: "Tests/Guests/async-disk-guest", named: "async-disk-guest")
+        let disk = Harness.scratch.appendingPathComponent("async-disk-\(target).img").path
+        let result = try Harness.run(Harness.tender(target), ["--mem", "32M", "--disk", disk, "--disk-size", "8M", image.path], timeout: 120)
+        #expect(result.status == 0, "\(target): \(result.stdout)\n\(result.stderr)")
+        let line = result.stdout.split(separator: "\n").first { $0.hasPrefix("async-disk-guest: ") } ?? ""
+        #expect(line.hasSuffix("data intact"), "\(target): \(result.stdout)")
+        let counts = line.split(separator: " ").compactMap { Int($0) }
+        #expect(counts.count == 3 && counts[1] >= 15 && counts[2] >= 15, "\(target): the ticker ran too rarely: \(line)")
+    }
+}
