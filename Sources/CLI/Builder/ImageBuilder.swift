@@ -169,6 +169,10 @@ public struct ImageBuilder: Sendable {
         objects.append(toolchain.embeddedLibraries.appendingPathComponent("libswiftUnicodeDataTables.a"))
         try run("linking", toolchain.linker, [
             "-static", "-nostdlib", "--gc-sections", "--no-undefined",
+            // Segments are copied into guest memory (tenders pread them, PVH loaders copy them by
+            // physical address), never mapped from the file, so their file offsets need not be
+            // page-congruent: without this, 4 KiB of padding followed the ELF headers.
+            "-z", "max-page-size=16",
             "-T", home.freestanding.appendingPathComponent("image.ld").path,
         ] + Self.linkerDefinitions(virtio: virtio).map { "--defsym=\($0.key)=\($0.value)" }
           + objects.map(\.path) + ["-o", output.path])
