@@ -219,6 +219,9 @@ private final class Connection {
     /// The connection's only request was `pageRequest`, nothing else was done to it and no
     /// time passed: it must get the page.
     var askedForPage = false
+    /// The clock moved while the connection had sent no request: the server may rightly have
+    /// closed it at its header timeout (10 s), before a request sent later.
+    var idledWithoutRequest = false
     var requests = 0
     var decrypted: [UInt8] = []
     var framing = RecordFraming()
@@ -416,11 +419,15 @@ public func tlsFuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
             connection.requests += 1
             // Up to 4 connections the server serves at once: a fifth may rightly be refused.
             connection.askedForPage = bytes == pageRequest && connection.requests == 1 && !connection.disturbed && opened <= 4
+                && !connection.idledWithoutRequest
         case 3:
             open(slot).tamper = (offset: length, mask: UInt8(truncatingIfNeeded: length) | 1)
         case 4:
             network.now += UInt64(length) * 250_000_000
-            for connection in slots.compactMap({ $0 }) { connection.askedForPage = false }
+            for connection in slots.compactMap({ $0 }) {
+                connection.askedForPage = false
+                if connection.requests == 0 { connection.idledWithoutRequest = true }
+            }
         case 5:
             if let engine = slots[slot]?.engine { br_ssl_engine_close(engine.engine) }
         case 6:
