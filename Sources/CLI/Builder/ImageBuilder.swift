@@ -256,7 +256,7 @@ public struct ImageBuilder: Sendable {
             return cached
         }
         log("Compiling the Swiftlet library OS (once per toolchain and source change)")
-        let staging = home.runtimeCache.appendingPathComponent("\(key).\(getpid()).tmp")
+        let staging = home.runtimeCache.appendingPathComponent("\(key).\(UUID().uuidString).tmp")
         try makeDirectory(staging)
         try compileSwift("compiling the Swiftlet library OS", Self.swiftFlags + [
             "-parse-as-library", "-D", "SWIFTLET_GUEST", "-I", home.abiInclude.path, "-module-name", "Swiftlet",

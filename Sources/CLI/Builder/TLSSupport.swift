@@ -55,7 +55,7 @@ extension ImageBuilder {
         let cached = home.runtimeCache.appendingPathComponent("tls-" + String(hash, radix: 16))
         if FileManager.default.fileExists(atPath: cached.appendingPathComponent("SwiftletTLS.o").path) { return cached }
         log("Compiling SwiftletTLS (once per source change)")
-        let staging = home.runtimeCache.appendingPathComponent("tls-\(String(hash, radix: 16)).\(getpid()).tmp")
+        let staging = home.runtimeCache.appendingPathComponent("tls-\(String(hash, radix: 16)).\(UUID().uuidString).tmp")
         try makeDirectory(staging)
         try compileSwift("compiling SwiftletTLS", Self.swiftFlags + [
             "-parse-as-library", "-D", "SWIFTLET_GUEST", "-I", home.abiInclude.path, "-I", runtime.path,
