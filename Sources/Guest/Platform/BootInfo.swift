@@ -12,6 +12,15 @@ enum Boot {
         info.pointee.magic == SWIFTLET_BOOT_MAGIC && info.pointee.abi_version == SWIFTLET_ABI_VERSION
     }
 
+    /// The devices the tender attached, in handle order (at most SWIFTLET_MAX_DEVICES).
+    static var devices: [swiftlet_device] {
+        var table = info.pointee.devices
+        let count = min(Int(info.pointee.device_count), Int(SWIFTLET_MAX_DEVICES))
+        return withUnsafeBytes(of: &table) { raw in
+            (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<swiftlet_device>.stride, as: swiftlet_device.self) }
+        }
+    }
+
     static var argumentBlock: UnsafeRawBufferPointer {
         let start = UnsafeRawPointer(bitPattern: UInt(info.pointee.argv_block))
         return UnsafeRawBufferPointer(start: start, count: Int(info.pointee.argv_block_len))

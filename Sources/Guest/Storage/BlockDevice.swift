@@ -21,15 +21,7 @@ public final class BlockDevice: BlockStorage {
 
     /// The block devices the tender attached (`--disk`), in order.
     public static let all: [BlockDevice] = {
-        let info = Boot.info.pointee
-        var devices = info.devices
-        let count = min(Int(info.device_count), Int(SWIFTLET_MAX_DEVICES))
-        return withUnsafeBytes(of: &devices) { raw in
-            (0..<count).compactMap { index in
-                let device = raw.loadUnaligned(fromByteOffset: index * MemoryLayout<swiftlet_device>.stride, as: swiftlet_device.self)
-                return device.kind == UInt32(SWIFTLET_DEVICE_BLOCK.rawValue) && device.block_size > 0 ? BlockDevice(device) : nil
-            }
-        }
+        Boot.devices.compactMap { device in device.kind == UInt32(SWIFTLET_DEVICE_BLOCK.rawValue) && device.block_size > 0 ? BlockDevice(device) : nil }
     }()
 
     /// The first disk, or nil when the guest was started without `--disk`.

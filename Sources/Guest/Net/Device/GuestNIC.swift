@@ -43,15 +43,7 @@ public final class GuestNIC: FrameDevice {
 
     /// The network devices the tender attached, in handle order.
     public static let all: [GuestNIC] = {
-        let info = Boot.info.pointee
-        var devices = info.devices
-        let count = min(Int(info.device_count), Int(SWIFTLET_MAX_DEVICES))
-        return withUnsafeBytes(of: &devices) { raw in
-            (0..<count).compactMap { index in
-                let device = raw.loadUnaligned(fromByteOffset: index * MemoryLayout<swiftlet_device>.stride, as: swiftlet_device.self)
-                return device.kind == UInt32(SWIFTLET_DEVICE_NET.rawValue) ? GuestNIC(device) : nil
-            }
-        }
+        Boot.devices.compactMap { device in device.kind == UInt32(SWIFTLET_DEVICE_NET.rawValue) ? GuestNIC(device) : nil }
     }()
 
     /// Sleeps until any device has input or `deadline` (uptime ns) passes; nil waits for input.
