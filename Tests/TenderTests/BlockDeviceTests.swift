@@ -233,3 +233,169 @@ private func refusal(_ body: () throws(TenderError) -> Void) -> String? {
         #expect(SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: []).rules.allSatisfy { !["pread64", "pwrite64", "fdatasync"].contains($0.name) })
     }
 }
+
+/// BLOCK_BATCH against a hostile guest: the batch is checked whole before any request runs
+/// (one bad request refuses all, the others SKIPPED), the array itself must be guest-writable
+/// and at most SWIFTLET_BLOCK_BATCH_MAX long, and the requests run in order until one fails.
+@Suite struct BlockBatchHypercallTests {
+    typealias Fixture = BlockHypercallTests.Fixture
+    static let capacity = BlockHypercallTests.capacity
+
+    static func request(_ op: swiftlet_block_op, offset: UInt64 = 0, data: UInt64 = 0, length: UInt64 = 0) -> swiftlet_block_request {
+        swiftlet_block_request(op: op.rawValue, result: -1, offset: offset, data: data, length: length)
+    }
+
+    /// Where the batch's array goes (in the fixture's writable data, after the request struct).
+    static func arrayAddress(_ f: Fixture) -> UInt64 { f.request + 0x100 }
+
+    /// Puts `requests` at `array` (default: the data page) and makes the hypercall; the outcome,
+    /// the batch as the guest reads it back, and the requests' results.
+    static func batch(_ f: Fixture, _ requests: [swiftlet_block_request], handle: UInt32 = 0, count: UInt32? = nil,
+                      array: UInt64? = nil) -> (HypercallHandler.Outcome, swiftlet_hc_block_batch, [swiftlet_result]) {
+        let at = array ?? arrayAddress(f)
+        let stride = UInt64(MemoryLayout<swiftlet_block_request>.stride)
+        if at >= f.guest.start && at + stride * UInt64(requests.count) <= f.guest.end {
+            for (index, request) in requests.enumerated() { f.guest.put(request, at: at + UInt64(index) * stride) }
+        }
+        f.guest.put(swiftlet_hc_block_batch(handle: handle, count: count ?? UInt32(requests.count), requests: at, completed: 99, result: -1), at: f.request)
+        let outcome = f.handler.handle(number: SWIFTLET_HC_BLOCK_BATCH.rawValue, argument: GuestAddress(raw: f.request))
+        let results = at >= f.guest.start && at + stride * UInt64(requests.count) <= f.guest.end
+            ? requests.indices.map { swiftlet_result(rawValue: UInt32(bitPattern: f.guest.get(swiftlet_block_request.self, at: at + UInt64($0) * stride).result)) }
+            : []
+        return (outcome, f.guest.get(swiftlet_hc_block_batch.self, at: f.request), results)
+    }
+
+    static func code(_ batch: swiftlet_hc_block_batch) -> swiftlet_result { swiftlet_result(rawValue: UInt32(bitPattern: batch.result)) }
+
+    @Test func writesFlushAndReadsRunInOrderInOneCall() throws {
+        let f = try Fixture()
+        let first = (0..<1024).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        let second = (0..<512).map { UInt8(truncatingIfNeeded: $0 * 11 + 1) }
+        f.guest.putBytes(first, at: f.buffer)
+        f.guest.putBytes(second, at: f.buffer + 0x1000)
+        // The read of block 0 comes after the second write to it: order is kept.
+        let (outcome, batch, results) = Self.batch(f, [
+            Self.request(SWIFTLET_BLOCK_OP_WRITE, offset: 0, data: f.buffer, length: 1024),
+            Self.request(SWIFTLET_BLOCK_OP_WRITE, offset: 0, data: f.buffer + 0x1000, length: 512),
+            Self.request(SWIFTLET_BLOCK_OP_FLUSH),
+            Self.request(SWIFTLET_BLOCK_OP_READ, offset: 0, data: f.buffer + 0x2000, length: 1024),
+            Self.request(SWIFTLET_BLOCK_OP_READ, offset: Self.capacity - 512, data: f.buffer + 0x3000, length: 512),
+        ])
+        #expect(outcome == .resume)
+        #expect(Self.code(batch) == SWIFTLET_R_OK && batch.completed == 5)
+        #expect(results == Array(repeating: SWIFTLET_R_OK, count: 5))
+        #expect(f.guest.hostBytes(at: f.buffer + 0x2000, count: 1024) == second + first[512...])
+        #expect(Array(f.fileBytes()[0..<1024]) == second + first[512...])
+    }
+
+    /// The largest batch is served; one more request is refused before anything is looked at.
+    @Test func theCountIsCapped() throws {
+        let f = try Fixture()
+        let max = Int(SWIFTLET_BLOCK_BATCH_MAX)
+        let reads = (0..<max).map { Self.request(SWIFTLET_BLOCK_OP_READ, offset: UInt64($0) * 512, data: f.buffer, length: 512) }
+        let (_, served, _) = Self.batch(f, reads)
+        #expect(Self.code(served) == SWIFTLET_R_OK && served.completed == UInt32(max))
+        for count in [UInt32(0), SWIFTLET_BLOCK_BATCH_MAX + 1, UInt32.max] {
+            let writes = (0..<max + 1).map { Self.request(SWIFTLET_BLOCK_OP_WRITE, offset: UInt64($0) * 512, data: f.buffer, length: 512) }
+            f.guest.putBytes([UInt8](repeating: 0x5A, count: 512), at: f.buffer)
+            let (outcome, batch, results) = Self.batch(f, writes, count: count)
+            #expect(outcome == .resume, "count \(count)")
+            #expect(Self.code(batch) == SWIFTLET_R_EINVAL && batch.completed == 0, "count \(count)")
+            #expect(results.allSatisfy { $0.rawValue == UInt32(bitPattern: -1) }, "count \(count): the array was written")
+            #expect(f.fileBytes().allSatisfy { $0 == 0 }, "count \(count): the disk changed")
+        }
+    }
+
+    /// The array outside guest memory, straddling its end, or where the guest may not write
+    /// (its code, boot info, the guard page): refused, nothing run, nothing written there.
+    @Test func anArrayTheGuestMayNotWriteIsRefused() throws {
+        let f = try Fixture()
+        let stride = UInt64(MemoryLayout<swiftlet_block_request>.stride)
+        let write = Self.request(SWIFTLET_BLOCK_OP_WRITE, offset: 0, data: f.buffer, length: 512)
+        f.guest.putBytes([UInt8](repeating: 0x5A, count: 512), at: f.buffer)
+        for (name, array) in [("outside guest memory", f.guest.end + 0x1000), ("straddling the end", f.guest.end - stride),
+                              ("wrapping", UInt64.max - 8), ("in code", BlockHypercallTests.text.lowerBound),
+                              ("in boot info", SWIFTLET_GUEST_BASE + SWIFTLET_BOOTINFO_OFFSET), ("in the guard page", SWIFTLET_GUEST_BASE)] {
+            let before = array >= f.guest.start && array < f.guest.end ? f.guest.hostBytes(at: array, count: Int(min(2 * stride, f.guest.end - array))) : []
+            let (outcome, batch, _) = Self.batch(f, [], count: 2, array: array)
+            #expect(outcome == .resume, "\(name)")
+            #expect(Self.code(batch) == SWIFTLET_R_EINVAL && batch.completed == 0, "\(name)")
+            if !before.isEmpty { #expect(f.guest.hostBytes(at: array, count: before.count) == before, "\(name): written") }
+        }
+        // The same write from a writable array is served: the refusals were about the array.
+        let (_, batch, _) = Self.batch(f, [write, write])
+        #expect(Self.code(batch) == SWIFTLET_R_OK)
+        #expect(f.disk.requestsRefused == 6)
+    }
+
+    /// One bad request anywhere among good ones: the whole batch is refused before any I/O:
+    /// the batch EINVAL, completed 0, the bad request EINVAL, every other SKIPPED, the disk and
+    /// the good reads' buffers untouched.
+    @Test(arguments: [
+        ("misaligned offset", BlockBatchHypercallTests.request(SWIFTLET_BLOCK_OP_WRITE, offset: 100, data: BlockHypercallTests.data.lowerBound + 0x1000, length: 512)),
+        ("past the end", BlockBatchHypercallTests.request(SWIFTLET_BLOCK_OP_READ, offset: capacity, data: BlockHypercallTests.data.lowerBound + 0x1000, length: 512)),
+        ("too long", BlockBatchHypercallTests.request(SWIFTLET_BLOCK_OP_READ, offset: 0, data: BlockHypercallTests.data.lowerBound + 0x1000, length: UInt64(SWIFTLET_BLOCK_IO_MAX) + 512)),
+        ("read into code", BlockBatchHypercallTests.request(SWIFTLET_BLOCK_OP_READ, offset: 0, data: BlockHypercallTests.text.lowerBound, length: 512)),
+        ("read into boot info", BlockBatchHypercallTests.request(SWIFTLET_BLOCK_OP_READ, offset: 0, data: SWIFTLET_GUEST_BASE + SWIFTLET_BOOTINFO_OFFSET, length: 512)),
+        ("write from the guard page", BlockBatchHypercallTests.request(SWIFTLET_BLOCK_OP_WRITE, offset: 0, data: SWIFTLET_GUEST_BASE, length: 512)),
+        ("buffer outside guest memory", BlockBatchHypercallTests.request(SWIFTLET_BLOCK_OP_READ, offset: 0, data: SWIFTLET_GUEST_BASE + UInt64(HypercallFixture.memorySize), length: 512)),
+        ("unknown op", swiftlet_block_request(op: 7, result: -1, offset: 0, data: BlockHypercallTests.data.lowerBound + 0x1000, length: 512)),
+    ])
+    func oneBadRequestRefusesTheWholeBatch(name: String, bad: swiftlet_block_request) throws {
+        for position in 0..<3 {
+            let f = try Fixture()
+            f.guest.putBytes([UInt8](repeating: 0x5A, count: 512), at: f.buffer)
+            let codeBefore = f.guest.hostBytes(at: BlockHypercallTests.text.lowerBound, count: 512)
+            let readTarget = f.buffer + 0x2000
+            let readBefore = f.guest.hostBytes(at: readTarget, count: 512)
+            var requests = [Self.request(SWIFTLET_BLOCK_OP_WRITE, offset: 512, data: f.buffer, length: 512),
+                            Self.request(SWIFTLET_BLOCK_OP_FLUSH),
+                            Self.request(SWIFTLET_BLOCK_OP_READ, offset: 512, data: readTarget, length: 512)]
+            requests.insert(bad, at: position)
+            let (outcome, batch, results) = Self.batch(f, requests)
+            #expect(outcome == .resume, "\(name) at \(position)")
+            #expect(Self.code(batch) == SWIFTLET_R_EINVAL && batch.completed == 0, "\(name) at \(position)")
+            var expected = Array(repeating: SWIFTLET_R_SKIPPED, count: 4)
+            expected[position] = SWIFTLET_R_EINVAL
+            #expect(results == expected, "\(name) at \(position): \(results)")
+            #expect(f.fileBytes().allSatisfy { $0 == 0 }, "\(name) at \(position): the disk changed")
+            #expect(f.guest.hostBytes(at: readTarget, count: 512) == readBefore, "\(name) at \(position): a read ran")
+            #expect(f.guest.hostBytes(at: BlockHypercallTests.text.lowerBound, count: 512) == codeBefore, "\(name): code written")
+            #expect(f.disk.requestsRefused == 1)
+        }
+    }
+
+    @Test func anUnknownHandleHasNoDeviceAndTheArrayIsLeftAlone() throws {
+        let f = try Fixture()
+        for handle in [UInt32(1), 8, UInt32.max] {
+            let (outcome, batch, results) = Self.batch(f, [Self.request(SWIFTLET_BLOCK_OP_FLUSH)], handle: handle)
+            #expect(outcome == .resume)
+            #expect(Self.code(batch) == SWIFTLET_R_ENODEV && batch.completed == 0)
+            #expect(results.map(\.rawValue) == [UInt32(bitPattern: -1)])
+        }
+    }
+
+    /// A request the host fails (a write to a disk opened read-only: EBADF) ends the batch:
+    /// the ones before it are done, it is EIO, the ones after are SKIPPED (the flush after a
+    /// failed write does not report success).
+    @Test func aFailingRequestSkipsTheRest() throws {
+        let f = try Fixture()
+        let readOnly = open(f.disk.path, O_RDONLY | O_CLOEXEC)
+        defer { close(readOnly) }
+        let disk = BlockDevice(name: "ro", path: f.disk.path, fd: readOnly, capacity: Self.capacity)
+        let handler = HypercallHandler(memory: f.handler.memory, consoleFD: f.guest.writeFD, blocks: [disk])
+        let requests = [Self.request(SWIFTLET_BLOCK_OP_READ, offset: 0, data: f.buffer, length: 512),
+                        Self.request(SWIFTLET_BLOCK_OP_WRITE, offset: 0, data: f.buffer, length: 512),
+                        Self.request(SWIFTLET_BLOCK_OP_FLUSH),
+                        Self.request(SWIFTLET_BLOCK_OP_READ, offset: 512, data: f.buffer, length: 512)]
+        let array = Self.arrayAddress(f)
+        let stride = UInt64(MemoryLayout<swiftlet_block_request>.stride)
+        for (index, request) in requests.enumerated() { f.guest.put(request, at: array + UInt64(index) * stride) }
+        f.guest.put(swiftlet_hc_block_batch(handle: 0, count: 4, requests: array, completed: 0, result: -1), at: f.request)
+        #expect(handler.handle(number: SWIFTLET_HC_BLOCK_BATCH.rawValue, argument: GuestAddress(raw: f.request)) == .resume)
+        let batch = f.guest.get(swiftlet_hc_block_batch.self, at: f.request)
+        #expect(Self.code(batch) == SWIFTLET_R_EIO && batch.completed == 1)
+        let results = (0..<4).map { swiftlet_result(rawValue: UInt32(bitPattern: f.guest.get(swiftlet_block_request.self, at: array + UInt64($0) * stride).result)) }
+        #expect(results == [SWIFTLET_R_OK, SWIFTLET_R_EIO, SWIFTLET_R_SKIPPED, SWIFTLET_R_SKIPPED])
+    }
+}

@@ -245,6 +245,8 @@ private let allHypercalls: [UInt32] = Array(1 ... SWIFTLET_HC_MAX.rawValue)
             (SWIFTLET_HC_HALT, MemoryLayout<swiftlet_hc_halt>.size),
             (SWIFTLET_HC_NET_EXCHANGE, MemoryLayout<swiftlet_hc_net_exchange>.size),
             (SWIFTLET_HC_SHUTDOWN_WATCH, MemoryLayout<swiftlet_hc_shutdown_watch>.size),
+            (SWIFTLET_HC_BLOCK_FLUSH, MemoryLayout<swiftlet_hc_block>.size),
+            (SWIFTLET_HC_BLOCK_BATCH, MemoryLayout<swiftlet_hc_block_batch>.size),
         ]
         for (number, size) in sizes {
             // One byte short of fitting: refused.
@@ -483,7 +485,8 @@ private let allHypercalls: [UInt32] = Array(1 ... SWIFTLET_HC_MAX.rawValue)
     }
 
     @Test(arguments: [SWIFTLET_HC_WALLTIME, SWIFTLET_HC_MONOTONIC, SWIFTLET_HC_POLL, SWIFTLET_HC_NET_READ,
-                      SWIFTLET_HC_NET_EXCHANGE, SWIFTLET_HC_BLOCK_READ, SWIFTLET_HC_SHUTDOWN_WATCH])
+                      SWIFTLET_HC_NET_EXCHANGE, SWIFTLET_HC_BLOCK_READ, SWIFTLET_HC_SHUTDOWN_WATCH,
+                      SWIFTLET_HC_BLOCK_BATCH])
     func resultsAreNotWrittenIntoCodeBootInfoOrTheGuardPage(hypercall: swiftlet_hypercall) throws {
         let f = try HypercallFixture()
         let handler = guestHandler(f)

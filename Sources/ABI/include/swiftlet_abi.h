@@ -12,13 +12,15 @@
  * version-1 tender to watch for shutdown would be ended for an unknown hypercall, so it says
  * at once that it needs a newer tender instead. Version 2 also serves block devices
  * (BLOCK_READ, BLOCK_WRITE, which version 1 only reserved) and added SWIFTLET_HC_BLOCK_FLUSH.
+ * Version 3 added SWIFTLET_HC_BLOCK_BATCH (several block requests per exit) and
+ * SWIFTLET_R_SKIPPED.
  */
 #ifndef SWIFTLET_ABI_H
 #define SWIFTLET_ABI_H
 
 #include <stdint.h>
 
-#define SWIFTLET_ABI_VERSION 2u
+#define SWIFTLET_ABI_VERSION 3u
 
 /* ---- Guest address space (identical on every target) ------------------------------
  *
@@ -128,7 +130,8 @@ enum swiftlet_hypercall {
     SWIFTLET_HC_NET_EXCHANGE = 10,
     SWIFTLET_HC_SHUTDOWN_WATCH = 11,
     SWIFTLET_HC_BLOCK_FLUSH = 12,
-    SWIFTLET_HC_MAX         = 12,
+    SWIFTLET_HC_BLOCK_BATCH = 13,
+    SWIFTLET_HC_MAX         = 13,
 };
 
 enum swiftlet_result {
@@ -137,6 +140,7 @@ enum swiftlet_result {
     SWIFTLET_R_EINVAL   = 2, /* an argument was refused (bad address, length, handle) */
     SWIFTLET_R_ENODEV   = 3, /* no such device */
     SWIFTLET_R_EIO      = 4, /* the host side failed */
+    SWIFTLET_R_SKIPPED  = 5, /* not attempted: another request of its batch was refused or failed */
 };
 
 struct swiftlet_hc_time {          /* WALLTIME, MONOTONIC */
@@ -215,6 +219,42 @@ struct swiftlet_hc_block {         /* BLOCK_READ, BLOCK_WRITE, BLOCK_FLUSH */
 /* Writes a tender has acknowledged may still sit in the host's cache: they survive the guest
  * or the tender dying (even by SIGKILL), not the host losing power. BLOCK_FLUSH (ABI 2)
  * returns once every write acknowledged before it is on stable storage (fdatasync). */
+
+/* BLOCK_BATCH (ABI 3): up to SWIFTLET_BLOCK_BATCH_MAX requests on one device in one exit.
+ * The tender first checks the batch whole: `count` in 1...SWIFTLET_BLOCK_BATCH_MAX, the array
+ * inside guest-writable memory, and every request by the rules of swiftlet_hc_block (a known
+ * op; READ/WRITE with their offset, length and buffer rules). If anything is refused, nothing
+ * is read, written or flushed: the batch's result is EINVAL, each refused request's EINVAL and
+ * every other request's SKIPPED (when the array itself is refused, nothing in it is written).
+ * Otherwise the requests run in order, each done before the next starts (a FLUSH is a barrier:
+ * it makes durable every write before it, in this batch or earlier). If one fails (EIO), the
+ * ones after it are SKIPPED and the batch's result is EIO. `completed` counts the requests
+ * done (OK). The array is written back after the last request ran: a READ into it is
+ * overwritten by the results. */
+enum swiftlet_block_op {
+    SWIFTLET_BLOCK_OP_READ  = 1,
+    SWIFTLET_BLOCK_OP_WRITE = 2,
+    SWIFTLET_BLOCK_OP_FLUSH = 3,   /* offset, data and length ignored */
+};
+
+struct swiftlet_block_request {    /* one request of a BLOCK_BATCH */
+    uint32_t op;                   /* IN: swiftlet_block_op */
+    int32_t  result;               /* OUT: swiftlet_result */
+    uint64_t offset;               /* IN: as swiftlet_hc_block */
+    swiftlet_gaddr_t data;         /* IN: as swiftlet_hc_block */
+    uint64_t length;               /* IN: as swiftlet_hc_block */
+};
+
+struct swiftlet_hc_block_batch {   /* BLOCK_BATCH */
+    uint32_t handle;               /* IN */
+    uint32_t count;                /* IN: 1...SWIFTLET_BLOCK_BATCH_MAX */
+    swiftlet_gaddr_t requests;     /* IN: `count` swiftlet_block_request, guest-writable */
+    uint32_t completed;            /* OUT: requests done */
+    int32_t  result;               /* OUT: OK when all were done; else as described above;
+                                      ENODEV (nothing written in the array) for no such device */
+};
+/* Bounds one exit's work: at most this many requests of at most SWIFTLET_BLOCK_IO_MAX each. */
+#define SWIFTLET_BLOCK_BATCH_MAX 32u
 
 enum swiftlet_crash_kind {
     SWIFTLET_CRASH_NONE   = 0,

@@ -95,6 +95,8 @@ func swiftletPVHHypercall(_ number: UInt32, _ argument: UInt64) {
         }
     case SWIFTLET_HC_BLOCK_READ, SWIFTLET_HC_BLOCK_WRITE, SWIFTLET_HC_BLOCK_FLUSH:
         VirtioPVHBlock.serve(&pointer.assumingMemoryBound(to: swiftlet_hc_block.self).pointee, number: swiftlet_hypercall(rawValue: number))
+    case SWIFTLET_HC_BLOCK_BATCH:
+        VirtioPVHBlock.serve(&pointer.assumingMemoryBound(to: swiftlet_hc_block_batch.self).pointee)
     case SWIFTLET_HC_SHUTDOWN_WATCH:
         // No tender here to turn a signal into a request: QEMU ends the VM on SIGTERM.
         pointer.assumingMemoryBound(to: swiftlet_hc_shutdown_watch.self).pointee.grace_period = 0

@@ -12,7 +12,7 @@ public enum BlockError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .refused: "request refused by the tender"
+        case .refused: "request refused (not whole blocks inside the disk, or a buffer the guest may not use)"
         case .deviceFailed: "I/O error on the host"
         case .noDevice: "no such device"
         }
@@ -30,9 +30,16 @@ public protocol BlockStorage: AnyObject {
     func write(at offset: UInt64, from buffer: UnsafeRawBufferPointer) throws(BlockError)
     /// Returns once every write before it is on stable storage.
     func flush() throws(BlockError)
+    /// `write` then `flush` (a device may do both with one request to its host).
+    func writeDurably(at offset: UInt64, from buffer: UnsafeRawBufferPointer) throws(BlockError)
 }
 
 extension BlockStorage {
+    public func writeDurably(at offset: UInt64, from buffer: UnsafeRawBufferPointer) throws(BlockError) {
+        try write(at: offset, from: buffer)
+        try flush()
+    }
+
     /// Writes `bytes[0..<count]` (all of it by default) at `offset`.
     public func write(_ bytes: [UInt8], count: Int? = nil, at offset: UInt64) throws(BlockError) {
         var failure: BlockError?
@@ -40,6 +47,15 @@ extension BlockStorage {
             do throws(BlockError) {
                 try write(at: offset, from: UnsafeRawBufferPointer(rebasing: raw[0..<(count ?? raw.count)]))
             } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Writes `bytes` at `offset` and makes them durable.
+    public func writeDurably(_ bytes: [UInt8], at offset: UInt64) throws(BlockError) {
+        var failure: BlockError?
+        bytes.withUnsafeBytes { raw in
+            do throws(BlockError) { try writeDurably(at: offset, from: raw) } catch { failure = error }
         }
         if let failure { throw failure }
     }

@@ -81,10 +81,7 @@ public final class VirtioBlock {
     /// the wait, and the device is taken out of use (EIO), since it still owns the buffer.
     public func serveTransfer(_ request: inout swiftlet_hc_block, write: Bool, keepWaiting: () -> Bool) {
         guard failure == nil else { return request.result = Self.result(SWIFTLET_R_EIO) }
-        let blockIOMax = UInt64(SWIFTLET_BLOCK_IO_MAX)
-        guard request.length > 0, request.length <= blockIOMax,
-              request.offset % Self.sectorSize == 0, request.length % Self.sectorSize == 0,
-              request.offset <= capacity, request.length <= capacity - request.offset,
+        guard accepts(offset: request.offset, length: request.length, data: request.data),
               let data = UnsafeMutableRawPointer(bitPattern: UInt(request.data)) else {
             return request.result = Self.result(SWIFTLET_R_EINVAL)
         }
@@ -93,6 +90,13 @@ public final class VirtioBlock {
                                            length: UInt32(request.length), deviceWritable: !write)
         request.result = perform(write ? .write : .read, sector: request.offset / Self.sectorSize, data: buffer,
                                  keepWaiting: keepWaiting)
+    }
+
+    /// Whether a READ or WRITE of [offset, offset + length) from `data` keeps the rules.
+    public func accepts(offset: UInt64, length: UInt64, data: UInt64) -> Bool {
+        length > 0 && length <= UInt64(SWIFTLET_BLOCK_IO_MAX)
+            && offset % Self.sectorSize == 0 && length % Self.sectorSize == 0
+            && offset <= capacity && length <= capacity - offset && data != 0
     }
 
     /// BLOCK_FLUSH: every write acknowledged before it is durable when it returns. A device

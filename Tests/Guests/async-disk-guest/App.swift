@@ -1,11 +1,17 @@
-// async-disk-guest: BlockDevice's async calls on the event loop. A ticker task counts how often
-// it runs while the main task writes, flushes and reads back 4 MiB through the async calls
-// (16 slices each way): the ticker must run between the slices, and the data must come back.
+// async-disk-guest: BlockDevice's batched calls. A ticker task counts how often it runs while
+// the main task writes, flushes and reads back 4 MiB through the async calls (4 requests of
+// 1 MiB: one BLOCK_BATCH exit each way, with the ticker running before it); two tasks writing
+// at once share one exit; and the poll-style calls (submit, poll, outcome) on their own.
 import Swiftlet
 import _Concurrency
 
 nonisolated(unsafe) var ticks = 0
 nonisolated(unsafe) var stop = false
+
+/// The error `body` threw, if any (an async let of a throwing call would throw untyped errors).
+func attempt(_ body: () async throws(BlockError) -> Void) async -> BlockError? {
+    do throws(BlockError) { try await body(); return nil } catch { return error }
+}
 
 @main struct App {
     static func main() async {
@@ -25,13 +31,37 @@ nonisolated(unsafe) var stop = false
         for index in 0..<bytes { written[index] = UInt8(truncatingIfNeeded: index &* 13 &+ index >> 9) }
         do throws(BlockError) {
             let before = ticks
+            var exits = disk.batchesSent
             try await disk.write(at: 0, from: UnsafeRawBufferPointer(written))
+            let writeExits = disk.batchesSent - exits
             try await disk.flush()
             let duringWrite = ticks - before
+            exits = disk.batchesSent
             try await disk.read(at: 0, into: readBack)
+            let readExits = disk.batchesSent - exits
             let duringRead = ticks - before - duringWrite
             let intact = (0..<bytes).allSatisfy { written[$0] == readBack[$0] }
-            print("async-disk-guest: \(bytes) bytes, ticker ran \(duringWrite) times during the write, \(duringRead) during the read, data \(intact ? "intact" : "damaged")")
+            print("async-disk-guest: \(bytes) bytes, write exits \(writeExits), read exits \(readExits), ticker ran \(duringWrite) times during the write, \(duringRead) during the read, data \(intact ? "intact" : "damaged")")
+
+            // Two writers at once: each submits, yields, and the first to poll sends both.
+            exits = disk.batchesSent
+            let half = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(written)[0..<(1 << 20)])
+            async let first = attempt { () async throws(BlockError) in try await disk.write(at: 6 << 20, from: half) }
+            async let second = attempt { () async throws(BlockError) in try await disk.write(at: 7 << 20, from: half) }
+            let failures = [await first, await second].compactMap { $0 }
+            print("async-disk-guest: two writers, \(disk.batchesSent - exits) exits\(failures.isEmpty ? "" : ", failed")")
+
+            // Poll-style: two submissions, nothing sent until poll, both done by one exit.
+            exits = disk.batchesSent
+            let one = try disk.submit([.write(at: 0, from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(written)[0..<4096])), .flush])
+            let two = try disk.submit([.read(at: 0, into: UnsafeMutableRawBufferPointer(rebasing: readBack[0..<4096]))])
+            let queued = disk.queuedRequests
+            let pending = disk.outcome(of: one) == nil && disk.outcome(of: two) == nil
+            let sent = disk.poll()
+            let done = (try? disk.outcome(of: one)?.get()) != nil && (try? disk.outcome(of: two)?.get()) != nil
+            var misaligned: BlockError?
+            do { _ = try disk.submit([.write(at: 100, from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(written)[0..<512]))]) } catch { misaligned = error }
+            print("async-disk-guest: poll-style queued \(queued), pending \(pending), sent \(sent) in \(disk.batchesSent - exits) exit, done \(done), misaligned \(misaligned.map { $0.description } ?? "accepted")")
         } catch {
             print("async-disk-guest: \(error)")
         }

@@ -1,7 +1,9 @@
 // A guest block device: a disk image file (or a host block device) the tender reads and writes
 // with pread/pwrite on the guest's behalf. The guest names byte offsets, lengths and buffers;
 // every request is checked whole before any byte moves (BlockRequestCheck), so a refused
-// request reads and writes nothing and the guest gets SWIFTLET_R_EINVAL, never a crash.
+// request reads and writes nothing and the guest gets SWIFTLET_R_EINVAL, never a crash. A
+// BLOCK_BATCH is checked whole the same way before any of its requests runs, then run in order
+// with the same pread/pwrite/fdatasync (so the seccomp rules need nothing more for it).
 //
 // `--disk FILE` is opened before confinement, locked (flock, exclusive, not waiting) so that a
 // second tender on the same file is refused instead of interleaving writes with the first, and
@@ -118,25 +120,90 @@ public final class BlockDevice {
         self.capacity = capacity
     }
 
-    /// BLOCK_READ: disk bytes into guest-writable memory.
-    func read(_ request: swiftlet_hc_block, memory: GuestMemory) -> swiftlet_result {
-        guard check.refusal(offset: request.offset, length: request.length) == nil,
-              let buffer = try? memory.writableBytes(at: GuestAddress(raw: request.data), count: request.length)
-        else { requestsRefused += 1; return SWIFTLET_R_EINVAL }
-        return transfer(buffer.count, at: request.offset) { done, position in
-            pread(fd, buffer.baseAddress! + done, buffer.count - done, position)
+    /// A request that passed every check: host bytes inside guest memory and a disk range.
+    enum CheckedRequest {
+        case read(UnsafeMutableRawBufferPointer, offset: UInt64)
+        case write(UnsafeRawBufferPointer, offset: UInt64)
+        case flush
+    }
+
+    /// The request if the rules of swiftlet_hc_block allow it: the disk range (BlockRequestCheck),
+    /// and the buffer inside guest memory the guest may write (READ) or read (WRITE).
+    func checked(_ op: swiftlet_block_op, offset: UInt64, data: UInt64, length: UInt64, memory: GuestMemory) -> CheckedRequest? {
+        switch op {
+        case SWIFTLET_BLOCK_OP_READ:
+            guard check.refusal(offset: offset, length: length) == nil,
+                  let buffer = try? memory.writableBytes(at: GuestAddress(raw: data), count: length) else { return nil }
+            return .read(buffer, offset: offset)
+        case SWIFTLET_BLOCK_OP_WRITE:
+            guard check.refusal(offset: offset, length: length) == nil,
+                  let buffer = try? memory.bytes(at: GuestAddress(raw: data), count: length) else { return nil }
+            return .write(buffer, offset: offset)
+        case SWIFTLET_BLOCK_OP_FLUSH:
+            return .flush
+        default:
+            return nil
         }
     }
 
-    /// BLOCK_WRITE: guest memory onto the disk.
-    func write(_ request: swiftlet_hc_block, memory: GuestMemory) -> swiftlet_result {
-        guard check.refusal(offset: request.offset, length: request.length) == nil,
-              let buffer = try? memory.bytes(at: GuestAddress(raw: request.data), count: request.length)
-        else { requestsRefused += 1; return SWIFTLET_R_EINVAL }
-        return transfer(buffer.count, at: request.offset) { done, position in
-            pwrite(fd, buffer.baseAddress! + done, buffer.count - done, position)
+    /// Runs a checked request: pread, pwrite or fdatasync.
+    func perform(_ request: CheckedRequest) -> swiftlet_result {
+        switch request {
+        case let .read(buffer, offset):
+            return transfer(buffer.count, at: offset) { done, position in
+                pread(fd, buffer.baseAddress! + done, buffer.count - done, position)
+            }
+        case let .write(buffer, offset):
+            return transfer(buffer.count, at: offset) { done, position in
+                pwrite(fd, buffer.baseAddress! + done, buffer.count - done, position)
+            }
+        case .flush:
+            while fdatasync(fd) != 0 {
+                if errno != EINTR { return SWIFTLET_R_EIO }
+            }
+            return SWIFTLET_R_OK
         }
     }
+
+    /// BLOCK_READ, BLOCK_WRITE or BLOCK_FLUSH (`op`): one request.
+    func serve(_ request: swiftlet_hc_block, op: swiftlet_block_op, memory: GuestMemory) -> swiftlet_result {
+        guard let checked = checked(op, offset: request.offset, data: request.data, length: request.length, memory: memory) else {
+            requestsRefused += 1
+            return SWIFTLET_R_EINVAL
+        }
+        return perform(checked)
+    }
+
+    /// BLOCK_BATCH: checks every request before any runs (one refused: none runs), then runs
+    /// them in order until one fails; each request's result goes back into the guest's array.
+    func serve(_ batch: inout swiftlet_hc_block_batch, memory: GuestMemory) -> swiftlet_result {
+        batch.completed = 0
+        let stride = MemoryLayout<swiftlet_block_request>.stride
+        guard batch.count >= 1, batch.count <= SWIFTLET_BLOCK_BATCH_MAX,
+              let array = try? memory.writableBytes(at: GuestAddress(raw: batch.requests), count: UInt64(batch.count) * UInt64(stride))
+        else { requestsRefused += 1; return SWIFTLET_R_EINVAL }
+        // A copy: what is checked is what runs, whatever a read does to the array meanwhile.
+        var requests = (0..<Int(batch.count)).map { array.loadUnaligned(fromByteOffset: $0 * stride, as: swiftlet_block_request.self) }
+        let accepted = requests.map { checked(swiftlet_block_op(rawValue: $0.op), offset: $0.offset, data: $0.data, length: $0.length, memory: memory) }
+        var outcome = SWIFTLET_R_OK
+        if accepted.contains(where: { $0 == nil }) {
+            requestsRefused += 1
+            outcome = SWIFTLET_R_EINVAL
+            for index in requests.indices { requests[index].result = Self.code(accepted[index] == nil ? SWIFTLET_R_EINVAL : SWIFTLET_R_SKIPPED) }
+        } else {
+            for index in requests.indices {
+                let result = outcome == SWIFTLET_R_OK ? perform(accepted[index]!) : SWIFTLET_R_SKIPPED
+                requests[index].result = Self.code(result)
+                if result == SWIFTLET_R_OK { batch.completed += 1 } else if outcome == SWIFTLET_R_OK { outcome = result }
+            }
+        }
+        for (index, request) in requests.enumerated() {
+            array.storeBytes(of: request, toByteOffset: index * stride, as: swiftlet_block_request.self)
+        }
+        return outcome
+    }
+
+    private static func code(_ result: swiftlet_result) -> Int32 { Int32(bitPattern: result.rawValue) }
 
     /// Moves `length` bytes at disk `offset` with `call` (pread or pwrite of the bytes from
     /// `done` on, at disk `position`), again after EINTR or a short count; EIO if the disk
@@ -152,11 +219,4 @@ public final class BlockDevice {
         return SWIFTLET_R_OK
     }
 
-    /// BLOCK_FLUSH: every acknowledged write onto stable storage.
-    func flush() -> swiftlet_result {
-        while fdatasync(fd) != 0 {
-            if errno != EINTR { return SWIFTLET_R_EIO }
-        }
-        return SWIFTLET_R_OK
-    }
 }

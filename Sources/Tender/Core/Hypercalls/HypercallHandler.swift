@@ -68,6 +68,13 @@ public final class HypercallHandler {
                 try update(swiftlet_hc_block.self, at: argument) { request in
                     request.result = Int32(bitPattern: block(request, number: number).rawValue)
                 }
+            case SWIFTLET_HC_BLOCK_BATCH:
+                try update(swiftlet_hc_block_batch.self, at: argument) { batch in
+                    let index = Int(batch.handle) - networks.count
+                    batch.completed = 0
+                    let result = index >= 0 && index < blocks.count ? blocks[index].serve(&batch, memory: memory) : SWIFTLET_R_ENODEV
+                    batch.result = Int32(bitPattern: result.rawValue)
+                }
             case SWIFTLET_HC_SHUTDOWN_WATCH:
                 try update(swiftlet_hc_shutdown_watch.self, at: argument) { request in
                     request.grace_period = shutdown?.watch() ?? 0
@@ -116,9 +123,9 @@ public final class HypercallHandler {
         let index = Int(request.handle) - networks.count
         guard index >= 0, index < blocks.count else { return SWIFTLET_R_ENODEV }
         switch swiftlet_hypercall(rawValue: number) {
-        case SWIFTLET_HC_BLOCK_READ: return blocks[index].read(request, memory: memory)
-        case SWIFTLET_HC_BLOCK_WRITE: return blocks[index].write(request, memory: memory)
-        default: return blocks[index].flush()
+        case SWIFTLET_HC_BLOCK_READ: return blocks[index].serve(request, op: SWIFTLET_BLOCK_OP_READ, memory: memory)
+        case SWIFTLET_HC_BLOCK_WRITE: return blocks[index].serve(request, op: SWIFTLET_BLOCK_OP_WRITE, memory: memory)
+        default: return blocks[index].serve(request, op: SWIFTLET_BLOCK_OP_FLUSH, memory: memory)
         }
     }
 
