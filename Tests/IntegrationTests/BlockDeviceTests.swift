@@ -197,3 +197,24 @@ import Testing
                 "\(target): \(lines[2])")
     }
 }
+
+/// Group commit in a guest (Tests/Guests/group-commit-guest): eight tasks committing at once
+/// share flushes (at most one group per four commits here, where one per commit is what
+/// committing alone costs), and every acknowledged commit is on the disk when it is reopened.
+@Suite struct GroupCommitTests {
+    @Test(arguments: runnableTargets)
+    func concurrentCommitsShareAFlushAndAllSurvive(target: Target) throws {
+        let image = try Harness.image(of: "Tests/Guests/group-commit-guest", named: "group-commit-guest")
+        let disk = Harness.scratch.appendingPathComponent("group-commit-\(target).img").path
+        try? FileManager.default.removeItem(atPath: disk)
+        let result = try Harness.run(Harness.tender(target), ["--mem", "32M", "--disk", disk, "--disk-size", "4M", image.path], timeout: 120)
+        #expect(result.status == 0, "\(target): \(result.stdout)\n\(result.stderr)")
+        let line = result.stdout.split(separator: "\n").first { $0.hasPrefix("group-commit-guest: ") } ?? ""
+        let numbers = line.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .punctuationCharacters)) }
+        // commits, failed, groups, joined, found, acknowledged
+        #expect(numbers.count == 6, "\(target): \(result.stdout)")
+        guard numbers.count == 6 else { return }
+        #expect(numbers[0] == 200 && numbers[1] == 0 && numbers[5] == 200 && numbers[4] == 200, "\(target): \(line)")
+        #expect(numbers[2] <= 50 && numbers[2] + numbers[3] == 200, "\(target): group commit did not group: \(line)")
+    }
+}

@@ -41,6 +41,12 @@
 //     is lost or damaged, the next generation skips the number the lost one may have had (its
 //     records may still lie in the half written next) and lands in that slot.
 //
+// 11. Group commit (`commit() async`) changes who writes a group, not what a group is: the
+//     callers that joined a group return only after the one write and flush that carried it
+//     (invariant 1 holds for each of them), and their changes are applied together or not at
+//     all (invariant 3). A caller's changes are in `pending` when it joins, and `pending` is
+//     only ever drained by a group that is written and flushed before any task runs again.
+//
 // Recovery reads the checkpoint with one request and one checksum and replays only the log
 // after it; a commit that would make that log longer than the limit (or not fit in the half)
 // writes a new checkpoint into the other half instead, so recovery reads the live data plus
@@ -124,6 +130,16 @@ public final class KeyValueStore {
     private var checkpointEnd: UInt64 = 0 // where the log after the checkpoint starts
     /// Generations at or below this were seen on the disk: a new one must be above it.
     private var generationFloor: UInt64 = 0
+    /// Group commit: whether a task's `commit() async` is letting others join its group, and
+    /// the callers that joined (resumed with the group's outcome once it is flushed).
+    private var gatheringGroup = false
+    #if !SWIFTLET_GUEST || SWIFTLET_CONCURRENCY
+    private var groupWaiters: [UnsafeContinuation<StoreError?, Never>] = []
+    #endif
+    /// Commit groups written (each one flush), and the `commit() async` calls that returned
+    /// with another caller's group instead of writing their own.
+    public private(set) var commitGroups = 0
+    public private(set) var joinedCommits = 0
     /// Checkpoints written by this instance (compactions: the half filled, or the log since the
     /// last checkpoint reached `checkpointInterval`, or `compact()`).
     public private(set) var compactions = 0
@@ -284,8 +300,13 @@ public final class KeyValueStore {
     }
 
     /// Makes every change since the last commit durable, as one atomic group; returns once it
-    /// is on stable storage.
+    /// is on stable storage. (Tasks: `commit() async` lets concurrent callers share the group.)
     public func commit() throws(StoreError) {
+        try commitPending()
+    }
+
+    /// Writes `pending` as one group and flushes (or a checkpoint holding it).
+    private func commitPending() throws(StoreError) {
         try checkWritable()
         guard !pending.isEmpty else { return }
         var group: [UInt8] = []
@@ -301,17 +322,58 @@ public final class KeyValueStore {
         if head + UInt64(group.count) > layout.start(ofHalf: superblock.activeHalf) + layout.halfSize
             || head + UInt64(group.count) - checkpointEnd > logLimit {
             try writeSnapshot()   // the checkpoint holds the pending changes too
+            commitGroups += 1
             return
         }
         try guarded { () throws(BlockError) in
-            try device.write(group, at: head)
-            try device.flush()
+            try device.writeDurably(group, at: head)
         }
+        commitGroups += 1
         head += UInt64(group.count)
         chainTip = chain
         committed = sequence
         pending.removeAll(keepingCapacity: true)
     }
+
+    #if !SWIFTLET_GUEST || SWIFTLET_CONCURRENCY
+    // MARK: group commit
+
+    /// `commit()` for concurrent tasks (group commit): the first caller with changes lets every
+    /// other ready task run before it writes; those that call commit() meanwhile join its group
+    /// instead of writing their own. The group (their changes and everything else pending) is
+    /// written and flushed once, as one atomic group, and each caller returns only after that
+    /// flush, with its outcome. So N clients committing at once cost one flush, not N.
+    public func commit() async throws(StoreError) {
+        try checkWritable()
+        if gatheringGroup {
+            let failure = await withUnsafeContinuation { (continuation: UnsafeContinuation<StoreError?, Never>) in
+                groupWaiters.append(continuation)
+            }
+            if let failure { throw failure }
+            return
+        }
+        // Nothing pending: every change made so far is in a group that was flushed already.
+        guard !pending.isEmpty else { return }
+        gatheringGroup = true
+        await Self.letOtherTasksRun()
+        gatheringGroup = false
+        let joined = groupWaiters
+        groupWaiters.removeAll()
+        var failure: StoreError?
+        do throws(StoreError) { try commitPending() } catch { failure = error }
+        if failure == nil { joinedCommits += joined.count }
+        for waiter in joined { waiter.resume(returning: failure) }
+        if let failure { throw failure }
+    }
+
+    private static func letOtherTasksRun() async {
+        #if SWIFTLET_GUEST
+        await EventLoop.yield()
+        #else
+        await Task.yield()
+        #endif
+    }
+    #endif
 
     /// Rewrites the live data into the other half (committing pending changes with it).
     public func compact() throws(StoreError) {
