@@ -4,6 +4,10 @@ SQLite (Python sqlite3, WAL, synchronous=FULL) and LMDB (PyPI lmdb, installed wi
 missing), all on files in the same directory, in one run:
 
   commits/s   single small puts, each acknowledged only once durable (fdatasync or equivalent)
+  ... xC      the same by C clients at once (--clients, default 8), each waiting for its own
+              commit before its next: Swiftlet's C tasks call `commit() async` (group commit:
+              one flush for the commits that arrive together); SQLite's C threads each have a
+              connection (WAL, synchronous=FULL, busy timeout); LMDB is not run this way
   bulk        100k puts of 100-byte values in one transaction (seconds)
   reads/s     100k point reads of random existing keys
   recovery    after the writer is killed with SIGKILL (a 64 MiB disk for Swiftlet), having
@@ -16,9 +20,9 @@ Swiftlet's numbers are timed inside the guest; the peers' inside Python, so each
 operations also pays the interpreter's call overhead (about a microsecond), which matters
 for reads, not for commits. Needs a release build (done here).
 
-    python3 bench/storage.py [--dir DIR] [--commits 500] [--bulk 100000] [--reads 100000]
+    python3 bench/storage.py [--dir DIR] [--commits 500] [--clients 8] [--bulk 100000] [--reads 100000]
 """
-import argparse, os, random, shutil, signal, subprocess, sys, time
+import argparse, os, random, shutil, signal, subprocess, sys, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import kvm_usable, fmt, ratio
@@ -64,12 +68,15 @@ def swiftlet(target, image, directory, options):
     disk = os.path.join(directory, f"swiftlet-{target}.img")
     if os.path.exists(disk):
         os.remove(disk)
-    results, _ = guest(target, image, disk, ["commits", str(options.commits), "bulk", str(options.bulk), "100",
+    results, _ = guest(target, image, disk, ["commits", str(options.commits),
+                                             "concurrent", str(options.commits), str(options.clients), "bulk", str(options.bulk), "100",
                                              "reads", str(options.reads), "extra", str(options.bulk // 10), "100"], spin=True)
     recovered, wall = guest(target, image, disk, [])
     count, ns = recovered["open"]
     return {
         "commits/s": results["commits"][0] / (results["commits"][1] / 1e9),
+        f"commits/s x{options.clients}": results["concurrent"][0] / (results["concurrent"][1] / 1e9),
+        "commit groups": results["details"]["groups"],
         "bulk s": results["bulk"][1] / 1e9,
         "reads/s": results["reads"][0] / (results["reads"][1] / 1e9),
         "recovery ms": ns / 1e6,
@@ -126,6 +133,7 @@ def sqlite(directory, options):
     for number in range(options.commits):
         db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (b"c%d" % (number % 1000), b"value %d" % number))
     commits = options.commits / (time.perf_counter() - start)
+    concurrent = sqlite_concurrent(path, options)
     start = time.perf_counter()
     db.execute("BEGIN")
     db.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?)", ((key(i), b"a" * 100) for i in range(options.bulk)))
@@ -143,7 +151,38 @@ def sqlite(directory, options):
     keys = db.execute("SELECT count(*) FROM kv").fetchone()[0]
     recovery = (time.perf_counter() - start) * 1e3
     db.close()
-    return {"commits/s": commits, "bulk s": bulk, "reads/s": reads, "recovery ms": recovery, "keys after": keys}
+    return {"commits/s": commits, f"commits/s x{options.clients}": concurrent, "bulk s": bulk, "reads/s": reads,
+            "recovery ms": recovery, "keys after": keys}
+
+
+def sqlite_concurrent(path, options):
+    """commits/s of options.clients threads, each with its own connection, committing small puts
+    (sqlite3 releases the GIL while SQLite works, so they do contend for the write lock)."""
+    import sqlite3
+    each = options.commits // options.clients
+    connections = []
+    for _ in range(options.clients):
+        db = sqlite3.connect(path, isolation_level=None, timeout=60, check_same_thread=False)
+        db.execute("PRAGMA synchronous=FULL")
+        connections.append(db)
+    barrier = threading.Barrier(options.clients + 1)
+
+    def client(number, db):
+        barrier.wait()
+        for commit in range(each):
+            db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (b"c%d-%d" % (number, commit % 1000), b"value %d" % commit))
+
+    threads = [threading.Thread(target=client, args=(number, db)) for number, db in enumerate(connections)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    for db in connections:
+        db.close()
+    return each * options.clients / elapsed
 
 
 def lmdb_bench(directory, options):
@@ -185,6 +224,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", default=os.path.join(ROOT, ".build", "bench-storage"))
     parser.add_argument("--commits", type=int, default=500)
+    parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--bulk", type=int, default=100_000)
     parser.add_argument("--reads", type=int, default=100_000)
     options = parser.parse_args()
@@ -209,7 +249,7 @@ def main():
     rows["sqlite WAL FULL"] = sqlite(options.dir, options)
     rows["lmdb"] = lmdb_bench(options.dir, options)
 
-    columns = [("commits/s", ",.0f"), ("bulk s", ".2f"), ("reads/s", ",.0f"), ("recovery ms", ".1f"), ("recovery wall ms", ".1f")]
+    columns = [("commits/s", ",.0f"), (f"commits/s x{options.clients}", ",.0f"), ("bulk s", ".2f"), ("reads/s", ",.0f"), ("recovery ms", ".1f"), ("recovery wall ms", ".1f")]
     print(f"{'':18}" + "".join(f"{name:>18}" for name, _ in columns))
     for label, row in rows.items():
         print(f"{label:18}" + "".join(f"{fmt(row.get(name), spec):>18}" for name, spec in columns))
@@ -218,9 +258,15 @@ def main():
             continue
         for peer in ("sqlite WAL FULL", "lmdb"):
             other = rows[peer]
+            concurrent = f"commits/s x{options.clients}"
             print(f"{label} / {peer}: commits {ratio(row['commits/s'], other['commits/s'])}, "
+                  f"commits x{options.clients} {ratio(row[concurrent], other.get(concurrent))}, "
                   f"bulk time {ratio(row['bulk s'], other['bulk s'])}, reads {ratio(row['reads/s'], other['reads/s'])}, "
                   f"recovery {ratio(row['recovery ms'], other['recovery ms'])}")
+    for label, row in rows.items():
+        if "commit groups" in row:
+            print(f"{label}: {options.commits // options.clients * options.clients} commits by {options.clients} clients "
+                  f"in {row['commit groups']} groups (one flush each)")
     print("keys after recovery: " + ", ".join(f"{label} {row['keys after']}" for label, row in rows.items()))
     for label, row in rows.items():
         if "recovery read" in row:
