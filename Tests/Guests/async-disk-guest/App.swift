@@ -1,8 +1,12 @@
 // async-disk-guest: BlockDevice's batched calls. A ticker task counts how often it runs while
 // the main task writes, flushes and reads back 4 MiB through the async calls (4 requests of
 // 1 MiB: one BLOCK_BATCH exit each way, with the ticker running before it); two tasks writing
-// at once share one exit; and the poll-style calls (submit, poll, outcome) on their own.
+// at once share one exit; the poll-style calls (submit, poll, outcome) on their own; and a
+// submission the tender refuses (a read into boot info, which the guest may not write) beside
+// a good one: the tender refuses that batch whole, the bad ticket fails, and the good one,
+// SKIPPED, is sent again by the next poll.
 import Swiftlet
+import SwiftletABI
 import _Concurrency
 
 nonisolated(unsafe) var ticks = 0
@@ -62,6 +66,19 @@ func attempt(_ body: () async throws(BlockError) -> Void) async -> BlockError? {
             var misaligned: BlockError?
             do { _ = try disk.submit([.write(at: 100, from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(written)[0..<512]))]) } catch { misaligned = error }
             print("async-disk-guest: poll-style queued \(queued), pending \(pending), sent \(sent) in \(disk.batchesSent - exits) exit, done \(done), misaligned \(misaligned.map { $0.description } ?? "accepted")")
+
+            // Refused by the tender, beside a good submission queued after it.
+            exits = disk.batchesSent
+            let bootInfo = UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: UInt(SWIFTLET_GUEST_BASE + SWIFTLET_BOOTINFO_OFFSET)), count: 512)
+            let bad = try disk.submit([.read(at: 0, into: bootInfo)])
+            let good = try disk.submit([.write(at: 4096, from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(written)[0..<4096]))])
+            disk.poll()
+            let badOutcome = disk.outcome(of: bad).map { result in
+                switch result { case .success: "ok"; case .failure(let error): error == .refused ? "refused" : "\(error)" }
+            } ?? "pending"
+            let goodPending = disk.outcome(of: good) == nil && disk.queuedRequests == 1
+            try disk.complete(good)
+            print("async-disk-guest: beside a refused read the good write was \(goodPending ? "requeued" : "not requeued") and done in \(disk.batchesSent - exits) exits, the read \(badOutcome)")
         } catch {
             print("async-disk-guest: \(error)")
         }
