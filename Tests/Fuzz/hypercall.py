@@ -4,7 +4,8 @@ under its real seccomp filter, and judges how the tender ended.
 
 Each seed gets a fresh tender (`--mem` 8M or 32M; zero, one or two network devices on
 socketpairs fed with random frames, whatever the guest sends is read and dropped — except for
-one seed in 32, whose peer stops reading, as a stalled passt would) and the
+one seed in 32, whose peer stops reading, as a stalled passt would; a third of the seeds
+also get a 1 MiB --disk) and the
 guest `seed=N calls=C`. Allowed endings (README: exit statuses):
   finished      status 0 and the guest's "hypercall-fuzz: done" line
   halted        the guest's own HALT: a status the guest chose, no crash report
@@ -55,6 +56,11 @@ def run_seed(tender, image, seed, calls, timeout, target):
     command = [tender, "--mem", memory]
     for sock in theirs:
         command += ["--net", f"fd:{sock.fileno()}"]
+    if seed % 3 == 0:   # a 1 MiB disk after the network devices (the guest's handles 0-2 reach it)
+        disk = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"hypercall-fuzz-{os.getpid()}.img")
+        if os.path.exists(disk):
+            os.remove(disk)
+        command += ["--disk", disk, "--disk-size", "1M"]
     command += [image, f"seed={seed}", f"calls={calls}"]
     started = time.monotonic()
     # Linux keeps a process's RSS high-water mark across exec, and the tender is spawned from

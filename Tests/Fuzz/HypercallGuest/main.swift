@@ -6,8 +6,9 @@
 // misaligned and overlapping one another — then exits 0 after printing `hypercall-fuzz: done`.
 //
 // It is also an oracle for one rule the tender must keep: it never writes where the guest
-// itself may not. Every hypercall stores its struct back, and NET_READ stores descriptors and
-// frames; when such a call *returns* after the tender wrote into a range that is not
+// itself may not. Every hypercall stores its struct back, NET_READ stores descriptors and
+// frames, and BLOCK_READ and BLOCK_BATCH (with a disk, which the harness gives a third of the
+// seeds) read the disk into buffers and store results into the batch's array; when such a call *returns* after the tender wrote into a range that is not
 // guest-writable (text, read-only data, boot info, the guard page), the guest prints
 // `hypercall-fuzz: VIOLATION ...` and exits 3. A refusal ends the guest with a crash report.
 // The harness that runs it per seed and judges the tender: Tests/Fuzz/hypercall.py.
@@ -184,6 +185,37 @@ struct Fuzzer {
         return wanted
     }
 
+    /// One block request: mostly whole blocks inside a 1 MiB disk from a buffer in scratch (so
+    /// batches get through and move bytes), otherwise any op, offset, length and pointer.
+    mutating func blockRequest(op: UInt32) -> swiftlet_block_request {
+        if random.percent(hostility + 20) {
+            let length = random.length(typical: 4096)
+            return swiftlet_block_request(op: random.percent(10) ? random.pick([0, 4, UInt32.max]) : op, result: -1,
+                                          offset: random.length(typical: 1 << 20),
+                                          data: space.address(in: space.region(&random, hostility: hostility), length: length, &random),
+                                          length: length)
+        }
+        let length = (1 + random.below(16)) * 512
+        let data = space.address(in: .scratch, length: length, &random)
+        return swiftlet_block_request(op: op, result: -1, offset: random.below((1 << 20) / 512 - 16) * 512, data: data, length: length)
+    }
+
+    /// The array of a BLOCK_BATCH (`count` entries, at most one past the limit are written):
+    /// its address, and how many requests were written in it when the guest could write there.
+    mutating func blockBatchArray(count: UInt32, near request: UInt64) -> (UInt64, Int?) {
+        let entries = Int(min(count, SWIFTLET_BLOCK_BATCH_MAX + 1))
+        let size = UInt64(entries * MemoryLayout<swiftlet_block_request>.stride)
+        let array = random.percent(10)
+            ? space.clampedToScratch(request &+ random.below(64) &- 32, size)   // overlapping the batch struct
+            : space.address(in: space.region(&random, hostility: hostility), length: size, &random)
+        guard space.isGuestWritable(array, size) else { return (array, nil) }
+        for index in 0..<entries {
+            let op = random.pick([SWIFTLET_BLOCK_OP_READ, SWIFTLET_BLOCK_OP_WRITE, SWIFTLET_BLOCK_OP_WRITE, SWIFTLET_BLOCK_OP_FLUSH]).rawValue
+            store(blockRequest(op: op), at: array + UInt64(index * MemoryLayout<swiftlet_block_request>.stride))
+        }
+        return (array, entries)
+    }
+
     /// A table of `count` frame descriptors (count may be past the batch limit: then the table
     /// is only as long as fits, the tender must refuse it anyway). Returns its address.
     mutating func frameTable(count: UInt32, reading: Bool, near request: UInt64) -> UInt64 {
@@ -269,12 +301,15 @@ struct Fuzzer {
         case SWIFTLET_HC_POLL: size = MemoryLayout<swiftlet_hc_poll>.size
         case SWIFTLET_HC_NET_READ, SWIFTLET_HC_NET_WRITE: size = MemoryLayout<swiftlet_hc_net>.size
         case SWIFTLET_HC_NET_EXCHANGE: size = MemoryLayout<swiftlet_hc_net_exchange>.size
-        case SWIFTLET_HC_BLOCK_READ, SWIFTLET_HC_BLOCK_WRITE: size = MemoryLayout<swiftlet_hc_block>.size
+        case SWIFTLET_HC_BLOCK_READ, SWIFTLET_HC_BLOCK_WRITE, SWIFTLET_HC_BLOCK_FLUSH: size = MemoryLayout<swiftlet_hc_block>.size
+        case SWIFTLET_HC_BLOCK_BATCH: size = MemoryLayout<swiftlet_hc_block_batch>.size
         case SWIFTLET_HC_HALT: size = MemoryLayout<swiftlet_hc_halt>.size
         default: size = 8
         }
         let (request, filled) = requestAddress(size: size)
         var read: swiftlet_hc_net? = nil
+        var blockRead: swiftlet_hc_block? = nil
+        var batch: [swiftlet_block_request]? = nil
         if filled {
             switch swiftlet_hypercall(rawValue: number) {
             case SWIFTLET_HC_CONSOLE:
@@ -293,11 +328,22 @@ struct Fuzzer {
                 let net = netRequest(reading: true, near: request)
                 store(swiftlet_hc_net_exchange(write: write, read: net, timeout: timeout(), ready_set: random.next()), at: request)
                 read = net
-            case SWIFTLET_HC_BLOCK_READ, SWIFTLET_HC_BLOCK_WRITE:
-                let length = random.length(typical: 4096)
-                store(swiftlet_hc_block(handle: UInt32(random.below(3)), _pad: 0, offset: random.length(typical: 1 << 20),
-                                        data: space.address(in: space.region(&random, hostility: hostility), length: length, &random),
-                                        length: length, result: -1, _pad2: 0), at: request)
+            case SWIFTLET_HC_BLOCK_READ, SWIFTLET_HC_BLOCK_WRITE, SWIFTLET_HC_BLOCK_FLUSH:
+                let one = blockRequest(op: SWIFTLET_BLOCK_OP_READ.rawValue)
+                let single = swiftlet_hc_block(handle: UInt32(random.below(3)), _pad: 0, offset: one.offset, data: one.data,
+                                               length: one.length, result: -1, _pad2: 0)
+                store(single, at: request)
+                if number == SWIFTLET_HC_BLOCK_READ.rawValue { blockRead = single }
+            case SWIFTLET_HC_BLOCK_BATCH:
+                let count: UInt32 = random.percent(hostility / 2)
+                    ? random.pick([0, SWIFTLET_BLOCK_BATCH_MAX + 1, 1000, UInt32.max])
+                    : 1 + UInt32(random.below(UInt64(SWIFTLET_BLOCK_BATCH_MAX)))
+                let (array, entries) = blockBatchArray(count: count, near: request)
+                store(swiftlet_hc_block_batch(handle: UInt32(random.below(3)), count: count, requests: array, completed: 0, result: -1), at: request)
+                // What the tender will see: the batch struct, stored last, may overlap the array.
+                batch = entries.map { entries in
+                    (0..<entries).map { load(swiftlet_block_request.self, at: array + UInt64($0 * MemoryLayout<swiftlet_block_request>.stride)) }
+                }
             case SWIFTLET_HC_HALT:
                 store(haltRequest(near: request), at: request)
                 print("\nhypercall-fuzz: halt")
@@ -314,6 +360,21 @@ struct Fuzzer {
         }
         if number == SWIFTLET_HC_HALT.rawValue { return "HALT returned" }
         if number == 0 || number > SWIFTLET_HC_MAX.rawValue { return "unknown hypercall \(number) returned" }
+        if let blockRead, load(swiftlet_hc_block.self, at: request).result == 0,
+           !space.isGuestWritable(blockRead.data, blockRead.length) {
+            return "BLOCK_READ succeeded into \(hex(blockRead.data))+\(hex(blockRead.length)), which the guest may not write"
+        }
+        if let batch {
+            let answer = load(swiftlet_hc_block_batch.self, at: request)
+            if answer.result == 0, answer.count > 0, !space.isGuestWritable(answer.requests, UInt64(answer.count) * UInt64(MemoryLayout<swiftlet_block_request>.stride)) {
+                return "BLOCK_BATCH succeeded with its array at \(hex(answer.requests)), which the guest may not write"
+            }
+            for request in batch where request.op == SWIFTLET_BLOCK_OP_READ.rawValue && answer.result == 0 {
+                if !space.isGuestWritable(request.data, request.length) {
+                    return "BLOCK_BATCH read into \(hex(request.data))+\(hex(request.length)), which the guest may not write"
+                }
+            }
+        }
         guard var read else { return nil }
         // The tender's answer is in the struct: judge the read by what it says it filled.
         read.completed = number == SWIFTLET_HC_NET_EXCHANGE.rawValue
