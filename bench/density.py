@@ -34,7 +34,7 @@ other work is never pushed into the OOM killer; the report then says so.
 Needs root (namespace, taps) and a release build (`swift build -c release`). Everything it
 starts is killed and the namespace (with every tap) deleted on exit, Ctrl-C included.
 
-    python3 bench/density.py --target hvt --count 1000 [--launch tender|run] [--mem 4M]
+    python3 bench/density.py --target hvt --count 1000 [--launch tender|run] [--mem 2M]
     python3 bench/density.py --target spt --count 100 --launch podman [--jobs 4]
 """
 import argparse, ctypes, re, errno, heapq, ipaddress, os, selectors, signal, socket, subprocess, sys, tempfile, time
@@ -394,7 +394,7 @@ def main():
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--launch", choices=["tender", "run", "podman"], default="tender")
     parser.add_argument("--jobs", type=int, default=4, help="--launch podman: `podman run` commands at a time")
-    parser.add_argument("--mem", default="4M")
+    parser.add_argument("--mem", default="2M")
     parser.add_argument("--neighbours", choices=["static", "arp"], default="static")
     parser.add_argument("--limit", type=float, default=120.0, help="seconds to wait, after the last launch, for every answer")
     parser.add_argument("--reserve", type=float, default=3.0,

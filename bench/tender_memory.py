@@ -72,7 +72,7 @@ def main():
     parser.add_argument("--target", choices=["spt", "hvt"], required=True)
     parser.add_argument("--tenders", nargs="+", required=True, help="directories holding swiftlet-spt/-hvt")
     parser.add_argument("--image", action="append", required=True)
-    parser.add_argument("--mem", default="4M")
+    parser.add_argument("--mem", default="2M")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("tender_memory.py needs root (a network namespace and taps)")

@@ -45,7 +45,7 @@ import Testing
                 "\(inspected.stdout)")
         #expect(inspected.stdout.contains("  spt      seccomp process tender: needs nothing beyond Linux seccomp"))
         #expect(inspected.stdout.contains("  virtio   not in this image (swiftlet build --target virtio)"))
-        #expect(inspected.stdout.contains("entry:       0x1001"))
+        #expect(inspected.stdout.contains("entry:       0x\(String(SWIFTLET_GUEST_BASE + SWIFTLET_IMAGE_OFFSET, radix: 16))"), "\(inspected.stdout)")
         #expect(inspected.stdout.contains(".text"))
         #expect(inspected.stdout.contains("greeter"), "size by module should list the app module")
         #expect(inspected.stdout.contains("Swiftlet"))

@@ -140,14 +140,14 @@ struct VirtioBootTests {
         #expect(line.contains("(ok)"), "\(line)")
     }
 
-    /// A VM with too little memory for the guest (the image loads, but 4 MiB of RAM leave it 2
+    /// A VM with too little memory for the guest (the image loads, but 3 MiB of RAM leave it 1
     /// MiB from its load address): a console message and a non-zero exit, not a hang. (A VM too
     /// small to hold the image at all cannot run a single instruction of it: QEMU's job.)
     @Test func tooLittleMemoryIsRefusedByTheGuest() throws {
         let image = try VirtioHarness.image("hello")
-        // Straight to QEMU: swiftlet run itself refuses --mem below 4M.
+        // Straight to QEMU: swiftlet run itself refuses --mem below 2M.
         let result = try Harness.run(URL(fileURLWithPath: "/usr/bin/timeout"),
-                                     ["-s", "KILL", "60", VirtioHarness.qemu!, "-M", "microvm", "-m", "4M", "-nodefaults", "-no-user-config",
+                                     ["-s", "KILL", "60", VirtioHarness.qemu!, "-M", "microvm", "-m", "3M", "-nodefaults", "-no-user-config",
                                       "-display", "none", "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
                                       "-no-reboot", "-kernel", image.path], timeout: 70)
         #expect(result.stdout.contains("swiftlet (virtio): too little memory"), "stdout: \(result.stdout) stderr: \(result.stderr)")
@@ -172,7 +172,7 @@ struct VirtioBootTests {
         #expect(words.contains("host,-arch-capabilities"))
         #expect(words.contains("34M"), "guest memory starts 2 MiB into RAM: \(words)")
         #expect(words.suffix(2) == ["-append", "hi"])
-        command.memoryBytes = 3 << 20
+        command.memoryBytes = 1 << 20
         #expect(throws: QEMUCommand.Problem.self) { try command.arguments() }
     }
 

@@ -13,7 +13,9 @@
  * at once that it needs a newer tender instead. Version 2 also serves block devices
  * (BLOCK_READ, BLOCK_WRITE, which version 1 only reserved) and added SWIFTLET_HC_BLOCK_FLUSH.
  * Version 3 added SWIFTLET_HC_BLOCK_BATCH (several block requests per exit) and
- * SWIFTLET_R_SKIPPED.
+ * SWIFTLET_R_SKIPPED; it also moved the boot info and the image down (the stack was 956 KiB,
+ * where guests use tens of KiB) and lowered SWIFTLET_MEM_MIN to 2 MiB: images are linked at
+ * the new address.
  */
 #ifndef SWIFTLET_ABI_H
 #define SWIFTLET_ABI_H
@@ -25,9 +27,10 @@
 /* ---- Guest address space (identical on every target) ------------------------------
  *
  *   GUEST_BASE + 0x0000_0000  guard page (never mapped)
- *   GUEST_BASE + 0x0000_1000  stack, grows down from STACK_TOP
- *   GUEST_BASE + 0x000F_0000  boot info, then the argument block (read-only to the guest)
- *   GUEST_BASE + 0x0010_0000  image (PT_LOAD segments, linked here)
+ *   GUEST_BASE + 0x0000_1000  stack, grows down from STACK_TOP (252 KiB; the web example with
+ *                             HTTPS and JSON peaks under 16 KiB)
+ *   GUEST_BASE + 0x0004_0000  boot info, then the argument block (read-only to the guest)
+ *   GUEST_BASE + 0x0005_0000  image (PT_LOAD segments, linked here)
  *   image end .. mem_size     heap
  *
  * Guest memory is one contiguous range [GUEST_BASE, GUEST_BASE + mem_size).
@@ -36,11 +39,11 @@
  */
 #define SWIFTLET_GUEST_BASE        0x100000000ull
 #define SWIFTLET_STACK_BOTTOM      0x1000ull
-#define SWIFTLET_STACK_TOP         0xF0000ull
-#define SWIFTLET_BOOTINFO_OFFSET   0xF0000ull
+#define SWIFTLET_STACK_TOP         0x40000ull
+#define SWIFTLET_BOOTINFO_OFFSET   0x40000ull
 #define SWIFTLET_BOOTINFO_SIZE     0x10000ull
-#define SWIFTLET_IMAGE_OFFSET      0x100000ull
-#define SWIFTLET_MEM_MIN           (4ull << 20)
+#define SWIFTLET_IMAGE_OFFSET      0x50000ull
+#define SWIFTLET_MEM_MIN           (2ull << 20)
 #define SWIFTLET_MEM_MAX           (4ull << 30)
 
 typedef uint64_t swiftlet_gaddr_t; /* a guest address: never dereferenced by a tender */

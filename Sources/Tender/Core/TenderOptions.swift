@@ -26,7 +26,7 @@ public struct TenderOptions: Equatable {
 
     public static let usage = """
         usage: TENDER [--mem SIZE] [--gdb [HOST:]PORT] [--net tap:NAME|fd:N[,mac=XX:XX:XX:XX:XX:XX]]... [--disk FILE [--disk-size SIZE]]... [--grace-period SECONDS] IMAGE [--] [GUEST ARGUMENTS...]
-          SIZE: bytes, or with a K/M/G suffix (default 32M, from 4M to 4G, a multiple of 2M)
+          SIZE: bytes, or with a K/M/G suffix (default 32M, from \(SWIFTLET_MEM_MIN >> 20)M to \(SWIFTLET_MEM_MAX >> 30)G, a multiple of 2M)
           --grace-period  seconds a guest that handles shutdown has after SIGTERM/SIGINT (default 10, 0...3600)
           --net tap:NAME  attach an existing tap interface
           --net fd:N      attach a connected stream socket speaking passt's framing (4-byte length + frame)
@@ -149,7 +149,7 @@ public struct TenderOptions: Equatable {
             throw .usage("memory size '\(text)' is not a number of bytes (examples: 64M, 1G)")
         }
         guard bytes >= SWIFTLET_MEM_MIN, bytes <= SWIFTLET_MEM_MAX else {
-            throw .usage("memory size \(text) is outside 4M...4G")
+            throw .usage("memory size \(text) is outside \(SWIFTLET_MEM_MIN >> 20)M...\(SWIFTLET_MEM_MAX >> 30)G")
         }
         guard bytes % (2 << 20) == 0 else {
             throw .usage("memory size \(text) is not a multiple of 2M")
