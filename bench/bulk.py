@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """One-way TCP bulk throughput, side by side in one run: the guest (bench/bulk: discard on
-port 9, source on port 19) on hvt and on spt, each on a tap in its own network namespace,
-against Linux<->Linux over a veth pair (a Python discard/source server). The client always
-runs in the namespace. Needs root (namespaces) and a release build.
+port 9, source on port 19) on hvt and on spt, each on a tap in its own network namespace, with
+the tap's checksum and segmentation offload and without it (`--net tap:NAME,offload=off`: one
+MTU-sized frame at a time, as before ABI 3), against Linux<->Linux over a veth pair (a Python
+discard/source server). The client always runs in the namespace. Needs root (namespaces) and a
+release build. Prints the load average at the start and the end.
 
-    python3 bench/bulk.py [--mb 64] [--runs 3]
+    python3 bench/bulk.py [--mb 64] [--runs 3] [--targets hvt,spt]
 """
 import argparse, os, socket, statistics, subprocess, sys, threading, time
 
@@ -74,6 +76,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=int, default=64)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--targets", default="hvt,spt")
     parser.add_argument("--client")
     parser.add_argument("--server", action="store_true")
     args = parser.parse_args()
@@ -88,21 +91,24 @@ def main():
                    check=True, capture_output=True)
     tag = os.getpid()
     rows, processes, namespaces = {}, [], []
+    load_before = os.getloadavg()
     try:
-        targets = ["hvt", "spt"] if os.access("/dev/kvm", os.R_OK | os.W_OK) else ["spt"]
-        for index, target in enumerate(targets):
-            ns = f"swbulk-{target}-{tag}"
+        targets = [t for t in args.targets.split(",") if t == "spt" or os.access("/dev/kvm", os.R_OK | os.W_OK)]
+        runs = [(target, offload) for target in targets for offload in (True, False)]
+        for index, (target, offload) in enumerate(runs):
+            ns = f"swbulk-{target}{index}-{tag}"
             namespaces.append(ns)
             ip("netns", "add", ns)
             ip("-n", ns, "tuntap", "add", "tap0", "mode", "tap")
             ip("-n", ns, "addr", "add", f"10.22{index}.0.1/24", "dev", "tap0")
             ip("-n", ns, "link", "set", "tap0", "up")
             guest = subprocess.Popen(["ip", "netns", "exec", ns, os.path.join(RELEASE, f"swiftlet-{target}"),
-                                      "--net", "tap:tap0", image, f"ip=10.22{index}.0.2/24", f"source={args.mb}"],
+                                      "--net", "tap:tap0" + ("" if offload else ",offload=off"), image,
+                                      f"ip=10.22{index}.0.2/24", f"source={args.mb}"],
                                      stdout=subprocess.DEVNULL)
             processes.append(guest)
             time.sleep(0.5)
-            rows[f"{target} guest"] = measure(ns, f"10.22{index}.0.2", args.mb, args.runs)
+            rows[f"{target}" + ("" if offload else " no-offload")] = measure(ns, f"10.22{index}.0.2", args.mb, args.runs)
         client_ns, server_ns = f"swbulk-lc-{tag}", f"swbulk-ls-{tag}"
         namespaces += [client_ns, server_ns]
         ip("netns", "add", client_ns)
@@ -127,9 +133,10 @@ def main():
 
     linux = rows["Linux veth"]
     print(f"one-way TCP bulk, {args.mb} MB, median of {args.runs} (Mbit/s; guest on a tap, Linux over veth)")
-    print(f"  {'':<12} {'to server':>10} {'from server':>12} {'ratio to/from vs Linux':>26}")
+    print(f"load average {load_before[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end (2 CPUs)")
+    print(f"  {'':<16} {'to server':>10} {'from server':>12} {'ratio to/from vs Linux':>26}")
     for name, (to_server, from_server) in rows.items():
-        print(f"  {name:<12} {to_server:>10.0f} {from_server:>12.0f} "
+        print(f"  {name:<16} {to_server:>10.0f} {from_server:>12.0f} "
               f"{to_server / linux[0]:>12.2f}x {from_server / linux[1]:>12.2f}x")
 
 

@@ -63,15 +63,15 @@ private final class NetworkFixture {
     func guestRead(count: UInt32, tableAt table: UInt64? = nil, capacity: UInt32 = 2048) -> (swiftlet_hc_net, [[UInt8]]) {
         let tableAddress = table ?? base + 0x10_0000
         for index in 0..<Int(min(count, 64)) {
-            put(swiftlet_frame(data: base + 0x20_0000 + UInt64(index) * 2048, length: 0, capacity: capacity),
-                at: tableAddress + UInt64(index * 16))
+            put(swiftlet_frame(data: base + 0x20_0000 + UInt64(index) * 2048, length: 0, capacity: capacity, offload: .init()),
+                at: tableAddress + UInt64(index * MemoryLayout<swiftlet_frame>.stride))
         }
         let request = base + 0x1000
         put(swiftlet_hc_net(handle: 0, count: count, frames: tableAddress, completed: 0, result: 0), at: request)
         #expect(handler.handle(number: SWIFTLET_HC_NET_READ.rawValue, argument: GuestAddress(raw: request)) == .resume)
         let reply = get(swiftlet_hc_net.self, at: request)
         let frames = (0..<Int(reply.completed)).map { index -> [UInt8] in
-            let descriptor = get(swiftlet_frame.self, at: tableAddress + UInt64(index * 16))
+            let descriptor = get(swiftlet_frame.self, at: tableAddress + UInt64(index * MemoryLayout<swiftlet_frame>.stride))
             return try! memory.copyOut(at: GuestAddress(raw: descriptor.data), count: UInt64(descriptor.length))
         }
         return (reply, frames)
@@ -88,10 +88,10 @@ private func frame(_ seed: UInt8, length: Int = 60) -> [UInt8] { (0..<length).ma
         let request = f.base + 0x1000, writeTable = f.base + 0x10_0000, readTable = f.base + 0x11_0000
         let outgoing = f.base + 0x30_0000
         try frame(7).withUnsafeBytes { try f.memory.copyIn($0, at: GuestAddress(raw: outgoing)) }
-        f.put(swiftlet_frame(data: outgoing, length: 60, capacity: 0), at: writeTable)
+        f.put(swiftlet_frame(data: outgoing, length: 60, capacity: 0, offload: .init()), at: writeTable)
         for index in 0..<4 {
-            f.put(swiftlet_frame(data: f.base + 0x20_0000 + UInt64(index) * 2048, length: 0, capacity: 2048),
-                  at: readTable + UInt64(index * 16))
+            f.put(swiftlet_frame(data: f.base + 0x20_0000 + UInt64(index) * 2048, length: 0, capacity: 2048, offload: .init()),
+                  at: readTable + UInt64(index * MemoryLayout<swiftlet_frame>.stride))
         }
         func exchange(writing count: UInt32, timeout: UInt64) -> swiftlet_hc_net_exchange {
             f.put(swiftlet_hc_net_exchange(
@@ -171,7 +171,7 @@ private func frame(_ seed: UInt8, length: Int = 60) -> [UInt8] { (0..<length).ma
         for index in 0..<3 {
             let data = f.base + 0x20_0000 + UInt64(index) * 2048
             try frame(UInt8(index * 10)).withUnsafeBytes { try f.memory.copyIn($0, at: GuestAddress(raw: data)) }
-            f.put(swiftlet_frame(data: data, length: 60, capacity: 0), at: table + UInt64(index * 16))
+            f.put(swiftlet_frame(data: data, length: 60, capacity: 0, offload: .init()), at: table + UInt64(index * MemoryLayout<swiftlet_frame>.stride))
         }
         f.put(swiftlet_hc_net(handle: 0, count: 3, frames: table, completed: 0, result: 0), at: request)
         #expect(f.handler.handle(number: SWIFTLET_HC_NET_WRITE.rawValue, argument: GuestAddress(raw: request)) == .resume)
@@ -187,11 +187,11 @@ private func frame(_ seed: UInt8, length: Int = 60) -> [UInt8] { (0..<length).ma
         let f = try NetworkFixture()
         let request = f.base + 0x1000, table = f.base + 0x10_0000
         let cases: [swiftlet_frame] = [
-            swiftlet_frame(data: 0x1000, length: 60, capacity: 2048),                      // below guest memory
-            swiftlet_frame(data: f.base + UInt64(NetworkFixture.memorySize) - 10, length: 60, capacity: 2048), // past the end
-            swiftlet_frame(data: UInt64.max - 8, length: 60, capacity: 2048),              // wraps
-            swiftlet_frame(data: f.base + 0x20_0000, length: 70_000, capacity: 70_000),    // longer than any frame
-            swiftlet_frame(data: f.base + 0x20_0000, length: 3, capacity: 2048),           // shorter than a header
+            swiftlet_frame(data: 0x1000, length: 60, capacity: 2048, offload: .init()),                      // below guest memory
+            swiftlet_frame(data: f.base + UInt64(NetworkFixture.memorySize) - 10, length: 60, capacity: 2048, offload: .init()), // past the end
+            swiftlet_frame(data: UInt64.max - 8, length: 60, capacity: 2048, offload: .init()),              // wraps
+            swiftlet_frame(data: f.base + 0x20_0000, length: 70_000, capacity: 70_000, offload: .init()),    // longer than any frame
+            swiftlet_frame(data: f.base + 0x20_0000, length: 3, capacity: 2048, offload: .init()),           // shorter than a header
         ]
         for descriptor in cases {
             f.put(descriptor, at: table)
@@ -203,7 +203,7 @@ private func frame(_ seed: UInt8, length: Int = 60) -> [UInt8] { (0..<length).ma
 
         // A read into a buffer outside guest memory is refused; the frame stays queued.
         f.peerSend([frame(9)])
-        f.put(swiftlet_frame(data: 0x1000, length: 0, capacity: 2048), at: table)
+        f.put(swiftlet_frame(data: 0x1000, length: 0, capacity: 2048, offload: .init()), at: table)
         f.put(swiftlet_hc_net(handle: 0, count: 1, frames: table, completed: 0, result: 0), at: request)
         #expect(f.handler.handle(number: SWIFTLET_HC_NET_READ.rawValue, argument: GuestAddress(raw: request)) == .resume)
         #expect(f.get(swiftlet_hc_net.self, at: request).result == Int32(SWIFTLET_R_EINVAL.rawValue))
@@ -222,7 +222,7 @@ private func frame(_ seed: UInt8, length: Int = 60) -> [UInt8] { (0..<length).ma
         f.peerSend([frame(9)])
         let request = f.base + 0x1000, table = f.base + 0x30_0000
         for target in [text.lowerBound + 0x40, f.base + SWIFTLET_BOOTINFO_OFFSET, f.base + 0x100] {
-            f.put(swiftlet_frame(data: target, length: 0, capacity: 2048), at: table)
+            f.put(swiftlet_frame(data: target, length: 0, capacity: 2048, offload: .init()), at: table)
             f.put(swiftlet_hc_net(handle: 0, count: 1, frames: table, completed: 0, result: 0), at: request)
             #expect(guest.handle(number: SWIFTLET_HC_NET_READ.rawValue, argument: GuestAddress(raw: request)) == .resume)
             let reply = f.get(swiftlet_hc_net.self, at: request)
@@ -230,7 +230,7 @@ private func frame(_ seed: UInt8, length: Int = 60) -> [UInt8] { (0..<length).ma
             #expect(try f.memory.copyOut(at: GuestAddress(raw: target), count: 60) == [UInt8](repeating: 0, count: 60))
         }
         // The request itself in read-only memory: refused before anything is read.
-        f.put(swiftlet_frame(data: f.base + 0x31_0000, length: 0, capacity: 2048), at: table)
+        f.put(swiftlet_frame(data: f.base + 0x31_0000, length: 0, capacity: 2048, offload: .init()), at: table)
         f.put(swiftlet_hc_net(handle: 0, count: 1, frames: table, completed: 0, result: 0), at: text.lowerBound)
         #expect(guest.handle(number: SWIFTLET_HC_NET_READ.rawValue, argument: GuestAddress(raw: text.lowerBound)) != .resume)
         // The frame was never consumed: a well-formed read gets it.
@@ -344,7 +344,9 @@ private func frame(_ seed: UInt8, length: Int = 60) -> [UInt8] { (0..<length).ma
     @Test func networkOptionsParse() throws {
         #expect(try NetworkSpec(parsing: "tap:tap0") == NetworkSpec(backend: .tap("tap0")))
         #expect(try NetworkSpec(parsing: "fd:5,mac=02:00:00:00:00:07") == NetworkSpec(backend: .socket(5), mac: [2, 0, 0, 0, 0, 7]))
-        for bad in ["", "tap:", "fd:1", "fd:x", "tap:averyveryverylongname0", "fd:4,mac=01:00:00:00:00:00", "fd:4,speed=10", "eth0"] {
+        #expect(try NetworkSpec(parsing: "tap:t1,offload=off") == NetworkSpec(backend: .tap("t1"), offload: false))
+        for bad in ["", "tap:", "fd:1", "fd:x", "tap:averyveryverylongname0", "fd:4,mac=01:00:00:00:00:00", "fd:4,speed=10", "eth0",
+                    "fd:4,offload=off", "tap:t1,offload=on"] {
             #expect(throws: TenderError.self) { try NetworkSpec(parsing: bad) }
         }
         let options = try TenderOptions(arguments: ["--net", "tap:t0", "--net", "fd:4", "image", "a"])

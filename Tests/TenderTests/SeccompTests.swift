@@ -117,7 +117,7 @@ private func differential(_ policy: SeccompPolicy, _ program: BPFProgram, iterat
         let allowed: [SeccompData] = [
             sc(SYS_write, 1, 0x1000, 12), sc(SYS_write, 2), sc(SYS_write, 3), sc(SYS_write, 4),
             sc(SYS_writev, 1), sc(SYS_writev, 4),
-            sc(SYS_read, 3), sc(SYS_read, 4),
+            sc(SYS_read, 3), sc(SYS_read, 4), sc(SYS_readv, 3), sc(SYS_readv, 4),
             sc(SYS_ppoll, 0x1000, 2, 0x2000, 0, 8), sc(SYS_ppoll, 0, 0, 0x2000, 0),
             sc(SYS_clock_gettime, UInt64(CLOCK_MONOTONIC)), sc(SYS_clock_gettime, UInt64(CLOCK_REALTIME)),
             sc(SYS_exit_group, 0), sc(SYS_exit_group, 255),
@@ -136,7 +136,7 @@ private func differential(_ policy: SeccompPolicy, _ program: BPFProgram, iterat
             sc(SYS_socket, 2, 1, 0), sc(SYS_connect), sc(SYS_ptrace), sc(SYS_fork), sc(SYS_clone),
             sc(SYS_ioctl, 1, kvmRun), sc(SYS_kill), sc(SYS_prctl), sc(SYS_seccomp), sc(SYS_mremap),
             sc(SYS_write, 5), sc(SYS_write, 0), sc(SYS_write, 1 | (1 << 32)),  // high half checked too
-            sc(SYS_read, 0), sc(SYS_read, 1), sc(SYS_readv, 3), sc(SYS_pread64, 3), sc(SYS_pwrite64, 3),
+            sc(SYS_read, 0), sc(SYS_read, 1), sc(SYS_readv, 0), sc(SYS_readv, 5), sc(SYS_pread64, 3), sc(SYS_pwrite64, 3),
             // memory: nothing grows, maps, or changes protection after confinement
             sc(SYS_brk, 0), sc(SYS_brk, 0x7fff_0000_0000),
             sc(SYS_mmap, 0, 2 << 30, rw, UInt64(MAP_PRIVATE | MAP_ANONYMOUS), ~0, 0),
@@ -194,12 +194,28 @@ private func differential(_ policy: SeccompPolicy, _ program: BPFProgram, iterat
     /// The table in TenderPolicies.swift is the closing note's spt allow-list: keep them equal.
     @Test func sptAllowListIsTheDocumentedOne() {
         let policy = SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: deviceFDs)
-        #expect(policy.rules.map(\.name) == ["write", "writev", "read", "ppoll", "clock_gettime", "exit_group"])
+        #expect(policy.rules.map(\.name) == ["write", "writev", "read", "readv", "ioctl", "ppoll", "clock_gettime", "exit_group"])
         #expect(SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: []).rules.map(\.name)
             == ["write", "writev", "ppoll", "clock_gettime", "exit_group"])
         let shutdown = ShutdownSignals.Policy(wakeFD: 9, ownPID: 4242, gracePeriodSeconds: 10)
         #expect(SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: deviceFDs, shutdown: shutdown).rules.map(\.name)
-            == ["write", "writev", "read", "ppoll", "clock_gettime", "exit_group", "kill", "alarm"])
+            == ["write", "writev", "read", "readv", "ioctl", "ppoll", "clock_gettime", "exit_group", "kill", "alarm"])
+    }
+
+    /// NET_CONFIGURE's TUNSETOFFLOAD: on a device descriptor, with the one set of flags.
+    @Test func tapOffloadIoctlIsTheOneRequestWithItsFlags() throws {
+        let request = ctender_tap_offload_request(), flags = ctender_tap_offload_flags()
+        for policy in [SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: deviceFDs),
+                       SeccompPolicy.hvt(vcpuFD: vcpuFD, consoleFDs: [1, 2], deviceFDs: deviceFDs, kvmRunRequests: [kvmRun])] {
+            let program = try policy.compile()
+            #expect(try run(program, sc(SYS_ioctl, 3, request, flags)) == .allow)
+            #expect(try run(program, sc(SYS_ioctl, 4, request, flags)) == .allow)
+            #expect(try run(program, sc(SYS_ioctl, 1, request, flags)) == .killProcess)       // not a device
+            #expect(try run(program, sc(SYS_ioctl, 3, request, flags | 0x10)) == .killProcess) // other offloads
+            #expect(try run(program, sc(SYS_ioctl, 3, request, 0)) == .killProcess)
+            #expect(try run(program, sc(SYS_ioctl, 3, request + 1, flags)) == .killProcess)   // another request
+        }
+        #expect(SeccompPolicy.spt(consoleFDs: [1, 2], deviceFDs: []).rules.allSatisfy { $0.name != "ioctl" })
     }
 
     @Test func sptWithoutDevicesAllowsNoReads() throws {

@@ -15,7 +15,9 @@
  * Version 3 added SWIFTLET_HC_BLOCK_BATCH (several block requests per exit) and
  * SWIFTLET_R_SKIPPED; it also moved the boot info and the image down (the stack was 956 KiB,
  * where guests use tens of KiB) and lowered SWIFTLET_MEM_MIN to 2 MiB: images are linked at
- * the new address.
+ * the new address; and network offload: swiftlet_device.net_features,
+ * SWIFTLET_HC_NET_CONFIGURE, and per-frame offload metadata (swiftlet_frame grew
+ * swiftlet_net_offload at its end).
  */
 #ifndef SWIFTLET_ABI_H
 #define SWIFTLET_ABI_H
@@ -83,6 +85,8 @@ struct swiftlet_device {
     uint8_t  mac[6];                            /* net */
     uint16_t mtu;                               /* net */
     uint32_t block_size;                        /* block */
+    uint32_t net_features;                      /* net: SWIFTLET_NET_F_* the backend offers
+                                                   (ABI 3; padding before) */
     uint64_t capacity;                          /* block: bytes */
 };
 
@@ -134,7 +138,8 @@ enum swiftlet_hypercall {
     SWIFTLET_HC_SHUTDOWN_WATCH = 11,
     SWIFTLET_HC_BLOCK_FLUSH = 12,
     SWIFTLET_HC_BLOCK_BATCH = 13,
-    SWIFTLET_HC_MAX         = 13,
+    SWIFTLET_HC_NET_CONFIGURE = 14,
+    SWIFTLET_HC_MAX         = 14,
 };
 
 enum swiftlet_result {
@@ -180,10 +185,58 @@ struct swiftlet_hc_shutdown_watch {
                                       (the signal ends the guest at once) */
 };
 
+/* ---- Network offload (ABI 3) --------------------------------------------------------
+ * A device whose backend can take and give frames larger than the MTU with partial checksums
+ * (a tap opened with IFF_VNET_HDR) offers SWIFTLET_NET_F_OFFLOAD in net_features. Nothing
+ * changes until the guest enables it with NET_CONFIGURE; from then on every frame on that
+ * device carries swiftlet_net_offload in its descriptor, both ways:
+ *  - write: a TCP/IPv4 frame of up to SWIFTLET_NET_OFFLOAD_FRAME_MAX bytes with gso_type TCPV4
+ *    and gso_size = the connection's MSS is cut by the host into segments of gso_size payload
+ *    bytes; with NEEDS_CSUM the guest has put only the pseudo-header sum at csum_start +
+ *    csum_offset and the host completes the checksum over the bytes from csum_start. Any other
+ *    frame is at most MTU + 14 bytes with gso_type NONE and gso_size 0.
+ *  - read: frames may be up to SWIFTLET_NET_OFFLOAD_FRAME_MAX bytes (merged TCP segments, gso
+ *    fields saying how they were cut); NEEDS_CSUM (checksum left partial by a sender on the
+ *    host) and DATA_VALID (checked by the host) both mean: do not verify the checksum.
+ * The tender refuses (EINVAL, the frame and the rest of its batch unsent) a written frame whose
+ * metadata breaks these rules: unknown flags or gso_type, DATA_VALID, a GSO frame without
+ * NEEDS_CSUM, gso_size below SWIFTLET_NET_GSO_SIZE_MIN (which bounds the segments one frame
+ * makes) or not below the frame's length, a checksum field outside the frame,
+ * header_length past the frame; and any nonzero metadata on a device without offload enabled.
+ * The values are virtio-net's (virtio 1.2 §5.1.6, struct virtio_net_hdr). */
+#define SWIFTLET_NET_F_OFFLOAD (1u << 0)
+
+#define SWIFTLET_NET_OFFLOAD_NEEDS_CSUM 1u
+#define SWIFTLET_NET_OFFLOAD_DATA_VALID 2u
+#define SWIFTLET_NET_GSO_NONE  0u
+#define SWIFTLET_NET_GSO_TCPV4 1u
+/* RFC 9293's default MSS: a connection with a smaller one sends plain frames. */
+#define SWIFTLET_NET_GSO_SIZE_MIN 536u
+/* Ethernet header plus the largest IPv4 packet. */
+#define SWIFTLET_NET_OFFLOAD_FRAME_MAX (14u + 65535u)
+
+struct swiftlet_net_offload {
+    uint8_t  flags;                /* SWIFTLET_NET_OFFLOAD_* */
+    uint8_t  gso_type;             /* SWIFTLET_NET_GSO_* */
+    uint16_t header_length;        /* Ethernet + IP + TCP header bytes (a hint; may be 0) */
+    uint16_t gso_size;             /* payload bytes per segment the frame is cut into */
+    uint16_t csum_start;           /* NEEDS_CSUM: the sum covers the frame from here ... */
+    uint16_t csum_offset;          /* ... and is stored at csum_start + csum_offset */
+};
+
 struct swiftlet_frame {            /* one network frame buffer */
     swiftlet_gaddr_t data;
     uint32_t length;               /* write: IN; read: OUT bytes received */
     uint32_t capacity;             /* read: IN buffer size */
+    struct swiftlet_net_offload offload; /* ABI 3: write: IN; read: OUT; all 0 unless enabled */
+};                                 /* 32 bytes: 6 of padding at the end */
+
+struct swiftlet_hc_net_configure { /* NET_CONFIGURE: enable features the device offers */
+    uint32_t handle;               /* IN */
+    uint32_t features;             /* IN: SWIFTLET_NET_F_* wanted, a subset of net_features */
+    int32_t  result;               /* OUT: OK; EINVAL for a feature not offered (nothing
+                                      changes); ENODEV; EIO if the host refused */
+    uint32_t _pad;
 };
 
 struct swiftlet_hc_net {           /* NET_WRITE, NET_READ: many frames per exit */

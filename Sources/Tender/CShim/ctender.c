@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
+#include "swiftlet_abi.h"
 #include <poll.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
@@ -112,20 +114,40 @@ int ctender_kick_vcpu_on_input(int fd, struct kvm_run *run) {
 
 long ctender_getrandom(void *buffer, unsigned long length) { return getrandom(buffer, length, 0); }
 
-int ctender_open_tap(const char *name) {
+int ctender_open_tap(const char *name, bool vnet_headers) {
     if (strlen(name) >= IFNAMSIZ) return -EINVAL;
     int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return -errno;
     struct ifreq request;
     memset(&request, 0, sizeof request);
-    request.ifr_flags = IFF_TAP | IFF_NO_PI;
+    request.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet_headers ? IFF_VNET_HDR : 0);
     strncpy(request.ifr_name, name, IFNAMSIZ - 1);
-    if (ioctl(fd, TUNSETIFF, &request) < 0) {
+    int size = CTENDER_VNET_HEADER_SIZE;
+    /* A tap some earlier user left with offloads on would send this guest merged frames. */
+    if (ioctl(fd, TUNSETIFF, &request) < 0 || ioctl(fd, TUNSETOFFLOAD, 0) < 0
+        || (vnet_headers && ioctl(fd, TUNSETVNETHDRSZ, &size) < 0)) {
         int saved = errno;
         close(fd);
         return -saved;
     }
     return fd;
+}
+
+/* The ABI's offload metadata is virtio_net_hdr, field for field and value for value. */
+_Static_assert(sizeof(struct virtio_net_hdr) == CTENDER_VNET_HEADER_SIZE, "virtio_net_hdr size");
+_Static_assert(sizeof(struct swiftlet_net_offload) == sizeof(struct virtio_net_hdr), "offload metadata layout");
+_Static_assert(offsetof(struct swiftlet_net_offload, csum_offset) == offsetof(struct virtio_net_hdr, csum_offset), "offload metadata layout");
+_Static_assert(SWIFTLET_NET_OFFLOAD_NEEDS_CSUM == VIRTIO_NET_HDR_F_NEEDS_CSUM, "NEEDS_CSUM");
+_Static_assert(SWIFTLET_NET_OFFLOAD_DATA_VALID == VIRTIO_NET_HDR_F_DATA_VALID, "DATA_VALID");
+_Static_assert(SWIFTLET_NET_GSO_NONE == VIRTIO_NET_HDR_GSO_NONE, "GSO_NONE");
+_Static_assert(SWIFTLET_NET_GSO_TCPV4 == VIRTIO_NET_HDR_GSO_TCPV4, "GSO_TCPV4");
+
+uint64_t ctender_tap_offload_request(void) { return TUNSETOFFLOAD; }
+/* The guest stack speaks IPv4 only: merged TCP/IPv4 segments and partial checksums. */
+uint64_t ctender_tap_offload_flags(void) { return TUN_F_CSUM | TUN_F_TSO4; }
+
+int ctender_tap_enable_offload(int fd) {
+    return ioctl(fd, TUNSETOFFLOAD, (unsigned long)ctender_tap_offload_flags()) < 0 ? -errno : 0;
 }
 
 int ctender_ppoll(void *fds, unsigned long count, int64_t timeout_ns) {

@@ -220,7 +220,7 @@ struct Fuzzer {
     /// is only as long as fits, the tender must refuse it anyway). Returns its address.
     mutating func frameTable(count: UInt32, reading: Bool, near request: UInt64) -> UInt64 {
         let entries = Int(min(count, SWIFTLET_NET_BATCH_MAX + 1))
-        let size = UInt64(entries * MemoryLayout<swiftlet_frame>.size)
+        let size = UInt64(entries * MemoryLayout<swiftlet_frame>.stride)
         var table: UInt64
         if random.percent(10) {
             table = space.clampedToScratch(request &+ random.below(64) &- 32, size)   // overlapping the request struct
@@ -242,8 +242,8 @@ struct Fuzzer {
                     data = space.address(in: space.region(&random, hostility: hostility), length: byteCount, &random)
                 }
                 if random.percent(5) { data &+= random.below(8) }
-                store(swiftlet_frame(data: data, length: length, capacity: capacity),
-                      at: table + UInt64(index * MemoryLayout<swiftlet_frame>.size))
+                store(swiftlet_frame(data: data, length: length, capacity: capacity, offload: .init()),
+                      at: table + UInt64(index * MemoryLayout<swiftlet_frame>.stride))
             }
         }
         return table
@@ -253,7 +253,7 @@ struct Fuzzer {
     /// read them itself). Taken just before the call: the table may overlap the request struct.
     func descriptors(of request: swiftlet_hc_net) -> [swiftlet_frame]? {
         let entries = Int(min(request.count, SWIFTLET_NET_BATCH_MAX))
-        let entry = MemoryLayout<swiftlet_frame>.size
+        let entry = MemoryLayout<swiftlet_frame>.stride
         guard space.isGuestReadable(request.frames, UInt64(entries * entry)) else { return nil }
         return (0..<entries).map { load(swiftlet_frame.self, at: request.frames + UInt64($0 * entry)) }
     }
@@ -271,7 +271,7 @@ struct Fuzzer {
     func checkRead(_ request: swiftlet_hc_net, _ descriptors: [swiftlet_frame]?) -> String? {
         let filled = Int(min(request.completed, request.count, SWIFTLET_NET_BATCH_MAX))
         guard filled > 0 else { return nil }
-        let entry = UInt64(MemoryLayout<swiftlet_frame>.size)
+        let entry = UInt64(MemoryLayout<swiftlet_frame>.stride)
         if !space.isGuestWritable(request.frames, UInt64(filled) * entry) {
             return "NET_READ stored \(filled) descriptors at \(hex(request.frames)), which the guest may not write"
         }
@@ -304,6 +304,7 @@ struct Fuzzer {
         case SWIFTLET_HC_BLOCK_READ, SWIFTLET_HC_BLOCK_WRITE, SWIFTLET_HC_BLOCK_FLUSH: size = MemoryLayout<swiftlet_hc_block>.size
         case SWIFTLET_HC_BLOCK_BATCH: size = MemoryLayout<swiftlet_hc_block_batch>.size
         case SWIFTLET_HC_HALT: size = MemoryLayout<swiftlet_hc_halt>.size
+        case SWIFTLET_HC_NET_CONFIGURE: size = MemoryLayout<swiftlet_hc_net_configure>.size
         default: size = 8
         }
         let (request, filled) = requestAddress(size: size)
@@ -347,6 +348,9 @@ struct Fuzzer {
             case SWIFTLET_HC_HALT:
                 store(haltRequest(near: request), at: request)
                 print("\nhypercall-fuzz: halt")
+            case SWIFTLET_HC_NET_CONFIGURE:
+                let features = random.percent(50) ? SWIFTLET_NET_F_OFFLOAD : UInt32(truncatingIfNeeded: random.next())
+                store(swiftlet_hc_net_configure(handle: UInt32(random.below(3)), features: features, result: -1, _pad: 0), at: request)
             default:
                 break
             }

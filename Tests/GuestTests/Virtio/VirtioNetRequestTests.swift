@@ -15,7 +15,7 @@ private final class FrameTable {
         buffers = .allocate(byteCount: count * 2048, alignment: 64)
         table = .allocate(capacity: count)
         for index in 0..<count {
-            table[index] = swiftlet_frame(data: UInt64(UInt(bitPattern: buffers + index * 2048)), length: 0, capacity: UInt32(capacity))
+            table[index] = swiftlet_frame(data: UInt64(UInt(bitPattern: buffers + index * 2048)), length: 0, capacity: UInt32(capacity), offload: .init())
         }
     }
     deinit {

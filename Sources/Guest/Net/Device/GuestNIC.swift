@@ -1,5 +1,7 @@
 // The guest side of a Swiftlet network device. One hypercall moves a whole batch of frames in
-// either direction, since a VM exit costs tens of microseconds on the hosts we target.
+// either direction, since a VM exit costs tens of microseconds on the hosts we target. Where the
+// tender offers offload (a tap), frames carry swiftlet_net_offload metadata: the stack sends TCP
+// segments of up to 64 KB that the host cuts and checksums, and receives the host's merged ones.
 #if SWIFTLET_GUEST
 import SwiftletABI
 
@@ -8,11 +10,18 @@ public final class GuestNIC: FrameDevice {
     public let name: String
     public let mac: MACAddress
     public let mtu: Int
+    public let segmentationLimit: Int
 
     static let batch = Int(SWIFTLET_NET_BATCH_MAX)
-    static let slotSize = 2048
+    /// Receive buffers: a batch of MTU-sized ones, or fewer that each hold a merged segment.
+    private let receiveSlotCount: Int
+    private let receiveSlotSize: Int
     private let receiveSlots: UnsafeMutableRawPointer
-    private let transmitSlots: UnsafeMutableRawPointer
+    /// Frames to send are packed one after another here; a frame that would not fit sends the
+    /// batch first.
+    private let transmitArena: UnsafeMutableRawPointer
+    private let transmitArenaSize: Int
+    private var transmitArenaUsed = 0
     private let receiveTable: UnsafeMutablePointer<swiftlet_frame>
     private let transmitTable: UnsafeMutablePointer<swiftlet_frame>
     private var queued = 0
@@ -23,6 +32,11 @@ public final class GuestNIC: FrameDevice {
     public private(set) var framesReceived = 0
     public private(set) var framesSent = 0
 
+    /// Offload's buffers (about 3 MiB) are taken only from a heap at least this large.
+    static let offloadHeapMinimum = 12 << 20
+    static let offloadReceiveSlots = 32
+    static let offloadTransmitArena = 1 << 20
+
     init(_ device: swiftlet_device) {
         handle = device.handle
         var bytes = device.name
@@ -31,14 +45,30 @@ public final class GuestNIC: FrameDevice {
         }
         mac = MACAddress(device.mac.0, device.mac.1, device.mac.2, device.mac.3, device.mac.4, device.mac.5)
         mtu = Int(device.mtu)
-        receiveSlots = .allocate(byteCount: Self.batch * Self.slotSize, alignment: 64)
-        transmitSlots = .allocate(byteCount: Self.batch * Self.slotSize, alignment: 64)
-        receiveTable = .allocate(capacity: Self.batch)
+        let offload = device.net_features & SWIFTLET_NET_F_OFFLOAD != 0
+            && Runtime.heap.statistics.bytesFree >= Self.offloadHeapMinimum
+            && Self.configure(handle: device.handle, features: SWIFTLET_NET_F_OFFLOAD)
+        let largest = offload ? Int(SWIFTLET_NET_OFFLOAD_FRAME_MAX) : mtu + 14
+        segmentationLimit = offload ? largest : 0
+        receiveSlotCount = offload ? Self.offloadReceiveSlots : Self.batch
+        receiveSlotSize = (largest + 63) & ~63  // the stride; each buffer's capacity is `largest`
+        transmitArenaSize = offload ? Self.offloadTransmitArena : Self.batch * receiveSlotSize
+        receiveSlots = .allocate(byteCount: receiveSlotCount * receiveSlotSize, alignment: 64)
+        transmitArena = .allocate(byteCount: transmitArenaSize, alignment: 64)
+        receiveTable = .allocate(capacity: receiveSlotCount)
         transmitTable = .allocate(capacity: Self.batch)
-        for index in 0..<Self.batch {
+        for index in 0..<receiveSlotCount {
             receiveTable[index] = swiftlet_frame(
-                data: UInt64(UInt(bitPattern: receiveSlots + index * Self.slotSize)), length: 0, capacity: UInt32(Self.slotSize))
+                data: UInt64(UInt(bitPattern: receiveSlots + index * receiveSlotSize)), length: 0,
+                capacity: UInt32(largest), offload: .init())
         }
+    }
+
+    /// NET_CONFIGURE: whether the tender enabled `features`.
+    private static func configure(handle: UInt32, features: UInt32) -> Bool {
+        var request = swiftlet_hc_net_configure(handle: handle, features: features, result: -1, _pad: 0)
+        Hypercall.call(SWIFTLET_HC_NET_CONFIGURE, &request)
+        return request.result == Int32(SWIFTLET_R_OK.rawValue)
     }
 
     /// The network devices the tender attached, in handle order.
@@ -54,7 +84,7 @@ public final class GuestNIC: FrameDevice {
     }
 
     @discardableResult
-    public func receive(_ body: (UnsafeRawBufferPointer) -> Void) -> Int {
+    public func receive(_ body: (ReceivedFrame) -> Void) -> Int {
         if prefetched > 0 {
             let count = prefetched
             prefetched = 0
@@ -65,10 +95,10 @@ public final class GuestNIC: FrameDevice {
             drained = false
             return 0
         }
-        for index in 0..<Self.batch { receiveTable[index].length = 0 }
+        resetReceiveTable()
         var request = readRequest
         Hypercall.call(SWIFTLET_HC_NET_READ, &request)
-        let count = min(Int(request.completed), Self.batch)
+        let count = min(Int(request.completed), receiveSlotCount)
         deliver(count, body)
         return count
     }
@@ -76,49 +106,78 @@ public final class GuestNIC: FrameDevice {
     /// Sends the queued frames, sleeps until input or `deadline`, and reads what arrived:
     /// one hypercall (NET_EXCHANGE) for what would otherwise be three VM exits.
     public func flushAndWait(until deadline: UInt64?) {
-        for index in 0..<Self.batch { receiveTable[index].length = 0 }
+        resetReceiveTable()
         var request = swiftlet_hc_net_exchange(
-            write: swiftlet_hc_net(handle: handle, count: UInt32(queued),
-                                   frames: UInt64(UInt(bitPattern: transmitTable)), completed: 0, result: 0),
-            read: readRequest, timeout: Platform.timeout(until: deadline), ready_set: 0)
+            write: writeRequest, read: readRequest, timeout: Platform.timeout(until: deadline), ready_set: 0)
         Hypercall.call(SWIFTLET_HC_NET_EXCHANGE, &request)
         Shutdown.note(readySet: request.ready_set)
-        framesSent += queued
-        queued = 0
-        prefetched = min(Int(request.read.completed), Self.batch)
+        sent()
+        prefetched = min(Int(request.read.completed), receiveSlotCount)
         // A full batch may have left more behind; anything less emptied the host's queue.
-        drained = prefetched < Self.batch
+        drained = prefetched < receiveSlotCount
+    }
+
+    private func resetReceiveTable() {
+        for index in 0..<receiveSlotCount {
+            receiveTable[index].length = 0
+            receiveTable[index].offload = swiftlet_net_offload()
+        }
     }
 
     private var readRequest: swiftlet_hc_net {
-        swiftlet_hc_net(handle: handle, count: UInt32(Self.batch),
+        swiftlet_hc_net(handle: handle, count: UInt32(receiveSlotCount),
                         frames: UInt64(UInt(bitPattern: receiveTable)), completed: 0, result: 0)
     }
 
-    private func deliver(_ count: Int, _ body: (UnsafeRawBufferPointer) -> Void) {
+    private var writeRequest: swiftlet_hc_net {
+        swiftlet_hc_net(handle: handle, count: UInt32(queued),
+                        frames: UInt64(UInt(bitPattern: transmitTable)), completed: 0, result: 0)
+    }
+
+    private func deliver(_ count: Int, _ body: (ReceivedFrame) -> Void) {
+        let trusted = UInt8(SWIFTLET_NET_OFFLOAD_NEEDS_CSUM | SWIFTLET_NET_OFFLOAD_DATA_VALID)
         for index in 0..<count {
-            let length = min(Int(receiveTable[index].length), Self.slotSize)
-            body(UnsafeRawBufferPointer(start: receiveSlots + index * Self.slotSize, count: length))
+            let descriptor = receiveTable[index]
+            let length = min(Int(descriptor.length), Int(descriptor.capacity))
+            body(ReceivedFrame(UnsafeRawBufferPointer(start: receiveSlots + index * receiveSlotSize, count: length),
+                               checksumTrusted: descriptor.offload.flags & trusted != 0))
         }
         framesReceived += count
     }
 
-    public func transmit(_ body: (UnsafeMutableRawBufferPointer) -> Int) {
-        if queued == Self.batch { flush() }
-        let slot = transmitSlots + queued * Self.slotSize
-        let length = body(UnsafeMutableRawBufferPointer(start: slot, count: min(mtu + 14, Self.slotSize)))
+    public func transmit(capacity: Int, offload: TransmitOffload, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
+        let limit = offload.segmentSize > 0 ? segmentationLimit : mtu + 14
+        guard capacity <= limit, offload.isNone || segmentationLimit > 0 else { return }
+        if queued == Self.batch || transmitArenaSize - transmitArenaUsed < capacity { flush() }
+        let slot = transmitArena + transmitArenaUsed
+        let length = body(UnsafeMutableRawBufferPointer(start: slot, count: min(limit, transmitArenaSize - transmitArenaUsed)))
         guard length > 0 else { return }
-        transmitTable[queued] = swiftlet_frame(data: UInt64(UInt(bitPattern: slot)), length: UInt32(length), capacity: 0)
+        transmitTable[queued] = swiftlet_frame(data: UInt64(UInt(bitPattern: slot)), length: UInt32(length), capacity: 0,
+                                               offload: Self.metadata(offload))
+        transmitArenaUsed += (length + 63) & ~63
         queued += 1
+    }
+
+    private static func metadata(_ offload: TransmitOffload) -> swiftlet_net_offload {
+        guard !offload.isNone else { return swiftlet_net_offload() }
+        return swiftlet_net_offload(
+            flags: UInt8(SWIFTLET_NET_OFFLOAD_NEEDS_CSUM),
+            gso_type: UInt8(offload.segmentSize > 0 ? SWIFTLET_NET_GSO_TCPV4 : SWIFTLET_NET_GSO_NONE),
+            header_length: UInt16(offload.headerLength), gso_size: UInt16(offload.segmentSize),
+            csum_start: UInt16(offload.checksumStart), csum_offset: UInt16(offload.checksumOffset))
     }
 
     public func flush() {
         guard queued > 0 else { return }
-        var request = swiftlet_hc_net(handle: handle, count: UInt32(queued),
-                                      frames: UInt64(UInt(bitPattern: transmitTable)), completed: 0, result: 0)
+        var request = writeRequest
         Hypercall.call(SWIFTLET_HC_NET_WRITE, &request)
+        sent()
+    }
+
+    private func sent() {
         framesSent += queued
         queued = 0
+        transmitArenaUsed = 0
     }
 }
 #endif

@@ -4,38 +4,49 @@
 public final class MemoryLink: FrameDevice {
     public let mac: MACAddress
     public let mtu: Int
+    public let segmentationLimit: Int
     public var inbound: [[UInt8]] = []
+    /// Received frames whose checksums the "host" vouches for (an offloading link).
+    public var inboundChecksumTrusted = false
     public private(set) var outbound: [[UInt8]] = []
-    private var queued: [[UInt8]] = []
+    /// The offload request of each frame in `outbound`, in order.
+    public private(set) var outboundOffloads: [TransmitOffload] = []
+    private var queued: [([UInt8], TransmitOffload)] = []
 
-    public init(mac: MACAddress, mtu: Int = 1500) {
+    /// `segmentationLimit` > 0 makes a link with segmentation and checksum offload.
+    public init(mac: MACAddress, mtu: Int = 1500, segmentationLimit: Int = 0) {
         self.mac = mac
         self.mtu = mtu
+        self.segmentationLimit = segmentationLimit
     }
 
     @discardableResult
-    public func receive(_ body: (UnsafeRawBufferPointer) -> Void) -> Int {
+    public func receive(_ body: (ReceivedFrame) -> Void) -> Int {
         let frames = inbound
         inbound = []
-        for frame in frames { frame.withUnsafeBytes(body) }
+        for frame in frames { frame.withUnsafeBytes { body(ReceivedFrame($0, checksumTrusted: inboundChecksumTrusted)) } }
         return frames.count
     }
 
-    public func transmit(_ body: (UnsafeMutableRawBufferPointer) -> Int) {
-        var buffer = [UInt8](repeating: 0, count: mtu + 14)
+    public func transmit(capacity: Int, offload: TransmitOffload, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
+        let limit = offload.segmentSize > 0 ? segmentationLimit : mtu + 14
+        precondition(offload.isNone || segmentationLimit > 0, "offload asked of a link without it")
+        guard capacity <= limit else { return }
+        var buffer = [UInt8](repeating: 0, count: limit)
         let length = buffer.withUnsafeMutableBytes(body)
-        precondition(length <= mtu + 14, "a frame longer than the buffer it was built in")
-        if length > 0 { queued.append(Array(buffer.prefix(length))) }
+        precondition(length <= limit, "a frame longer than the buffer it was built in")
+        if length > 0 { queued.append((Array(buffer.prefix(length)), offload)) }
     }
 
     public func flush() {
-        outbound += queued
+        outbound += queued.map { $0.0 }
+        outboundOffloads += queued.map { $0.1 }
         queued = []
     }
 
     /// The frames sent since the last call.
     public func take() -> [[UInt8]] {
-        defer { outbound = [] }
+        defer { outbound = []; outboundOffloads = [] }
         return outbound
     }
 }

@@ -23,7 +23,7 @@ public final class NetworkStack {
     /// TCP and ICMP packets that arrived before the stack had an address (a client that
     /// connects while DHCP is still under way), answered once it has one instead of lost:
     /// passt does not resend a SYN, so the client's connection would hang.
-    private var heldUntilConfigured: [(packet: [UInt8], from: MACAddress)] = []
+    private var heldUntilConfigured: [(packet: [UInt8], from: MACAddress, checksumTrusted: Bool)] = []
     public static let heldPacketLimit = 16
 
     /// `random` is the platform's CSPRNG unless a test seeds one to know every byte sent.
@@ -32,6 +32,10 @@ public final class NetworkStack {
         self.device = device
         self.random = random
         tcp = TCPLayer(settings: settings ?? TCPSettings(mtu: device.mtu))
+        if device.segmentationLimit > 0 {
+            // Room for the largest IPv4 and TCP headers beside the payload.
+            tcp.settings.connection.segmentationOffloadLimit = device.segmentationLimit - EthernetFrame.headerLength - 60 - 60
+        }
         gateway = configuration.gateway
         dnsServers = configuration.dnsServers
         switch configuration.mode {
@@ -64,7 +68,7 @@ public final class NetworkStack {
         // Not in the poll that configures the address: by the next one the application,
         // back from `waitForAddress`, has opened its listeners.
         if address != nil && !heldUntilConfigured.isEmpty { replayHeldPackets(now: now) }
-        device.receive { frame in self.receive(frame: frame, now: now) }
+        device.receive { frame in self.receive(frame: frame.bytes, checksumTrusted: frame.checksumTrusted, now: now) }
         pollDHCP(now: now)
         pollDNS(now: now)
         pollTCP(now: now)
@@ -108,7 +112,8 @@ public final class NetworkStack {
 
     // MARK: Input
 
-    func receive(frame bytes: UnsafeRawBufferPointer, now: UInt64) {
+    /// `checksumTrusted`: the device vouches for the checksums (offload), so they are not verified.
+    func receive(frame bytes: UnsafeRawBufferPointer, checksumTrusted: Bool = false, now: UInt64) {
         statistics.framesReceived += 1
         guard let frame = try? EthernetFrame(checking: bytes) else { statistics.malformed += 1; return }
         let destination = frame.destination
@@ -119,7 +124,7 @@ public final class NetworkStack {
         guard destination == device.mac || destination.isBroadcast || early else { statistics.notForUs += 1; return }
         switch frame.etherType {
         case .arp: receiveARP(frame.payload, now: now)
-        case .ipv4: receiveIPv4(frame.payload, from: frame.source, now: now)
+        case .ipv4: receiveIPv4(frame.payload, from: frame.source, checksumTrusted: checksumTrusted, now: now)
         default: statistics.unsupported += 1
         }
     }
@@ -141,7 +146,7 @@ public final class NetworkStack {
         transmitEthernet(to: packet.senderHardwareAddress, type: .arp, length: reply.bufferLength) { reply.emit(into: $0) }
     }
 
-    private func receiveIPv4(_ bytes: UnsafeRawBufferPointer, from mac: MACAddress, now: UInt64) {
+    private func receiveIPv4(_ bytes: UnsafeRawBufferPointer, from mac: MACAddress, checksumTrusted: Bool, now: UInt64) {
         guard let packet = try? IPv4Packet(checking: bytes), let ip = try? IPv4Repr.parse(packet) else {
             statistics.malformed += 1
             return
@@ -152,28 +157,28 @@ public final class NetworkStack {
             || (subnet.map { ip.destination == $0.broadcast } ?? false)
         guard forUs || address == nil else { statistics.notForUs += 1; return }
         if address == nil && (ip.proto == .tcp || ip.proto == .icmp) {
-            hold(bytes, from: mac)
+            hold(bytes, from: mac, checksumTrusted: checksumTrusted)
             return
         }
         switch ip.proto {
         case .icmp: receiveICMP(packet, ip: ip, now: now)
-        case .udp: receiveUDP(packet, ip: ip, now: now)
-        case .tcp: receiveTCP(packet, ip: ip, now: now)
+        case .udp: receiveUDP(packet, ip: ip, checksumTrusted: checksumTrusted, now: now)
+        case .tcp: receiveTCP(packet, ip: ip, checksumTrusted: checksumTrusted, now: now)
         default:
             statistics.unsupported += 1
         }
     }
 
-    private func hold(_ packet: UnsafeRawBufferPointer, from mac: MACAddress) {
+    private func hold(_ packet: UnsafeRawBufferPointer, from mac: MACAddress, checksumTrusted: Bool) {
         guard heldUntilConfigured.count < Self.heldPacketLimit else { statistics.heldDropped += 1; return }
-        heldUntilConfigured.append((Array(packet), mac))
+        heldUntilConfigured.append((Array(packet), mac, checksumTrusted))
     }
 
     private func replayHeldPackets(now: UInt64) {
         let held = heldUntilConfigured
         heldUntilConfigured = []
-        for (packet, mac) in held {
-            packet.withUnsafeBytes { receiveIPv4($0, from: mac, now: now) }
+        for (packet, mac, checksumTrusted) in held {
+            packet.withUnsafeBytes { receiveIPv4($0, from: mac, checksumTrusted: checksumTrusted, now: now) }
         }
     }
 
@@ -185,9 +190,10 @@ public final class NetworkStack {
         sendIPv4(to: ip.source, proto: .icmp, payloadLength: reply.bufferLength, now: now) { reply.emit(into: $0) }
     }
 
-    private func receiveUDP(_ packet: IPv4Packet, ip: IPv4Repr, now: UInt64) {
+    private func receiveUDP(_ packet: IPv4Packet, ip: IPv4Repr, checksumTrusted: Bool, now: UInt64) {
         guard let datagram = try? UDPDatagram(checking: packet.payload),
-              let udp = try? UDPRepr.parse(datagram, source: ip.source, destination: ip.destination) else {
+              let udp = try? UDPRepr.parse(datagram, source: ip.source, destination: ip.destination,
+                                           verifyChecksum: !checksumTrusted) else {
             statistics.malformed += 1
             return
         }
@@ -235,27 +241,31 @@ public final class NetworkStack {
     // MARK: Output
 
     /// Sends an IPv4 packet whose payload `writePayload` fills in place. Resolves the next
-    /// hop first; if that takes an ARP round trip, the packet waits in the ARP queue.
+    /// hop first; if that takes an ARP round trip, the packet waits in the ARP queue (so
+    /// `offload`, which the device carries out, is only for a hop `resolves`).
     func sendIPv4(to destination: IPv4Address, from source: IPv4Address? = nil, proto: IPProtocol,
-                  payloadLength: Int, now: UInt64, _ writePayload: (UnsafeMutableRawBufferPointer) -> Void) {
+                  payloadLength: Int, now: UInt64, offload: TransmitOffload = .none,
+                  _ writePayload: (UnsafeMutableRawBufferPointer) -> Void) {
         guard let source = source ?? address else { statistics.noRoute += 1; return }
         let ip = IPv4Repr(source: source, destination: destination, proto: proto,
                           payloadLength: payloadLength, identification: nextIdentification)
         nextIdentification &+= 1
-        guard ip.bufferLength <= device.mtu else { statistics.tooLarge += 1; return }
+        let limit = offload.segmentSize > 0 ? device.segmentationLimit - EthernetFrame.headerLength : device.mtu
+        guard ip.bufferLength <= limit else { statistics.tooLarge += 1; return }
         func write(_ buffer: UnsafeMutableRawBufferPointer) {
             ip.emit(into: buffer)
             writePayload(UnsafeMutableRawBufferPointer(rebasing: buffer[IPv4Repr.headerLength..<ip.bufferLength]))
         }
         if destination.isBroadcast || (subnet.map { destination == $0.broadcast } ?? false) {
-            transmitEthernet(to: .broadcast, type: .ipv4, length: ip.bufferLength, write)
+            transmitEthernet(to: .broadcast, type: .ipv4, length: ip.bufferLength, offload: offload, write)
             return
         }
         guard let hop = nextHop(for: destination) else { statistics.noRoute += 1; return }
         if let mac = arp.lookup(hop, now: now) {
-            transmitEthernet(to: mac, type: .ipv4, length: ip.bufferLength, write)
+            transmitEthernet(to: mac, type: .ipv4, length: ip.bufferLength, offload: offload, write)
             return
         }
+        guard offload.isNone else { statistics.tooLarge += 1; return }
         var packet = [UInt8](repeating: 0, count: ip.bufferLength)
         packet.withUnsafeMutableBytes { write($0) }
         if arp.enqueue(packet, for: hop, now: now) { sendARPRequest(for: hop) }
@@ -264,6 +274,12 @@ public final class NetworkStack {
     func nextHop(for destination: IPv4Address) -> IPv4Address? {
         if let subnet, subnet.contains(destination) { return destination }
         return gateway
+    }
+
+    /// Whether a packet to `destination` would go out at once (not wait for ARP).
+    func resolves(_ destination: IPv4Address, now: UInt64) -> Bool {
+        guard let hop = nextHop(for: destination) else { return false }
+        return arp.lookup(hop, now: now) != nil
     }
 
     private func transmitResolved(_ packet: [UInt8], to mac: MACAddress) {
@@ -290,11 +306,11 @@ public final class NetworkStack {
         transmitEthernet(to: .broadcast, type: .arp, length: request.bufferLength) { request.emit(into: $0) }
     }
 
-    private func transmitEthernet(to destination: MACAddress, type: EtherType, length: Int,
+    private func transmitEthernet(to destination: MACAddress, type: EtherType, length: Int, offload: TransmitOffload = .none,
                                   _ writePayload: (UnsafeMutableRawBufferPointer) -> Void) {
         let header = EthernetRepr(destination: destination, source: device.mac, etherType: type)
-        device.transmit { buffer in
-            let total = EthernetFrame.headerLength + length
+        let total = EthernetFrame.headerLength + length
+        device.transmit(capacity: total, offload: offload) { buffer in
             guard total <= buffer.count else { return 0 }
             header.emit(into: buffer)
             writePayload(UnsafeMutableRawBufferPointer(rebasing: buffer[EthernetFrame.headerLength..<total]))

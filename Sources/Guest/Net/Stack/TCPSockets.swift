@@ -222,8 +222,9 @@ extension NetworkStack {
 
     // MARK: Input
 
-    func receiveTCP(_ packet: IPv4Packet, ip: IPv4Repr, now: UInt64) {
-        guard let (segment, payload) = try? TCPSegmentRepr.parse(packet.payload, source: ip.source, destination: ip.destination) else {
+    func receiveTCP(_ packet: IPv4Packet, ip: IPv4Repr, checksumTrusted: Bool = false, now: UInt64) {
+        guard let (segment, payload) = try? TCPSegmentRepr.parse(packet.payload, source: ip.source, destination: ip.destination,
+                                                                 verifyChecksum: !checksumTrusted) else {
             statistics.malformed += 1
             return
         }
@@ -337,8 +338,9 @@ extension NetworkStack {
         var lingering: [TCPFourTuple] = []
         for (key, stream) in tcp.streams {
             let remote = key.remoteAddress
+            let segmentSize = stream.connection.effectiveSendMSS
             stream.connection.poll(now: now) { segment, payload in
-                self.transmitTCP(segment, payload: payload, to: remote, now: now)
+                self.transmitTCP(segment, payload: payload, to: remote, segmentSize: segmentSize, now: now)
             }
             switch stream.connection.state {
             case .closed: finished.append(key)
@@ -366,11 +368,37 @@ extension NetworkStack {
         return soonest
     }
 
-    private func transmitTCP(_ segment: TCPSegmentRepr, payload: UnsafeRawBufferPointer, to remote: IPv4Address, now: UInt64) {
+    /// Sends a segment. With offload the device completes the checksum and cuts a payload
+    /// longer than `segmentSize` (the connection's MSS) into segments of that size; a segment
+    /// that must wait for ARP is cut here instead, since the ARP queue holds plain packets.
+    private func transmitTCP(_ segment: TCPSegmentRepr, payload: UnsafeRawBufferPointer, to remote: IPv4Address,
+                             segmentSize: Int = 0, now: UInt64) {
         guard let source = address else { return }
         let length = segment.headerLength + payload.count
-        sendIPv4(to: remote, proto: .tcp, payloadLength: length, now: now) { buffer in
-            _ = try? segment.emit(into: buffer, payload: payload, source: source, destination: remote)
+        guard device.segmentationLimit > 0, resolves(remote, now: now) else {
+            guard segmentSize > 0, payload.count > segmentSize else {
+                sendIPv4(to: remote, proto: .tcp, payloadLength: length, now: now) { buffer in
+                    _ = try? segment.emit(into: buffer, payload: payload, source: source, destination: remote)
+                }
+                return
+            }
+            var offset = 0
+            while offset < payload.count {
+                let end = min(offset + segmentSize, payload.count)
+                var piece = segment
+                piece.sequenceNumber = segment.sequenceNumber + offset
+                if end < payload.count { piece.flags.remove([.fin, .psh]) }
+                transmitTCP(piece, payload: payload.slice(offset..<end), to: remote, now: now)
+                offset = end
+            }
+            return
+        }
+        let ipHeader = EthernetFrame.headerLength + IPv4Repr.headerLength
+        let offload = TransmitOffload(checksumStart: ipHeader, checksumOffset: TCPField.checksum,
+                                      segmentSize: payload.count > segmentSize && segmentSize > 0 ? segmentSize : 0,
+                                      headerLength: ipHeader + segment.headerLength)
+        sendIPv4(to: remote, proto: .tcp, payloadLength: length, now: now, offload: offload) { buffer in
+            _ = try? segment.emit(into: buffer, payload: payload, source: source, destination: remote, partialChecksum: true)
         }
     }
 

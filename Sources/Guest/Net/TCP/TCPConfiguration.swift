@@ -38,6 +38,12 @@ public struct TCPConfiguration: Sendable {
 
     /// Our MSS (what we announce and the most we send), normally MTU − 40.
     public var maximumSegmentSize: Int
+    /// Segmentation offload (TSO): the most payload one segment handed to the device may carry;
+    /// nil sends segments of at most one MSS.
+    public var segmentationOffloadLimit: Int?
+    /// The smallest MSS the device cuts segments to; a connection with a smaller one sends one
+    /// MSS per segment.
+    public var segmentationMinimumMSS = 536
     /// Offer window scaling (RFC 7323); used only when the peer offers it too.
     public var windowScaling = true
     /// Nagle's algorithm (RFC 9293 §3.7.4): hold a small segment while data is unacknowledged.

@@ -252,9 +252,11 @@ extension TCPConnection {
                     congestionWindow = max(congestionWindow - acked + (acked >= sendMSS ? sendMSS : 0), sendMSS)
                 }
             } else if congestionWindow < slowStartThreshold {
-                congestionWindow += min(acked, sendMSS)  // slow start
+                // Slow start counts the octets acknowledged, up to one segment as we send them: with
+                // segmentation offload one ACK covers a whole 64 KB segment the host cut up.
+                congestionWindow += min(acked, sendBurst)
             } else {
-                congestionWindow += max(1, sendMSS * sendMSS / max(congestionWindow, 1))  // avoidance
+                congestionWindow += max(1, sendMSS * max(sendMSS, min(acked, sendBurst)) / max(congestionWindow, 1))  // avoidance
             }
             congestionWindow = min(congestionWindow, 1 << 30)
             // Keep `recover` within reach of the window so wrapping comparisons stay valid

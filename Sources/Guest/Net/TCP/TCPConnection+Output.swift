@@ -148,7 +148,8 @@ extension TCPConnection {
     }
 
     /// What the send loop would send next, after window, congestion window, Nagle and
-    /// sender SWS avoidance (RFC 9293 §3.8.6.2.1), or nil.
+    /// sender SWS avoidance (RFC 9293 §3.8.6.2.1), or nil. With segmentation offload a segment
+    /// carries up to `sendBurst` octets.
     ///
     /// While data is in flight, the last segment of a full send buffer waits: the application
     /// can add nothing until an ACK frees room, so without it a retransmission timeout would
@@ -160,12 +161,14 @@ extension TCPConnection {
         let unsent = max(0, dataEnd - sendNext)
         let window = min(sendWindow, congestionWindow)
         let usable = max(0, (sendUnacknowledged + window) - sendNext)
-        let length = min(sendMSS, unsent, usable)
+        var length = min(sendBurst, unsent, usable)
         let fin = finQueued && sendNext + length == dataEnd
         if length == 0 && !fin { return nil }
         let outstanding = sendMax != sendUnacknowledged
         if length == unsent && !fin && sendNext == sendMax && tx.isFull && outstanding {
-            return nil  // the last segment of a full send buffer is kept for a probe
+            // The last segment of a full send buffer is kept for a probe.
+            guard length > sendMSS else { return nil }
+            length -= sendMSS
         }
         // Nagle and SWS avoidance apply to new data, not to go-back-N retransmission.
         if length > 0 && length < sendMSS && !fin && !(sendNext < sendMax) {

@@ -124,6 +124,13 @@ public struct TCPConnection {
     /// The peer's window in octets (scaled).
     public var peerWindow: Int { sendWindow }
     public var effectiveSendMSS: Int { sendMSS }
+    /// The most payload one segment handed to the device carries: the MSS, or with segmentation
+    /// offload as many whole MSS as the device takes (the host cuts it into MSS-sized segments).
+    public var sendBurst: Int {
+        guard let limit = configuration.segmentationOffloadLimit,
+              sendMSS >= configuration.segmentationMinimumMSS else { return sendMSS }
+        return max(sendMSS, limit / sendMSS * sendMSS)
+    }
     public var congestionWindowBytes: Int { congestionWindow }
     public var slowStartThresholdBytes: Int { slowStartThreshold }
     public var isInFastRecovery: Bool { inFastRecovery }

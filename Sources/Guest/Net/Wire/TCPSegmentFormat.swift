@@ -243,10 +243,11 @@ public struct TCPSegmentRepr: Hashable, Sendable {
     }
 
     /// Writes header and payload into `buffer` with a correct checksum; returns the octets
-    /// written (`headerLength + payload.count`).
+    /// written (`headerLength + payload.count`). With `partialChecksum` the checksum field holds
+    /// only the pseudo-header's sum, for a device that completes it (checksum offload).
     @discardableResult
     public func emit(into buffer: UnsafeMutableRawBufferPointer, payload: UnsafeRawBufferPointer,
-                     source: IPv4Address, destination: IPv4Address) throws(WireError) -> Int {
+                     source: IPv4Address, destination: IPv4Address, partialChecksum: Bool = false) throws(WireError) -> Int {
         let header = headerLength
         guard header <= TCPField.maximumHeaderLength else { throw .bufferTooSmall }
         let total = header + payload.count
@@ -263,6 +264,15 @@ public struct TCPSegmentRepr: Hashable, Sendable {
         options.write(to: buffer, at: TCPField.minimumHeaderLength)
         if payload.count > 0, let target = buffer.baseAddress, let source = payload.baseAddress {
             (target + header).copyMemory(from: source, byteCount: payload.count)
+        }
+        if partialChecksum {
+            var pseudoHeader = InternetChecksum()
+            pseudoHeader.add(source)
+            pseudoHeader.add(destination)
+            pseudoHeader.add(UInt16(6))
+            pseudoHeader.add(UInt16(truncatingIfNeeded: total))
+            buffer.writeUInt16(~pseudoHeader.value, at: TCPField.checksum)
+            return total
         }
         let segment = UnsafeRawBufferPointer(buffer).slice(0..<total)
         buffer.writeUInt16(TCPSegmentRepr.checksum(source: source, destination: destination, segment: segment),

@@ -3,6 +3,7 @@
 #ifndef CTENDER_H
 #define CTENDER_H
 #include <stdint.h>
+#include <stdbool.h>
 #include <linux/kvm.h>
 #include <sys/user.h>
 
@@ -40,8 +41,17 @@ int ctender_kick_vcpu_on_input(int fd, struct kvm_run *run);
 long ctender_getrandom(void *buffer, unsigned long length);
 
 /* ---- Network devices ---- */
-/* Opens tap interface `name` (IFF_TAP | IFF_NO_PI, non-blocking); fd or -errno. */
-int ctender_open_tap(const char *name);
+/* Opens tap interface `name` (IFF_TAP | IFF_NO_PI, non-blocking). With `vnet_headers` also
+ * IFF_VNET_HDR, offloads off until ctender_tap_enable_offload: every read and write then
+ * starts with a virtio_net_hdr of CTENDER_VNET_HEADER_SIZE bytes. fd or -errno. */
+int ctender_open_tap(const char *name, bool vnet_headers);
+#define CTENDER_VNET_HEADER_SIZE 10
+/* TUNSETOFFLOAD with ctender_tap_offload_flags(): the kernel may then hand the tap merged TCP
+ * segments and partial checksums. 0 or -errno. */
+int ctender_tap_enable_offload(int fd);
+/* TUNSETOFFLOAD's request number and the one argument the tender passes (for seccomp). */
+uint64_t ctender_tap_offload_request(void);
+uint64_t ctender_tap_offload_flags(void);
 /* ppoll(2) with a relative timeout in nanoseconds (negative: wait forever). */
 int ctender_ppoll(void *fds, unsigned long count, int64_t timeout_ns);
 

@@ -60,6 +60,7 @@ public struct BootInfoWriter {
             var device = Self.device(kind: SWIFTLET_DEVICE_NET, name: network.name)
             device.mac = network.mac
             device.mtu = network.mtu
+            device.net_features = network.features
             return device
         }
         devices += blocks.map { disk in

@@ -4,6 +4,7 @@
 import Glibc
 #endif
 import CTender
+import SwiftletABI
 
 public enum FrameRead: Equatable {
     case frame(Int)      // bytes stored (truncated to the buffer if the frame was longer)
@@ -17,24 +18,66 @@ public protocol NetworkBackend: AnyObject {
     var isClosed: Bool { get }
     /// Frames already read from `fd` but not yet handed to the guest.
     var hasBufferedFrame: Bool { get }
-    func readFrame(into buffer: UnsafeMutableRawBufferPointer) -> FrameRead
-    func writeFrame(_ frame: UnsafeRawBufferPointer) -> Bool
+    /// Whether frames can carry offload metadata (SWIFTLET_NET_F_OFFLOAD) once enabled.
+    var offersOffload: Bool { get }
+    /// Lets the host hand over merged segments and partial checksums; false if it refused.
+    func enableOffload() -> Bool
+    /// `offload` receives the frame's metadata (all zero from a backend without offload).
+    func readFrame(into buffer: UnsafeMutableRawBufferPointer, offload: inout swiftlet_net_offload) -> FrameRead
+    /// `offload` has been validated by the caller (NetworkDevice).
+    func writeFrame(_ frame: UnsafeRawBufferPointer, offload: swiftlet_net_offload) -> Bool
 }
 
-/// A tap interface: the kernel delivers exactly one Ethernet frame per read.
+extension NetworkBackend {
+    public func readFrame(into buffer: UnsafeMutableRawBufferPointer) -> FrameRead {
+        var offload = swiftlet_net_offload()
+        return readFrame(into: buffer, offload: &offload)
+    }
+
+    public func writeFrame(_ frame: UnsafeRawBufferPointer) -> Bool {
+        writeFrame(frame, offload: swiftlet_net_offload())
+    }
+}
+
+/// A tap interface: the kernel delivers exactly one Ethernet frame per read. Opened by the
+/// tenders with IFF_VNET_HDR (`vnetHeaders`): each frame then travels behind a virtio_net_hdr,
+/// which is the guest's offload metadata, field for field (checked in ctender.c).
 public final class TapBackend: NetworkBackend {
     public let fd: Int32
+    public let vnetHeaders: Bool
     public var hasBufferedFrame: Bool { false }
     public private(set) var isClosed = false
+    public var offersOffload: Bool { vnetHeaders }
 
-    public init(fd: Int32) { self.fd = fd }
+    public init(fd: Int32, vnetHeaders: Bool = false) {
+        self.fd = fd
+        self.vnetHeaders = vnetHeaders
+    }
 
-    public func readFrame(into buffer: UnsafeMutableRawBufferPointer) -> FrameRead {
+    public func enableOffload() -> Bool { vnetHeaders && ctender_tap_enable_offload(fd) == 0 }
+
+    public func readFrame(into buffer: UnsafeMutableRawBufferPointer, offload: inout swiftlet_net_offload) -> FrameRead {
+        offload = swiftlet_net_offload()
+        guard vnetHeaders else { return readPlainFrame(into: buffer) }
+        return withUnsafeMutableBytes(of: &offload) { header in
+            var vectors = [iovec(iov_base: header.baseAddress, iov_len: Int(CTENDER_VNET_HEADER_SIZE)),
+                           iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)]
+            while true {
+                let count = readv(fd, &vectors, 2)
+                if count >= Int(CTENDER_VNET_HEADER_SIZE) { return .frame(min(count - Int(CTENDER_VNET_HEADER_SIZE), buffer.count)) }
+                if count < 0 && errno == EINTR { continue }
+                if count == 0 { isClosed = true }
+                return count == 0 ? .closed : .empty
+            }
+        }
+    }
+
+    private func readPlainFrame(into buffer: UnsafeMutableRawBufferPointer) -> FrameRead {
         // read() into zero bytes returns 0, which would look like the end of the device: a
         // guest buffer of capacity 0 gets the frame truncated to nothing, as a short one would.
         guard buffer.count > 0 else {
             var scratch: UInt8 = 0
-            return withUnsafeMutableBytes(of: &scratch) { readFrame(into: $0) } == .frame(1) ? .frame(0) : .empty
+            return withUnsafeMutableBytes(of: &scratch) { readPlainFrame(into: $0) } == .frame(1) ? .frame(0) : .empty
         }
         while true {
             let count = read(fd, buffer.baseAddress, buffer.count)
@@ -45,13 +88,19 @@ public final class TapBackend: NetworkBackend {
         }
     }
 
-    public func writeFrame(_ frame: UnsafeRawBufferPointer) -> Bool {
-        while true {
-            let count = write(fd, frame.baseAddress, frame.count)
-            if count >= 0 { return count == frame.count }
-            if errno == EINTR { continue }
-            // A full tap queue drops the frame, as a NIC would; TCP recovers.
-            return false
+    public func writeFrame(_ frame: UnsafeRawBufferPointer, offload: swiftlet_net_offload) -> Bool {
+        var header = offload
+        return withUnsafeMutableBytes(of: &header) { header in
+            var vectors = [iovec(iov_base: header.baseAddress, iov_len: vnetHeaders ? Int(CTENDER_VNET_HEADER_SIZE) : 0),
+                           iovec(iov_base: UnsafeMutableRawPointer(mutating: frame.baseAddress), iov_len: frame.count)]
+            let total = vectors[0].iov_len + frame.count
+            while true {
+                let count = writev(fd, &vectors, 2)
+                if count >= 0 { return count == total }
+                if errno == EINTR { continue }
+                // A full tap queue drops the frame, as a NIC would; TCP recovers.
+                return false
+            }
         }
     }
 }
@@ -65,6 +114,9 @@ public final class StreamBackend: NetworkBackend {
     private var start = 0
     private var end = 0
     public private(set) var isClosed = false
+
+    public var offersOffload: Bool { false }
+    public func enableOffload() -> Bool { false }
 
     public init(fd: Int32) {
         self.fd = fd
@@ -84,7 +136,8 @@ public final class StreamBackend: NetworkBackend {
         return end - start >= 4 + length
     }
 
-    public func readFrame(into destination: UnsafeMutableRawBufferPointer) -> FrameRead {
+    public func readFrame(into destination: UnsafeMutableRawBufferPointer, offload: inout swiftlet_net_offload) -> FrameRead {
+        offload = swiftlet_net_offload()
         while !hasBufferedFrame {
             if let length = pendingLength, length > Self.maximumFrame { isClosed = true; return .closed }  // desynchronized peer
             if start > 0 {
@@ -106,7 +159,7 @@ public final class StreamBackend: NetworkBackend {
         return .frame(copied)
     }
 
-    public func writeFrame(_ frame: UnsafeRawBufferPointer) -> Bool {
+    public func writeFrame(_ frame: UnsafeRawBufferPointer, offload: swiftlet_net_offload) -> Bool {
         guard frame.count <= Self.maximumFrame, !isClosed else { return false }
         var header = UInt32(frame.count).bigEndian
         return withUnsafeBytes(of: &header) { header in

@@ -1,5 +1,5 @@
-// `--net tap:NAME` / `--net fd:N`, optionally `,mac=02:...`: what to attach, parsed up front,
-// opened before the seccomp filter goes on.
+// `--net tap:NAME` / `--net fd:N`, optionally `,mac=02:...` and (a tap) `,offload=off`: what to
+// attach, parsed up front, opened before the seccomp filter goes on.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,10 +13,14 @@ public struct NetworkSpec: Equatable {
 
     public var backend: Backend
     public var mac: [UInt8]?
+    /// A tap offers the guest checksum and segmentation offload unless `offload=off` (frames
+    /// then cross one MTU at a time with whole checksums, as through passt).
+    public var offload = true
 
-    public init(backend: Backend, mac: [UInt8]? = nil) {
+    public init(backend: Backend, mac: [UInt8]? = nil, offload: Bool = true) {
         self.backend = backend
         self.mac = mac
+        self.offload = offload
     }
 
     public init(parsing text: String) throws(TenderError) {
@@ -32,8 +36,12 @@ public struct NetworkSpec: Equatable {
         }
         mac = nil
         for option in parts {
+            if option == "offload=off", case .tap = backend {
+                offload = false
+                continue
+            }
             guard option.hasPrefix("mac="), let mac = Self.parseMAC(String(option.dropFirst(4))) else {
-                throw .usage("--net option '\(option)' not understood (expected mac=02:00:00:00:00:01)")
+                throw .usage("--net option '\(option)' not understood (expected mac=02:00:00:00:00:01, or offload=off on a tap)")
             }
             self.mac = mac
         }
@@ -50,9 +58,9 @@ public struct NetworkSpec: Equatable {
         let backend: NetworkBackend
         switch self.backend {
         case .tap(let interface):
-            let fd = ctender_open_tap(interface)
+            let fd = ctender_open_tap(interface, offload)
             guard fd >= 0 else { throw .system("cannot attach tap interface \(interface) (create it first: ip tuntap add \(interface) mode tap)", errno: -fd) }
-            backend = TapBackend(fd: fd)
+            backend = TapBackend(fd: fd, vnetHeaders: offload)
         case .socket(let fd):
             var status = stat()
             guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFSOCK else {

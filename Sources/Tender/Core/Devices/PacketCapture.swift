@@ -15,9 +15,11 @@ public struct PcapFormat: Equatable, Sendable {
     public static let recordHeaderSize = 16
 
     /// The longest frame stored whole; longer ones are cut to it (their original length kept).
+    /// The default is tcpdump's largest (MAXIMUM_SNAPLEN): frames with segmentation offload
+    /// reach 14 + 65,535 bytes.
     public var snapshotLength: UInt32
 
-    public init(snapshotLength: UInt32 = 65_535) { self.snapshotLength = snapshotLength }
+    public init(snapshotLength: UInt32 = 262_144) { self.snapshotLength = snapshotLength }
 
     /// magic, version 2.4, thiszone 0, sigfigs 0, snaplen, link type.
     public var fileHeader: [UInt8] {

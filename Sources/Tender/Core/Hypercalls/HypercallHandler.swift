@@ -64,6 +64,12 @@ public final class HypercallHandler {
                             ? SWIFTLET_R_AGAIN : SWIFTLET_R_ENODEV).rawValue)
                     }
                 }
+            case SWIFTLET_HC_NET_CONFIGURE:
+                try update(swiftlet_hc_net_configure.self, at: argument) { request in
+                    let result = Int(request.handle) < networks.count
+                        ? networks[Int(request.handle)].configure(features: request.features) : SWIFTLET_R_ENODEV
+                    request.result = Int32(bitPattern: result.rawValue)
+                }
             case SWIFTLET_HC_BLOCK_READ, SWIFTLET_HC_BLOCK_WRITE, SWIFTLET_HC_BLOCK_FLUSH:
                 try update(swiftlet_hc_block.self, at: argument) { request in
                     request.result = Int32(bitPattern: block(request, number: number).rawValue)

@@ -17,6 +17,10 @@
 //   writev         fd in {1, 2} + device fds                (none)                        length-prefixed frames to passt
 //                                                                                         (header + frame, one call)
 //   read           fd in device fds                         fd == netfd                   frames in
+//   readv          fd in device fds                         (none)                        a tap's virtio-net header and
+//                                                                                         frame in one call
+//   ioctl          fd in device fds, TUNSETOFFLOAD with     (none: no offload)            NET_CONFIGURE turns on a tap's
+//                  CSUM|TSO4 exactly                                                      checksum and TSO offload
 //   ppoll          sigmask (arg 3) == NULL                  sigmask == NULL               the guest's yield; also its
 //                                                                                         sleep when it has no devices
 //   clock_gettime  clock in {REALTIME, MONOTONIC}           MONOTONIC; REALTIME           guest clocks when the vDSO
@@ -40,7 +44,8 @@
 // handlers (Sources/Tender/CShim/shutdown.c) need none of these: they are installed before
 // confinement with SA_RESETHAND | SA_NODEFER, and resume the guest without rt_sigreturn.
 //
-// hvt adds one rule: ioctl on the vCPU descriptor with KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS.
+// hvt adds one rule: ioctl on the vCPU descriptor with KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS
+// (before the tap's ioctl rule, as the hot path).
 //
 // hvt under `--gdb` (and only then) adds what serving one debugger takes: read, write and
 // close on the one connection (accepted, and the listener closed, before the filter goes on),
@@ -164,6 +169,12 @@ extension SeccompPolicy {
         if !readable.isEmpty {
             rules.append(SyscallRule(name: "read", number: SYS_read, arguments: [.oneOf(0, readable)],
                                      why: "device (net) reads for the guest"))
+            rules.append(SyscallRule(name: "readv", number: SYS_readv, arguments: [.oneOf(0, readable)],
+                                     why: "a tap's frame and its virtio-net header in one call"))
+            rules.append(SyscallRule(name: "ioctl", number: SYS_ioctl,
+                                     arguments: [.oneOf(0, readable), .equals(1, ctender_tap_offload_request()),
+                                                 .equals(2, ctender_tap_offload_flags())],
+                                     why: "NET_CONFIGURE: turn on a tap's checksum and TCP segmentation offload (TUNSETOFFLOAD with those flags only; a socket answers ENOTTY)"))
         }
         rules += [
             SyscallRule(name: "ppoll", number: SYS_ppoll, arguments: [.equals(3, 0)],

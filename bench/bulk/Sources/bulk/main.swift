@@ -6,7 +6,8 @@ var sourceBytes = 64 << 20
 for argument in CommandLine.arguments where argument.utf8.starts(with: "source=".utf8) {
     sourceBytes = (Int(String(decoding: argument.utf8.dropFirst(7), as: UTF8.self)) ?? 64) << 20
 }
-let network = try! Network.start()
+// 1 MiB buffers: with offload, a window holds sixteen 64 KB segments.
+let network = try! Network.start(sendBuffer: 1 << 20, receiveBuffer: 1 << 20)
 guard let address = network.waitForAddress() else { exit(1) }
 let discard = try! network.listenTCP(port: 9)
 let source = try! network.listenTCP(port: 19)
