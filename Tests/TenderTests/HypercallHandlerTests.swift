@@ -502,6 +502,26 @@ private let allHypercalls: [UInt32] = Array(1 ... SWIFTLET_HC_MAX.rawValue)
         #expect(!isBadHypercall(handler.handle(number: hypercall.rawValue, argument: GuestAddress(raw: stack))))
     }
 
+    /// spt serves hypercalls on the guest's stack: below the guest's stack pointer are the
+    /// tender's own frames, and a request or buffer there is refused for that call only.
+    @Test(arguments: [SWIFTLET_HC_WALLTIME, SWIFTLET_HC_POLL, SWIFTLET_HC_NET_READ])
+    func nothingBelowTheGuestsStackPointerIsWritten(hypercall: swiftlet_hypercall) throws {
+        let f = try HypercallFixture()
+        let handler = guestHandler(f)
+        let stackPointer = f.start + SWIFTLET_STACK_TOP - 0x1000
+        let below = stackPointer - 0x100
+        f.putBytes([UInt8](repeating: 0xAB, count: 64), at: below)
+        let outcome = handler.handle(number: hypercall.rawValue, argument: GuestAddress(raw: below), guestStackPointer: stackPointer)
+        #expect(isBadHypercall(outcome), "\(hypercall) below the stack pointer: \(outcome)")
+        #expect(f.hostBytes(at: below, count: 64) == [UInt8](repeating: 0xAB, count: 64))
+        f.putBytes([UInt8](repeating: 0, count: 64), at: stackPointer)
+        #expect(!isBadHypercall(handler.handle(number: hypercall.rawValue, argument: GuestAddress(raw: stackPointer),
+                                               guestStackPointer: stackPointer)))
+        // The limit lasts for that call only.
+        f.putBytes([UInt8](repeating: 0, count: 64), at: below)
+        #expect(!isBadHypercall(handler.handle(number: hypercall.rawValue, argument: GuestAddress(raw: below))))
+    }
+
     /// The write-back is checked before the work: a console request in .text prints nothing.
     @Test func aConsoleRequestInCodeIsRefusedBeforeItPrints() throws {
         let f = try HypercallFixture()

@@ -292,3 +292,14 @@ static const struct {
     .name = SWIFTLET_NOTE_NAME,
     .abi_version = SWIFTLET_ABI_VERSION,
 };
+
+static ctender_spt_handler_t spt_handler;
+
+void ctender_spt_set_handler(ctender_spt_handler_t handler) { spt_handler = handler; }
+
+__attribute__((noinline)) void ctender_spt_hypercall(uint32_t number, uint64_t argument) {
+    /* Above our saved frame pointer and return address: the caller's stack pointer before its
+     * call instruction. */
+    uint64_t guest_stack_pointer = (uint64_t)(uintptr_t)__builtin_frame_address(0) + 16;
+    spt_handler(number, argument, guest_stack_pointer);
+}

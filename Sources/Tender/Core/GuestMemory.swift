@@ -175,6 +175,17 @@ public struct GuestMemory: @unchecked Sendable {
         return view
     }
 
+    /// This view with nothing below `address` writable. spt serves a hypercall on the guest's
+    /// stack: below the guest's stack pointer lie the tender's own frames, which no request may
+    /// have overwritten (a NET_READ buffer there smashed a return address).
+    public func unwritable(below address: UInt64) -> GuestMemory {
+        guard let access else { return self }
+        var view = self
+        view.access = GuestAccess(readable: access.readable,
+                                  writable: GuestRanges(access.writable.ranges.map { max($0.lowerBound, min(address, $0.upperBound)) ..< $0.upperBound }))
+        return view
+    }
+
     /// Whether [address, address + count) lies wholly inside guest memory.
     public func contains(_ address: GuestAddress, count: UInt64) -> Bool {
         do { _ = try offset(of: address, count: count); return true } catch { return false }

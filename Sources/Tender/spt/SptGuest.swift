@@ -11,11 +11,12 @@ enum SptGuest {
     nonisolated(unsafe) static var launch: GuestLaunch?
 
     static var hypercallEntry: UInt64 {
-        UInt64(UInt(bitPattern: unsafeBitCast(sptHypercall as @convention(c) (UInt32, UInt64) -> Void, to: UnsafeRawPointer.self)))
+        UInt64(UInt(bitPattern: unsafeBitCast(ctender_spt_hypercall as @convention(c) (UInt32, UInt64) -> Void, to: UnsafeRawPointer.self)))
     }
 
     static func prepare(hypercalls: HypercallHandler, launch: GuestLaunch) {
         handler = hypercalls
+        ctender_spt_set_handler(sptHypercall)
         self.symbols = launch.image.symbols
         self.launch = launch
         installCrashHandlers()
@@ -61,10 +62,10 @@ enum SptGuest {
     }
 }
 
-/// The function whose address spt guests find in boot info as `hypercall_entry`.
+/// What `hypercall_entry` (ctender_spt_hypercall) calls, with the guest's stack pointer.
 @_cdecl("swiftlet_spt_hypercall")
-func sptHypercall(_ number: UInt32, _ argument: UInt64) {
-    let outcome = SptGuest.handler.handle(number: number, argument: GuestAddress(raw: argument))
+func sptHypercall(_ number: UInt32, _ argument: UInt64, _ guestStackPointer: UInt64) {
+    let outcome = SptGuest.handler.handle(number: number, argument: GuestAddress(raw: argument), guestStackPointer: guestStackPointer)
     if outcome != .resume { SptGuest.finish(outcome) }
     ctender_spt_stop_point()   // under --gdb, after Ctrl-C: stop on the way back to the guest
 }

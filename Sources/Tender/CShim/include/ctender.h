@@ -88,6 +88,11 @@ long ctender_ptrace(long request, int pid, uint64_t address, uint64_t data);
  * if it asked for that by setting the byte at ctender_spt_stop_request_address() in this
  * process; clears the request. Without a debugger nothing sets it. */
 void ctender_spt_stop_point(void);
+/* spt: the function guests find as hypercall_entry. It calls `handler` (set once, before the
+ * guest runs) with the guest's stack pointer at the call: the frames below it are the tender's. */
+typedef void (*ctender_spt_handler_t)(uint32_t number, uint64_t argument, uint64_t guest_stack_pointer);
+void ctender_spt_set_handler(ctender_spt_handler_t handler);
+void ctender_spt_hypercall(uint32_t number, uint64_t argument);
 uint64_t ctender_spt_stop_request_address(void);
 /* offsetof(struct user, u_debugreg[index]): where PTRACE_PEEKUSER/POKEUSER reach debug register `index`. */
 long ctender_user_debug_register_offset(int index);

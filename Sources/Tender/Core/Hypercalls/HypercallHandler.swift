@@ -14,7 +14,7 @@ public final class HypercallHandler {
         case crash(GuestCrash)
     }
 
-    public let memory: GuestMemory
+    public private(set) var memory: GuestMemory
     public let consoleFD: Int32
     /// Indexed by the guest's device handle (the order of boot info's device list).
     public let networks: [NetworkDevice]
@@ -31,6 +31,15 @@ public final class HypercallHandler {
         self.networks = networks
         self.blocks = blocks
         self.shutdown = shutdown
+    }
+
+    /// spt: serves a hypercall made on the guest's stack with everything below
+    /// `guestStackPointer` (the tender's frames) unwritable for its duration.
+    public func handle(number: UInt32, argument: GuestAddress, guestStackPointer: UInt64) -> Outcome {
+        let whole = memory
+        memory = whole.unwritable(below: guestStackPointer)
+        defer { memory = whole }
+        return handle(number: number, argument: argument)
     }
 
     public func handle(number: UInt32, argument: GuestAddress) -> Outcome {
