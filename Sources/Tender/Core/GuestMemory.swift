@@ -7,7 +7,7 @@
 // the guest runs (`restricted(to:)`), against what the guest itself may read or write: the
 // tender never writes into the guest's code or read-only boot info on its behalf, and never
 // touches the guard page. Nothing here traps on any address or count a guest can supply.
-import Glibc
+import CTender
 import SwiftletABI
 
 /// A guest address: an integer in the guest's address space, never a host pointer.
@@ -96,7 +96,7 @@ public struct GuestMemory: @unchecked Sendable {
         let pointer = mmap(nil, reserved, PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         guard let pointer, pointer != UnsafeMutableRawPointer(bitPattern: -1) else {
-            throw .mapFailed(size: size, errno: errno)
+            throw .mapFailed(size: size, errno: SystemError.last)
         }
         let aligned = pointer.alignedUp(toMultipleOf: GuestMemory.hugePageSize)
         if aligned > pointer { _ = munmap(pointer, aligned - pointer) }

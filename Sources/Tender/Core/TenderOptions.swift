@@ -1,8 +1,6 @@
 // Command line shared by both tenders:
 //   swiftlet-hvt|swiftlet-spt [--mem SIZE] IMAGE [--] [GUEST ARGS...]
-#if canImport(Glibc)
-import Glibc
-#endif
+import CTender
 import SwiftletABI
 
 public struct TenderOptions: Equatable {

@@ -1,6 +1,5 @@
 // The vCPU loop: run the guest, classify each exit, serve hypercalls, stop on halt or crash.
 import CTender
-import Glibc
 import SwiftletABI
 import TenderCore
 
@@ -26,12 +25,12 @@ extension VirtualMachine {
     func run(hypercalls: HypercallHandler, debugging: Bool) -> Stop {
         while true {
             if ctender_kvm_run(vcpu) != 0 {
-                if errno == EINTR || errno == EAGAIN {
+                if SystemError.last == EINTR || SystemError.last == EAGAIN {
                     if debugging { return .kicked }
                     run.pointee.immediate_exit = 0
                     continue
                 }
-                return .ended(.crash(GuestCrash(cause: .machine("KVM_RUN failed: \(SystemError.describe(errno))"))))
+                return .ended(.crash(GuestCrash(cause: .machine("KVM_RUN failed: \(SystemError.describe(SystemError.last))"))))
             }
             switch Int32(run.pointee.exit_reason) {
             case KVM_EXIT_MMIO:

@@ -1,7 +1,6 @@
 // One KVM virtual machine with one vCPU, set up to enter a Swiftlet guest directly in
 // 64-bit mode at CPL3 (CPL0 is emulated, and slow, on KVM-PVM hosts).
 import CTender
-import Glibc
 import SwiftletABI
 import TenderCore
 
@@ -14,36 +13,36 @@ final class VirtualMachine {
     let systemArea: UnsafeMutableRawPointer
 
     init(memorySize: UInt64) throws(TenderError) {
-        kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC)
+        kvm = ctender_open("/dev/kvm", O_RDWR | O_CLOEXEC, 0)
         guard kvm >= 0 else {
-            throw .system("cannot open /dev/kvm (no KVM here? use the spt target: `swiftlet run --target spt`)", errno: errno)
+            throw .system("cannot open /dev/kvm (no KVM here? use the spt target: `swiftlet run --target spt`)", errno: SystemError.last)
         }
         guard ctender_kvm_api_version(kvm) == 12 else { throw .guest("unsupported KVM API version") }
         vm = ctender_kvm_create_vm(kvm)
-        guard vm >= 0 else { throw .system("KVM_CREATE_VM failed", errno: errno) }
+        guard vm >= 0 else { throw .system("KVM_CREATE_VM failed", errno: SystemError.last) }
 
         do { memory = try GuestMemory(size: Int(memorySize)) } catch {
-            throw .system("cannot map \(memorySize) bytes of guest memory", errno: errno)
+            throw .system("cannot map \(memorySize) bytes of guest memory", errno: SystemError.last)
         }
         guard let area = mmap(nil, Int(X86SystemArea.size), PROT_READ | PROT_WRITE,
-                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0), area != MAP_FAILED else {
-            throw .system("cannot map the system area", errno: errno)
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0), area != UnsafeMutableRawPointer(bitPattern: -1) else {
+            throw .system("cannot map the system area", errno: SystemError.last)
         }
         systemArea = area
         guard ctender_kvm_set_memory(vm, 0, X86SystemArea.physicalBase, X86SystemArea.size, area) == 0,
               ctender_kvm_set_memory(vm, 1, SWIFTLET_GUEST_BASE, memorySize, memory.base) == 0 else {
-            throw .system("KVM_SET_USER_MEMORY_REGION failed", errno: errno)
+            throw .system("KVM_SET_USER_MEMORY_REGION failed", errno: SystemError.last)
         }
 
         vcpu = ctender_kvm_create_vcpu(vm, 0)
-        guard vcpu >= 0 else { throw .system("KVM_CREATE_VCPU failed", errno: errno) }
+        guard vcpu >= 0 else { throw .system("KVM_CREATE_VCPU failed", errno: SystemError.last) }
         let runSize = ctender_kvm_vcpu_mmap_size(kvm)
         guard runSize > 0, let shared = mmap(nil, Int(runSize), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0),
-              shared != MAP_FAILED else {
-            throw .system("cannot map the vCPU run structure", errno: errno)
+              shared != UnsafeMutableRawPointer(bitPattern: -1) else {
+            throw .system("cannot map the vCPU run structure", errno: SystemError.last)
         }
         run = shared.bindMemory(to: kvm_run.self, capacity: 1)
-        guard ctender_kvm_setup_cpuid(kvm, vcpu) == 0 else { throw .system("KVM_SET_CPUID2 failed", errno: errno) }
+        guard ctender_kvm_setup_cpuid(kvm, vcpu) == 0 else { throw .system("KVM_SET_CPUID2 failed", errno: SystemError.last) }
     }
 
     /// The guest's TSC frequency, for its monotonic clock (0 if KVM cannot say).
@@ -59,7 +58,7 @@ final class VirtualMachine {
             throw .image("\(error)")
         }
         var sregs = kvm_sregs()
-        guard ctender_kvm_get_sregs(vcpu, &sregs) == 0 else { throw .system("KVM_GET_SREGS failed", errno: errno) }
+        guard ctender_kvm_get_sregs(vcpu, &sregs) == 0 else { throw .system("KVM_GET_SREGS failed", errno: SystemError.last) }
         let base = X86SystemArea.physicalBase
         sregs.cr3 = base
         sregs.cr4 = 0x20 | 0x200 | 0x400                       // PAE, OSFXSR, OSXMMEXCPT
@@ -78,14 +77,14 @@ final class VirtualMachine {
                                present: 1, dpl: 0, db: 0, s: 0, l: 0, g: 0, avl: 0, unusable: 0, padding: 0)
         sregs.ldt = kvm_segment(base: 0, limit: 0, selector: 0, type: 0x2,
                                 present: 0, dpl: 0, db: 0, s: 0, l: 0, g: 0, avl: 0, unusable: 1, padding: 0)
-        guard ctender_kvm_set_sregs(vcpu, &sregs) == 0 else { throw .system("KVM_SET_SREGS failed", errno: errno) }
+        guard ctender_kvm_set_sregs(vcpu, &sregs) == 0 else { throw .system("KVM_SET_SREGS failed", errno: SystemError.last) }
 
         var regs = kvm_regs()
         regs.rip = entry
         regs.rsp = stackTop - 8        // as if `call`ed: the SysV ABI's entry alignment
         regs.rdi = bootInfo
         regs.rflags = 0x2
-        guard ctender_kvm_set_regs(vcpu, &regs) == 0 else { throw .system("KVM_SET_REGS failed", errno: errno) }
+        guard ctender_kvm_set_regs(vcpu, &regs) == 0 else { throw .system("KVM_SET_REGS failed", errno: SystemError.last) }
     }
 
     /// The guest's 64-bit code and data segments, at CPL3.

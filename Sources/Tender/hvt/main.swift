@@ -2,7 +2,6 @@
 // hypercalls under a seccomp allow-list, and reports how it ended. With --gdb, it waits for
 // one GDB client first and runs the guest under its control.
 import CTender
-import Glibc
 import SwiftletABI
 import TenderCore
 
@@ -11,7 +10,7 @@ var symbols: SymbolTable?
 var launched: GuestLaunch?
 
 TenderExit.run(name: "swiftlet-hvt", { () throws(TenderError) -> HypercallHandler.Outcome in
-    let launch = try GuestLaunch(arguments: Array(CommandLine.arguments.dropFirst()), target: SWIFTLET_TARGET_HVT)
+    let launch = try GuestLaunch(arguments: ProcessArguments.afterProgramName(), target: SWIFTLET_TARGET_HVT)
     symbols = launch.image.symbols
     launched = launch
     let machine = try VirtualMachine(memorySize: launch.options.memorySize)
@@ -30,7 +29,7 @@ TenderExit.run(name: "swiftlet-hvt", { () throws(TenderError) -> HypercallHandle
         }
     }
     if let debuggerFD, ctender_kick_vcpu_on_input(debuggerFD, machine.run) != 0 {
-        throw .system("--gdb: cannot make the debugger connection signal-driven", errno: errno)
+        throw .system("--gdb: cannot make the debugger connection signal-driven", errno: SystemError.last)
     }
     let runRequests = [ctender_kvm_run_request(), ctender_kvm_get_regs_request(), ctender_kvm_get_sregs_request()]
     try launch.confine(with: SeccompPolicy.hvt(

@@ -1,6 +1,6 @@
 // Guest memory for spt: one fixed mapping at GUEST_BASE in this process, with the same
 // protections hvt's page tables give (guard page, read-only boot info, W^X segments).
-import Glibc
+import CTender
 import SwiftletABI
 import TenderCore
 
@@ -11,8 +11,8 @@ struct ProcessGuestSpace {
         let wanted = UnsafeMutableRawPointer(bitPattern: UInt(SWIFTLET_GUEST_BASE))
         let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE
         guard let base = mmap(wanted, Int(memorySize), PROT_READ | PROT_WRITE, flags, -1, 0),
-              base != MAP_FAILED, base == wanted else {
-            throw .system("cannot map guest memory at 0x\(String(SWIFTLET_GUEST_BASE, radix: 16))", errno: errno)
+              base != UnsafeMutableRawPointer(bitPattern: -1), base == wanted else {
+            throw .system("cannot map guest memory at 0x\(String(SWIFTLET_GUEST_BASE, radix: 16))", errno: SystemError.last)
         }
         memory = GuestMemory(base: base, size: Int(memorySize))
     }
@@ -22,7 +22,7 @@ struct ProcessGuestSpace {
             let pageStart = start & ~4095, pageEnd = (end + 4095) & ~4095
             guard let address = UnsafeMutableRawPointer(bitPattern: UInt(pageStart)),
                   mprotect(address, Int(pageEnd - pageStart), protection) == 0 else {
-                throw .system("cannot protect guest memory", errno: errno)
+                throw .system("cannot protect guest memory", errno: SystemError.last)
             }
         }
         let base = SWIFTLET_GUEST_BASE

@@ -5,7 +5,6 @@
 // ptrace stops, seen by the parent before any handler of the child, so neither the filter nor
 // the crash handlers get in their way. The parent runs no guest code and is not confined.
 import CTender
-import Glibc
 import SwiftletABI
 import TenderCore
 
@@ -17,6 +16,8 @@ final class SptDebuggee: GDBReattachableDebuggee {
     let memoryFile: Int32
     /// A signal the guest raised and the debugger was shown: delivered when it resumes.
     private var pendingSignal: Int32 = 0
+    /// The agent keeps tracing after a detach, so the next client can attach.
+    var reattachable: GDBReattachableDebuggee? { self }
 
     // <sys/ptrace.h> requests (an enum that imports awkwardly).
     static let traceMe = 0, peekUser = 3, pokeUser = 6, cont = 7, singleStep = 9, getRegisters = 12, setRegisters = 13
@@ -26,11 +27,11 @@ final class SptDebuggee: GDBReattachableDebuggee {
     /// Forks. In the child (the guest-to-be), returns nil after PTRACE_TRACEME; in the parent,
     /// waits for the child's stop one instruction before the guest's entry and returns the debuggee.
     static func fork(memorySize: UInt64) throws(TenderError) -> SptDebuggee? {
-        let pid = Glibc.fork()
-        guard pid >= 0 else { throw .system("--gdb: fork failed", errno: errno) }
+        let pid = CTender.fork()
+        guard pid >= 0 else { throw .system("--gdb: fork failed", errno: SystemError.last) }
         if pid == 0 {
             guard ctender_ptrace(Int(traceMe), 0, 0, 0) == 0 else {
-                TenderExit.writeStandardError("swiftlet-spt: --gdb: PTRACE_TRACEME failed: \(SystemError.describe(errno))\n")
+                TenderExit.writeStandardError("swiftlet-spt: --gdb: PTRACE_TRACEME failed: \(SystemError.describe(SystemError.last))\n")
                 _exit(SWIFTLET_EXIT_TENDER_ERROR)
             }
             return nil
@@ -49,8 +50,8 @@ final class SptDebuggee: GDBReattachableDebuggee {
     private init(child: pid_t, memorySize: UInt64) throws(TenderError) {
         self.child = child
         guestRange = GuestMemory(base: UnsafeMutableRawPointer(bitPattern: UInt(SWIFTLET_GUEST_BASE))!, size: Int(memorySize))
-        memoryFile = open("/proc/\(child)/mem", O_RDWR | O_CLOEXEC)
-        guard memoryFile >= 0 else { throw .system("--gdb: cannot open the guest process's memory", errno: errno) }
+        memoryFile = ctender_open("/proc/\(child)/mem", O_RDWR | O_CLOEXEC, 0)
+        guard memoryFile >= 0 else { throw .system("--gdb: cannot open the guest process's memory", errno: SystemError.last) }
     }
 
     enum ChildState: Equatable {
@@ -65,7 +66,7 @@ final class SptDebuggee: GDBReattachableDebuggee {
         while true {
             let result = waitpid(child, &status, blocking ? 0 : WNOHANG)
             if result == 0 { return nil }
-            if result < 0 { if errno == EINTR { continue }; return .killed(SIGKILL) }
+            if result < 0 { if SystemError.last == EINTR { continue }; return .killed(SIGKILL) }
             // The <sys/wait.h> macros, which do not import.
             let low = status & 0x7F
             if low == 0 { return .exited((status >> 8) & 0xFF) }
@@ -78,7 +79,7 @@ final class SptDebuggee: GDBReattachableDebuggee {
         let delivered = pendingSignal
         pendingSignal = 0
         guard ctender_ptrace(step ? Self.singleStep : Self.cont, child, 0, UInt64(delivered)) == 0 else {
-            return .ended(.crash(GuestCrash(cause: .machine("--gdb: cannot resume the guest process: \(SystemError.describe(errno))"))))
+            return .ended(.crash(GuestCrash(cause: .machine("--gdb: cannot resume the guest process: \(SystemError.describe(SystemError.last))"))))
         }
         return waitForStop(step: step, delivered: delivered, session: session, interrupted: interrupted)
     }
@@ -92,7 +93,7 @@ final class SptDebuggee: GDBReattachableDebuggee {
             while state == nil {
                 state = wait(blocking: false)
                 if state == nil && !interruptSent && interrupted() {
-                    Glibc.kill(child, SIGINT)
+                    CTender.kill(child, SIGINT)
                     interruptSent = true
                 }
                 if state == nil { usleep(2000) }
@@ -192,14 +193,14 @@ final class SptDebuggee: GDBReattachableDebuggee {
     func runFree() -> HypercallHandler.Outcome {
         _ = ctender_ptrace(Self.detach, child, 0, UInt64(pendingSignal))
         var status: Int32 = 0
-        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        while waitpid(child, &status, 0) < 0 && SystemError.last == EINTR {}
         return .halt(status: status & 0x7F == 0 ? (status >> 8) & 0xFF : SWIFTLET_EXIT_CRASH)
     }
 
     func kill() -> HypercallHandler.Outcome {
-        Glibc.kill(child, SIGKILL)
+        CTender.kill(child, SIGKILL)
         var status: Int32 = 0
-        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        while waitpid(child, &status, 0) < 0 && SystemError.last == EINTR {}
         TenderExit.writeStandardError("swiftlet-spt: guest killed by the debugger\n")
         return .halt(status: SWIFTLET_EXIT_CRASH)
     }
@@ -216,9 +217,9 @@ final class SptDebuggee: GDBReattachableDebuggee {
     /// After a SIGTRAP: the watchpoint that fired, if one did; DR6 is cleared for the next.
     private func takeWatchpointHit(_ watchpoints: X86DebugRegisters) -> GDBWatchpoint? {
         guard !watchpoints.isEmpty else { return nil }
-        errno = 0
+        SystemError.last = 0
         let status = UInt64(bitPattern: Int64(ctender_ptrace(Self.peekUser, child, UInt64(ctender_user_debug_register_offset(6)), 0)))
-        guard errno == 0, status & X86DebugRegisters.statusHitBits != 0 else { return nil }
+        guard SystemError.last == 0, status & X86DebugRegisters.statusHitBits != 0 else { return nil }
         _ = pokeDebugRegister(6, 0)
         return watchpoints.hit(status: status)
     }

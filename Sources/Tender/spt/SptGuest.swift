@@ -1,7 +1,6 @@
 // Entering the guest and taking its calls back: hypercalls arrive as C calls on the guest's
 // stack; a crash arrives as a signal, which we turn into the same report hvt gives.
 import CTender
-import Glibc
 import SwiftletABI
 import TenderCore
 

@@ -2,12 +2,11 @@
 // GUEST_BASE in this process, hypercalls are plain function calls into the tender, and the
 // kernel's seccomp filter is the isolation boundary.
 import CTender
-import Glibc
 import SwiftletABI
 import TenderCore
 
 TenderExit.run(name: "swiftlet-spt", { () throws(TenderError) -> HypercallHandler.Outcome in
-    let launch = try GuestLaunch(arguments: Array(CommandLine.arguments.dropFirst()), target: SWIFTLET_TARGET_SPT)
+    let launch = try GuestLaunch(arguments: ProcessArguments.afterProgramName(), target: SWIFTLET_TARGET_SPT)
     // --gdb: this process becomes the debugger's agent; a traced child runs the guest below.
     if let address = launch.options.gdb {
         // The listener stays open: after a detach the next client attaches (GDBServer).
@@ -15,7 +14,7 @@ TenderExit.run(name: "swiftlet-spt", { () throws(TenderError) -> HypercallHandle
         TenderExit.writeStandardError("swiftlet-spt: guest stopped before its first instruction; waiting for gdb on \(address) (gdb \(launch.options.imagePath) -ex 'target remote \(address)')\n")
         let connection = try GDBConnection.accept(on: listener)
         if let debuggee = try SptDebuggee.fork(memorySize: launch.options.memorySize) {
-            for fd in [connection, listener] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+            for fd in [connection, listener] { _ = ctender_set_nonblocking(fd, 1) }
             return GDBServer(fd: connection, listener: listener).serve(debuggee)
         }
         close(connection)

@@ -108,4 +108,5 @@ void ctender_fault_context_from(void *ucontext, const void *siginfo, int signal,
 
 #include "ctender_seccomp.h"
 #include "ctender_shutdown.h"
+#include "ctender_libc.h"
 #endif

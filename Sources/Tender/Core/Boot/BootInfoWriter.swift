@@ -1,7 +1,4 @@
 // Writes the boot info page and the argument block the guest finds at entry.
-#if canImport(Glibc)
-import Glibc
-#endif
 import CTender
 import SwiftletABI
 
@@ -88,10 +85,10 @@ public struct BootInfoWriter {
         info.argv_block_len = UInt32(block.count)
 
         guard withUnsafeMutableBytes(of: &info.random_seed, { ctender_getrandom($0.baseAddress, UInt($0.count)) }) == 32 else {
-            throw .system("cannot read random seed for the guest", errno: errno)
+            throw .system("cannot read random seed for the guest", errno: SystemError.last)
         }
         guard withUnsafeMutableBytes(of: &info.stack_guard, { ctender_getrandom($0.baseAddress, UInt($0.count)) }) == 8 else {
-            throw .system("cannot read the stack guard for the guest", errno: errno)
+            throw .system("cannot read the stack guard for the guest", errno: SystemError.last)
         }
         do {
             try memory.store(info, at: layout.bootInfo)

@@ -2,9 +2,6 @@
 // no environment and no READ_IMPLIES_EXEC; just before the seccomp filter, no descriptor but
 // the console and the guest's devices, and a heap grown once so that nothing after
 // confinement needs brk or mmap (the filter forbids both, which is what makes --mem a limit).
-#if canImport(Glibc)
-import Glibc
-#endif
 import CTender
 
 public enum Confinement {
@@ -36,7 +33,7 @@ public enum Confinement {
         let result = keep.withUnsafeBufferPointer { ctender_close_all_except($0.baseAddress, Int32($0.count)) }
         guard result == 0 else { throw .system("cannot close inherited file descriptors", errno: -result) }
         guard ctender_reserve_heap(UInt(heapReserve)) == 0 else {
-            throw .system("cannot reserve the tender's heap", errno: errno)
+            throw .system("cannot reserve the tender's heap", errno: SystemError.last)
         }
     }
 }

@@ -1,8 +1,6 @@
 // Reads an image file and decides whether this tender may run it: only its headers, notes and
 // symbol table, then its segments straight into guest memory.
-#if canImport(Glibc)
-import Glibc
-#endif
+import CTender
 import SwiftletABI
 
 public struct GuestImage {
@@ -40,15 +38,15 @@ public struct GuestImage {
     }
 
     static func open(_ path: String) throws(TenderError) -> ELFFile {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .system("cannot open image \(path)", errno: errno) }
+        let fd = ctender_open(path, O_RDONLY | O_CLOEXEC, 0)
+        guard fd >= 0 else { throw .system("cannot open image \(path)", errno: SystemError.last) }
         var status = stat()
         guard fstat(fd, &status) == 0 else {
-            let error = errno
+            let error = SystemError.last
             close(fd)
             throw .system("cannot stat image \(path)", errno: error)
         }
-        guard status.st_mode & S_IFMT == S_IFREG else { close(fd); throw .image("\(path) is not a regular file") }
+        guard status.st_mode & mode_t(S_IFMT) == mode_t(S_IFREG) else { close(fd); throw .image("\(path) is not a regular file") }
         let size = Int(status.st_size)
         guard size <= maximumFileSize else { close(fd); throw .image("\(path) is \(size) bytes; images over \(maximumFileSize) bytes are refused") }
         return ELFFile(fd: fd, size: UInt64(size))

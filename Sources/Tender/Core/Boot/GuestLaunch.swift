@@ -1,8 +1,6 @@
 // What both tenders do around the guest's first instruction, in order: read options and the
 // image, open devices, load the image and boot info into guest memory, then lock down.
-#if canImport(Glibc)
-import Glibc
-#endif
+import CTender
 
 public struct GuestLaunch {
     public let options: TenderOptions

@@ -1,9 +1,6 @@
 // SIGTERM and SIGINT as a request the guest sees, for guests that ask (SHUTDOWN_WATCH): the
 // signal handling itself is in the C shim (shutdown.c, which says how it stays inside the
 // seccomp filter); this is the tender's view of it, for the hypercalls and the allow-list.
-#if canImport(Glibc)
-import Glibc
-#endif
 import CTender
 import SwiftletABI
 

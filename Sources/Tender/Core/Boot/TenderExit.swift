@@ -1,8 +1,6 @@
 // How a tender process ends: a guest status passed through, a crash report on stderr with
 // SWIFTLET_EXIT_CRASH, or the tender's own error with SWIFTLET_EXIT_TENDER_ERROR.
-#if canImport(Glibc)
-import Glibc
-#endif
+import CTender
 import SwiftletABI
 
 public enum TenderExit {
@@ -33,7 +31,7 @@ public enum TenderExit {
         var set = sigset_t()
         sigemptyset(&set)
         for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
-            Glibc.signal(signal, SIG_DFL)
+            ctender_signal_default(signal)
             sigaddset(&set, signal)
         }
         sigprocmask(SIG_UNBLOCK, &set, nil)
@@ -45,7 +43,7 @@ public enum TenderExit {
             var offset = 0
             while offset < bytes.count {
                 let written = write(2, bytes.baseAddress! + offset, bytes.count - offset)
-                if written <= 0 { if written < 0 && errno == EINTR { continue }; return }
+                if written <= 0 { if written < 0 && SystemError.last == EINTR { continue }; return }
                 offset += written
             }
         }

@@ -4,9 +4,6 @@
 // goes on to run the guest (it inherits the open file and may only `write` to it), and the
 // parent, never confined and running no guest code, waits for it, removes the file if it
 // stayed empty, and ends the way the child ended.
-#if canImport(Glibc)
-import Glibc
-#endif
 import CTender
 import SwiftletABI
 
@@ -25,18 +22,18 @@ public final class CoreFile {
     /// the child only. Refused, before any guest runs, if DIR is not a writable folder.
     public static func reserve(directory: String, imagePath: String) throws(TenderError) -> CoreFile {
         var status = stat()
-        guard stat(directory, &status) == 0 else { throw .system("--core \(directory)", errno: errno) }
-        guard status.st_mode & S_IFMT == S_IFDIR else { throw .usage("--core \(directory) is not a directory") }
+        guard stat(directory, &status) == 0 else { throw .system("--core \(directory)", errno: SystemError.last) }
+        guard status.st_mode & mode_t(S_IFMT) == mode_t(S_IFDIR) else { throw .usage("--core \(directory) is not a directory") }
         var name = imagePath.split(separator: "/").last.map(String.init) ?? "guest"
         if name.hasSuffix(".swiftlet") { name.removeLast(".swiftlet".count) }
         let keeper = getpid()
         let path = "\(directory)/core.\(name).\(keeper)"
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw .system("cannot create the core file \(path)", errno: errno) }
+        let fd = ctender_open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw .system("cannot create the core file \(path)", errno: SystemError.last) }
 
         let pid = fork()
         guard pid >= 0 else {
-            let error = errno
+            let error = SystemError.last
             unlink(path)
             throw .system("cannot start the core file's keeper process", errno: error)
         }
@@ -64,13 +61,13 @@ public final class CoreFile {
         }
         var status: Int32 = 0
         while waitpid(child, &status, 0) < 0 {
-            if errno != EINTR { _exit(125) }
+            if SystemError.last != EINTR { _exit(125) }
         }
         var file = stat()
         if fstat(fd, &file) == 0 && file.st_size == 0 { unlink(path) }
         if status & 0x7f == 0 { _exit((status >> 8) & 0xff) }
         let killedBy = status & 0x7f
-        signal(killedBy, SIG_DFL)
+        ctender_signal_default(killedBy)
         var unblock = sigset_t()
         sigemptyset(&unblock)
         sigaddset(&unblock, killedBy)
@@ -115,13 +112,13 @@ public final class CoreFile {
         return "core written: \(path) (\(written) bytes; open it with: gdb \(imagePath) \(path))\n"
     }
 
-    private func failure() -> String { "writing the core file \(path) failed: \(SystemError.describe(errno))\n" }
+    private func failure() -> String { "writing the core file \(path) failed: \(SystemError.describe(SystemError.last))\n" }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer, written: inout UInt64) -> Bool {
         var offset = 0
         while offset < bytes.count {
-            let count = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if count < 0 && errno == EINTR { continue }
+            let count = CTender.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if count < 0 && SystemError.last == EINTR { continue }
             guard count > 0 else { return false }
             offset += count
             written += UInt64(count)

@@ -8,9 +8,7 @@
 // `--disk FILE` is opened before confinement, locked (flock, exclusive, not waiting) so that a
 // second tender on the same file is refused instead of interleaving writes with the first, and
 // afterwards only pread64/pwrite64/fdatasync on this one descriptor are allowed (TenderPolicies).
-#if canImport(Glibc)
-import Glibc
-#endif
+import CTender
 import SwiftletABI
 
 /// `--disk FILE [--disk-size SIZE]`, parsed up front.
@@ -32,8 +30,8 @@ public struct DiskSpec: Equatable, Sendable {
         if let size, size == 0 || size % BlockDevice.blockSize != 0 {
             throw .usage("--disk-size \(size) is not a positive multiple of \(BlockDevice.blockSize) bytes")
         }
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0o600)
-        guard fd >= 0 else { throw .system("cannot open --disk \(path) for reading and writing", errno: errno) }
+        let fd = ctender_open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0o600)
+        guard fd >= 0 else { throw .system("cannot open --disk \(path) for reading and writing", errno: SystemError.last) }
         do {
             let capacity = try prepare(fd)
             return BlockDevice(name: name, path: path, fd: fd, capacity: capacity)
@@ -46,20 +44,20 @@ public struct DiskSpec: Equatable, Sendable {
     /// Checks the kind of file, takes the lock, and settles the capacity.
     private func prepare(_ fd: Int32) throws(TenderError) -> UInt64 {
         var status = stat()
-        guard fstat(fd, &status) == 0 else { throw .system("cannot examine --disk \(path)", errno: errno) }
-        let kind = status.st_mode & S_IFMT
-        guard kind == S_IFREG || kind == S_IFBLK else {
+        guard fstat(fd, &status) == 0 else { throw .system("cannot examine --disk \(path)", errno: SystemError.last) }
+        let kind = status.st_mode & mode_t(S_IFMT)
+        guard kind == mode_t(S_IFREG) || kind == mode_t(S_IFBLK) else {
             throw .usage("--disk \(path) is not a regular file or a block device")
         }
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        _ = ctender_set_nonblocking(fd, 0)
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            if errno == EWOULDBLOCK {
+            if SystemError.last == EWOULDBLOCK {
                 throw .usage("--disk \(path) is in use by another running guest (it holds the file's lock)")
             }
-            throw .system("cannot lock --disk \(path)", errno: errno)
+            throw .system("cannot lock --disk \(path)", errno: SystemError.last)
         }
         let current = UInt64(max(0, lseek(fd, 0, SEEK_END)))
-        if kind == S_IFBLK {
+        if kind == mode_t(S_IFBLK) {
             if let size, size != current - current % BlockDevice.blockSize {
                 throw .usage("--disk-size cannot resize the block device \(path) (its size is \(current) bytes)")
             }
@@ -74,7 +72,7 @@ public struct DiskSpec: Equatable, Sendable {
         }
         if wanted > current {
             guard wanted <= UInt64(Int64.max), ftruncate(fd, off_t(wanted)) == 0 else {
-                throw .system("cannot size --disk \(path) to \(wanted) bytes", errno: errno)
+                throw .system("cannot size --disk \(path) to \(wanted) bytes", errno: SystemError.last)
             }
         }
         return wanted
@@ -159,7 +157,7 @@ public final class BlockDevice {
             }
         case .flush:
             while fdatasync(fd) != 0 {
-                if errno != EINTR { return SWIFTLET_R_EIO }
+                if SystemError.last != EINTR { return SWIFTLET_R_EIO }
             }
             return SWIFTLET_R_OK
         }
@@ -212,7 +210,7 @@ public final class BlockDevice {
         var done = 0
         while done < length {
             let count = call(done, off_t(offset) + off_t(done))
-            if count < 0 && errno == EINTR { continue }
+            if count < 0 && SystemError.last == EINTR { continue }
             guard count > 0 else { return SWIFTLET_R_EIO }
             done += count
         }

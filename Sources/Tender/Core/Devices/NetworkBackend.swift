@@ -1,8 +1,5 @@
 // Where a guest network device's frames come from and go to on the host: a tap interface
 // (one frame per read/write) or a stream socket to passt (frames with a 4-byte length).
-#if canImport(Glibc)
-import Glibc
-#endif
 import CTender
 import SwiftletABI
 
@@ -65,7 +62,7 @@ public final class TapBackend: NetworkBackend {
             while true {
                 let count = readv(fd, &vectors, 2)
                 if count >= Int(CTENDER_VNET_HEADER_SIZE) { return .frame(min(count - Int(CTENDER_VNET_HEADER_SIZE), buffer.count)) }
-                if count < 0 && errno == EINTR { continue }
+                if count < 0 && SystemError.last == EINTR { continue }
                 if count == 0 { isClosed = true }
                 return count == 0 ? .closed : .empty
             }
@@ -82,7 +79,7 @@ public final class TapBackend: NetworkBackend {
         while true {
             let count = read(fd, buffer.baseAddress, buffer.count)
             if count > 0 { return .frame(count) }
-            if count < 0 && errno == EINTR { continue }
+            if count < 0 && SystemError.last == EINTR { continue }
             if count == 0 { isClosed = true }
             return count == 0 ? .closed : .empty
         }
@@ -97,7 +94,7 @@ public final class TapBackend: NetworkBackend {
             while true {
                 let count = writev(fd, &vectors, 2)
                 if count >= 0 { return count == total }
-                if errno == EINTR { continue }
+                if SystemError.last == EINTR { continue }
                 // A full tap queue drops the frame, as a NIC would; TCP recovers.
                 return false
             }
@@ -148,7 +145,7 @@ public final class StreamBackend: NetworkBackend {
             guard !isClosed else { return .closed }
             let count = read(fd, buffer.baseAddress! + end, buffer.count - end)
             if count > 0 { end += count; continue }
-            if count < 0 && errno == EINTR { continue }
+            if count < 0 && SystemError.last == EINTR { continue }
             if count == 0 { isClosed = true }
             return count == 0 ? .closed : .empty
         }
@@ -185,8 +182,8 @@ public final class StreamBackend: NetworkBackend {
         while remaining > 0 {
             let count = vectors[index...].withUnsafeBufferPointer { writev(fd, $0.baseAddress, Int32($0.count)) }
             if count < 0 {
-                if errno == EINTR { continue }
-                guard errno == EAGAIN else { return false }
+                if SystemError.last == EINTR { continue }
+                guard SystemError.last == EAGAIN else { return false }
                 let started = remaining < total
                 if !started && peerStalled { return false }
                 if waitForRoom() { continue }
@@ -215,7 +212,7 @@ public final class StreamBackend: NetworkBackend {
         var waiter = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
         while true {
             let ready = ctender_ppoll(&waiter, 1, Self.writeTimeout)
-            if ready < 0 && errno == EINTR { continue }
+            if ready < 0 && SystemError.last == EINTR { continue }
             return ready > 0 && waiter.revents & Int16(POLLOUT) != 0
         }
     }

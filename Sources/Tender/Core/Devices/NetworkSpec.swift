@@ -1,8 +1,5 @@
 // `--net tap:NAME` / `--net fd:N`, optionally `,mac=02:...` and (a tap) `,offload=off`: what to
 // attach, parsed up front, opened before the seccomp filter goes on.
-#if canImport(Glibc)
-import Glibc
-#endif
 import CTender
 
 public struct NetworkSpec: Equatable {
@@ -63,11 +60,11 @@ public struct NetworkSpec: Equatable {
             backend = TapBackend(fd: fd, vnetHeaders: offload)
         case .socket(let fd):
             var status = stat()
-            guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFSOCK else {
+            guard fstat(fd, &status) == 0, status.st_mode & mode_t(S_IFMT) == mode_t(S_IFSOCK) else {
                 throw .usage("--net fd:\(fd) is not an open socket")
             }
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = ctender_set_nonblocking(fd, 1)
+            _ = ctender_fcntl(fd, F_SETFD, FD_CLOEXEC)
             backend = StreamBackend(fd: fd)
         }
         var address = mac ?? Self.randomMAC()

@@ -1,9 +1,7 @@
 // `--pcap FILE`: every frame the guest's network devices receive and send, written as a
 // classic libpcap file (what `tcpdump -r` and Wireshark read). The file is opened before
 // confinement; afterwards only `write` on its descriptor is needed (TenderPolicies).
-#if canImport(Glibc)
-import Glibc
-#endif
+import CTender
 
 /// The classic libpcap file layout, little-endian, nanosecond timestamps, Ethernet frames
 /// (https://www.tcpdump.org/manpages/pcap-savefile.5.txt). Pure bytes, no I/O.
@@ -76,10 +74,10 @@ public final class PacketCapture {
         guard limit >= PcapFormat.fileHeaderSize else {
             throw .usage("--pcap-limit \(limit): a capture needs at least \(PcapFormat.fileHeaderSize) bytes for its header")
         }
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        guard fd >= 0 else { throw .system("cannot write the packet capture \(path)", errno: errno) }
+        let fd = ctender_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else { throw .system("cannot write the packet capture \(path)", errno: SystemError.last) }
         var status = stat()
-        guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+        guard fstat(fd, &status) == 0, status.st_mode & mode_t(S_IFMT) == mode_t(S_IFREG) else {
             close(fd)
             throw .usage("--pcap \(path) is not a regular file")
         }
@@ -89,7 +87,7 @@ public final class PacketCapture {
         self.format = format
         guard format.fileHeader.withUnsafeBytes({ writeAll($0) }) else {
             close(fd)
-            throw .system("cannot write the packet capture \(path)", errno: errno)
+            throw .system("cannot write the packet capture \(path)", errno: SystemError.last)
         }
     }
 
@@ -116,7 +114,7 @@ public final class PacketCapture {
         } else {
             writeFailed = true
             framesNotRecorded += 1
-            TenderExit.writeStandardError("swiftlet: writing --pcap \(path) failed (\(SystemError.describe(errno))); later frames are not recorded\n")
+            TenderExit.writeStandardError("swiftlet: writing --pcap \(path) failed (\(SystemError.describe(SystemError.last))); later frames are not recorded\n")
         }
     }
 
@@ -124,7 +122,7 @@ public final class PacketCapture {
         var offset = 0
         while offset < bytes.count {
             let count = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if count < 0 && errno == EINTR { continue }
+            if count < 0 && SystemError.last == EINTR { continue }
             guard count > 0 else { return false }
             offset += count
             bytesWritten += count

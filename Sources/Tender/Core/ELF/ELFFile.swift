@@ -3,9 +3,7 @@
 // tender hold all of it for its whole life. Parsing reads the headers, notes and tables it
 // looks at through a sparse mirror of the file that is unmapped once the image is checked;
 // loading reads each segment straight into guest memory.
-#if canImport(Glibc)
-import Glibc
-#endif
+import CTender
 
 public final class ELFFile: ELFBytes, @unchecked Sendable {
     public let count: UInt64
@@ -38,21 +36,22 @@ public final class ELFFile: ELFBytes, @unchecked Sendable {
     /// Drops the mirror and closes the file; reads fail from now on.
     public func close() {
         dropMirror()
-        if fd >= 0 { _ = Glibc.close(fd) }
+        if fd >= 0 { _ = CTender.close(fd) }
         fd = -1
     }
 
-    public func withBytes<R>(offset: UInt64, length: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
-        guard length > 0 else { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
-        guard fd >= 0, let mirror = mappedMirror() else { return nil }
+    public func withBytes(offset: UInt64, length: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Bool {
+        guard length > 0 else { body(UnsafeRawBufferPointer(start: nil, count: 0)); return true }
+        guard fd >= 0, let mirror = mappedMirror() else { return false }
         let first = Int(offset / UInt64(Self.blockSize)), last = Int((offset + UInt64(length) - 1) / UInt64(Self.blockSize))
         for block in first ... last where !blockPresent[block] {
             let start = block * Self.blockSize
             let size = min(Self.blockSize, Int(count) - start)
-            guard readFully(into: UnsafeMutableRawBufferPointer(start: mirror + start, count: size), at: UInt64(start)) else { return nil }
+            guard readFully(into: UnsafeMutableRawBufferPointer(start: mirror + start, count: size), at: UInt64(start)) else { return false }
             blockPresent[block] = true
         }
-        return body(UnsafeRawBufferPointer(start: mirror + Int(offset), count: length))
+        body(UnsafeRawBufferPointer(start: mirror + Int(offset), count: length))
+        return true
     }
 
     public func copy(offset: UInt64, into destination: UnsafeMutableRawBufferPointer) -> Bool {
@@ -62,7 +61,7 @@ public final class ELFFile: ELFBytes, @unchecked Sendable {
     private func mappedMirror() -> UnsafeMutableRawPointer? {
         if let mirror { return mirror }
         let pointer = mmap(nil, Int(count), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-        guard let pointer, pointer != MAP_FAILED else { return nil }
+        guard let pointer, pointer != UnsafeMutableRawPointer(bitPattern: -1) else { return nil }
         mirror = pointer
         return pointer
     }
@@ -72,7 +71,7 @@ public final class ELFFile: ELFBytes, @unchecked Sendable {
         var done = 0
         while done < destination.count {
             let got = pread(fd, destination.baseAddress! + done, destination.count - done, off_t(offset) + off_t(done))
-            if got < 0 && errno == EINTR { continue }
+            if got < 0 && SystemError.last == EINTR { continue }
             guard got > 0 else { return false }
             done += got
             bytesRead += UInt64(got)

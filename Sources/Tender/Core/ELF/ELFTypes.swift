@@ -102,9 +102,10 @@ public enum ELF {
 public protocol ELFBytes: AnyObject, Sendable {
     /// The size of the file.
     var count: UInt64 { get }
-    /// Calls `body` with the bytes [offset, offset + length), which lie inside the file; nil if
-    /// they cannot be read (a file source's read failed, or it was closed).
-    func withBytes<R>(offset: UInt64, length: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R?
+    /// Calls `body` with the bytes [offset, offset + length), which lie inside the file; false
+    /// if they cannot be read (a file source's read failed, or it was closed). Not generic, so
+    /// that Embedded Swift can call it through `any ELFBytes`.
+    func withBytes(offset: UInt64, length: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Bool
     /// Copies [offset, offset + destination.count), inside the file, into `destination`
     /// (guest memory, when a tender loads a segment); false if they cannot be read.
     func copy(offset: UInt64, into destination: UnsafeMutableRawBufferPointer) -> Bool
@@ -117,12 +118,13 @@ public final class ELFMemoryBytes: ELFBytes {
 
     public var count: UInt64 { UInt64(bytes.count) }
 
-    public func withBytes<R>(offset: UInt64, length: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+    public func withBytes(offset: UInt64, length: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Bool {
         bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[Int(offset) ..< Int(offset) + length])) }
+        return true
     }
 
     public func copy(offset: UInt64, into destination: UnsafeMutableRawBufferPointer) -> Bool {
-        withBytes(offset: offset, length: destination.count) { destination.copyMemory(from: $0) } != nil
+        withBytes(offset: offset, length: destination.count) { destination.copyMemory(from: $0) }
     }
 }
 
@@ -151,7 +153,9 @@ struct ELFReader {
     /// Calls `body` with [offset, offset + length), or returns nil if out of range or unreadable.
     func withBytes<R>(offset: UInt64, length: UInt64, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
         guard contains(offset: offset, length: length) else { return nil }
-        return source.withBytes(offset: offset, length: Int(length), body) // length <= count <= Int.max
+        var result: R?
+        guard source.withBytes(offset: offset, length: Int(length), { result = body($0) }) else { return nil } // length <= count <= Int.max
+        return result
     }
 
     private func load<T: FixedWidthInteger & BitwiseCopyable>(_: T.Type, _ offset: UInt64) -> T? {

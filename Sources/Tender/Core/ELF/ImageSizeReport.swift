@@ -139,7 +139,7 @@ public struct SizeModules: Sendable {
     public func module(ofSymbol name: String) -> String {
         if name == "main" { return "app: \(appModule)" }
         if name.hasPrefix("swiftlet_embedded_assets") || name.hasPrefix("swiftlet_asset_table") { return Self.assets }
-        if name.hasPrefix("swift_") || name.hasPrefix("_swift") || name.hasPrefix("_ZL") && name.contains("_swift_stdlib") {
+        if name.hasPrefix("swift_") || name.hasPrefix("_swift") || name.hasPrefix("_ZL") && Self.offset(of: Array("_swift_stdlib".utf8), in: Array(name.utf8)) != nil {
             return Self.swift
         }
         guard let full = SymbolTable.demangle(name) else { return Self.freestandingC }
@@ -160,12 +160,17 @@ public struct SizeModules: Sendable {
     static func topLevelName(inDemangled full: String, module: String) -> String? {
         let simple = Array(SymbolTable.simplify(demangled: full).utf8)
         let prefix = Array((module + ".").utf8)
-        guard simple.count > prefix.count,
-              let start = (0...(simple.count - prefix.count)).first(where: { simple[$0 ..< $0 + prefix.count].elementsEqual(prefix) })
-        else { return nil }
+        guard simple.count > prefix.count, let start = offset(of: prefix, in: simple) else { return nil }
         let name = simple[(start + prefix.count)...].prefix { byte in
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F
         }
         return name.isEmpty ? nil : String(decoding: name, as: UTF8.self)
+    }
+
+    /// Where `part` first occurs in `text` (bytes: String.contains(String) is in _StringProcessing,
+    /// which Embedded Swift lacks).
+    static func offset(of part: [UInt8], in text: [UInt8]) -> Int? {
+        guard text.count >= part.count else { return nil }
+        return (0...(text.count - part.count)).first { text[$0 ..< $0 + part.count].elementsEqual(part) }
     }
 }

@@ -2,7 +2,7 @@
 // `swiftlet inspect`. Built from hostile bytes: a malformed table yields no symbols (or
 // skips the bad entry), never a trap. Names are demangled lazily, on lookup, by the Swift
 // runtime's own demangler (no Foundation, nothing extra linked into the tenders).
-import Glibc
+import CTender
 
 @_silgen_name("swift_demangle")
 private func _swift_demangle(_ mangled: UnsafePointer<CChar>?, _ length: Int,

@@ -1,8 +1,6 @@
 // `--gdb [HOST:]PORT`: where the tender waits for its one GDB client. Loopback unless the
 // user names another address: a debugger can read and write every byte of the guest.
-#if canImport(Glibc)
-import Glibc
-#endif
+import CTender
 
 public struct GDBListenAddress: Equatable, Sendable, CustomStringConvertible {
     /// An IPv4 address in dotted form.
@@ -59,7 +57,7 @@ public enum GDBConnection {
     /// may detach and another attach later).
     public static func listen(on address: GDBListenAddress) throws(TenderError) -> Int32 {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard listener >= 0 else { throw .system("--gdb: cannot create a socket", errno: errno) }
+        guard listener >= 0 else { throw .system("--gdb: cannot create a socket", errno: SystemError.last) }
         var yes: Int32 = 1
         _ = setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         var socketAddress = sockaddr_in()
@@ -69,8 +67,8 @@ public enum GDBConnection {
         let bound = withUnsafePointer(to: &socketAddress) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0, Glibc.listen(listener, 1) == 0 else {
-            let error = errno
+        guard bound == 0, CTender.listen(listener, 1) == 0 else {
+            let error = SystemError.last
             close(listener)
             throw .system("--gdb: cannot listen on \(address)", errno: error)
         }
@@ -80,13 +78,13 @@ public enum GDBConnection {
     /// Waits for the next client on `listener`.
     public static func accept(on listener: Int32) throws(TenderError) -> Int32 {
         while true {
-            let client = Glibc.accept(listener, nil, nil)
+            let client = CTender.accept(listener, nil, nil)
             if client >= 0 {
                 var noDelay: Int32 = 1
                 _ = setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
                 return client
             }
-            if errno != EINTR { throw .system("--gdb: accept failed", errno: errno) }
+            if SystemError.last != EINTR { throw .system("--gdb: accept failed", errno: SystemError.last) }
         }
     }
 }

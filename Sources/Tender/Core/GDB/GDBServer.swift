@@ -1,9 +1,6 @@
 // Serves one connected GDB client until the guest ends, the client detaches or kills it:
 // frames and acknowledges packets, hands each to GDBSession, and runs the guest through the
 // tender's GDBDebuggee (a KVM vCPU on hvt, a traced process on spt) when the session says so.
-#if canImport(Glibc)
-import Glibc
-#endif
 import CTender
 
 /// How a resumed guest came back.
@@ -23,6 +20,13 @@ public protocol GDBDebuggee: GDBTarget {
     func runFree() -> HypercallHandler.Outcome
     /// The client killed the guest.
     func kill() -> HypercallHandler.Outcome
+    /// This debuggee if another client can attach after one detached, else nil (a requirement,
+    /// not a cast: Embedded Swift has no dynamic casts to protocols).
+    var reattachable: GDBReattachableDebuggee? { get }
+}
+
+extension GDBDebuggee {
+    public var reattachable: GDBReattachableDebuggee? { nil }
 }
 
 /// A debuggee another client can attach to after one detached (spt: the agent keeps tracing).
@@ -104,7 +108,7 @@ public final class GDBServer {
         session.removeAllBreakpoints(target: debuggee)
         close(fd)
         connected = false
-        guard let listener, let reattachable = debuggee as? GDBReattachableDebuggee else { return debuggee.runFree() }
+        guard let listener, let reattachable = debuggee.reattachable else { return debuggee.runFree() }
         var next: Int32?
         switch reattachable.runFree(until: { next = Self.acceptWaiting(on: listener); return next != nil }) {
         case .ended(let outcome):
@@ -128,7 +132,7 @@ public final class GDBServer {
     private static func acceptWaiting(on listener: Int32) -> Int32? {
         let client = accept(listener, nil, nil)
         guard client >= 0 else { return nil }
-        _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
+        _ = ctender_set_nonblocking(client, 1)
         var noDelay: Int32 = 1
         _ = setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
         return client
@@ -171,7 +175,7 @@ public final class GDBServer {
         while true {
             var entries = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: listener ?? -1, events: Int16(POLLIN), revents: 0)]
             let ready = ctender_ppoll(&entries, listener == nil ? 1 : 2, -1)
-            if ready < 0 && errno != EINTR { return false }
+            if ready < 0 && SystemError.last != EINTR { return false }
             if ready > 0 && entries[1].revents != 0 { refuseOtherClients() }
             if ready > 0 && entries[0].revents != 0 {
                 switch receive() {
@@ -188,7 +192,7 @@ public final class GDBServer {
         var buffer = [UInt8](repeating: 0, count: 4096)
         let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         if count == 0 { return nil }
-        if count < 0 { return errno == EAGAIN || errno == EINTR ? false : nil }
+        if count < 0 { return SystemError.last == EAGAIN || SystemError.last == EINTR ? false : nil }
         pending += decoder.feed(buffer[..<count])
         return true
     }
@@ -212,7 +216,7 @@ public final class GDBServer {
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if written > 0 { offset += written; continue }
-            if written < 0 && (errno == EINTR || errno == EAGAIN) {
+            if written < 0 && (SystemError.last == EINTR || SystemError.last == EAGAIN) {
                 var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
                 _ = ctender_ppoll(&entry, 1, 1_000_000_000)
                 continue

@@ -1,9 +1,6 @@
 // Serves the guest's hypercalls for both tenders. The guest is hostile: every struct and
 // every address inside it goes through GuestMemory's checked accessors, every length is
 // bounded, and a request we cannot even read ends the guest with a clear reason.
-#if canImport(Glibc)
-import Glibc
-#endif
 import CTender
 import SwiftletABI
 
@@ -152,7 +149,7 @@ public final class HypercallHandler {
         while written < bytes.count {
             let result = write(consoleFD, bytes.baseAddress! + written, bytes.count - written)
             if result < 0 {
-                if errno == EINTR { continue }
+                if SystemError.last == EINTR { continue }
                 return SWIFTLET_R_EIO
             }
             written += result

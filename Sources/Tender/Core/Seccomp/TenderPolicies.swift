@@ -54,7 +54,6 @@
 // on spt because the guest could forge a signal frame; an hvt guest makes no system calls.
 
 #if os(Linux)
-import Glibc
 import CTender
 import SwiftletABI
 
