@@ -11,6 +11,7 @@ import PackageDescription
 let staticExecutable: [LinkerSetting] = [.unsafeFlags(["-static-executable", "-use-ld=lld", "-Xlinker", "--gc-sections"])]
 // The launcher is Embedded Swift: no Swift runtime starts before it execs a tender.
 let embeddedSwift: [SwiftSetting] = [.enableExperimentalFeature("Embedded"), .unsafeFlags(["-wmo"])]
+let optimizedForSize: [SwiftSetting] = [.unsafeFlags(["-Osize"], .when(configuration: .release))]
 
 let package = Package(
     name: "Swiftlet",
@@ -33,11 +34,15 @@ let package = Package(
                 exclude: ["Freestanding"]),
 
         .target(name: "CTender", dependencies: ["SwiftletABI"], path: "Sources/Tender/CShim"),
+        // Core as a full-Swift library: for the CLI (inspect, packaging, virtio) and the tests.
         .target(name: "TenderCore", dependencies: ["SwiftletABI", "CTender"], path: "Sources/Tender/Core"),
-        .executableTarget(name: "swiftlet-hvt", dependencies: ["TenderCore"], path: "Sources/Tender/hvt",
-                          linkerSettings: staticExecutable),
-        .executableTarget(name: "swiftlet-spt", dependencies: ["TenderCore"], path: "Sources/Tender/spt",
-                          linkerSettings: staticExecutable),
+        // The tenders are Embedded Swift: ~200 KB static binaries with no Swift runtime to start,
+        // where the full runtime made them 7-11 MB. An Embedded module cannot import a full-Swift
+        // one, so each tender compiles Core's sources itself: its folder holds a link, Core -> ../Core.
+        .executableTarget(name: "swiftlet-hvt", dependencies: ["CTender", "SwiftletABI"], path: "Sources/Tender/hvt",
+                          swiftSettings: embeddedSwift + optimizedForSize, linkerSettings: staticExecutable),
+        .executableTarget(name: "swiftlet-spt", dependencies: ["CTender", "SwiftletABI"], path: "Sources/Tender/spt",
+                          swiftSettings: embeddedSwift + optimizedForSize, linkerSettings: staticExecutable),
 
         // `swiftlet`: from `run IMAGE` to execve of the tender with no Swift runtime or Foundation
         // loaded; hands every other command to `swiftlet-cli`.

@@ -68,6 +68,28 @@ private func symbolBuilder() -> ELFBuilder {
         #expect(table.lookup(base + 0x15)?.symbol.demangledName == "static crash.Crash.overflow(Swift.Int) -> Swift.Int")
     }
 
+    /// The tenders link no demangler: a report names a Swift function by the alias `swiftlet
+    /// build` put at its address (DebuggerNames: unsized, local, labels in the longest), with
+    /// the module read from the mangling. The mangling here is one no demangler accepts.
+    @Test func reportsNameAFunctionByTheBuildersAlias() throws {
+        let undemanglable = "$e5crash5CrashVQQ"
+        #expect(SymbolTable.demangle(undemanglable) == nil)
+        var builder = ELFBuilder.standard()
+        builder.segments[0].data = [UInt8](repeating: 0x90, count: 0x100)
+        builder.symbols = [
+            .init(name: undemanglable, value: base, size: 0x20),
+            .init(name: "Crash.overflow(_:)", value: base, size: 0, bind: ELF.stbLocal),
+            .init(name: "Crash.overflow", value: base, size: 0, bind: ELF.stbLocal),
+            .init(name: "overflow", value: base, size: 0, bind: ELF.stbLocal),
+            .init(name: "c_function", value: base + 0x20, size: 0x10),
+            .init(name: "label_in_c", value: base + 0x20, size: 0, bind: ELF.stbLocal),
+        ]
+        let table = try ELFImage(bytes: builder.build(), memorySize: 16 << 20).symbolTable()
+        #expect(table.symbols.map(\.name) == [undemanglable, "c_function"])
+        #expect(table.describe(base + 4) == "crash.Crash.overflow(_:) + 0x4")
+        #expect(table.symbolize(base + 0x24)?.name == "c_function")
+    }
+
     @Test func addressesOutsideFunctions() {
         for address in [0, base - 1, base + 0x30, base + 0x3F, base + 0x50, base + 0xB0, base + 0xBF,
                         base + 0x100, base + 0x1000, UInt64.max] {

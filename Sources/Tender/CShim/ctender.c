@@ -303,3 +303,5 @@ __attribute__((noinline)) void ctender_spt_hypercall(uint32_t number, uint64_t a
     uint64_t guest_stack_pointer = (uint64_t)(uintptr_t)__builtin_frame_address(0) + 16;
     spt_handler(number, argument, guest_stack_pointer);
 }
+
+uint64_t ctender_boot_info_stack_guard_offset(void) { return offsetof(struct swiftlet_boot_info, stack_guard); }

@@ -1,7 +1,6 @@
 // The vCPU loop: run the guest, classify each exit, serve hypercalls, stop on halt or crash.
 import CTender
 import SwiftletABI
-import TenderCore
 
 extension VirtualMachine {
     /// Why `run(hypercalls:debugging:)` returned.

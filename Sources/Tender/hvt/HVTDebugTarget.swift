@@ -3,7 +3,6 @@
 // (out of range: an E reply). The debugger may write guest code (its int3s), so it gets the
 // whole of guest memory, not the guest's own restricted view; still never the system area.
 import CTender
-import TenderCore
 
 final class HVTDebugTarget: GDBTarget {
     let machine: VirtualMachine

@@ -2,7 +2,6 @@
 // 64-bit mode at CPL3 (CPL0 is emulated, and slow, on KVM-PVM hosts).
 import CTender
 import SwiftletABI
-import TenderCore
 
 final class VirtualMachine {
     let kvm: Int32
@@ -70,7 +69,7 @@ final class VirtualMachine {
         sregs.cs = Self.guestCodeSegment
         sregs.ss = data; sregs.ds = data; sregs.es = data; sregs.fs = data; sregs.gs = data
         // C code built with -fstack-protector (Debian's BearSSL) reads its canary at %fs:0x28.
-        sregs.fs.base = bootInfo + UInt64(MemoryLayout<swiftlet_boot_info>.offset(of: \.stack_guard)!)
+        sregs.fs.base = bootInfo + ctender_boot_info_stack_guard_offset()
             - UInt64(SWIFTLET_STACK_GUARD_FS_OFFSET)
         sregs.tr = kvm_segment(base: base + X86SystemArea.tss, limit: X86SystemArea.tssLimit,
                                selector: X86SystemArea.taskRegister, type: 0xB,

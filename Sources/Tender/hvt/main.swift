@@ -3,11 +3,11 @@
 // one GDB client first and runs the guest under its control.
 import CTender
 import SwiftletABI
-import TenderCore
 
-var memory: GuestMemory?
-var symbols: SymbolTable?
-var launched: GuestLaunch?
+// For the crash report. The tender is one thread (Embedded Swift has no main actor to claim them).
+nonisolated(unsafe) var memory: GuestMemory?
+nonisolated(unsafe) var symbols: SymbolTable?
+nonisolated(unsafe) var launched: GuestLaunch?
 
 TenderExit.run(name: "swiftlet-hvt", { () throws(TenderError) -> HypercallHandler.Outcome in
     let launch = try GuestLaunch(arguments: ProcessArguments.afterProgramName(), target: SWIFTLET_TARGET_HVT)

@@ -2,7 +2,6 @@
 // protections hvt's page tables give (guard page, read-only boot info, W^X segments).
 import CTender
 import SwiftletABI
-import TenderCore
 
 struct ProcessGuestSpace {
     let memory: GuestMemory

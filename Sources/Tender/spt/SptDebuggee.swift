@@ -6,7 +6,6 @@
 // the crash handlers get in their way. The parent runs no guest code and is not confined.
 import CTender
 import SwiftletABI
-import TenderCore
 
 final class SptDebuggee: GDBReattachableDebuggee {
     let child: pid_t

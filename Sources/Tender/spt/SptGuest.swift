@@ -2,7 +2,6 @@
 // stack; a crash arrives as a signal, which we turn into the same report hvt gives.
 import CTender
 import SwiftletABI
-import TenderCore
 
 enum SptGuest {
     nonisolated(unsafe) static var handler: HypercallHandler!

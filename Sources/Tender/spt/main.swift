@@ -3,7 +3,6 @@
 // kernel's seccomp filter is the isolation boundary.
 import CTender
 import SwiftletABI
-import TenderCore
 
 TenderExit.run(name: "swiftlet-spt", { () throws(TenderError) -> HypercallHandler.Outcome in
     let launch = try GuestLaunch(arguments: ProcessArguments.afterProgramName(), target: SWIFTLET_TARGET_SPT)

@@ -75,6 +75,9 @@ int ctender_reserve_heap(unsigned long bytes);
 /* Bytes the heap (brk area) currently spans, and how many of them are in use. */
 void ctender_heap_usage(unsigned long *arena, unsigned long *in_use);
 
+/* offsetof(struct swiftlet_boot_info, stack_guard) (hvt points %fs there; Embedded Swift has no key paths). */
+uint64_t ctender_boot_info_stack_guard_offset(void);
+
 /* ---- spt ---- */
 /* Switches to `stack_top` and calls entry(boot_info); never returns. */
 _Noreturn void ctender_spt_enter(uint64_t entry, uint64_t boot_info, uint64_t stack_top);

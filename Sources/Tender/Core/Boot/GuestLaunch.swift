@@ -55,7 +55,7 @@ public struct GuestLaunch {
     }
 
     /// The descriptors the guest's network devices use, for the seccomp allow-list.
-    public var deviceFDs: [Int32] { networks.map(\.backend.fd) }
+    public var deviceFDs: [Int32] { networks.map { $0.backend.fd } }
 
     /// The guest's disks, for the seccomp allow-list (pread/pwrite/fdatasync pinned to each).
     public var diskFDs: [TenderDisk] { disks.map { TenderDisk(fd: $0.fd, capacity: $0.capacity) } }
@@ -80,7 +80,7 @@ public struct GuestLaunch {
     /// `keep`, reserves the heap, and installs `policy`. With --seccomp-self-test, then makes a
     /// call the policy forbids.
     public func confine(with policy: SeccompPolicy, keeping keep: [Int32] = []) throws(TenderError) {
-        try Confinement.prepare(keeping: [1, 2] + deviceFDs + disks.map(\.fd) + recordingFDs + shutdown.descriptors + keep)
+        try Confinement.prepare(keeping: [1, 2] + deviceFDs + disks.map { $0.fd } + recordingFDs + shutdown.descriptors + keep)
         do { try policy.install() } catch { throw .guest("cannot install the seccomp filter: \(error)") }
         if options.seccompSelfTest { _ = getppid() }   // not on the allow-list: the kernel kills us here
     }

@@ -313,7 +313,7 @@ public struct ELFImage: Sendable {
         self.source = source
         self.entry = header.entry
         self.segments = segments
-        self.imageEnd = segments.map(\.end).max() ?? ELFImage.imageBase
+        self.imageEnd = segments.map { $0.end }.max() ?? ELFImage.imageBase
         self.abiNote = abiNote
         self.sections = sections
         self.noteBytesWalked = noteBytesWalked

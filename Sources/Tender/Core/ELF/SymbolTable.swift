@@ -1,14 +1,19 @@
 // SymbolTable: function symbols from an image's .symtab, for crash backtraces and
 // `swiftlet inspect`. Built from hostile bytes: a malformed table yields no symbols (or
 // skips the bad entry), never a trap. Names are demangled lazily, on lookup, by the Swift
-// runtime's own demangler (no Foundation, nothing extra linked into the tenders).
+// runtime's own demangler (no Foundation). The tenders are Embedded Swift and link no
+// demangler (the runtime's brings the whole full runtime, 7 MB): their reports name a
+// function by the alias the image builder put beside it (DebuggerNames), and in images
+// without those by its mangled name.
 import CTender
 
+#if !hasFeature(Embedded)
 @_silgen_name("swift_demangle")
 private func _swift_demangle(_ mangled: UnsafePointer<CChar>?, _ length: Int,
                              _ output: UnsafeMutablePointer<CChar>?,
                              _ outputLength: UnsafeMutablePointer<Int>?,
                              _ flags: UInt32) -> UnsafeMutablePointer<CChar>?
+#endif
 
 /// Function symbols of an image, sorted by address.
 public struct SymbolTable: Sendable {
@@ -17,13 +22,17 @@ public struct SymbolTable: Sendable {
         /// The name as in the file (mangled, for Swift).
         public var name: String
         public var address: UInt64
+        /// The builder's alias at this address, as a Swift developer writes the function
+        /// without its module ("Crash.overflow(_:)"; DebuggerNames), if the image has one.
+        public var builderName: String?
         /// st_size, or for an unsized text symbol the distance to the next symbol (or the end
         /// of its section), clamped to its section.
         public var size: UInt64
         public var isGlobal: Bool
 
-        public init(name: String, address: UInt64, size: UInt64, isGlobal: Bool = true) {
+        public init(name: String, address: UInt64, size: UInt64, isGlobal: Bool = true, builderName: String? = nil) {
             self.name = name; self.address = address; self.size = size; self.isGlobal = isGlobal
+            self.builderName = builderName
         }
 
         /// One past the last byte (saturating).
@@ -34,8 +43,10 @@ public struct SymbolTable: Sendable {
         /// Full demangling ("static crash.Crash.overflow(Swift.Int) -> Swift.Int"), or the
         /// name unchanged if it is not a Swift symbol.
         public var demangledName: String { SymbolTable.demangle(name) ?? name }
-        /// Short form for reports ("crash.Crash.overflow(_:)"), or the name unchanged.
+        /// Short form for reports ("crash.Crash.overflow(_:)"), or the name unchanged. From the
+        /// builder's alias where there is one (the same text: DebuggerNames derives it from this).
         public var displayName: String {
+            if let builderName, let module = SymbolTable.mangledModule(name) { return module + "." + builderName }
             guard let full = SymbolTable.demangle(name) else { return name }
             return SymbolTable.simplify(demangled: full)
         }
@@ -190,7 +201,13 @@ public struct SymbolTable: Sendable {
             } else {
                 end = c.limit == .max ? c.address : c.limit
             }
-            symbols.append(Symbol(name: c.name, address: c.address, size: end - c.address, isGlobal: c.global))
+            // The builder's aliases at a Swift function: unsized, local, not mangled; the longest
+            // carries the argument labels.
+            let aliases = candidates[(i + 1) ..< next].filter { !$0.sized && !$0.global && !$0.name.hasPrefix("$") }
+            let builderName = c.sized && mangledModule(c.name) != nil
+                ? aliases.max { $0.name.utf8.count < $1.name.utf8.count }?.name : nil
+            symbols.append(Symbol(name: c.name, address: c.address, size: end - c.address, isGlobal: c.global,
+                                  builderName: builderName))
             i = next
         }
         return symbols
@@ -221,6 +238,9 @@ public struct SymbolTable: Sendable {
     }
 
     private static func runtimeDemangle(_ bytes: [UInt8]) -> String? {
+        #if hasFeature(Embedded)
+        return nil
+        #else
         let terminated = bytes + [0] // the runtime reads it as a C string, too
         return terminated.withUnsafeBufferPointer { buffer -> String? in
             buffer.withMemoryRebound(to: CChar.self) { chars -> String? in
@@ -229,6 +249,7 @@ public struct SymbolTable: Sendable {
                 return String(cString: result)
             }
         }
+        #endif
     }
 
     /// Shortens a full demangling for reports: drops `static`, parameter types and return
@@ -245,11 +266,21 @@ public struct SymbolTable: Sendable {
     public static func moduleName(ofSymbol name: String) -> String {
         let cRuntime = "(C/runtime)"
         let bytes = Array(name.utf8)
-        var i = bytes.first == UInt8(ascii: "_") ? 1 : 0
+        let i = bytes.first == UInt8(ascii: "_") ? 1 : 0
         guard bytes.count >= i + 3, bytes[i] == UInt8(ascii: "$"),
               [UInt8(ascii: "s"), UInt8(ascii: "e"), UInt8(ascii: "S")].contains(bytes[i + 1]) else {
             return demangle(name) == nil ? cRuntime : moduleFromDemangled(name) ?? cRuntime
         }
+        return mangledModule(name) ?? moduleFromDemangled(name) ?? (demangle(name) == nil ? cRuntime : "(Swift)")
+    }
+
+    /// The module a Swift mangling starts with (`$s5crash...` → "crash", `$es...`/`$eS?...` →
+    /// "Swift"), read without a demangler; nil if it starts otherwise.
+    static func mangledModule(_ name: String) -> String? {
+        let bytes = Array(name.utf8)
+        var i = bytes.first == UInt8(ascii: "_") ? 1 : 0
+        guard bytes.count >= i + 3, bytes[i] == UInt8(ascii: "$"),
+              [UInt8(ascii: "s"), UInt8(ascii: "e"), UInt8(ascii: "S")].contains(bytes[i + 1]) else { return nil }
         i += 2
         let c = bytes[i]
         if c == UInt8(ascii: "s") { return "Swift" }
@@ -259,17 +290,14 @@ public struct SymbolTable: Sendable {
             if d == UInt8(ascii: "C") { return "__C_Synthesized" }
             if isLetter(d) { return "Swift" } // a standard-library type substitution (Si, Sa, SR, ...)
         }
-        if c >= UInt8(ascii: "1") && c <= UInt8(ascii: "9") {
-            var length = 0
-            while i < bytes.count, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9"), length < 100_000 {
-                length = length * 10 + Int(bytes[i] - UInt8(ascii: "0"))
-                i += 1
-            }
-            if length > 0, length <= bytes.count - i {
-                return String(decoding: bytes[i ..< i + length], as: UTF8.self)
-            }
+        guard c >= UInt8(ascii: "1") && c <= UInt8(ascii: "9") else { return nil }
+        var length = 0
+        while i < bytes.count, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9"), length < 100_000 {
+            length = length * 10 + Int(bytes[i] - UInt8(ascii: "0"))
+            i += 1
         }
-        return moduleFromDemangled(name) ?? (demangle(name) == nil ? cRuntime : "(Swift)")
+        guard length > 0, length <= bytes.count - i else { return nil }
+        return String(decoding: bytes[i ..< i + length], as: UTF8.self)
     }
 
     private static func moduleFromDemangled(_ name: String) -> String? {

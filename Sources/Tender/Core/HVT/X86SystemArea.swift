@@ -93,7 +93,7 @@ public struct X86SystemArea {
         // segments), 2 MiB pages for the rest of the heap.
         // At least the first chunk (guard page, boot info) gets small pages; the span is checked
         // before any arithmetic on it, so no segment end can underflow or overflow here.
-        let imageEnd = max(segments.map(\.end).max() ?? 0, SWIFTLET_GUEST_BASE + SWIFTLET_IMAGE_OFFSET)
+        let imageEnd = max(segments.map { $0.end }.max() ?? 0, SWIFTLET_GUEST_BASE + SWIFTLET_IMAGE_OFFSET)
         guard imageEnd - SWIFTLET_GUEST_BASE <= UInt64(maximumRAMTables) << 21 else { throw .imageTooLarge(imageEnd) }
         let smallChunks = Int((imageEnd - SWIFTLET_GUEST_BASE + 0x1F_FFFF) >> 21)
         let chunks = Int(memorySize >> 21)
@@ -151,8 +151,8 @@ public struct X86SystemArea {
         let covering = segments.filter { $0.start < address + 0x1000 && $0.end > address }
         if covering.isEmpty { return address | present | writable | user | noExecute }
         var value = address | present | user
-        if covering.contains(where: \.writable) { value |= writable }
-        if !covering.contains(where: \.executable) { value |= noExecute }
+        if covering.contains(where: { $0.writable }) { value |= writable }
+        if !covering.contains(where: { $0.executable }) { value |= noExecute }
         return value
     }
 

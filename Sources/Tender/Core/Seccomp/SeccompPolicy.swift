@@ -141,7 +141,7 @@ public struct SyscallRule: Hashable, Sendable, CustomStringConvertible {
         if isUnconditional {
             cond = "always"
         } else {
-            cond = alternatives.map { $0.map(\.description).joined(separator: " && ") }
+            cond = alternatives.map { $0.map { $0.description }.joined(separator: " && ") }
                 .map { alternatives.count > 1 ? "(\($0))" : $0 }
                 .joined(separator: " || ")
         }
