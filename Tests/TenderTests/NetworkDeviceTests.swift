@@ -15,6 +15,7 @@ private final class NetworkFixture {
     let device: NetworkDevice
     let peer: Int32          // the "passt" end
     let tenderEnd: Int32
+    private var peerOpen = true
 
     init() throws {
         pointer = .allocate(byteCount: Self.memorySize, alignment: 4096)
@@ -29,9 +30,17 @@ private final class NetworkFixture {
     }
 
     deinit {
-        close(peer)   // may already be closed by a test; EBADF is harmless here
+        // Each end closed once: tests run in parallel, and a second close could hit a
+        // descriptor another test has opened since (its peer then read nothing).
+        closePeer()
         close(tenderEnd)
         pointer.deallocate()
+    }
+
+    /// The "passt" end goes away.
+    func closePeer() {
+        if peerOpen { close(peer) }
+        peerOpen = false
     }
 
     var base: UInt64 { SWIFTLET_GUEST_BASE }
@@ -281,7 +290,7 @@ private func frame(_ seed: UInt8, length: Int = 60) -> [UInt8] { (0..<length).ma
 
     @Test func aPeerThatWentAwayIsNotPolledForever() throws {
         let f = try NetworkFixture()
-        close(f.peer)
+        f.closePeer()
         let (reply, frames) = f.guestRead(count: 4)
         #expect(frames.isEmpty && reply.result == Int32(SWIFTLET_R_AGAIN.rawValue))
         #expect(f.device.backend.isClosed)
