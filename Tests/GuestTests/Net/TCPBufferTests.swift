@@ -35,6 +35,35 @@ extension TCPRingBuffer {
         #expect(ring.isEmpty)
     }
 
+    @Test func bytesInPlaceComeInTwoPiecesWhereTheRingWraps() {
+        var ring = TCPRingBuffer(capacity: 8)
+        _ = ring.enqueue([UInt8](1...6))
+        _ = ring.dequeue(4)
+        _ = ring.enqueue([UInt8](7...12))  // 5...12, wrapped after 8
+        let pieces = ring.withBytes(at: 1, count: 5) { (Array($0.first), Array($0.second), $0.bytes) }
+        #expect(pieces.0 == [6, 7, 8])
+        #expect(pieces.1 == [9, 10])
+        #expect(pieces.2 == [6, 7, 8, 9, 10])
+        #expect(ring.withBytes(at: 6, count: 100) { $0.bytes } == [11, 12])  // clipped to what is held
+        #expect(ring.withBytes(at: 8, count: 1) { $0.isEmpty })
+        #expect(ring.withBytes(at: 0, count: 8) { $0.slice(2..<6).bytes } == [7, 8, 9, 10])
+        #expect(ring.withBytes(at: 0, count: 8) { $0.slice(4..<8).bytes } == [9, 10, 11, 12])
+    }
+
+    @Test func dequeueInPlaceStopsAtTheStorageEnd() {
+        var ring = TCPRingBuffer(capacity: 8)
+        _ = ring.enqueue([UInt8](1...6))
+        _ = ring.dequeue(4)
+        _ = ring.enqueue([UInt8](7...12))
+        var seen: [[UInt8]] = []
+        #expect(ring.dequeue(maximum: 100) { seen.append(Array($0)) } == 4)
+        #expect(ring.dequeue(maximum: 3) { seen.append(Array($0)) } == 3)
+        #expect(ring.dequeue(maximum: 100) { seen.append(Array($0)) } == 1)
+        #expect(ring.dequeue(maximum: 100) { seen.append(Array($0)) } == 0)
+        #expect(seen == [[5, 6, 7, 8], [9, 10, 11], [12]])
+        #expect(ring.isEmpty)
+    }
+
     @Test func unallocatedWritesCommitLater() {
         var ring = TCPRingBuffer(capacity: 10)
         _ = ring.enqueue([UInt8](repeating: 0, count: 7))

@@ -62,7 +62,7 @@ extension TCPConnection {
     /// Polls at `now` and returns everything emitted.
     mutating func recv(_ now: UInt64) -> [TCPSeg] {
         var out: [TCPSeg] = []
-        poll(now: now) { repr, payload in out.append(TCPSeg(repr, Array(payload))) }
+        poll(now: now) { repr, payload in out.append(TCPSeg(repr, payload.bytes)) }
         return out
     }
 

@@ -67,7 +67,7 @@ private func simulate(_ profile: LinkProfile, aToB: Int, bToA: Int, stepLimit: I
     var countB = 0, countA = 0
     var scratch = [UInt8](repeating: 0, count: 4096)
 
-    func transmit(_ repr: TCPSegmentRepr, _ payload: UnsafeRawBufferPointer, toB: Bool) {
+    func transmit(_ repr: TCPSegmentRepr, _ payload: TCPPayload, toB: Bool) {
         outcome.segments += 1
         var wire = [UInt8](repeating: 0, count: repr.headerLength + payload.count)
         let emitted = wire.withUnsafeMutableBytes { buffer in

@@ -72,6 +72,11 @@ public final class TCPStream {
     /// Copies up to `buffer.count` received bytes out; 0 when nothing is buffered.
     public func read(into buffer: UnsafeMutableRawBufferPointer) -> Int { connection.receive(into: buffer) }
     public func read(maximum: Int = 65536) -> [UInt8] { connection.receive(maximum: maximum) }
+    /// Hands up to `maximum` received bytes to `body` where they lie (no copy), then drops
+    /// them; returns how many, 0 when nothing is buffered. `body` must not use this stream.
+    public func read(maximum: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
+        connection.receive(maximum: maximum, body)
+    }
     /// Queues bytes for sending; returns how many fit in the send buffer.
     public func write(_ bytes: UnsafeRawBufferPointer) -> Int { connection.send(bytes) }
     public func write(_ bytes: [UInt8]) -> Int { connection.send(bytes) }
@@ -273,7 +278,7 @@ extension NetworkStack {
         // A segment for no connection gets a reset the sender accepts (RFC 9293 §3.10.7.1).
         if let reset = TCPSegmentRepr.reset(answering: segment, payloadCount: payload.count) {
             tcp.resetsSent += 1
-            transmitTCP(reset, payload: UnsafeRawBufferPointer(start: nil, count: 0), to: ip.source, now: now)
+            transmitTCP(reset, payload: .empty, to: ip.source, now: now)
         }
     }
 
@@ -371,7 +376,7 @@ extension NetworkStack {
     /// Sends a segment. With offload the device completes the checksum and cuts a payload
     /// longer than `segmentSize` (the connection's MSS) into segments of that size; a segment
     /// that must wait for ARP is cut here instead, since the ARP queue holds plain packets.
-    private func transmitTCP(_ segment: TCPSegmentRepr, payload: UnsafeRawBufferPointer, to remote: IPv4Address,
+    private func transmitTCP(_ segment: TCPSegmentRepr, payload: TCPPayload, to remote: IPv4Address,
                              segmentSize: Int = 0, now: UInt64) {
         guard let source = address else { return }
         let length = segment.headerLength + payload.count

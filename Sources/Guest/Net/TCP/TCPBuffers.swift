@@ -70,6 +70,27 @@ public struct TCPRingBuffer {
         return total
     }
 
+    /// Calls `body` with up to `length` octets from logical `offset` in place (clipped to what
+    /// is held): one piece, or two where they wrap around the end of the storage.
+    public func withBytes<Result>(at offset: Int, count length: Int, _ body: (TCPPayload) -> Result) -> Result {
+        let total = offset >= 0 && offset < count ? min(max(length, 0), count - offset) : 0
+        let start = total > 0 ? physical(offset) : 0
+        return storage.withUnsafeBytes { raw in
+            let first = min(total, raw.count - start)
+            return body(TCPPayload(UnsafeRawBufferPointer(rebasing: raw[start..<(start + first)]),
+                                   UnsafeRawBufferPointer(rebasing: raw[0..<(total - first)])))
+        }
+    }
+
+    /// Calls `body` with the oldest octets in place, at most `maximum` and only as far as the
+    /// storage's end (the rest comes next time), then drops them; returns how many.
+    public mutating func dequeue(maximum: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
+        let length = min(max(maximum, 0), count, storage.count - head)
+        guard length > 0 else { return 0 }
+        storage.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[head..<(head + length)])) }
+        return discard(length)
+    }
+
     /// Drops up to `length` of the oldest octets; returns how many were dropped.
     @discardableResult
     public mutating func discard(_ length: Int) -> Int {

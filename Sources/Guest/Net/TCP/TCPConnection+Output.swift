@@ -5,11 +5,11 @@
 extension TCPConnection {
     /// Emits whatever is due at `now`: SYN/SYN-ACK, data, FIN, retransmissions, probes,
     /// ACKs, RSTs. `emit` receives each segment and its payload (valid only during the call).
-    public mutating func poll(now: UInt64, emit: (TCPSegmentRepr, UnsafeRawBufferPointer) -> Void) {
+    public mutating func poll(now: UInt64, emit: (TCPSegmentRepr, TCPPayload) -> Void) {
         defer {
             if let control = pendingControl {
                 pendingControl = nil
-                emit(control, UnsafeRawBufferPointer(start: nil, count: 0))
+                emit(control, .empty)
             }
         }
         switch state {
@@ -122,18 +122,14 @@ extension TCPConnection {
     /// an ACK and our current window, so it also settles any pending ACK.
     mutating func transmit(sequence: TCPSequenceNumber, flags: TCPFlags, ack: Bool, length: Int,
                            options: TCPOptions = .none, now: UInt64,
-                           emit: (TCPSegmentRepr, UnsafeRawBufferPointer) -> Void) {
+                           emit: (TCPSegmentRepr, TCPPayload) -> Void) {
         let syn = flags.contains(.syn)
         let repr = segment(sequence: sequence, flags: flags, ack: ack, window: windowField(syn: syn),
                            options: options)
         if length > 0 {
-            let offset = sequence - sendUnacknowledged
-            withUnsafeTemporaryAllocation(byteCount: length, alignment: 1) { scratch in
-                let copied = tx.read(at: offset, into: scratch)
-                emit(repr, UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(scratch)[0..<copied]))
-            }
+            tx.withBytes(at: sequence - sendUnacknowledged, count: length) { emit(repr, $0) }
         } else {
-            emit(repr, UnsafeRawBufferPointer(start: nil, count: 0))
+            emit(repr, .empty)
         }
         if ack {
             advertisedEdge = receiveNext + announcedWindow(syn: syn)
@@ -254,7 +250,7 @@ extension TCPConnection {
     }
 
     mutating func sendProbe(_ probe: (sequence: TCPSequenceNumber, length: Int), now: UInt64,
-                            emit: (TCPSegmentRepr, UnsafeRawBufferPointer) -> Void) {
+                            emit: (TCPSegmentRepr, TCPPayload) -> Void) {
         transmit(sequence: probe.sequence, flags: [.psh], ack: true, length: probe.length, now: now, emit: emit)
         let end = probe.sequence + probe.length
         if probe.sequence == sendMax {
@@ -266,7 +262,7 @@ extension TCPConnection {
     }
 
     /// Resends the first unacknowledged segment without moving sendNext.
-    mutating func sendFastRetransmit(now: UInt64, emit: (TCPSegmentRepr, UnsafeRawBufferPointer) -> Void) {
+    mutating func sendFastRetransmit(now: UInt64, emit: (TCPSegmentRepr, TCPPayload) -> Void) {
         guard isDataState, sendNext != sendUnacknowledged else { return }
         let inFlight = sendNext - sendUnacknowledged
         let length = min(sendMSS, tx.count, inFlight)
@@ -311,7 +307,7 @@ extension TCPConnection {
     }
 
     /// Zero-window probe (RFC 9293 §3.8.6.1): one octet at the left edge, then back off.
-    mutating func sendPersistProbe(now: UInt64, emit: (TCPSegmentRepr, UnsafeRawBufferPointer) -> Void) {
+    mutating func sendPersistProbe(now: UInt64, emit: (TCPSegmentRepr, TCPPayload) -> Void) {
         guard isDataState, tx.count > 0 else {
             persistAt = nil
             return
@@ -324,7 +320,7 @@ extension TCPConnection {
     }
 
     /// Keep-alive probe: an ACK for the octet before sendNext, which the peer must answer.
-    mutating func keepAliveTimeout(now: UInt64, emit: (TCPSegmentRepr, UnsafeRawBufferPointer) -> Void) {
+    mutating func keepAliveTimeout(now: UInt64, emit: (TCPSegmentRepr, TCPPayload) -> Void) {
         guard let interval = configuration.keepAliveInterval,
               state == .established || state == .closeWait else {
             keepAliveAt = nil

@@ -189,6 +189,14 @@ public struct TCPConnection {
         return count
     }
 
+    /// Hands the oldest received octets (at most `maximum`) to `body` in place, without a copy,
+    /// and drops them; returns how many. 0 when nothing is buffered.
+    public mutating func receive(maximum: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
+        let count = rx.dequeue(maximum: maximum, body)
+        if state == .timeWait && rx.isEmpty && rx.capacity > 0 { releaseReceiveBuffer() }
+        return count
+    }
+
     /// Reads up to `maximum` received octets.
     public mutating func receive(maximum: Int) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: max(0, min(maximum, rx.count)))

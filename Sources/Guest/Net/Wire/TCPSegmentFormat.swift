@@ -248,6 +248,14 @@ public struct TCPSegmentRepr: Hashable, Sendable {
     @discardableResult
     public func emit(into buffer: UnsafeMutableRawBufferPointer, payload: UnsafeRawBufferPointer,
                      source: IPv4Address, destination: IPv4Address, partialChecksum: Bool = false) throws(WireError) -> Int {
+        try emit(into: buffer, payload: TCPPayload(payload), source: source, destination: destination,
+                 partialChecksum: partialChecksum)
+    }
+
+    /// `emit` with the payload in up to two pieces (as the send ring holds it).
+    @discardableResult
+    public func emit(into buffer: UnsafeMutableRawBufferPointer, payload: TCPPayload,
+                     source: IPv4Address, destination: IPv4Address, partialChecksum: Bool = false) throws(WireError) -> Int {
         let header = headerLength
         guard header <= TCPField.maximumHeaderLength else { throw .bufferTooSmall }
         let total = header + payload.count
@@ -262,9 +270,7 @@ public struct TCPSegmentRepr: Hashable, Sendable {
         buffer.writeUInt16(0, at: TCPField.checksum)
         buffer.writeUInt16(urgentPointer, at: TCPField.urgentPointer)
         options.write(to: buffer, at: TCPField.minimumHeaderLength)
-        if payload.count > 0, let target = buffer.baseAddress, let source = payload.baseAddress {
-            (target + header).copyMemory(from: source, byteCount: payload.count)
-        }
+        if payload.count > 0, let target = buffer.baseAddress { payload.copy(to: target + header) }
         if partialChecksum {
             var pseudoHeader = InternetChecksum()
             pseudoHeader.add(source)
