@@ -474,6 +474,7 @@ private func isTokenByte(_ byte: UInt8) -> Bool {
 
 /// Case-insensitive ASCII comparison of received bytes with a name.
 func httpNameMatches(_ bytes: [UInt8], _ name: String) -> Bool {
+    guard bytes.count == name.utf8.count else { return false }
     var index = 0
     for expected in name.utf8 {
         if index >= bytes.count || lowerASCII(bytes[index]) != lowerASCII(expected) { return false }

@@ -30,18 +30,12 @@ enum HTTPBodyFraming: Equatable {
 }
 
 enum HTTPResponseEncoder {
+    /// The head, written into one allocation of exactly its size.
     static func head(_ response: HTTPResponse, framing: HTTPBodyFraming, version: HTTPVersion, keepAlive: Bool,
                      date: [UInt8], server: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        var capacity = 128 + server.count + date.count
-        for field in response.headers.fields { capacity += field.name.count + field.value.count + 4 }
-        out.reserveCapacity(capacity)
-        out += version == .http10 ? Literal.http10 : Literal.http11
-        appendDecimal(response.status.code, to: &out)
-        out.append(0x20)
-        out += UnsafeRawBufferPointer(start: response.status.reason.utf8Start, count: response.status.reason.utf8CodeUnitCount)
-        out += crlf
-
+        let reason = UnsafeRawBufferPointer(start: response.status.reason.utf8Start,
+                                            count: response.status.reason.utf8CodeUnitCount)
+        var size = Literal.http11.count + decimalDigits(response.status.code) + 1 + reason.count + 2
         var hasDate = false
         var hasServer = false
         for field in response.headers.fields {
@@ -51,27 +45,45 @@ enum HTTPResponseEncoder {
             case .server: hasServer = true
             case .none: break
             }
-            appendField(field.name, field.value, to: &out)
+            size += fieldSize(field.name, field.value)
         }
-        if !hasServer && !server.isEmpty { appendField(Literal.server, server, to: &out) }
-        if !hasDate { appendField(Literal.date, date, to: &out) }
+        let addsServer = !hasServer && !server.isEmpty
+        if addsServer { size += fieldSize(Literal.server, server) }
+        if !hasDate { size += fieldSize(Literal.date, date) }
+        var length: Int?
         switch framing {
-        case .none(let advertised):
-            if let advertised { appendLength(advertised, to: &out) }
-        case .length(let count):
-            appendLength(count, to: &out)
-        case .chunked:
-            out += Literal.chunked
-        case .untilClose:
-            break
+        case .none(let advertised): length = advertised
+        case .length(let count): length = count
+        case .chunked: size += Literal.chunked.count
+        case .untilClose: break
         }
-        if !keepAlive {
-            out += Literal.connectionClose
-        } else if version == .http10 {
-            out += Literal.connectionKeepAlive
+        if let length { size += Literal.contentLength.count + decimalDigits(length) + 2 }
+        let connection = !keepAlive ? Literal.connectionClose : version == .http10 ? Literal.connectionKeepAlive : []
+        size += connection.count + 2
+
+        return [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            var out = ByteWriter(buffer)
+            out.append(version == .http10 ? Literal.http10 : Literal.http11)
+            out.appendDecimal(response.status.code)
+            out.append(0x20)
+            out.append(reason)
+            out.append(crlf)
+            for field in response.headers.fields {
+                if case .framing = Reserved(field.name) { continue }
+                appendField(field.name, field.value, to: &out)
+            }
+            if addsServer { appendField(Literal.server, server, to: &out) }
+            if !hasDate { appendField(Literal.date, date, to: &out) }
+            if case .chunked = framing { out.append(Literal.chunked) }
+            if let length {
+                out.append(Literal.contentLength)
+                out.appendDecimal(length)
+                out.append(crlf)
+            }
+            out.append(connection)
+            out.append(crlf)
+            initialized = out.count
         }
-        out += crlf
-        return out
     }
 
     /// Header names the encoder treats specially, recognised without a String in sight.
@@ -119,25 +131,73 @@ enum HTTPResponseEncoder {
     static let crlf: [UInt8] = [0x0D, 0x0A]
     static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
 
-    private static func appendField(_ name: [UInt8], _ value: [UInt8], to out: inout [UInt8]) {
-        out.append(contentsOf: name)
+    private static func fieldSize(_ name: [UInt8], _ value: [UInt8]) -> Int { name.count + 2 + value.count + 2 }
+
+    private static func appendField(_ name: [UInt8], _ value: [UInt8], to out: inout ByteWriter) {
+        out.append(name)
         out.append(0x3A)
         out.append(0x20)
+        let start = out.count
+        out.append(value)
         // A handler's value with CR or LF would split the response: header injection.
-        if value.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
-            for byte in value { out.append(byte == 0x0D || byte == 0x0A ? 0x20 : byte) }
-        } else {
-            out.append(contentsOf: value)
-        }
-        out.append(0x0D)
-        out.append(0x0A)
+        out.replace(in: start..<out.count) { $0 == 0x0D || $0 == 0x0A ? 0x20 : $0 }
+        out.append(crlf)
+    }
+}
+
+/// Appends bytes to memory sized beforehand; a write past its end traps.
+struct ByteWriter {
+    private let buffer: UnsafeMutableBufferPointer<UInt8>
+    private(set) var count = 0
+
+    init(_ buffer: UnsafeMutableBufferPointer<UInt8>) { self.buffer = buffer }
+
+    mutating func append(_ byte: UInt8) {
+        precondition(count < buffer.count)
+        buffer[count] = byte
+        count += 1
     }
 
-    private static func appendLength(_ count: Int, to out: inout [UInt8]) {
-        out += Literal.contentLength
-        appendDecimal(count, to: &out)
-        out += crlf
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        precondition(bytes.count <= buffer.count - count)
+        if let source = bytes.baseAddress, let target = buffer.baseAddress {
+            UnsafeMutableRawPointer(target + count).copyMemory(from: source, byteCount: bytes.count)
+        }
+        count += bytes.count
     }
+
+    mutating func append(_ bytes: [UInt8]) { bytes.withUnsafeBytes { append($0) } }
+
+    mutating func appendDecimal(_ value: Int) {
+        let digits = decimalDigits(value)
+        precondition(digits <= buffer.count - count)
+        if value < 0 { buffer[count] = 0x2D }
+        var remaining = value.magnitude
+        var index = count + digits
+        repeat {
+            index -= 1
+            buffer[index] = UInt8(truncatingIfNeeded: 0x30 + remaining % 10)
+            remaining /= 10
+        } while remaining > 0
+        count += digits
+    }
+
+    /// Rewrites the bytes already written in `range` through `transform`.
+    mutating func replace(in range: Range<Int>, _ transform: (UInt8) -> UInt8) {
+        precondition(range.upperBound <= count)
+        for index in range { buffer[index] = transform(buffer[index]) }
+    }
+}
+
+/// How many bytes `value` takes in decimal (with its minus sign).
+func decimalDigits(_ value: Int) -> Int {
+    var remaining = value.magnitude
+    var digits = value < 0 ? 2 : 1
+    while remaining >= 10 {
+        remaining /= 10
+        digits += 1
+    }
+    return digits
 }
 
 /// `value` in decimal, zero-padded to `minimumDigits`.

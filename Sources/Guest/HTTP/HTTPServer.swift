@@ -86,6 +86,8 @@ public final class HTTPServer {
     static let maximumLinger: UInt64 = 30_000_000_000
     /// How long a client whose request we cut short must send nothing before our FIN goes out.
     static let quietBeforeFIN: UInt64 = 1_000_000_000
+    /// The most input one `receive` is given.
+    static let inputPiece = 16 * 1024
 
     public let stack: NetworkStack
     public let router: Router
@@ -101,7 +103,6 @@ public final class HTTPServer {
     public private(set) var isShuttingDown = false
     private var sessions: [Session] = []
     private var lingering: [LingeringClose] = []
-    private let readBuffer: UnsafeMutableRawBufferPointer
     /// Makes each connection's TLS layer (nil: plain HTTP).
     private let security: (any SecureTransportFactory)?
     /// `serviceSecure`, referenced only by servers made with a security layer, so that an
@@ -146,7 +147,6 @@ public final class HTTPServer {
         // Queue as many handshakes as the server will serve at once; the stack lowers this to
         // what its heap allows. A burst of new clients then waits in SYN-RECEIVED, never reset.
         listener = try stack.listenTCP(port: port, backlog: configuration.maximumConnections)
-        readBuffer = .allocate(byteCount: 16 * 1024, alignment: 16)
         serverName = Array(configuration.serverName.utf8)
         bodyBudget = HTTPBodyBudget(limit: configuration.maximumBufferedBodyBytes ?? Self.defaultBodyBudget)
     }
@@ -158,8 +158,6 @@ public final class HTTPServer {
         return .max
         #endif
     }
-
-    deinit { readBuffer.deallocate() }
 
     /// Stops taking connections and lets the open ones finish: the next `poll` accepts what
     /// already completed its handshake, then closes the port (a new client is refused);
@@ -242,10 +240,10 @@ public final class HTTPServer {
         let connection = session.connection
         let now = turn.now
         if stream.isClosed { return false }  // reset by the peer, or timed out in TCP
+        // The parser reads the stream's receive buffer in place, a piece at a time so that
+        // output can hold input back (`wantsInput`).
         while connection.wantsInput && stream.isReadable {
-            let count = stream.read(into: readBuffer)
-            if count == 0 { break }
-            connection.receive(UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]), turn)
+            if stream.read(maximum: Self.inputPiece, { connection.receive($0, turn) }) == 0 { break }
             connection.drain(now: now) { stream.write($0) }
         }
         guard keepsGoing(session, turn) else { return false }
@@ -386,7 +384,7 @@ public final class HTTPServer {
     private func linger(_ closing: inout LingeringClose, now: UInt64) -> Bool {
         let stream = closing.stream
         while stream.isReadable {
-            if stream.read(into: readBuffer) == 0 { break }
+            if stream.read(maximum: .max, { _ in }) == 0 { break }
             closing.quietUntil = now + (closing.holdingFIN ? Self.quietBeforeFIN : Self.lingerTimeout)
         }
         if stream.isClosed { return false }
