@@ -62,7 +62,7 @@ import Testing
         #expect(table.lookup(respond.value)?.symbol.name == respond.key)
         #expect(!table.symbols.contains { aliases.contains($0.name) }, "an alias replaced a mangled symbol in the crash table")
         // inspect --size: an alias claims no bytes (not even the padding after its function).
-        let report = ImageSizeReport(image: elf, classify: { _ in "any" })
+        let report = ImageSizeReport(image: elf, classify: { _, _ in "any" })
         #expect(!report.symbols.contains { aliases.contains($0.name) }, "an alias took bytes in the size report")
     }
 }

@@ -3,6 +3,7 @@
 // C glue and the libc pieces BearSSL asks for (Sources/GuestTLS/CBearSSL, Freestanding), the
 // application's tls/ folder as a table of its own (never served), and Debian's libbearssl.a.
 import Foundation
+import TenderCore
 
 /// Debian's libbearssl-dev: headers and the static library.
 public struct BearSSLInstallation: Sendable {
@@ -93,7 +94,21 @@ extension ImageBuilder {
             objects.append(object)
             log("Embedding tls/ (\(bundle.files.count) file\(bundle.files.count == 1 ? "" : "s"), not served)")
         }
+        objects.append(try fileSymbolMarker(SizeModules.bearSSLFileSymbol, work: work))
         objects.append(bearSSL.archive)
         return objects
+    }
+
+    /// An object holding only an STT_FILE symbol named `name`. BearSSL's objects have no file
+    /// symbol, so the linker lists their local symbols after the one before them: this marker,
+    /// linked just before the archive, lets `inspect --size` tell BearSSL from our own C.
+    private func fileSymbolMarker(_ name: String, work: URL) throws(BuildError) -> URL {
+        let source = work.appendingPathComponent("file-marker.s")
+        let object = work.appendingPathComponent("file-marker.o")
+        do { try ".file \"\(name)\"\n".write(to: source, atomically: true, encoding: .utf8) } catch {
+            throw .output("cannot write \(source.path): \(error.localizedDescription)")
+        }
+        try run("assembling a file marker", toolchain.clang, ["-target", Toolchain.guestTriple, "-c", source.path, "-o", object.path])
+        return object
     }
 }

@@ -67,10 +67,11 @@ struct Inspect: ParsableCommand {
         guard !SymbolTable(image: elf).isEmpty else {
             throw UserError("\(image) has no symbol table (built with --strip?): rebuild it without --strip to see sizes by module")
         }
-        let appModule = URL(fileURLWithPath: image).deletingPathExtension().lastPathComponent
+        // The image's own symbols name the application's module; the file name may not.
+        let appModule = SizeModules.applicationModule(in: elf) ?? URL(fileURLWithPath: image).deletingPathExtension().lastPathComponent
         let folders = (try? SwiftletHome.locate())?.guestDeclarationFolders ?? [:]
         let modules = SizeModules(appModule: appModule, swiftletFolders: folders)
-        let report = ImageSizeReport(image: elf, classify: modules.module(ofSymbol:))
+        let report = ImageSizeReport(image: elf, classify: modules.module(ofSymbol:file:))
         let total = report.sectionBytes.reduce(0, +)
         print("image: \(image) (\(formatSize(fileSize)) on disk, \(formatSize(Int(total))) in memory)")
         if folders.isEmpty { print("(Swiftlet's sources were not found: its symbols are all counted as core)") }

@@ -39,8 +39,9 @@ public struct ImageSizeReport: Sendable {
     /// Bytes of each kind over all allocated sections (what the modules add up to).
     public let sectionBytes: [UInt64]
 
-    /// `classify` names the module of a symbol (see `SizeModules`).
-    public init(image: ELFImage, classify: (String) -> String) {
+    /// `classify` names the module of a symbol, given its name and, for a local symbol, the
+    /// source file the linker listed it under (see `SizeModules`).
+    public init(image: ELFImage, classify: (_ name: String, _ file: String?) -> String) {
         var modules: [String: Module] = [:]
         var sized: [SizedSymbol] = []
         var sectionBytes = [UInt64](repeating: 0, count: Kind.allCases.count)
@@ -65,7 +66,7 @@ public struct ImageSizeReport: Sendable {
                 symbolEnd = min(max(symbolEnd, symbol.address), end)
                 guard symbolEnd > start else { continue }
                 if start > cursor { attribute(start - cursor, to: Self.noSymbol) }
-                let module = classify(symbol.name)
+                let module = classify(symbol.name, symbol.file)
                 attribute(symbolEnd - start, to: module)
                 sized.append(SizedSymbol(name: symbol.name, module: module, section: section.name, bytes: symbolEnd - start))
                 cursor = symbolEnd
@@ -77,10 +78,12 @@ public struct ImageSizeReport: Sendable {
         self.sectionBytes = sectionBytes
     }
 
-    struct RawSymbol { var name: String; var address: UInt64; var size: UInt64; var section: Int; var global: Bool }
+    struct RawSymbol { var name: String; var address: UInt64; var size: UInt64; var section: Int; var global: Bool; var file: String? }
 
     /// Functions, objects and untyped labels defined in a section, sorted by address; at one
-    /// address a sized symbol wins over an unsized one, a global over a local.
+    /// address a sized symbol wins over an unsized one, a global over a local. A local symbol
+    /// carries the name of the STT_FILE symbol before it: the linker lists each input file's
+    /// locals after that file's name.
     static func readSymbols(_ image: ELFImage) -> [RawSymbol] {
         let sections = image.sections
         guard let symtab = sections.first(where: { $0.type == ELF.shtSymtab }),
@@ -91,19 +94,26 @@ public struct ImageSizeReport: Sendable {
         var symbols: [RawSymbol] = []
         let count = symtab.size / UInt64(ELF.symbolSize)
         var index: UInt64 = 1
+        var file: String?
         while index < count {
             let at = symtab.offset + index * UInt64(ELF.symbolSize)
             index += 1
             guard let nameIndex = reader.u32(at), let info = reader.u8(at + 4), let shndx = reader.u16(at + 6),
                   let value = reader.u64(at + 8), let size = reader.u64(at + 16) else { break }
             let type = info & 0xF
+            if type == ELF.sttFile {
+                file = reader.cString(inTableAt: strings.offset, size: strings.size, index: UInt64(nameIndex),
+                                      maximumLength: SymbolTable.maxDemangleLength).map { String(decoding: $0, as: UTF8.self) }
+                continue
+            }
+            let global = info >> 4 != ELF.stbLocal
             guard [ELF.sttFunc, ELF.sttObject, ELF.sttNotype].contains(type),
                   shndx != ELF.shnUndef, shndx < ELF.shnLoReserve, Int(shndx) < sections.count,
                   let name = reader.cString(inTableAt: strings.offset, size: strings.size, index: UInt64(nameIndex),
                                             maximumLength: SymbolTable.maxDemangleLength),
                   !name.isEmpty, !name.starts(with: [0x2E, 0x4C]) /* .L */ else { continue }
             symbols.append(RawSymbol(name: String(decoding: name, as: UTF8.self), address: value, size: size,
-                                     section: Int(shndx), global: info >> 4 != ELF.stbLocal))
+                                     section: Int(shndx), global: global, file: global ? nil : file))
         }
         return symbols.sorted {
             if $0.address != $1.address { return $0.address < $1.address }
@@ -115,15 +125,22 @@ public struct ImageSizeReport: Sendable {
 }
 
 /// The modules `inspect --size` groups symbols into: the app's own Swift modules, Swiftlet's
-/// network stack, HTTP and core, the Swift standard library and runtime, the freestanding C
-/// parts, and the embedded assets.
+/// network stack, HTTP, TLS and core, the Swift standard library and runtime, BearSSL, the
+/// freestanding C parts, and the embedded assets.
 public struct SizeModules: Sendable {
     public static let swift = "Swift stdlib + runtime"
     public static let swiftletNet = "Swiftlet TCP/IP (Net)"
     public static let swiftletHTTP = "Swiftlet HTTP"
+    public static let swiftletTLS = "Swiftlet TLS"
     public static let swiftletCore = "Swiftlet core"
     public static let freestandingC = "C freestanding (libc, boot)"
+    public static let bearSSL = "C BearSSL (TLS)"
     public static let assets = "embedded assets"
+    /// The STT_FILE name the builder links just before libbearssl.a: BearSSL's objects carry
+    /// no file symbol of their own, so their local symbols follow this one.
+    public static let bearSSLFileSymbol = "libbearssl.a"
+    /// Modules of Swiftlet itself or of Swift, never the application's.
+    static let libraryModules = ["Swift", "_Concurrency", "__C", "__C_Synthesized", "(Swift)", "Swiftlet", "SwiftletTLS", "(C/runtime)"]
 
     /// Swiftlet's top-level names (types, functions) → the folder of Sources/Guest that
     /// declares them ("Net", "HTTP", ...). Without it every Swiftlet symbol is "core".
@@ -136,15 +153,30 @@ public struct SizeModules: Sendable {
         self.swiftletFolders = swiftletFolders
     }
 
-    public func module(ofSymbol name: String) -> String {
+    /// The application's Swift module in `image`: the one module its symbols name that is
+    /// neither Swift's nor Swiftlet's (nil when there is none, or several).
+    public static func applicationModule(in image: ELFImage) -> String? {
+        var found: [String] = []
+        for symbol in ImageSizeReport.readSymbols(image) {
+            let module = SymbolTable.moduleName(ofSymbol: symbol.name)
+            if !libraryModules.contains(module) && !found.contains(module) { found.append(module) }
+        }
+        return found.count == 1 ? found[0] : nil
+    }
+
+    /// `file`: the source file a local symbol was listed under, if any.
+    public func module(ofSymbol name: String, file: String? = nil) -> String {
         if name == "main" { return "app: \(appModule)" }
         if name.hasPrefix("swiftlet_embedded_assets") || name.hasPrefix("swiftlet_asset_table") { return Self.assets }
         if name.hasPrefix("swift_") || name.hasPrefix("_swift") || name.hasPrefix("_ZL") && Self.offset(of: Array("_swift_stdlib".utf8), in: Array(name.utf8)) != nil {
             return Self.swift
         }
-        guard let full = SymbolTable.demangle(name) else { return Self.freestandingC }
+        guard let full = SymbolTable.demangle(name) else {
+            return file == Self.bearSSLFileSymbol || name.utf8.starts(with: "br_".utf8) ? Self.bearSSL : Self.freestandingC
+        }
         switch SymbolTable.moduleName(ofSymbol: name) {
         case "Swift", "_Concurrency", "__C", "__C_Synthesized", "(Swift)": return Self.swift
+        case "SwiftletTLS": return Self.swiftletTLS
         case "Swiftlet":
             guard let top = Self.topLevelName(inDemangled: full, module: "Swiftlet") else { return Self.swiftletCore }
             switch swiftletFolders[top] {
