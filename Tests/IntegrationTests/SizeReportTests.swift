@@ -76,6 +76,20 @@ import Testing
         #expect(!result.stdout.contains("app: renamed"), "\(result.stdout)")
     }
 
+    /// String `==`, `split` on Characters or hashing by Character would link the Unicode
+    /// normalization and grapheme tables (~35 KB); the library and the web example avoid them
+    /// (`ld.lld --why-live=_swift_stdlib_getNormData` names the caller if this fails).
+    @Test func examplesLinkNoUnicodeTables() throws {
+        for example in ["web", "echo", "hello"] {
+            let elf = try ELFImage(bytes: [UInt8](try Data(contentsOf: try Harness.example(example))))
+            let unicode = ImageSizeReport(image: elf) { name, _ in name }.symbols.map(\.name).filter {
+                $0.contains("_swift_stdlib_getNormData") || $0.contains("_swift_stdlib_getGraphemeBreakProperty")
+                    || $0.contains("_swift_stdlib_nfd_decomp")
+            }
+            #expect(unicode.isEmpty, "\(example) links \(unicode)")
+        }
+    }
+
     @Test func strippedImageIsRefusedWithAReason() throws {
         let image = try Harness.example("hello")
         let stripped = Harness.scratch.appendingPathComponent("hello-stripped.swiftlet")

@@ -26,24 +26,26 @@ public struct NetworkConfiguration: Equatable, Sendable {
         self.init()
         for argument in arguments {
             guard let setting = KeyValueArgument(argument) else { continue }
-            let value = setting.value
+            // Split and compared as bytes: String's `==` and `split` would link the Unicode
+            // tables (~35 KB) into every networked image.
+            let value = Substring(setting.value).utf8
             if setting.isKey("ip") {
-                guard value != "dhcp" else { mode = .dhcp; continue }
-                let parts = value.split(separator: "/")
-                guard let first = parts.first, let address = IPv4Address(first) else { throw .badAddress(argument) }
+                guard !value.elementsEqual("dhcp".utf8) else { mode = .dhcp; continue }
+                let parts = value.split(separator: UInt8(ascii: "/"))
+                guard parts.count <= 2, let first = parts.first, let address = IPv4Address(utf8: first) else { throw .badAddress(argument) }
                 var prefix = 24
                 if parts.count == 2 {
-                    guard let parsed = Int(parts[1]), (0...32).contains(parsed) else { throw .badAddress(argument) }
+                    guard let parsed = Int(Substring(parts[1])), (0...32).contains(parsed) else { throw .badAddress(argument) }
                     prefix = parsed
                 }
                 mode = .manual(IPv4Subnet(address: address, prefixLength: prefix))
             } else if setting.isKey("gw") {
-                guard let address = IPv4Address(value) else { throw .badAddress(argument) }
+                guard let address = IPv4Address(utf8: value) else { throw .badAddress(argument) }
                 gateway = address
             } else if setting.isKey("dns") {
                 var servers: [IPv4Address] = []
-                for part in value.split(separator: ",") {
-                    guard let address = IPv4Address(part) else { throw .badAddress(argument) }
+                for part in value.split(separator: UInt8(ascii: ",")) {
+                    guard let address = IPv4Address(utf8: part) else { throw .badAddress(argument) }
                     servers.append(address)
                 }
                 dnsServers = servers

@@ -56,11 +56,16 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
     }
 
     /// Parses dotted-quad text ("10.0.2.15"); nil for anything else.
-    public init?(_ text: some StringProtocol) {
+    public init?(_ text: String) {
+        self.init(utf8: Substring(text).utf8)
+    }
+
+    /// Parses dotted-quad text given as its UTF-8 bytes (one body, not one per caller's type).
+    public init?(utf8 text: Substring.UTF8View) {
         var parts: [UInt32] = []
         var current: UInt32 = 0
         var digits = 0
-        for byte in text.utf8 {
+        for byte in text {
             if byte == UInt8(ascii: ".") {
                 guard digits > 0, parts.count < 3 else { return nil }
                 parts.append(current)
