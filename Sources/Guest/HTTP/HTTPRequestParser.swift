@@ -213,9 +213,16 @@ public struct HTTPRequestParser {
                 index += 1
                 state = .chunkSize
             case .requestLine, .headers, .chunkSize, .trailers:
-                let byte = bytes[index]
-                index += 1
-                lineByte(byte, &events)
+                // Ordinary bytes are taken a run at a time; CR, LF and NUL one by one.
+                let run = pendingCR ? 0 : Self.plainRun(bytes, from: index)
+                if run > 0 {
+                    lineBytes(UnsafeRawBufferPointer(rebasing: bytes[index..<(index + run)]), &events)
+                    index += run
+                } else {
+                    let byte = bytes[index]
+                    index += 1
+                    lineByte(byte, &events)
+                }
             }
         }
     }
@@ -260,6 +267,35 @@ public struct HTTPRequestParser {
         }
     }
 
+    /// How many bytes from `start` on are neither CR, LF nor NUL.
+    private static func plainRun(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        var end = start
+        while end < bytes.count {
+            let byte = bytes[end]
+            if byte == cr || byte == lf || byte == 0 { break }
+            end += 1
+        }
+        return end - start
+    }
+
+    /// `lineByte` for a run of bytes that are neither CR, LF nor NUL, with the same limits.
+    private mutating func lineBytes(_ run: UnsafeRawBufferPointer, _ events: inout [HTTPParseEvent]) {
+        switch state {
+        case .headers, .trailers:
+            headerBytes += run.count
+            if headerBytes > limits.maxHeaderBytes { fail(.headerFieldsTooLarge, &events); return }
+        default: break
+        }
+        line.append(contentsOf: run)
+        switch state {
+        case .requestLine:
+            if line.count > limits.maxRequestLineLength { fail(.uriTooLong, &events) }
+        case .chunkSize:
+            if line.count > Self.maxChunkLineLength { fail(.badRequest, &events) }
+        default: break
+        }
+    }
+
     private mutating func completeLine(_ events: inout [HTTPParseEvent]) {
         // The line buffer keeps its capacity from line to line and request to request: a
         // request head costs no allocations for its lines.
@@ -289,7 +325,7 @@ public struct HTTPRequestParser {
 
     private mutating func parseRequestLine(_ bytes: [UInt8]) -> HTTPParseError? {
         guard let firstSpace = bytes.firstIndex(of: 0x20), firstSpace > 0 else { return .badRequest }
-        let methodBytes = Array(bytes[0..<firstSpace])
+        let methodBytes = HTTPCommonBytes.array(bytes[0..<firstSpace], sharing: HTTPCommonBytes.methods)
         for byte in methodBytes where !isTokenByte(byte) { return .badRequest }
         let rest = bytes[(firstSpace + 1)...]
         guard let secondSpace = rest.firstIndex(of: 0x20), secondSpace > rest.startIndex else { return .badRequest }
@@ -328,7 +364,8 @@ public struct HTTPRequestParser {
             if (byte < 0x20 && byte != 0x09) || byte == 0x7F { return .badRequest }
         }
         if fields.count >= limits.maxHeaderCount { return .headerFieldsTooLarge }
-        fields.append(HTTPHeaderField(name: Array(bytes[0..<colon]), value: Array(bytes[start..<end])))
+        fields.append(HTTPHeaderField(name: HTTPCommonBytes.array(bytes[0..<colon], sharing: HTTPCommonBytes.fieldNames),
+                                      value: Array(bytes[start..<end])))
         return nil
     }
 
@@ -447,6 +484,24 @@ public struct HTTPRequestParser {
 }
 
 // MARK: - Byte helpers
+
+/// Methods and field names that nearly every request repeats: a request shares these arrays
+/// instead of allocating its own (a header field with a new name costs an allocation more).
+enum HTTPCommonBytes {
+    static let methods: [[UInt8]] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"].map { Array($0.utf8) }
+    static let fieldNames: [[UInt8]] = [
+        "Host", "User-Agent", "Accept", "Accept-Encoding", "Accept-Language", "Connection", "Content-Length",
+        "Content-Type", "Cookie", "Referer", "Origin", "Cache-Control", "If-None-Match", "If-Modified-Since", "Range",
+        "Upgrade-Insecure-Requests", "host", "user-agent", "accept", "accept-encoding", "connection",
+        "content-length", "content-type",
+    ].map { Array($0.utf8) }
+
+    /// The shared array equal to `bytes` (same case) from `table`, else a new one.
+    static func array(_ bytes: ArraySlice<UInt8>, sharing table: [[UInt8]]) -> [UInt8] {
+        for candidate in table where candidate.count == bytes.count && candidate.elementsEqual(bytes) { return candidate }
+        return Array(bytes)
+    }
+}
 
 @inline(__always) private func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
 
