@@ -18,13 +18,15 @@
  * the new address; and network offload: swiftlet_device.net_features,
  * SWIFTLET_HC_NET_CONFIGURE, and per-frame offload metadata (swiftlet_frame grew
  * swiftlet_net_offload at its end).
+ * Version 4 added exitless network rings (SWIFTLET_NET_F_RINGS, SWIFTLET_HC_NET_ATTACH_RINGS,
+ * SWIFTLET_HC_NET_KICK, struct swiftlet_net_rings) for hvt.
  */
 #ifndef SWIFTLET_ABI_H
 #define SWIFTLET_ABI_H
 
 #include <stdint.h>
 
-#define SWIFTLET_ABI_VERSION 3u
+#define SWIFTLET_ABI_VERSION 4u
 
 /* ---- Guest address space (identical on every target) ------------------------------
  *
@@ -139,7 +141,9 @@ enum swiftlet_hypercall {
     SWIFTLET_HC_BLOCK_FLUSH = 12,
     SWIFTLET_HC_BLOCK_BATCH = 13,
     SWIFTLET_HC_NET_CONFIGURE = 14,
-    SWIFTLET_HC_MAX         = 14,
+    SWIFTLET_HC_NET_ATTACH_RINGS = 15,
+    SWIFTLET_HC_NET_KICK    = 16,
+    SWIFTLET_HC_MAX         = 16,
 };
 
 enum swiftlet_result {
@@ -257,6 +261,61 @@ struct swiftlet_hc_net_exchange {  /* NET_EXCHANGE: one turn of a network loop i
     struct swiftlet_hc_net read;   /* IN/OUT */
     uint64_t timeout;              /* IN: as POLL */
     uint64_t ready_set;            /* OUT: as POLL */
+};
+
+/* ---- Exitless network rings (ABI 4) -------------------------------------------------
+ * A VM exit costs tens of microseconds on KVM-PVM hosts (bench/WEB.md, "Exitless rings"). A
+ * device that offers SWIFTLET_NET_F_RINGS (hvt, when the tender has a CPU for its I/O
+ * thread) can instead move frames through two rings in guest memory, served by a tender thread
+ * while the guest runs. The guest attaches them with NET_ATTACH_RINGS; from then on the device
+ * belongs to the rings (NET_READ and NET_WRITE on it are refused with EINVAL), and POLL reports
+ * its handle while the RX ring holds frames.
+ *  - RX: slot i % size of rx[] is a buffer the guest posted (data, capacity). The tender fills
+ *    the slot at rx_produced (length and offload, as NET_READ would) and then advances
+ *    rx_produced; the guest reads slots up to it and advances rx_consumed to give them back.
+ *  - TX: the guest fills the slot at tx_produced (data, length, offload, as NET_WRITE's rules)
+ *    and advances tx_produced; the tender sends it and advances tx_consumed, after which the
+ *    guest may reuse the slot's buffer.
+ * Indices run freely (mod 2^32); a ring holds at most `size` slots in flight. Each side writes
+ * only its own indices, with release order after the slot, and reads the other side's with
+ * acquire order (swiftlet_ring_load / swiftlet_ring_store below).
+ * Notification: while the tender's I/O thread sleeps it sets tender_waits, then looks at the
+ * rings once more. A guest that advanced tx_produced while WAKE_TX is set, or rx_consumed while
+ * WAKE_RX is set, stores anything to the NET_KICK slot (on hvt an ioeventfd: the kernel wakes
+ * the thread without an exit to the tender). Otherwise no notification is needed. A sleeping
+ * guest is woken by its POLL.
+ * The tender reads each slot once into its own memory and checks that copy. An index out of
+ * range (more than `size` ahead of the other side), a buffer outside guest-writable memory or a
+ * frame that NET_WRITE would refuse stop the rings: the guest is ended at its next exit with a
+ * message that says what was refused. */
+#define SWIFTLET_NET_F_RINGS (1u << 1)
+#define SWIFTLET_NET_RING_SIZE_MAX 256u
+#define SWIFTLET_NET_RING_WAKE_TX 1u   /* tender_waits: kick after advancing tx_produced */
+#define SWIFTLET_NET_RING_WAKE_RX 2u   /* tender_waits: kick after advancing rx_consumed (RX was full) */
+
+struct swiftlet_net_rings {        /* guest-writable, 64-byte aligned, SWIFTLET_NET_RINGS_BYTES(size) */
+    uint32_t rx_produced;          /* tender */
+    uint32_t tx_consumed;          /* tender */
+    uint32_t tender_waits;         /* tender: SWIFTLET_NET_RING_WAKE_* while its I/O thread sleeps */
+    uint32_t _tender_pad[13];      /* the guest's indices on their own cache line */
+    uint32_t rx_consumed;          /* guest */
+    uint32_t tx_produced;          /* guest */
+    uint32_t _guest_pad[14];
+    /* then struct swiftlet_frame rx[size], tx[size] */
+};
+#define SWIFTLET_NET_RINGS_BYTES(size) \
+    (sizeof(struct swiftlet_net_rings) + 2ull * (size) * sizeof(struct swiftlet_frame))
+
+struct swiftlet_hc_net_attach_rings { /* NET_ATTACH_RINGS */
+    uint32_t handle;               /* IN */
+    uint32_t size;                 /* IN: slots per ring, a power of two, 1...SWIFTLET_NET_RING_SIZE_MAX */
+    swiftlet_gaddr_t rings;        /* IN: struct swiftlet_net_rings; the tender zeroes its indices
+                                      and reads the guest's as 0 */
+    int32_t  result;               /* OUT: OK; EINVAL (not offered, already attached, bad size,
+                                      address or alignment: nothing changes); ENODEV */
+    uint32_t spin_us;              /* OUT: microseconds a guest with nothing to do should keep
+                                      looking at its RX ring before it sleeps in POLL: a frame
+                                      within them costs no exit (the tender's --rings=US) */
 };
 
 struct swiftlet_hc_block {         /* BLOCK_READ, BLOCK_WRITE, BLOCK_FLUSH */
@@ -384,6 +443,20 @@ static inline uint64_t swiftlet_rdtsc(void) {
     uint32_t lo, hi;
     __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
     return ((uint64_t)hi << 32) | lo;
+}
+
+/* Ring indices (both sides): acquire loads, release stores, and the full fence a side needs
+ * between publishing its index and reading whether the other side sleeps. */
+static inline uint32_t swiftlet_ring_load(const uint32_t *index) {
+    return __atomic_load_n(index, __ATOMIC_ACQUIRE);
+}
+
+static inline void swiftlet_ring_store(uint32_t *index, uint32_t value) {
+    __atomic_store_n(index, value, __ATOMIC_RELEASE);
+}
+
+static inline void swiftlet_ring_fence(void) {
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 static inline uint64_t swiftlet_frame_address(void) {

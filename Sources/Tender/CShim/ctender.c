@@ -23,6 +23,10 @@
 #include <sys/ptrace.h>
 #include <sys/user.h>
 #include <stddef.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <linux/futex.h>
 
 extern char **environ;
 
@@ -256,7 +260,9 @@ int ctender_close_all_except(const int *keep, int count) {
 }
 
 int ctender_heap_from_brk_only(void) {
-    return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, INT_MAX) == 1 ? 0 : -1;
+    /* One arena: a second thread (hvt's I/O thread) would otherwise mmap an arena of its own. */
+    return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, INT_MAX) == 1
+        && mallopt(M_ARENA_MAX, 1) == 1 ? 0 : -1;
 }
 
 int ctender_reserve_heap(unsigned long bytes) {
@@ -308,3 +314,52 @@ __attribute__((noinline)) void ctender_spt_hypercall(uint32_t number, uint64_t a
 }
 
 uint64_t ctender_boot_info_stack_guard_offset(void) { return offsetof(struct swiftlet_boot_info, stack_guard); }
+
+/* ---- Exitless network rings (hvt) ---- */
+int ctender_eventfd(void) {
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return fd >= 0 ? fd : -errno;
+}
+
+int ctender_kvm_ioeventfd(int vm, uint64_t address, int fd) {
+    struct kvm_ioeventfd request = { .addr = address, .len = 8, .fd = fd };
+    return ioctl(vm, KVM_IOEVENTFD, &request);
+}
+
+struct thread_start {
+    void (*body)(void *);
+    void *context;
+    int started;
+};
+
+static void *thread_trampoline(void *argument) {
+    struct thread_start *start = argument;
+    void (*body)(void *) = start->body;
+    void *context = start->context;
+    __atomic_store_n(&start->started, 1, __ATOMIC_RELEASE);  /* `start` is gone after this */
+    body(context);
+    return NULL;
+}
+
+int ctender_start_thread(void (*body)(void *), void *context) {
+    pthread_attr_t attributes;
+    if (pthread_attr_init(&attributes) != 0) return EINVAL;
+    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attributes, 256 * 1024);
+    struct thread_start start = { body, context, 0 };
+    pthread_t thread;
+    int r = pthread_create(&thread, &attributes, thread_trampoline, &start);
+    pthread_attr_destroy(&attributes);
+    /* A new thread's own start-up system calls (rseq, its robust list) come when it first runs:
+     * wait for them here, before the seccomp filter that would refuse them goes on. */
+    while (r == 0 && !__atomic_load_n(&start.started, __ATOMIC_ACQUIRE)) sched_yield();
+    return r;
+}
+
+int ctender_cpus_allowed(void) {
+    cpu_set_t set;
+    return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+}
+
+uint64_t ctender_futex_wait_private(void) { return FUTEX_WAIT | FUTEX_PRIVATE_FLAG; }
+uint64_t ctender_futex_wake_private(void) { return FUTEX_WAKE | FUTEX_PRIVATE_FLAG; }

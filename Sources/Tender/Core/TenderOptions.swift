@@ -21,13 +21,24 @@ public struct TenderOptions: Equatable {
     public var gracePeriodSeconds: UInt32 = TenderOptions.defaultGracePeriod
     /// Hidden: install the seccomp filter, then make a forbidden system call (self-test).
     public var seccompSelfTest = false
+    /// hvt: serve the network devices through exitless rings and an I/O thread, and advise the
+    /// guest to spin this many microseconds before it sleeps (--rings[=US]); nil: no rings.
+    public var ringSpin: UInt32?
+    public static let defaultRingSpin: UInt32 = 30
+    public static let maximumRingSpin: UInt32 = 10_000
+    /// Hidden (tests, benchmarks): on a guest's halt, say on stderr how many VM exits it took.
+    public var countExits = false
 
     public static let usage = """
-        usage: TENDER [--mem SIZE] [--gdb [HOST:]PORT] [--net tap:NAME|fd:N[,mac=XX:XX:XX:XX:XX:XX]]... [--disk FILE [--disk-size SIZE]]... [--grace-period SECONDS] IMAGE [--] [GUEST ARGUMENTS...]
+        usage: TENDER [--mem SIZE] [--gdb [HOST:]PORT] [--net tap:NAME|fd:N[,mac=XX:XX:XX:XX:XX:XX]]... [--rings[=US]] [--disk FILE [--disk-size SIZE]]... [--grace-period SECONDS] IMAGE [--] [GUEST ARGUMENTS...]
           SIZE: bytes, or with a K/M/G suffix (default 32M, from \(SWIFTLET_MEM_MIN >> 20)M to \(SWIFTLET_MEM_MAX >> 30)G, a multiple of 2M)
           --grace-period  seconds a guest that handles shutdown has after SIGTERM/SIGINT (default 10, 0...3600)
           --net tap:NAME  attach an existing tap interface
           --net fd:N      attach a connected stream socket speaking passt's framing (4-byte length + frame)
+          --rings[=US]    hvt: move the network's frames through rings in guest memory, served by a
+                          tender I/O thread while the guest runs (no VM exit per batch); an idle
+                          guest spins US microseconds (default \(defaultRingSpin)) before it sleeps.
+                          Needs a second CPU, ignored without one (bench/WEB.md, "Exitless rings")
           --disk FILE     attach FILE (a disk image, created if missing, or a block device) as a block
                           device; locked while the guest runs, so a second guest on it is refused
           --disk-size SIZE  size of a disk created by the --disk before it (default 64M), or the
@@ -45,6 +56,7 @@ public struct TenderOptions: Equatable {
         var image: String?
         var rest: [String] = []
         var seccompSelfTest = false
+        var ringSpin: UInt32?, countExits = false
         var memory: UInt64 = 32 << 20
         var networks: [NetworkSpec] = []
         var disks: [DiskSpec] = []
@@ -100,6 +112,15 @@ public struct TenderOptions: Equatable {
                 index += 1
             case "--seccomp-self-test":
                 seccompSelfTest = true
+            case "--rings":
+                ringSpin = Self.defaultRingSpin
+            case _ where argument.hasPrefix("--rings="):
+                guard let spin = UInt32(argument.dropFirst("--rings=".count)), spin <= Self.maximumRingSpin else {
+                    throw .usage("\(argument): the spin is a whole number of microseconds from 0 to \(Self.maximumRingSpin)")
+                }
+                ringSpin = spin
+            case "--count-exits":
+                countExits = true
             case "--help", "-h":
                 throw .usage(Self.usage)
             default:
@@ -113,6 +134,8 @@ public struct TenderOptions: Equatable {
         self.memorySize = memory
         self.guestArguments = rest
         self.seccompSelfTest = seccompSelfTest
+        self.ringSpin = ringSpin
+        self.countExits = countExits
         self.networks = networks
         self.disks = disks
         self.pcapPath = pcapPath

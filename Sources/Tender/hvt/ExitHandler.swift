@@ -23,6 +23,7 @@ extension VirtualMachine {
 
     func run(hypercalls: HypercallHandler, debugging: Bool) -> Stop {
         while true {
+            exits += 1
             if ctender_kvm_run(vcpu) != 0 {
                 if SystemError.last == EINTR || SystemError.last == EAGAIN {
                     if debugging { return .kicked }

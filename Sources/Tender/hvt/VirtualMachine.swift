@@ -10,6 +10,8 @@ final class VirtualMachine {
     let run: UnsafeMutablePointer<kvm_run>
     let memory: GuestMemory
     let systemArea: UnsafeMutableRawPointer
+    /// Returns from KVM_RUN so far (--count-exits).
+    var exits = 0
 
     init(memorySize: UInt64) throws(TenderError) {
         kvm = ctender_open("/dev/kvm", O_RDWR | O_CLOEXEC, 0)

@@ -4,7 +4,7 @@
 import CTender
 import SwiftletABI
 
-// For the crash report. The tender is one thread (Embedded Swift has no main actor to claim them).
+// For the crash report, read on the vCPU thread only (the rings' I/O thread never touches them).
 nonisolated(unsafe) var memory: GuestMemory?
 nonisolated(unsafe) var symbols: SymbolTable?
 nonisolated(unsafe) var launched: GuestLaunch?
@@ -14,6 +14,15 @@ TenderExit.run(name: "swiftlet-hvt", { () throws(TenderError) -> HypercallHandle
     symbols = launch.image.symbols
     launched = launch
     let machine = try VirtualMachine(memorySize: launch.options.memorySize)
+    // Exitless rings need a CPU for their I/O thread besides the vCPU's: on one CPU every idle
+    // moment of the guest is an exit anyway, so the rings would only add thread switches.
+    let rings = launch.networks.isEmpty || ctender_cpus_allowed() < 2
+        ? nil : try launch.options.ringSpin.map { spin throws(TenderError) in try NetworkRings(devices: launch.networks, spinMicroseconds: spin) }
+    if let rings {
+        // Without the ioeventfd, NET_KICK exits and the tender kicks: slower, still correct.
+        _ = ctender_kvm_ioeventfd(machine.vm, SWIFTLET_HVT_HYPERCALL_PAGE + 8 * UInt64(SWIFTLET_HC_NET_KICK.rawValue), rings.kickFD)
+        try rings.start()
+    }
     var boot = BootInfoWriter(target: SWIFTLET_TARGET_HVT)
     boot.tscHz = machine.tscHz
     try launch.load(into: machine.memory, boot: boot)
@@ -38,12 +47,18 @@ TenderExit.run(name: "swiftlet-hvt", { () throws(TenderError) -> HypercallHandle
         kvmRunRequests: runRequests,
         debugger: debuggerFD.map {
             .init(connectionFD: $0, vcpuStateRequests: [ctender_kvm_set_regs_request(), ctender_kvm_set_sregs_request(), ctender_kvm_get_fpu_request()])
-        }),
-        keeping: [machine.kvm, machine.vm, machine.vcpu] + (debuggerFD.map { [$0] } ?? []))
+        },
+        ringFDs: rings.map { [$0.kickFD, $0.wakeFD] } ?? []),
+        keeping: [machine.kvm, machine.vm, machine.vcpu] + (debuggerFD.map { [$0] } ?? []) + (rings.map { [$0.kickFD, $0.wakeFD] } ?? []))
     let guestMemory = machine.memory.restricted(to: launch.guestAccess)
     memory = guestMemory
-    let hypercalls = HypercallHandler(memory: guestMemory, networks: launch.networks, blocks: launch.disks, shutdown: launch.shutdown)
-    guard let debuggerFD else { return machine.runGuest(hypercalls: hypercalls) }
+    let hypercalls = HypercallHandler(memory: guestMemory, networks: launch.networks, blocks: launch.disks, shutdown: launch.shutdown,
+                                      rings: rings)
+    guard let debuggerFD else {
+        let outcome = machine.runGuest(hypercalls: hypercalls)
+        if launch.options.countExits { TenderExit.writeStandardError("swiftlet-hvt: \(machine.exits) VM exits\n") }
+        return outcome
+    }
     let debuggee = HVTDebuggee(target: HVTDebugTarget(machine: machine, memory: machine.memory), hypercalls: hypercalls)
     return GDBServer(fd: debuggerFD).serve(debuggee)
 }, report: { crash in

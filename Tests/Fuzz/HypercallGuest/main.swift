@@ -305,6 +305,7 @@ struct Fuzzer {
         case SWIFTLET_HC_BLOCK_BATCH: size = MemoryLayout<swiftlet_hc_block_batch>.size
         case SWIFTLET_HC_HALT: size = MemoryLayout<swiftlet_hc_halt>.size
         case SWIFTLET_HC_NET_CONFIGURE: size = MemoryLayout<swiftlet_hc_net_configure>.size
+        case SWIFTLET_HC_NET_ATTACH_RINGS: size = MemoryLayout<swiftlet_hc_net_attach_rings>.size
         default: size = 8
         }
         let (request, filled) = requestAddress(size: size)
@@ -351,6 +352,10 @@ struct Fuzzer {
             case SWIFTLET_HC_NET_CONFIGURE:
                 let features = random.percent(50) ? SWIFTLET_NET_F_OFFLOAD : UInt32(truncatingIfNeeded: random.next())
                 store(swiftlet_hc_net_configure(handle: UInt32(random.below(3)), features: features, result: -1, _pad: 0), at: request)
+            case SWIFTLET_HC_NET_ATTACH_RINGS:
+                let slots = random.pick([1, 4, 64, SWIFTLET_NET_RING_SIZE_MAX, 0, 3, SWIFTLET_NET_RING_SIZE_MAX * 2, UInt32.max])
+                let rings = space.address(in: space.region(&random, hostility: hostility), length: 4096, &random)
+                store(swiftlet_hc_net_attach_rings(handle: UInt32(random.below(3)), size: slots, rings: rings, result: -1, spin_us: 0), at: request)
             default:
                 break
             }
@@ -358,6 +363,8 @@ struct Fuzzer {
         let readDescriptors = read.flatMap(descriptors(of:))
         if trace { print("#\(index) hypercall \(number) at \(hex(request))\(filled ? "" : " (not guest-writable)")") }
         transport.call(number, request)
+        // NET_KICK is a doorbell: what was stored is not a request, and nothing is stored back.
+        if number == SWIFTLET_HC_NET_KICK.rawValue { return nil }
         // Back in the guest: the tender served the call and stored its struct.
         if !space.isGuestWritable(request, UInt64(size)) {
             return "hypercall \(number) returned after the tender stored its result at \(hex(request)), which the guest may not write"

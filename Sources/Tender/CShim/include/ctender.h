@@ -55,6 +55,21 @@ uint64_t ctender_tap_offload_flags(void);
 /* ppoll(2) with a relative timeout in nanoseconds (negative: wait forever). */
 int ctender_ppoll(void *fds, unsigned long count, int64_t timeout_ns);
 
+/* ---- Exitless network rings (hvt; Core/Devices/NetworkRings.swift) ---- */
+/* A non-blocking eventfd, or -errno. */
+int ctender_eventfd(void);
+/* KVM_IOEVENTFD: an 8-byte guest store to guest-physical `address` signals `fd` inside the
+ * kernel, with no exit to the tender. 0 or -1. */
+int ctender_kvm_ioeventfd(int vm, uint64_t address, int fd);
+/* Starts a detached thread (256 KiB stack) running body(context), once it has made its own
+ * start-up system calls. 0 or an errno. */
+int ctender_start_thread(void (*body)(void *), void *context);
+/* How many CPUs this process may run on (sched_getaffinity; 1 if it cannot say). */
+int ctender_cpus_allowed(void);
+/* futex(2) operations glibc's malloc lock uses (for the allow-list). */
+uint64_t ctender_futex_wait_private(void);
+uint64_t ctender_futex_wake_private(void);
+
 /* ---- Process hygiene before confinement (see Core/Boot/Confinement.swift) ---- */
 /* Overwrites every environment string with zeros and empties `environ`. */
 void ctender_scrub_environment(void);

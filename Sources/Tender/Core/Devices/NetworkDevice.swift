@@ -1,4 +1,5 @@
-// A guest network device: serves batched NET_READ / NET_WRITE hypercalls against a backend.
+// A guest network device: serves batched NET_READ / NET_WRITE hypercalls (and, on hvt, the
+// rings of NetworkRings) against a backend.
 // Every frame descriptor and buffer the guest names is checked against guest memory.
 import SwiftletABI
 
@@ -25,12 +26,18 @@ public final class NetworkDevice {
     /// Largest frame on the wire: MTU plus the Ethernet header.
     public var maximumFrame: Int { Int(mtu) + 14 }
 
-    /// What boot info offers the guest (SWIFTLET_NET_F_*).
-    public var features: UInt32 { backend.offersOffload ? SWIFTLET_NET_F_OFFLOAD : 0 }
+    /// The tender can serve this device through rings (hvt, with an I/O thread: NetworkRings).
+    public var offersRings = false
 
-    /// NET_CONFIGURE: enables the offered features the guest asks for, all or none.
+    /// What boot info offers the guest (SWIFTLET_NET_F_*).
+    public var features: UInt32 {
+        (backend.offersOffload ? SWIFTLET_NET_F_OFFLOAD : 0) | (offersRings ? SWIFTLET_NET_F_RINGS : 0)
+    }
+
+    /// NET_CONFIGURE: enables the offered features the guest asks for, all or none (rings are
+    /// attached with NET_ATTACH_RINGS instead).
     func configure(features wanted: UInt32) -> swiftlet_result {
-        guard wanted & ~features == 0 else { return SWIFTLET_R_EINVAL }
+        guard wanted & ~(features & SWIFTLET_NET_F_OFFLOAD) == 0 else { return SWIFTLET_R_EINVAL }
         guard wanted & SWIFTLET_NET_F_OFFLOAD != 0, !offloadEnabled else { return SWIFTLET_R_OK }
         guard backend.enableOffload() else { return SWIFTLET_R_EIO }
         offloadEnabled = true
@@ -46,19 +53,10 @@ public final class NetworkDevice {
         var filled: UInt32 = 0
         for index in frames.indices {
             let descriptorAddress = GuestAddress(raw: request.frames + UInt64(index * MemoryLayout<swiftlet_frame>.stride))
-            var descriptor = frames[index]
-            let buffer = try memory.writableBytes(at: GuestAddress(raw: descriptor.data), count: UInt64(descriptor.capacity),
-                                          limit: UInt64(SWIFTLET_NET_OFFLOAD_FRAME_MAX))
-            var offload = swiftlet_net_offload()
-            guard case .frame(let length) = backend.readFrame(into: buffer, offload: &offload) else { break }
-            capture?.record(UnsafeRawBufferPointer(rebasing: buffer.prefix(length)))
-            descriptor.length = UInt32(length)
-            // Without offload the host sends whole, checksummed frames; a hint is left out.
-            descriptor.offload = offloadEnabled ? offload : swiftlet_net_offload()
+            guard let descriptor = try receive(into: frames[index], memory: memory) else { break }
             try memory.store(descriptor, at: descriptorAddress)
             filled += 1
         }
-        framesIn += Int(filled)
         request.completed = filled
         return filled > 0 ? SWIFTLET_R_OK : SWIFTLET_R_AGAIN
     }
@@ -68,17 +66,46 @@ public final class NetworkDevice {
         let frames = try descriptors(request, memory: memory)
         var sent: UInt32 = 0
         for descriptor in frames {
-            guard descriptor.length >= 14, Int(descriptor.length) <= maximumOffloadFrame,
-                  OffloadRules.accepts(descriptor.offload, frameLength: Int(descriptor.length),
-                                       enabled: offloadEnabled, maximumPlainFrame: maximumFrame)
-            else { return SWIFTLET_R_EINVAL }
-            let frame = try memory.bytes(at: GuestAddress(raw: descriptor.data), count: UInt64(descriptor.length))
-            capture?.record(frame)
-            if backend.writeFrame(frame, offload: descriptor.offload) { framesOut += 1 } else { framesDropped += 1 }
+            guard try send(descriptor, memory: memory) else { return SWIFTLET_R_EINVAL }
             sent += 1
         }
         request.completed = sent
         return SWIFTLET_R_OK
+    }
+
+    /// Reads one frame from the backend into the guest buffer `descriptor` names (a copy the
+    /// caller made of the guest's descriptor). Returns the descriptor with the frame's length and
+    /// metadata, or nil when nothing was waiting.
+    func receive(into descriptor: swiftlet_frame, memory: GuestMemory) throws(GuestMemoryError) -> swiftlet_frame? {
+        let buffer = try memory.writableBytes(at: GuestAddress(raw: descriptor.data), count: UInt64(descriptor.capacity),
+                                              limit: UInt64(SWIFTLET_NET_OFFLOAD_FRAME_MAX))
+        var offload = swiftlet_net_offload()
+        guard case .frame(let length) = backend.readFrame(into: buffer, offload: &offload) else { return nil }
+        capture?.record(UnsafeRawBufferPointer(rebasing: buffer.prefix(length)))
+        var filled = descriptor
+        filled.length = UInt32(length)
+        // Without offload the host sends whole, checksummed frames; a hint is left out.
+        filled.offload = offloadEnabled ? offload : swiftlet_net_offload()
+        framesIn += 1
+        return filled
+    }
+
+    /// Sends the frame `descriptor` (the caller's copy) names, if the ABI's rules for a written
+    /// frame accept it; false (nothing sent) if they refuse it. A full host queue drops the
+    /// frame, as a NIC would, and counts as sent.
+    func send(_ descriptor: swiftlet_frame, memory: GuestMemory) throws(GuestMemoryError) -> Bool {
+        guard isAcceptable(descriptor) else { return false }
+        let frame = try memory.bytes(at: GuestAddress(raw: descriptor.data), count: UInt64(descriptor.length))
+        capture?.record(frame)
+        if backend.writeFrame(frame, offload: descriptor.offload) { framesOut += 1 } else { framesDropped += 1 }
+        return true
+    }
+
+    /// Whether NET_WRITE's rules accept the frame's length and metadata.
+    func isAcceptable(_ descriptor: swiftlet_frame) -> Bool {
+        descriptor.length >= 14 && Int(descriptor.length) <= maximumOffloadFrame
+            && OffloadRules.accepts(descriptor.offload, frameLength: Int(descriptor.length),
+                                    enabled: offloadEnabled, maximumPlainFrame: maximumFrame)
     }
 
     private func descriptors(_ request: swiftlet_hc_net, memory: GuestMemory) throws(GuestMemoryError) -> [swiftlet_frame] {

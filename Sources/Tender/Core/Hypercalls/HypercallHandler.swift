@@ -20,14 +20,17 @@ public final class HypercallHandler {
     /// SIGTERM and SIGINT for a guest that watches for them; without it, SHUTDOWN_WATCH
     /// answers a grace period of 0 (the signal ends the guest at once).
     public let shutdown: ShutdownSignals?
+    /// hvt: the exitless rings' I/O thread, when the tender offers them.
+    public let rings: NetworkRings?
 
     public init(memory: GuestMemory, consoleFD: Int32 = 1, networks: [NetworkDevice] = [], blocks: [BlockDevice] = [],
-                shutdown: ShutdownSignals? = nil) {
+                shutdown: ShutdownSignals? = nil, rings: NetworkRings? = nil) {
         self.memory = memory
         self.consoleFD = consoleFD
         self.networks = networks
         self.blocks = blocks
         self.shutdown = shutdown
+        self.rings = rings
     }
 
     /// spt: serves a hypercall made on the guest's stack with everything below
@@ -40,6 +43,13 @@ public final class HypercallHandler {
     }
 
     public func handle(number: UInt32, argument: GuestAddress) -> Outcome {
+        let outcome = serve(number: number, argument: argument)
+        // The I/O thread stopped the rings: the guest ends at this exit, whatever it asked.
+        if outcome == .resume, let fault = rings?.fault { return .crash(GuestCrash(cause: .badHypercall("\(fault)"))) }
+        return outcome
+    }
+
+    private func serve(number: UInt32, argument: GuestAddress) -> Outcome {
         do {
             switch swiftlet_hypercall(rawValue: number) {
             case SWIFTLET_HC_WALLTIME:
@@ -76,6 +86,15 @@ public final class HypercallHandler {
                         ? networks[Int(request.handle)].configure(features: request.features) : SWIFTLET_R_ENODEV
                     request.result = Int32(bitPattern: result.rawValue)
                 }
+            case SWIFTLET_HC_NET_ATTACH_RINGS:
+                try update(swiftlet_hc_net_attach_rings.self, at: argument) { request in
+                    let result = Int(request.handle) >= networks.count ? SWIFTLET_R_ENODEV
+                        : rings?.attach(&request, memory: memory) ?? SWIFTLET_R_EINVAL
+                    request.result = Int32(bitPattern: result.rawValue)
+                }
+            case SWIFTLET_HC_NET_KICK:
+                // Served by an ioeventfd without an exit where the tender could register one.
+                rings?.kick()
             case SWIFTLET_HC_BLOCK_READ, SWIFTLET_HC_BLOCK_WRITE, SWIFTLET_HC_BLOCK_FLUSH:
                 try update(swiftlet_hc_block.self, at: argument) { request in
                     request.result = Int32(bitPattern: block(request, number: number).rawValue)
@@ -117,7 +136,9 @@ public final class HypercallHandler {
     private func network(_ request: inout swiftlet_hc_net, reading: Bool) {
         request.completed = 0
         let result: swiftlet_result
-        if Int(request.handle) < networks.count {
+        if rings?.ring(Int(request.handle)) != nil {
+            result = SWIFTLET_R_EINVAL  // the rings own the device
+        } else if Int(request.handle) < networks.count {
             let device = networks[Int(request.handle)]
             do {
                 result = reading ? try device.read(&request, memory: memory) : try device.write(&request, memory: memory)
@@ -159,21 +180,35 @@ public final class HypercallHandler {
 
     /// Sleeps until a device has input, a shutdown request arrives, or `timeout` ns pass;
     /// returns the ready set. One sleep is bounded to a second: the guest simply polls again.
+    /// A device served by rings is ready while its RX ring holds frames; the I/O thread wakes
+    /// this sleep through `rings.wakeFD`.
     private func poll(timeout: UInt64) -> UInt64 {
-        var ready: UInt64 = 0
-        for (handle, device) in networks.enumerated() where device.backend.hasBufferedFrame {
+        var ready: UInt64 = rings?.readySet ?? 0
+        for (handle, device) in networks.enumerated() where device.backend.hasBufferedFrame && rings?.ring(handle) == nil {
             ready |= 1 << UInt64(handle)
         }
         let shutdownWatch = shutdown?.beforePoll() ?? (returnAtOnce: false, watchFD: -1)
-        let wait = ready != 0 || shutdownWatch.returnAtOnce ? 0 : min(timeout, 1_000_000_000)
-        // A closed backend would poll ready forever: leave it out (fd -1 is ignored by ppoll).
-        var fds = networks.map { pollfd(fd: $0.backend.isClosed ? -1 : $0.backend.fd, events: Int16(POLLIN), revents: 0) }
+        var wait = ready != 0 || shutdownWatch.returnAtOnce ? 0 : min(timeout, 1_000_000_000)
+        if wait > 0, let rings {
+            ready |= rings.vcpuWillSleep()
+            if ready != 0 { wait = 0 }
+        }
+        // A closed backend would poll ready forever: leave it out (fd -1 is ignored by ppoll), as
+        // the devices the I/O thread serves.
+        var fds = networks.enumerated().map { handle, device in
+            pollfd(fd: device.backend.isClosed || rings?.ring(handle) != nil ? -1 : device.backend.fd, events: Int16(POLLIN), revents: 0)
+        }
         fds.append(pollfd(fd: shutdownWatch.watchFD, events: Int16(POLLIN), revents: 0))
+        fds.append(pollfd(fd: rings?.wakeFD ?? -1, events: Int16(POLLIN), revents: 0))
         // With no devices, ppoll on no descriptors is the sleep (one system call on the allow-list).
         if fds.withUnsafeMutableBufferPointer({ ctender_ppoll($0.baseAddress, UInt($0.count), Int64(wait)) }) > 0 {
             for (handle, entry) in fds.prefix(networks.count).enumerated() where entry.revents != 0 {
                 ready |= 1 << UInt64(handle)
             }
+        }
+        if let rings {
+            rings.vcpuAwake()
+            ready |= rings.readySet
         }
         return ready | (shutdown?.afterPoll() ?? 0)
     }

@@ -47,6 +47,11 @@
 // hvt adds one rule: ioctl on the vCPU descriptor with KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS
 // (before the tap's ioctl rule, as the hot path).
 //
+// hvt with exitless network rings (a second CPU, a guest that attaches them) adds read and write
+// on the rings' two eventfds and futex (wait/wake, private) for malloc's lock, which the
+// vCPU thread and the I/O thread share: the one arena that M_ARENA_MAX 1 leaves (a second arena
+// would be mmapped). The filter is installed with TSYNC, so the I/O thread runs under it too.
+//
 // hvt under `--gdb` (and only then) adds what serving one debugger takes: read, write and
 // close on the one connection (accepted, and the listener closed, before the filter goes on),
 // more vCPU ioctls (set registers, read the FPU), and rt_sigreturn, because the debugger's
@@ -77,8 +82,10 @@ extension SeccompPolicy {
     /// hvt: the tender runs the vCPU loop; the guest itself never makes host system calls.
     /// `kvmRunRequests` are the ioctl request numbers allowed on `vcpuFD` (KVM_RUN,
     /// KVM_GET_REGS, ...), as the unsigned 64-bit values the kernel sees.
+    /// `ringFDs`: the exitless rings' eventfds (NetworkRings), when the I/O thread runs.
     public static func hvt(vcpuFD: Int32, consoleFDs: [Int32], deviceFDs: [Int32], recordingFDs: [Int32] = [],
-                           disks: [TenderDisk] = [], shutdown: ShutdownSignals.Policy? = nil, kvmRunRequests: [UInt64], debugger: Debugger? = nil) -> SeccompPolicy {
+                           disks: [TenderDisk] = [], shutdown: ShutdownSignals.Policy? = nil, kvmRunRequests: [UInt64], debugger: Debugger? = nil,
+                           ringFDs: [Int32] = []) -> SeccompPolicy {
         var rules: [SyscallRule] = []
         if !kvmRunRequests.isEmpty {
             // First: KVM_RUN is the hot path of every hvt exit.
@@ -88,6 +95,7 @@ extension SeccompPolicy {
         }
         rules += commonRules(consoleFDs: consoleFDs, deviceFDs: deviceFDs, recordingFDs: recordingFDs, shutdown: shutdown) + diskRules(disks)
         if let debugger { rules += debuggerRules(debugger, vcpuFD: vcpuFD) }
+        if !ringFDs.isEmpty { rules += ringRules(ringFDs) }
         return SeccompPolicy(rules: rules)
     }
 
@@ -139,6 +147,21 @@ extension SeccompPolicy {
                         why: "BLOCK_WRITE: as pread64"),
             SyscallRule(name: "fdatasync", number: SYS_fdatasync, anyOf: disks.map { [.equals(0, fd($0.fd))] },
                         why: "BLOCK_FLUSH: acknowledged writes onto stable storage"),
+        ]
+    }
+
+    /// The exitless rings: a second thread, and the eventfds by which it and the vCPU thread
+    /// wake each other. (Its device reads and writes, ppoll and clock are the common rules'.)
+    private static func ringRules(_ ringFDs: [Int32]) -> [SyscallRule] {
+        let eventFDs = ringFDs.map(fd)
+        return [
+            SyscallRule(name: "read", number: SYS_read, arguments: [.oneOf(0, eventFDs)],
+                        why: "rings: drain the wake-ups (the guest's kicks, the I/O thread's signal to a sleeping POLL)"),
+            SyscallRule(name: "write", number: SYS_write, arguments: [.oneOf(0, eventFDs)],
+                        why: "rings: wake the other thread (a POLL sleeping while frames arrived; the I/O thread on a kick that exited)"),
+            SyscallRule(name: "futex", number: SYS_futex,
+                        arguments: [.oneOf(1, [ctender_futex_wait_private(), ctender_futex_wake_private()])],
+                        why: "rings: malloc's lock, when the vCPU thread and the I/O thread allocate at once (private wait and wake only)"),
         ]
     }
 
