@@ -140,6 +140,34 @@ struct NetworkTests {
         #expect(result.stdout.contains("tcp echo: \(size) bytes intact"))
     }
 
+    /// hvt's exitless rings (--rings): the same TCP echo, to a guest that exits when its one
+    /// client leaves, with and without them. The bytes come back intact through the rings, and
+    /// the guest, which spins a while before it sleeps, takes clearly fewer VM exits.
+    @Test(.enabled(if: Harness.kvmAvailable && ProcessInfo.processInfo.activeProcessorCount >= 2,
+                   "needs KVM and a second CPU for the rings' I/O thread"))
+    func exitlessRingsCarryTheEchoWithFewerExits() throws {
+        let image = try Harness.image(of: "Tests/Guests/ring-guest", named: "ring-guest")
+        let size = 4 << 20
+        func echo(_ tenderOptions: [String]) throws -> Int {
+            let namespace = try TapNamespace("rings\(tenderOptions.count)")
+            var client: Harness.Outcome?
+            // 8 MiB: too little heap for offload, so frames are MTU-sized and many.
+            let guest = try namespace.run([Harness.tender(.hvt).path, "--count-exits", "--mem", "8M", "--net", "tap:tap0"]
+                                          + tenderOptions + [image.path, "--", "ip=\(TapNamespace.guestAddress)/24"], timeout: 60) { _ in
+                Thread.sleep(forTimeInterval: 0.5)
+                client = try? namespace.run(["python3", "-c", Self.tcpClient, TapNamespace.guestAddress, "\(size)"], timeout: 40)
+            }
+            let result = try #require(client)
+            #expect(result.stdout.contains("tcp echo: \(size) bytes intact"), "\(tenderOptions): \(result.stdout) \(result.stderr)\nguest: \(guest.stdout) \(guest.stderr)")
+            #expect(guest.status == 0, "\(tenderOptions): \(guest.stderr)")
+            let line = try #require(guest.stderr.split(separator: "\n").first { $0.hasSuffix(" VM exits") }, "\(guest.stderr)")
+            return try #require(Int(line.split(separator: " ")[1]))
+        }
+        let plain = try echo([])
+        let ringed = try echo(["--rings=500"])
+        #expect(ringed * 3 / 2 < plain, "with rings \(ringed) VM exits, without \(plain)")
+    }
+
     @Test(arguments: runnableTargets)
     func dhcpFromPasstAndPublishedPortOnLoopback(target: Target) throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/passt") else {

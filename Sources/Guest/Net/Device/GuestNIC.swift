@@ -2,6 +2,8 @@
 // either direction, since a VM exit costs tens of microseconds on the hosts we target. Where the
 // tender offers offload (a tap), frames carry swiftlet_net_offload metadata: the stack sends TCP
 // segments of up to 64 KB that the host cuts and checksums, and receives the host's merged ones.
+// Where the tender offers rings (hvt with a CPU for its I/O thread), frames move through
+// GuestNICRings instead, with no exit per batch.
 #if SWIFTLET_GUEST
 import SwiftletABI
 
@@ -31,6 +33,7 @@ public final class GuestNIC: FrameDevice {
     private var drained = false
     public private(set) var framesReceived = 0
     public private(set) var framesSent = 0
+    private let rings: GuestNICRings?
 
     /// Offload's buffers (about 3 MiB) are taken only from a heap at least this large.
     static let offloadHeapMinimum = 12 << 20
@@ -50,9 +53,14 @@ public final class GuestNIC: FrameDevice {
             && Self.configure(handle: device.handle, features: SWIFTLET_NET_F_OFFLOAD)
         let largest = offload ? Int(SWIFTLET_NET_OFFLOAD_FRAME_MAX) : mtu + 14
         segmentationLimit = offload ? largest : 0
-        receiveSlotCount = offload ? Self.offloadReceiveSlots : Self.batch
+        rings = device.net_features & SWIFTLET_NET_F_RINGS != 0
+            ? GuestNICRings(handle: device.handle, size: UInt32(offload ? Self.offloadReceiveSlots : Self.batch), largest: largest,
+                            transmitBytes: offload ? Self.offloadTransmitArena : Self.batch * ((largest + 63) & ~63))
+            : nil
+        // The rings bring their own buffers.
+        receiveSlotCount = rings != nil ? 0 : offload ? Self.offloadReceiveSlots : Self.batch
         receiveSlotSize = (largest + 63) & ~63  // the stride; each buffer's capacity is `largest`
-        transmitArenaSize = offload ? Self.offloadTransmitArena : Self.batch * receiveSlotSize
+        transmitArenaSize = rings != nil ? 0 : offload ? Self.offloadTransmitArena : Self.batch * receiveSlotSize
         receiveSlots = .allocate(byteCount: receiveSlotCount * receiveSlotSize, alignment: 64)
         transmitArena = .allocate(byteCount: transmitArenaSize, alignment: 64)
         receiveTable = .allocate(capacity: receiveSlotCount)
@@ -85,6 +93,11 @@ public final class GuestNIC: FrameDevice {
 
     @discardableResult
     public func receive(_ body: (ReceivedFrame) -> Void) -> Int {
+        if let rings {
+            let count = rings.receive(body)
+            framesReceived += count
+            return count
+        }
         if prefetched > 0 {
             let count = prefetched
             prefetched = 0
@@ -106,6 +119,7 @@ public final class GuestNIC: FrameDevice {
     /// Sends the queued frames, sleeps until input or `deadline`, and reads what arrived:
     /// one hypercall (NET_EXCHANGE) for what would otherwise be three VM exits.
     public func flushAndWait(until deadline: UInt64?) {
+        if let rings { return rings.flushAndWait(until: deadline) }
         resetReceiveTable()
         var request = swiftlet_hc_net_exchange(
             write: writeRequest, read: readRequest, timeout: Platform.timeout(until: deadline), ready_set: 0)
@@ -148,6 +162,14 @@ public final class GuestNIC: FrameDevice {
     public func transmit(capacity: Int, offload: TransmitOffload, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
         let limit = offload.segmentSize > 0 ? segmentationLimit : mtu + 14
         guard capacity <= limit, offload.isNone || segmentationLimit > 0 else { return }
+        if let rings {
+            rings.transmit(capacity: capacity, limit: limit, offload: Self.metadata(offload)) { buffer in
+                let length = body(buffer)
+                if length > 0 { framesSent += 1 }
+                return length
+            }
+            return
+        }
         if queued == Self.batch || transmitArenaSize - transmitArenaUsed < capacity { flush() }
         let slot = transmitArena + transmitArenaUsed
         let length = body(UnsafeMutableRawBufferPointer(start: slot, count: min(limit, transmitArenaSize - transmitArenaUsed)))
@@ -168,6 +190,7 @@ public final class GuestNIC: FrameDevice {
     }
 
     public func flush() {
+        rings?.flush()
         guard queued > 0 else { return }
         var request = writeRequest
         Hypercall.call(SWIFTLET_HC_NET_WRITE, &request)
