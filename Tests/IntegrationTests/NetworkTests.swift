@@ -43,9 +43,13 @@ final class TapNamespace {
     /// Starts `image` on `target` attached to tap0, runs `client` once the guest is up, then
     /// stops the guest. Returns the client's outcome and the guest's.
     func withGuest(_ image: URL, target: Target, arguments: [String], client: [String]) throws -> (client: Harness.Outcome, guest: Harness.Outcome) {
+        try withGuest(image, tender: Harness.tender(target), arguments: arguments, client: client)
+    }
+
+    func withGuest(_ image: URL, tender: URL, arguments: [String], client: [String]) throws -> (client: Harness.Outcome, guest: Harness.Outcome) {
         var clientOutcome: Harness.Outcome?
         var clientError: Error?
-        let guest = try run([Harness.tender(target).path, "--net", "tap:tap0", image.path, "--"] + arguments, timeout: 60) { process in
+        let guest = try run([tender.path, "--net", "tap:tap0", image.path, "--"] + arguments, timeout: 60) { process in
             Thread.sleep(forTimeInterval: 0.5)
             do { clientOutcome = try self.run(client, timeout: 40) } catch { clientError = error }
             kill(process.processIdentifier, SIGTERM)
@@ -76,15 +80,23 @@ struct NetworkTests {
         size = int(sys.argv[2])
         data = hashlib.sha256(b"seed").digest() * (size // 32)
         s = socket.create_connection((sys.argv[1], 7), timeout=30)
-        received = hashlib.sha256(); count = 0
+        received = hashlib.sha256(); count = 0; sent = 0
         def reader():
             global count
             while count < len(data):
-                chunk = s.recv(1 << 16)
+                try:
+                    chunk = s.recv(1 << 16)
+                except OSError as error:
+                    print(f"reader: {error} after {count} bytes back", flush=True); return
                 if not chunk: break
                 received.update(chunk); count += len(chunk)
         thread = threading.Thread(target=reader); thread.start()
-        s.sendall(data); thread.join(60)
+        view = memoryview(data)
+        try:
+            while sent < len(data): sent += s.send(view[sent:sent + 65536])
+        except OSError as error:
+            print(f"writer: {error} after {sent} of {len(data)} bytes sent, {count} back", flush=True); sys.exit(1)
+        thread.join(60)
         s.shutdown(socket.SHUT_WR)
         assert count == len(data), f"got {count} of {len(data)} bytes back"
         assert received.digest() == hashlib.sha256(data).digest(), "echoed bytes differ"
@@ -127,17 +139,34 @@ struct NetworkTests {
         let image = try Harness.example("echo")
         let tool = try SwiftletHome.locate().root.appendingPathComponent("Tests/Tools/lossy_link.py").path
         let size = 512 << 10
+        let capture = Harness.scratch.appendingPathComponent("lossy-\(target).pcap")
         var client: Harness.Outcome?
         let guest = try namespace.run(["python3", tool, "--tap", "tap0", "--loss", "0.05", "--duplicate", "0.02",
                                        "--reorder", "0.05", "--seed", "3", "--", Harness.tender(target).path,
-                                       image.path, "ip=\(TapNamespace.guestAddress)/24"], timeout: 150) { process in
+                                       "--pcap", capture.path, image.path, "ip=\(TapNamespace.guestAddress)/24"],
+                                      timeout: 150) { process in
             Thread.sleep(forTimeInterval: 1.0)
             client = try? namespace.run(["python3", "-c", Self.tcpClient, TapNamespace.guestAddress, "\(size)"], timeout: 120)
             kill(process.processIdentifier, SIGTERM)
         }
         let result = try #require(client)
-        #expect(result.status == 0, "client: \(result.stdout) \(result.stderr)\nrelay/guest: \(guest.stdout) \(guest.stderr)")
-        #expect(result.stdout.contains("tcp echo: \(size) bytes intact"))
+        let passed = result.status == 0 && result.stdout.contains("tcp echo: \(size) bytes intact")
+        #expect(passed, """
+            client: \(result.stdout) \(result.stderr)
+            relay/guest: \(guest.stdout) \(guest.stderr)
+            the guest's frames (\(capture.path)), last 60:
+            \(Self.lastFrames(of: capture, count: 60))
+            """)
+        if passed { try? FileManager.default.removeItem(at: capture) }
+    }
+
+    /// The last frames of a capture as tcpdump prints them, to see where a failed transfer stood.
+    static func lastFrames(of capture: URL, count: Int) -> String {
+        guard let tcpdump = ["/usr/bin/tcpdump", "/usr/sbin/tcpdump"].first(where: FileManager.default.isExecutableFile),
+              let outcome = try? Harness.run(URL(fileURLWithPath: tcpdump), ["-nn", "-tt", "-r", capture.path]) else {
+            return "(tcpdump is not installed)"
+        }
+        return outcome.stdout.split(separator: "\n").suffix(count).joined(separator: "\n")
     }
 
     /// hvt's exitless rings (--rings): the same TCP echo, to a guest that exits when its one

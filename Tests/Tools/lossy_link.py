@@ -5,7 +5,7 @@ a tap interface, dropping, duplicating and reordering them with a seeded generat
 
     lossy_link.py --tap tap0 --loss 0.05 --duplicate 0.01 --reorder 0.05 --seed 1 -- TENDER IMAGE ARGS...
 
-Runs until the tender exits; prints the relay's counts on stderr; exits with the tender's status.
+Runs until the tender exits (or SIGTERM); prints the relay's counts on stderr; exits with the tender's status.
 """
 import argparse, fcntl, os, random, select, signal, socket, struct, subprocess, sys
 
@@ -37,10 +37,19 @@ def main():
     os.close(child_fd)
     # Stopping the relay stops the guest with it. A launcher may have left SIGTERM blocked
     # (threads of test runners often do), so unblock it, as the tenders themselves do.
-    signal.signal(signal.SIGTERM, lambda *_: (tender.terminate(), sys.exit(143)))
+    counts = {"relayed": 0, "dropped": 0, "duplicated": 0, "reordered": 0}
+
+    def report():
+        print("lossy link: " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=sys.stderr, flush=True)
+
+    def stop(*_):
+        tender.terminate()
+        report()
+        sys.exit(143)
+
+    signal.signal(signal.SIGTERM, stop)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     theirs.close()
-    counts = {"relayed": 0, "dropped": 0, "duplicated": 0, "reordered": 0}
     held = {"to_guest": None, "to_tap": None}   # a frame held back to swap with the next
     pending = b""
 
@@ -88,7 +97,7 @@ def main():
                 send(direction, held[direction])
                 held[direction] = None
     status = tender.wait()
-    print("lossy link: " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=sys.stderr)
+    report()
     sys.exit(status if status >= 0 else 128 - status)
 
 
