@@ -50,7 +50,8 @@ extension TCPConnection {
             let offerScale = state == .synSent ? configuration.windowScaling : windowScalingEnabled
             let options = TCPOptions(
                 maximumSegmentSize: UInt16(clamping: configuration.maximumSegmentSize),
-                windowScale: offerScale ? UInt8(offeredShift) : nil)
+                windowScale: offerScale ? UInt8(offeredShift) : nil,
+                sackPermitted: state == .synSent ? configuration.selectiveAcknowledgments : sackEnabled)
             transmit(sequence: iss, flags: [.syn], ack: state == .synReceived, length: 0,
                      options: options, now: now, emit: emit)
             sendNext = iss + 1
@@ -77,12 +78,15 @@ extension TCPConnection {
             sendMax = TCPSequenceNumber.later(sendMax, sendNext)
         }
 
-        if state != .synSent && (ackNow || windowUpdateDue || (delayedAckAt.map { now >= $0 } ?? false)) {
+        if state != .synSent && (ackNow || sackDue || windowUpdateDue || (delayedAckAt.map { now >= $0 } ?? false)) {
             // An ACK-only segment carries the highest sequence number sent (RFC 9293's
             // SND.NXT), not sendNext: after a timeout rewinds sendNext for go-back-N, a
             // sequence number the peer has already received makes it drop the segment as an
             // old duplicate, ACK and window update included (Linux does), and both sides stall.
-            transmit(sequence: sendMax, flags: [], ack: true, length: 0, now: now, emit: emit)
+            // Only ACK-only segments carry SACK blocks, so a data segment never outgrows the MSS.
+            transmit(sequence: sendMax, flags: [], ack: true, length: 0, options: TCPOptions(sackBlocks: sackBlocks),
+                     now: now, emit: emit)
+            sackDue = false
         }
         updateTimers(now: now)
     }
@@ -99,7 +103,7 @@ extension TCPConnection {
         default:
             break
         }
-        if (ackNow && state != .synSent) || fastRetransmitPending || windowUpdateDue || nextDataSegment() != nil {
+        if ((ackNow || sackDue) && state != .synSent) || fastRetransmitPending || windowUpdateDue || nextDataSegment() != nil {
             return 0
         }
         var earliest: UInt64?
@@ -211,7 +215,6 @@ extension TCPConnection {
             sendNext = iss
         default:
             pendingProbe = newDataProbe(outOfOrder: retransmissions % 2 == 1)
-            if retransmissions == 1 && pendingProbe != nil { return }
             let flight = sendMax - sendUnacknowledged
             slowStartThreshold = max(flight / 2, 2 * sendMSS)
             congestionWindow = sendMSS
@@ -224,10 +227,12 @@ extension TCPConnection {
     }
 
     /// Each timeout of a flight sends one segment of new data, when there is unsent data and
-    /// the peer's window has room for it (cwnd may be exceeded by that one segment); the
-    /// first timeout sends only that probe, later ones also go back to SND.UNA (the probe
-    /// rule of RFC 8985 §7.3). A peer that lost only its ACK drops a resent old segment
-    /// without answering; new data makes it answer.
+    /// the peer's window has room for it (cwnd may be exceeded by that one segment), and goes
+    /// back to SND.UNA (the probe of RFC 8985 §7.3, beside the retransmission). A peer that
+    /// lost only its ACK may drop a resent old segment without answering; new data makes it
+    /// answer. A timeout that only probed would double the RTO once more for every segment
+    /// lost at the left edge: on a lossy link with small windows that backed the RTO off past
+    /// 30 s within a 512 KiB echo (bench/lossy_soak.py found it).
     ///
     /// Odd-numbered timeouts start the probe one octet past SND.NXT when they can: a
     /// receiver answers out-of-order data at once with a duplicate ACK (RFC 5681 §4.2),
