@@ -995,9 +995,9 @@ final class LinkClient {
         let frame = try Self.synAck(random: .seeded(Self.seed))
         #expect(frame == WireFixtures.bytes(hex: """
             020000000020 020000000010 0800
-            4500 0030 0001 4000 4006 26c5 0a000002 0a000001
-            0050 9c40 08e71b58 10000001 7012 8000 1f3a 0000
-            020405b4 01030302
+            4500 0034 0001 4000 4006 26c1 0a000002 0a000001
+            0050 9c40 08e71b58 10000001 8012 8000 0a33 0000
+            020405b4 01030302 01010402
             """))
         // The initial sequence number is the generator's first draw: nothing else was random.
         var reference = SplitMix64(seed: Self.seed)

@@ -29,7 +29,7 @@ import TestSupport
         #expect(c.pollAt() == 0)
         let syn = c.recv(TCP_T0)
         #expect(syn == [TCPSeg(tcpToPeer(seq: LISS, flags: [.syn], window: 8192,
-                                    options: TCPOptions(maximumSegmentSize: 1460, windowScale: 0)))])
+                                    options: TCPOptions(maximumSegmentSize: 1460, windowScale: 0, sackPermitted: true)))])
         #expect(c.state == .synSent)
         let ack = c.exchange(tcpFromPeer(seq: RISS, ack: LISS + 1, flags: [.syn], options: TCP_PEER_SYN_OPTIONS), at: TCP_T0 + 5 * tcpMS)
         #expect(ack == [TCPSeg(tcpToPeer(seq: LISS + 1, ack: RISS + 1))])
@@ -44,7 +44,7 @@ import TestSupport
         let syn = c.recv(TCP_T0)
         // 1 MiB needs a shift of 5 to fit the 16-bit field; SYN windows are never scaled, and
         // ours is free >> shift, so a peer that scales it anyway stays within the buffer.
-        #expect(syn.first?.repr.options == TCPOptions(maximumSegmentSize: 1460, windowScale: 5))
+        #expect(syn.first?.repr.options == TCPOptions(maximumSegmentSize: 1460, windowScale: 5, sackPermitted: true))
         #expect(syn.first?.repr.window == UInt16((1 << 20) >> 5))
         let ack = c.exchange(tcpFromPeer(seq: RISS, ack: LISS + 1, flags: [.syn], window: 1000,
                                       options: TCPOptions(maximumSegmentSize: 1200, windowScale: 3)), at: TCP_T0)

@@ -191,7 +191,9 @@ private let sampleRepr = TCPSegmentRepr(
         // Unknown kind 30 length 6, SACK block (kind 5 length 10), then window scale 3.
         let options: [UInt8] = [30, 6, 1, 2, 3, 4, 5, 10, 0, 0, 0, 1, 0, 0, 0, 2, 3, 3, 9, 0]
         let (repr, _) = try parse(rawSegment(options: options)).get()
-        #expect(repr.options == TCPOptions(windowScale: 9))
+        var blocks = TCPSACKBlocks()
+        blocks.append(TCPSACKBlock(start: TCPSequenceNumber(1), end: TCPSequenceNumber(2)))
+        #expect(repr.options == TCPOptions(windowScale: 9, sackBlocks: blocks))
     }
 
     @Test func malformedOptionLengths() {

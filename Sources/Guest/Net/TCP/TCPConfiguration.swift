@@ -46,6 +46,11 @@ public struct TCPConfiguration: Sendable {
     public var segmentationMinimumMSS = 536
     /// Offer window scaling (RFC 7323); used only when the peer offers it too.
     public var windowScaling = true
+    /// Offer selective acknowledgments (RFC 2018); used only when the peer offers them too.
+    /// As a receiver only: out-of-order data is reported in SACK blocks, so a lossy path costs
+    /// the peer one retransmission per hole instead of timeouts; SACK blocks that arrive are
+    /// parsed and not used (our sender stays go-back-N).
+    public var selectiveAcknowledgments = true
     /// Nagle's algorithm (RFC 9293 §3.7.4): hold a small segment while data is unacknowledged.
     public var nagle = true
     /// Delayed ACKs (RFC 9293 §3.8.6.3, RFC 5681 §4.2): acknowledge every second full-sized

@@ -318,6 +318,7 @@ extension TCPConnection {
             if assembler.canAdd(start: offset, end: offset + accepted) {
                 rx.writeUnallocated(offset: offset, from: UnsafeRawBufferPointer(rebasing: data[0..<accepted]))
                 assembler.add(start: offset, end: offset + accepted)
+                if offset > 0 { latestOutOfOrder = sequence }
             } else {
                 recorded = false
             }
@@ -347,11 +348,14 @@ extension TCPConnection {
             }
         }
 
+        if assembler.isEmpty { latestOutOfOrder = nil }
+
         // ACK policy: out of order, filling a hole, or trimmed → at once (RFC 5681 §4.2);
         // otherwise every second full-sized segment, or after the delayed-ACK timeout.
         if offset > 0 || accepted < data.count || !recorded || (holesBefore && advanced > accepted)
             || !assembler.isEmpty {
             ackNow = true
+            sackDue = sackEnabled && !assembler.isEmpty
         } else if advanced > 0 {
             unacknowledgedReceived += advanced
             if configuration.delayedAckTimeout == nil || unacknowledgedReceived >= 2 * sendMSS {

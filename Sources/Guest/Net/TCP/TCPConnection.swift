@@ -10,7 +10,8 @@
 // - Data on a SYN is not kept; a FIN beyond a gap is remembered and honoured once the gap
 //   fills. URG is ignored (the urgent pointer is parsed, never acted on).
 // - Retransmission is go-back-N from SND.UNA after an RTO; fast retransmit resends one
-//   segment. No SACK, no timestamps (both parsed, neither negotiated), no ECN.
+//   segment. SACK as a receiver only (RFC 2018 blocks on ACK-only segments; blocks that
+//   arrive are parsed, not used). No timestamps (parsed, not negotiated), no ECN.
 // - The ISS is an input; so is time (`now`, monotonic ns). No clocks, no I/O inside.
 
 public struct TCPConnection {
@@ -44,6 +45,8 @@ public struct TCPConnection {
     var sendShift = 0
     var receiveShift = 0
     var windowScalingEnabled = false
+    /// Both SYNs carried SACK-permitted: our ACKs report out-of-order data (`sackBlocks`).
+    var sackEnabled = false
     /// close() was called: a FIN follows the queued data.
     var finQueued = false
     /// close() was called in SYN-RECEIVED: FIN-WAIT-1 as soon as the handshake completes.
@@ -56,6 +59,11 @@ public struct TCPConnection {
     /// Right edge of the window last advertised (receiveNext + window).
     var advertisedEdge = TCPSequenceNumber(0)
     var ackNow = false
+    /// Out-of-order data arrived: an ACK-only segment with SACK blocks is owed, even when
+    /// data segments (which carry no blocks) also go out.
+    var sackDue = false
+    /// Where the most recent out-of-order segment began: its block goes first (RFC 2018 §4).
+    var latestOutOfOrder: TCPSequenceNumber?
     var delayedAckAt: UInt64?
     var unacknowledgedReceived = 0
 
@@ -298,6 +306,8 @@ public struct TCPConnection {
         tx = TCPRingBuffer(capacity: 0)
         if rx.isEmpty { releaseReceiveBuffer() }
         assembler = TCPAssembler()
+        latestOutOfOrder = nil
+        sackDue = false
     }
 
     /// What TIME-WAIT still needs of this connection (which must be in TIME-WAIT).
@@ -350,6 +360,7 @@ public struct TCPConnection {
     mutating func negotiate(_ options: TCPOptions, weOfferedScale: Bool) {
         let peerMSS = options.maximumSegmentSize.map { Int($0) } ?? TCPConfiguration.defaultPeerMSS
         sendMSS = max(1, min(peerMSS, configuration.maximumSegmentSize))
+        sackEnabled = configuration.selectiveAcknowledgments && options.sackPermitted
         if weOfferedScale, let shift = options.windowScale {
             windowScalingEnabled = true
             sendShift = min(Int(shift), 14)
@@ -400,6 +411,25 @@ public struct TCPConnection {
         TCPSegmentRepr(sourcePort: local.port, destinationPort: remote.port, sequenceNumber: sequence,
                        acknowledgmentNumber: ack ? receiveNext : TCPSequenceNumber(0),
                        flags: ack ? flags.union(.ack) : flags, window: window, options: options)
+    }
+
+    /// The out-of-order data we hold, as SACK blocks: the block with the latest segment
+    /// first, then the others in sequence order, as many as fit (RFC 2018 §4). Empty without
+    /// SACK or holes.
+    var sackBlocks: TCPSACKBlocks {
+        var blocks = TCPSACKBlocks()
+        guard sackEnabled, !assembler.isEmpty else { return blocks }
+        let latest = latestOutOfOrder.map { $0 - receiveNext } ?? -1
+        let ranges = assembler.ranges
+        func block(_ range: TCPAssembler.Range) -> TCPSACKBlock {
+            TCPSACKBlock(start: receiveNext + range.start, end: receiveNext + range.end)
+        }
+        let first = ranges.firstIndex { $0.start <= latest && latest < $0.end }
+        if let first { blocks.append(block(ranges[first])) }
+        for index in ranges.indices where index != first {
+            guard blocks.append(block(ranges[index])) else { break }
+        }
+        return blocks
     }
 
     /// States in which queued data (and our FIN) may be (re)transmitted.

@@ -85,21 +85,81 @@ public struct TCPTimestamps: Hashable, Sendable {
     public init(value: UInt32, echoReply: UInt32) { self.value = value; self.echoReply = echoReply }
 }
 
-/// The options this stack understands. Unknown options are skipped on parse; SACK blocks
-/// (kind 5) are length-checked and ignored.
+/// One block of the RFC 2018 SACK option: octets `start..<end` the receiver holds beyond a hole.
+public struct TCPSACKBlock: Hashable, Sendable {
+    public var start: TCPSequenceNumber
+    public var end: TCPSequenceNumber
+    public init(start: TCPSequenceNumber, end: TCPSequenceNumber) { self.start = start; self.end = end }
+}
+
+/// The blocks of a SACK option, stored inline (no allocation per segment): at most four, all
+/// that fit in the 40 option octets (2 + 4 × 8) when no other option rides along.
+public struct TCPSACKBlocks: Hashable, Sendable {
+    public static let capacity = 4
+    public private(set) var count = 0
+    private var slots = (TCPSACKBlock.unused, TCPSACKBlock.unused, TCPSACKBlock.unused, TCPSACKBlock.unused)
+
+    public init() {}
+
+    public var isEmpty: Bool { count == 0 }
+
+    public subscript(index: Int) -> TCPSACKBlock {
+        precondition(index >= 0 && index < count, "SACK block index out of range")
+        switch index {
+        case 0: return slots.0
+        case 1: return slots.1
+        case 2: return slots.2
+        default: return slots.3
+        }
+    }
+
+    /// Adds `block` after the others; false (and nothing added) when all four are taken.
+    @discardableResult
+    public mutating func append(_ block: TCPSACKBlock) -> Bool {
+        switch count {
+        case 0: slots.0 = block
+        case 1: slots.1 = block
+        case 2: slots.2 = block
+        case 3: slots.3 = block
+        default: return false
+        }
+        count += 1
+        return true
+    }
+
+    public static func == (a: TCPSACKBlocks, b: TCPSACKBlocks) -> Bool {
+        a.count == b.count && (0..<a.count).allSatisfy { a[$0] == b[$0] }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(count)
+        for index in 0..<count { hasher.combine(self[index]) }
+    }
+}
+
+extension TCPSACKBlock {
+    static let unused = TCPSACKBlock(start: TCPSequenceNumber(0), end: TCPSequenceNumber(0))
+}
+
+/// The options this stack understands. Unknown options are skipped on parse; a SACK option
+/// with more blocks than `TCPSACKBlocks.capacity` (impossible within 40 octets) keeps the first.
 public struct TCPOptions: Hashable, Sendable {
     public var maximumSegmentSize: UInt16?
     /// The shift count as sent; receivers clamp it to 14 (RFC 7323 §2.3).
     public var windowScale: UInt8?
     public var sackPermitted: Bool
     public var timestamps: TCPTimestamps?
+    /// RFC 2018 selective acknowledgments (kind 5).
+    public var sackBlocks: TCPSACKBlocks
 
     public init(maximumSegmentSize: UInt16? = nil, windowScale: UInt8? = nil,
-                sackPermitted: Bool = false, timestamps: TCPTimestamps? = nil) {
+                sackPermitted: Bool = false, timestamps: TCPTimestamps? = nil,
+                sackBlocks: TCPSACKBlocks = TCPSACKBlocks()) {
         self.maximumSegmentSize = maximumSegmentSize
         self.windowScale = windowScale
         self.sackPermitted = sackPermitted
         self.timestamps = timestamps
+        self.sackBlocks = sackBlocks
     }
 
     public static let none = TCPOptions()
@@ -138,6 +198,10 @@ public struct TCPOptions: Hashable, Sendable {
                 options.sackPermitted = true
             case Kind.sack:
                 guard (length - 2) % 8 == 0, length >= 10 else { throw .malformed("TCP option length") }
+                for block in stride(from: index + 2, to: index + length, by: 8) {
+                    options.sackBlocks.append(TCPSACKBlock(start: TCPSequenceNumber(bytes.readUInt32(at: block)),
+                                                           end: TCPSequenceNumber(bytes.readUInt32(at: block + 4))))
+                }
             case Kind.timestamps:
                 guard length == 10 else { throw .malformed("TCP option length") }
                 options.timestamps = TCPTimestamps(value: bytes.readUInt32(at: index + 2),
@@ -154,6 +218,7 @@ public struct TCPOptions: Hashable, Sendable {
     public var encodedLength: Int {
         (maximumSegmentSize != nil ? 4 : 0) + (windowScale != nil ? 4 : 0)
             + (sackPermitted ? 4 : 0) + (timestamps != nil ? 12 : 0)
+            + (sackBlocks.isEmpty ? 0 : 4 + 8 * sackBlocks.count)
     }
 
     /// Writes `encodedLength` octets at `offset`; the caller has checked the bounds.
@@ -180,6 +245,16 @@ public struct TCPOptions: Hashable, Sendable {
             buffer.writeUInt32(stamps.value, at: index + 4)
             buffer.writeUInt32(stamps.echoReply, at: index + 8)
             index += 12
+        }
+        if !sackBlocks.isEmpty {
+            buffer[index] = Kind.noOperation; buffer[index + 1] = Kind.noOperation
+            buffer[index + 2] = Kind.sack; buffer[index + 3] = UInt8(2 + 8 * sackBlocks.count)
+            index += 4
+            for block in 0..<sackBlocks.count {
+                buffer.writeUInt32(sackBlocks[block].start.rawValue, at: index)
+                buffer.writeUInt32(sackBlocks[block].end.rawValue, at: index + 4)
+                index += 8
+            }
         }
     }
 }
