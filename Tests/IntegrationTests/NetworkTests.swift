@@ -46,10 +46,11 @@ final class TapNamespace {
         try withGuest(image, tender: Harness.tender(target), arguments: arguments, client: client)
     }
 
-    func withGuest(_ image: URL, tender: URL, arguments: [String], client: [String]) throws -> (client: Harness.Outcome, guest: Harness.Outcome) {
+    func withGuest(_ image: URL, tender: URL, options: [String] = [], arguments: [String],
+                   client: [String]) throws -> (client: Harness.Outcome, guest: Harness.Outcome) {
         var clientOutcome: Harness.Outcome?
         var clientError: Error?
-        let guest = try run([tender.path, "--net", "tap:tap0", image.path, "--"] + arguments, timeout: 60) { process in
+        let guest = try run([tender.path, "--net", "tap:tap0"] + options + [image.path, "--"] + arguments, timeout: 60) { process in
             Thread.sleep(forTimeInterval: 0.5)
             do { clientOutcome = try self.run(client, timeout: 40) } catch { clientError = error }
             kill(process.processIdentifier, SIGTERM)
