@@ -242,13 +242,7 @@ public struct HTTPRequestParser {
     }
 
     private mutating func lineByte(_ byte: UInt8, _ events: inout [HTTPParseEvent]) {
-        // Header and trailer bytes (with their CRLFs) count toward the header limit.
-        switch state {
-        case .headers, .trailers:
-            headerBytes += 1
-            if headerBytes > limits.maxHeaderBytes { fail(.headerFieldsTooLarge, &events); return }
-        default: break
-        }
+        guard countHeaderBytes(1, &events) else { return }
         if pendingCR {
             pendingCR = false
             if byte != Self.lf { fail(.badRequest, &events); return }  // bare CR
@@ -258,6 +252,24 @@ public struct HTTPRequestParser {
         if byte == Self.cr { pendingCR = true; return }
         if byte == Self.lf || byte == 0 { fail(.badRequest, &events); return }  // bare LF, NUL
         line.append(byte)
+        checkLineLimit(&events)
+    }
+
+    /// Header and trailer bytes (with their CRLFs) count toward the header limit; false once
+    /// `count` more bytes exceed it (the parser has failed).
+    private mutating func countHeaderBytes(_ count: Int, _ events: inout [HTTPParseEvent]) -> Bool {
+        switch state {
+        case .headers, .trailers:
+            headerBytes += count
+            if headerBytes > limits.maxHeaderBytes { fail(.headerFieldsTooLarge, &events); return false }
+        default: break
+        }
+        return true
+    }
+
+    /// Fails when the line being collected outgrows its state's limit: the request line's,
+    /// or a chunk-size line's.
+    private mutating func checkLineLimit(_ events: inout [HTTPParseEvent]) {
         switch state {
         case .requestLine:
             if line.count > limits.maxRequestLineLength { fail(.uriTooLong, &events) }
@@ -280,20 +292,9 @@ public struct HTTPRequestParser {
 
     /// `lineByte` for a run of bytes that are neither CR, LF nor NUL, with the same limits.
     private mutating func lineBytes(_ run: UnsafeRawBufferPointer, _ events: inout [HTTPParseEvent]) {
-        switch state {
-        case .headers, .trailers:
-            headerBytes += run.count
-            if headerBytes > limits.maxHeaderBytes { fail(.headerFieldsTooLarge, &events); return }
-        default: break
-        }
+        guard countHeaderBytes(run.count, &events) else { return }
         line.append(contentsOf: run)
-        switch state {
-        case .requestLine:
-            if line.count > limits.maxRequestLineLength { fail(.uriTooLong, &events) }
-        case .chunkSize:
-            if line.count > Self.maxChunkLineLength { fail(.badRequest, &events) }
-        default: break
-        }
+        checkLineLimit(&events)
     }
 
     private mutating func completeLine(_ events: inout [HTTPParseEvent]) {
