@@ -333,9 +333,10 @@ private final class Network {
     /// Both stacks take turns until no frame moves (bounded), the clients exchanging between.
     func settle(_ connections: [Connection?]) {
         for _ in 0..<200 {
-            serverStack.poll(now: now, flush: false)
-            server.poll(now: now)
-            serverStack.transmitPending(now: now)
+            _ = serverStack.turn(now: now) { now in
+                server.poll(now: now)
+                return true
+            }
             let toClient = serverLink.take()
             clientLink.inbound += toClient
             clientStack.poll(now: now)

@@ -80,6 +80,9 @@ public struct TimerHeap<Element> {
     /// The earliest deadline, if any timer is pending.
     public var nextDeadline: UInt64? { entries.first?.deadline }
 
+    /// The earliest timer, left in place.
+    public var next: (deadline: UInt64, element: Element)? { entries.first.map { ($0.deadline, $0.element) } }
+
     public mutating func insert(_ element: Element, deadline: UInt64) {
         entries.append(Entry(deadline: deadline, sequence: nextSequence, element: element))
         nextSequence &+= 1

@@ -872,9 +872,10 @@ final class LinkPeers {
     /// The guest's turn at `now`: input, the application, output; then each client takes its
     /// segments. The peer answers the guest's ARP requests (its cache entries expire).
     func poll(now: UInt64, answeringARP: Bool = true) throws {
-        stack.poll(now: now, flush: false)
-        afterPoll(now)
-        stack.transmitPending(now: now)
+        _ = stack.turn(now: now) { now in
+            afterPoll(now)
+            return true
+        }
         var asked = false
         for frame in link.take().compactMap(parse) {
             if frame.0.etherType == .arp { asked = true; continue }
@@ -1047,5 +1048,141 @@ final class LinkClient {
         var reference = SplitMix64(seed: Self.seed)
         #expect(syn.sourcePort == UInt16(49152 + reference.next() % 16384))
         #expect(syn.sequenceNumber == TCPSequenceNumber(UInt32(truncatingIfNeeded: reference.next())))
+    }
+}
+
+// MARK: - Turns: one exchange each, polling only the connections with work
+
+/// A turn of the loop meets the device once, and polls only the connections a segment arrived
+/// for, the application called, or whose timer is due; a timer still fires on a connection
+/// nothing else touches.
+@Suite struct NetworkTurnTests {
+    /// A stack listening on port 80, the peer's MAC known, and `count` idle connections from
+    /// ports 40000... (each acknowledged: nothing owed either way).
+    static func connections(_ count: Int, settings: TCPSettings = TCPSettings()) throws
+        -> (NetworkStack, MemoryLink, [TCPStream]) {
+        let link = MemoryLink(mac: guestMAC)
+        let stack = NetworkStack(device: link, configuration: NetworkConfiguration(
+            mode: .manual(IPv4Subnet(address: guestIP, prefixLength: 24)), gateway: peerIP), tcp: settings)
+        let listener = try stack.listenTCP(port: 80)
+        link.inbound = [ethernet(type: .arp, arp(.request))]
+        stack.poll(now: 0)
+        _ = link.take()
+        var streams: [TCPStream] = []
+        for index in 0..<count {
+            let stream = try NetworkTimeWaitTests.connect(stack, link, listener, port: UInt16(40000 + index),
+                                                          sequence: 100, now: 1)
+            streams.append(try #require(stream))
+        }
+        return (stack, link, streams)
+    }
+
+    /// A segment from port `port` (our side's numbers from `stream`).
+    static func segment(to stream: TCPStream, flags: TCPFlags = .ack, sequence: UInt32 = 101, _ text: String = "") -> [UInt8] {
+        ethernet(type: .ipv4, ipv4(proto: .tcp, payload: tcp(
+            from: stream.remote.port, to: 80, flags: flags, sequence: sequence,
+            ack: stream.connection.sendNextSequence.rawValue, payload: Array(text.utf8))))
+    }
+
+    @Test func aTurnAnswersInTheSameExchangeThatWaitsForTheNextTimer() throws {
+        let (stack, link, streams) = try Self.connections(1)
+        let stream = streams[0]
+        link.inbound = [Self.segment(to: stream, flags: [.ack, .psh], "ping")]
+        let exchanges = link.exchanges.count
+        var request: [UInt8] = []
+        let going = stack.turn(now: 2) { _ in
+            request = stream.read()
+            _ = stream.write(Array("pong".utf8))
+            return true
+        }
+        #expect(going && request == Array("ping".utf8))
+        #expect(link.exchanges.count == exchanges + 1, "one exchange per turn")
+        let sent = try NetworkTimeWaitTests.segmentsSent(link)
+        #expect(sent.count == 1 && sent[0].flags.contains(.psh) && sent[0].acknowledgmentNumber == TCPSequenceNumber(105),
+                "the answer carries the ACK: \(sent)")
+        let retransmission = try #require(stack.pollAt())
+        #expect(link.exchanges.last == retransmission, "the exchange waits for the retransmission timer")
+
+        // The application's deadline, when sooner, bounds the wait; a body that stops ends the
+        // turn before the exchange.
+        #expect(stack.turn(now: 3, wakeAt: { 5 }) { _ in true })
+        #expect(link.exchanges.last == 5)
+        #expect(!stack.turn(now: 4) { _ in false })
+        #expect(link.exchanges.count == exchanges + 2)
+    }
+
+    @Test func aTurnPollsOnlyTheConnectionsWithWork() throws {
+        let (stack, link, streams) = try Self.connections(8)
+        stack.poll(now: 2)
+        let polled = stack.tcp.connectionsPolled
+        stack.poll(now: 3)
+        #expect(stack.tcp.connectionsPolled == polled, "idle connections cost nothing")
+
+        link.inbound = [Self.segment(to: streams[3], flags: [.ack, .psh], "data")]
+        stack.poll(now: 4)
+        #expect(stack.tcp.connectionsPolled == polled + 1, "the one a segment arrived for")
+        _ = streams[3].read()
+        _ = streams[5].write(Array("x".utf8))
+        stack.transmitPending(now: 4)
+        #expect(stack.tcp.connectionsPolled == polled + 3, "and those the application called")
+        let sent = try NetworkTimeWaitTests.segmentsSent(link)
+        #expect(sent.contains { $0.destinationPort == 40005 && $0.flags.contains(.psh) })
+    }
+
+    @Test func theRetransmissionTimerFiresOnAConnectionNothingElseTouches() throws {
+        let (stack, link, streams) = try Self.connections(2)
+        _ = streams[0].write(Array("hello".utf8))
+        stack.transmitPending(now: 2)
+        let first = try #require(try NetworkTimeWaitTests.segmentsSent(link).first)
+        let at = try #require(stack.pollAt())
+        #expect(at > 2)
+        // The other connection is busy meanwhile; this one is not touched.
+        for now in stride(from: UInt64(3), to: at, by: Int((at - 3) / 4 + 1)) {
+            link.inbound = [Self.segment(to: streams[1], flags: [.ack, .psh], "more")]
+            stack.poll(now: now)
+            #expect(try NetworkTimeWaitTests.segmentsSent(link).allSatisfy { $0.destinationPort == 40001 })
+        }
+        stack.poll(now: at)
+        let again = try NetworkTimeWaitTests.segmentsSent(link)
+        #expect(again.contains { $0.destinationPort == 40000 && $0.sequenceNumber == first.sequenceNumber }, "\(again)")
+    }
+
+    @Test func aDelayedACKGoesOutWhenItsTimerFires() throws {
+        let (stack, link, streams) = try Self.connections(1)
+        link.inbound = [Self.segment(to: streams[0], flags: [.ack, .psh], "one segment")]
+        stack.poll(now: 2)
+        #expect(try NetworkTimeWaitTests.segmentsSent(link).isEmpty, "the ACK waits")
+        let at = try #require(stack.pollAt())
+        #expect(at == 2 + TCPConfiguration().delayedAckTimeout!)
+        stack.poll(now: at - 1)
+        #expect(try NetworkTimeWaitTests.segmentsSent(link).isEmpty)
+        stack.poll(now: at)
+        let ack = try #require(try NetworkTimeWaitTests.segmentsSent(link).first)
+        #expect(ack.acknowledgmentNumber == TCPSequenceNumber(101 + 11))
+    }
+
+    @Test func keepAliveProbesAnIdleConnection() throws {
+        var settings = TCPSettings()
+        settings.connection.keepAliveInterval = 10 * tcpSecond
+        let (stack, link, streams) = try Self.connections(1, settings: settings)
+        let at = try #require(stack.pollAt())
+        #expect(at == 1 + 10 * tcpSecond)
+        stack.poll(now: at - 1)
+        #expect(try NetworkTimeWaitTests.segmentsSent(link).isEmpty)
+        stack.poll(now: at)
+        let probe = try #require(try NetworkTimeWaitTests.segmentsSent(link).first)
+        #expect(probe.sequenceNumber == streams[0].connection.sendNextSequence - 1, "one octet before SND.NXT")
+        #expect(stack.pollAt() == at + 10 * tcpSecond, "and again an interval later")
+    }
+
+    @Test func aTimerThatMovedDoesNotWakeTheLoop() throws {
+        let (stack, link, streams) = try Self.connections(1)
+        _ = streams[0].write(Array("hello".utf8))
+        stack.transmitPending(now: 2)
+        _ = link.take()
+        #expect(stack.pollAt() != nil, "the retransmission timer")
+        link.inbound = [Self.segment(to: streams[0])]  // acknowledges "hello"
+        stack.poll(now: 3)
+        #expect(stack.pollAt() == nil, "nothing is due: the loop may sleep until input")
     }
 }

@@ -7,24 +7,22 @@ public protocol FrameDevice: AnyObject {
     /// With segmentation offload, the largest TCP/IPv4 frame the device takes (the host cuts it
     /// into MSS-sized segments and completes its checksum); 0 without offload.
     var segmentationLimit: Int { get }
-    /// Calls `body` for each frame received since the last call (at most one batch).
-    /// Returns the number of frames handed over.
+    /// Calls `body` for each frame the device has taken in and not yet handed over (at most
+    /// one batch). Returns the number of frames handed over. Never waits for the host.
     @discardableResult
     func receive(_ body: (ReceivedFrame) -> Void) -> Int
     /// Builds one frame in place: `body` writes into the buffer (at least `capacity` bytes, at
     /// most MTU + 14 unless `offload` asks for segmentation) and returns the frame's length, or
-    /// 0 to send nothing.
+    /// 0 to send nothing. The frame goes out at the next `exchange` (or earlier, when the
+    /// device's transmit queue is full).
     func transmit(capacity: Int, offload: TransmitOffload, _ body: (UnsafeMutableRawBufferPointer) -> Int)
-    /// Hands queued frames to the host.
-    func flush()
-    /// Hands queued frames to the host, then sleeps until input arrives or `deadline`
-    /// (uptime ns; nil: no deadline) passes. The end of every turn of a network loop.
-    func flushAndWait(until deadline: UInt64?)
-}
-
-extension FrameDevice {
-    /// Devices that cannot sleep (in-memory links) only flush.
-    public func flushAndWait(until deadline: UInt64?) { flush() }
+    /// One turn of the device, the end of every turn of a network loop: hands the frames
+    /// built since the last turn to the host, waits until input arrives or `deadline` (uptime
+    /// ns; nil: no deadline; now or earlier: no wait) passes, and takes in what arrived for the
+    /// next `receive`. Returns whether frames are waiting to be received. The guest's NIC does
+    /// all of it in one exit (or none, with rings).
+    @discardableResult
+    func exchange(until deadline: UInt64?) -> Bool
 }
 
 /// A received frame and what the host says of it.

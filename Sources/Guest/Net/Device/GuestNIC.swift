@@ -1,5 +1,6 @@
-// The guest side of a Swiftlet network device. One hypercall moves a whole batch of frames in
-// either direction, since a VM exit costs tens of microseconds on the hosts we target. Where the
+// The guest side of a Swiftlet network device. One hypercall per turn of the network loop
+// (NET_EXCHANGE) sends the frames built in the turn, sleeps until input or a deadline, and reads
+// a batch of frames, since a VM exit costs tens of microseconds on the hosts we target. Where the
 // tender offers offload (a tap), frames carry swiftlet_net_offload metadata: the stack sends TCP
 // segments of up to 64 KB that the host cuts and checksums, and receives the host's merged ones.
 // Where the tender offers rings (hvt with a CPU for its I/O thread), frames move through
@@ -27,10 +28,8 @@ public final class GuestNIC: FrameDevice {
     private let receiveTable: UnsafeMutablePointer<swiftlet_frame>
     private let transmitTable: UnsafeMutablePointer<swiftlet_frame>
     private var queued = 0
-    /// Frames the last exchange already read into the receive slots, not yet handed over.
-    private var prefetched = 0
-    /// The last exchange emptied the host's queue: no NET_READ needed until the next wait.
-    private var drained = false
+    /// Frames the last exchange read into the receive slots, not yet handed over.
+    private var received = 0
     public private(set) var framesReceived = 0
     public private(set) var framesSent = 0
     private let rings: GuestNICRings?
@@ -98,37 +97,28 @@ public final class GuestNIC: FrameDevice {
             framesReceived += count
             return count
         }
-        if prefetched > 0 {
-            let count = prefetched
-            prefetched = 0
-            deliver(count, body)
-            return count
-        }
-        if drained {
-            drained = false
-            return 0
-        }
-        resetReceiveTable()
-        var request = readRequest
-        Hypercall.call(SWIFTLET_HC_NET_READ, &request)
-        let count = min(Int(request.completed), receiveSlotCount)
+        let count = received
+        received = 0
         deliver(count, body)
         return count
     }
 
-    /// Sends the queued frames, sleeps until input or `deadline`, and reads what arrived:
-    /// one hypercall (NET_EXCHANGE) for what would otherwise be three VM exits.
-    public func flushAndWait(until deadline: UInt64?) {
-        if let rings { return rings.flushAndWait(until: deadline) }
-        resetReceiveTable()
+    /// Sends the queued frames, sleeps until input or `deadline`, and reads what arrived: one
+    /// hypercall (NET_EXCHANGE) for what would otherwise be three VM exits. Frames not handed
+    /// over yet keep their slots: then nothing is read, and the exchange does not sleep.
+    @discardableResult
+    public func exchange(until deadline: UInt64?) -> Bool {
+        if let rings { return rings.exchange(until: deadline) }
+        let reading = received == 0
+        var read = readRequest
+        if reading { resetReceiveTable() } else { read.count = 0 }
         var request = swiftlet_hc_net_exchange(
-            write: writeRequest, read: readRequest, timeout: Platform.timeout(until: deadline), ready_set: 0)
+            write: writeRequest, read: read, timeout: reading ? Platform.timeout(until: deadline) : 0, ready_set: 0)
         Hypercall.call(SWIFTLET_HC_NET_EXCHANGE, &request)
         Shutdown.note(readySet: request.ready_set)
         sent()
-        prefetched = min(Int(request.read.completed), receiveSlotCount)
-        // A full batch may have left more behind; anything less emptied the host's queue.
-        drained = prefetched < receiveSlotCount
+        if reading { received = min(Int(request.read.completed), receiveSlotCount) }
+        return received > 0
     }
 
     private func resetReceiveTable() {
@@ -170,7 +160,7 @@ public final class GuestNIC: FrameDevice {
             }
             return
         }
-        if queued == Self.batch || transmitArenaSize - transmitArenaUsed < capacity { flush() }
+        if queued == Self.batch || transmitArenaSize - transmitArenaUsed < capacity { writeQueued() }
         let slot = transmitArena + transmitArenaUsed
         let length = body(UnsafeMutableRawBufferPointer(start: slot, count: min(limit, transmitArenaSize - transmitArenaUsed)))
         guard length > 0 else { return }
@@ -189,8 +179,8 @@ public final class GuestNIC: FrameDevice {
             csum_start: UInt16(offload.checksumStart), csum_offset: UInt16(offload.checksumOffset))
     }
 
-    public func flush() {
-        rings?.flush()
+    /// NET_WRITE of the queued frames, when a turn builds more than one batch.
+    private func writeQueued() {
         guard queued > 0 else { return }
         var request = writeRequest
         Hypercall.call(SWIFTLET_HC_NET_WRITE, &request)

@@ -121,26 +121,28 @@ final class GuestNICRings {
     }
 
     /// Kicks the I/O thread if it sleeps and frames were published since the last look.
-    func flush() {
+    private func flush() {
         guard unannounced else { return }
         unannounced = false
         swiftlet_ring_fence()
         if swiftlet_ring_load(&rings.pointee.tender_waits) & SWIFTLET_NET_RING_WAKE_TX != 0 { kick() }
     }
 
-    /// Flushes, then returns at once if frames are waiting; else spins for a moment and then
-    /// sleeps in POLL until input or `deadline`.
-    func flushAndWait(until deadline: UInt64?) {
+    /// The device's turn (`FrameDevice.exchange`): flushes, then returns at once if frames are
+    /// waiting; else spins for a moment and then sleeps in POLL until input or `deadline`.
+    /// Returns whether frames are waiting.
+    func exchange(until deadline: UInt64?) -> Bool {
         flush()
         var now = SystemClock.uptimeNanoseconds
         if now &- lastPoll >= Self.pollInterval { poll(until: now) }
-        if let deadline, deadline <= now { return }
+        if let deadline, deadline <= now { return hasReceivedFrames }
         let spinEnd = min(now + spinNanoseconds, deadline ?? UInt64.max)
         while now < spinEnd {
-            if hasReceivedFrames { return }
+            if hasReceivedFrames { return true }
             now = SystemClock.uptimeNanoseconds
         }
         if !hasReceivedFrames { poll(until: deadline) }
+        return hasReceivedFrames
     }
 
     private func poll(until deadline: UInt64?) {

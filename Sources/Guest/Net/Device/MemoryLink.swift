@@ -1,5 +1,6 @@
 // A network device whose wire is memory: frames put in `inbound` are received, frames the
-// stack sends collect in `outbound`. For driving the stack in tests and fuzzers on a host.
+// stack sends collect in `outbound` at once. For driving the stack in tests and fuzzers on a
+// host. With no host to wait for, an exchange only counts the turn and its deadline.
 
 public final class MemoryLink: FrameDevice {
     public let mac: MACAddress
@@ -11,7 +12,8 @@ public final class MemoryLink: FrameDevice {
     public private(set) var outbound: [[UInt8]] = []
     /// The offload request of each frame in `outbound`, in order.
     public private(set) var outboundOffloads: [TransmitOffload] = []
-    private var queued: [([UInt8], TransmitOffload)] = []
+    /// The deadline of each `exchange` so far, in order.
+    public private(set) var exchanges: [UInt64?] = []
 
     /// `segmentationLimit` > 0 makes a link with segmentation and checksum offload.
     public init(mac: MACAddress, mtu: Int = 1500, segmentationLimit: Int = 0) {
@@ -35,13 +37,15 @@ public final class MemoryLink: FrameDevice {
         var buffer = [UInt8](repeating: 0, count: limit)
         let length = buffer.withUnsafeMutableBytes(body)
         precondition(length <= limit, "a frame longer than the buffer it was built in")
-        if length > 0 { queued.append((Array(buffer.prefix(length)), offload)) }
+        guard length > 0 else { return }
+        outbound.append(Array(buffer.prefix(length)))
+        outboundOffloads.append(offload)
     }
 
-    public func flush() {
-        outbound += queued.map { $0.0 }
-        outboundOffloads += queued.map { $0.1 }
-        queued = []
+    @discardableResult
+    public func exchange(until deadline: UInt64?) -> Bool {
+        exchanges.append(deadline)
+        return !inbound.isEmpty
     }
 
     /// The frames sent since the last call.

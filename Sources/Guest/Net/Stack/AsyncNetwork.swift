@@ -7,6 +7,8 @@ public final class AsyncNetwork {
     private var waiting: [UnsafeContinuation<Void, Never>] = []
     private var driver: UnsafeContinuation<Void, Never>?
     private var outputQueued = false
+    /// The device's last exchange took in frames the stack has not handled yet.
+    private var inputHeld = false
 
     /// Brings up the stack on the first NIC (see `Network.start`) and starts driving it.
     public init() throws(Network.StartError) {
@@ -66,6 +68,9 @@ public final class AsyncNetwork {
     private func drive() async {
         while true {
             stack.poll(now: SystemClock.uptimeNanoseconds)
+            // Sends what the poll built and takes in what arrived, without waiting: the event
+            // loop does the waiting, for every task at once.
+            inputHeld = stack.device.exchange(until: 0)
             outputQueued = false
             let woken = waiting
             waiting.removeAll(keepingCapacity: true)
@@ -79,7 +84,7 @@ public final class AsyncNetwork {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
             driver = continuation
             EventLoop.deviceWaiters += 1
-            if outputQueued || !waiting.isEmpty {
+            if outputQueued || inputHeld || !waiting.isEmpty {
                 wakeDriver()
             } else if let at = stack.pollAt() {
                 EventLoop.schedule(.call { [unowned(unsafe) self] in self.wakeDriver() }, at: at)

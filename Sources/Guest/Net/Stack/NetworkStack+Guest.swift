@@ -77,20 +77,17 @@ extension NetworkStack {
         return address
     }
 
-    /// Runs forever (or until `body` returns false): each turn processes input and timers,
-    /// calls `body(now)`, sends what it queued, then sleeps in the tender until there is
-    /// input or a timer is due (the stack's, or the application's `wakeAt()`) — an idle
-    /// guest uses no CPU. `Shutdown.onRequest` handlers run here, before `body`.
+    /// Runs forever (or until `body` returns false), a `turn` at a time: each processes input
+    /// and timers, calls `body(now)`, sends what it queued, then sleeps in the tender until there
+    /// is input or a timer is due (the stack's, or the application's `wakeAt()`) — an idle guest
+    /// uses no CPU. `Shutdown.onRequest` handlers run here, before `body`.
     public func run(wakeAt: () -> UInt64? = { nil }, _ body: (UInt64) -> Bool) {
         while true {
             Shutdown.runHandlersIfRequested()
-            let now = SystemClock.uptimeNanoseconds
-            poll(now: now, flush: false)
-            guard body(now) else { break }
-            transmitPending(now: now, flush: false)
-            device.flushAndWait(until: earliest(pollAt(), wakeAt()))
+            guard turn(now: SystemClock.uptimeNanoseconds, wakeAt: wakeAt, body) else { break }
         }
-        device.flush()
+        // What the last poll built goes out; what arrives meanwhile waits for the next poll.
+        device.exchange(until: 0)
     }
 }
 #endif

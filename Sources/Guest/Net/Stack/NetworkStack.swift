@@ -1,7 +1,9 @@
 // The guest's IPv4 stack on one interface: Ethernet in and out, ARP, ICMP echo, UDP sockets
 // (TCP and DHCP plug in through the same input and output paths). Time is an input:
 // `poll(now:)` does all pending work, `pollAt()` says when to call again. So is randomness:
-// every unpredictable value comes from the `NetworkRandom` the stack was made with.
+// every unpredictable value comes from the `NetworkRandom` the stack was made with. The host
+// is met once per turn of a network loop (`turn`): the device's `exchange` sends what the turn
+// built and takes in what arrived.
 
 public final class NetworkStack {
     public let device: any FrameDevice
@@ -61,9 +63,9 @@ public final class NetworkStack {
 
     // MARK: Polling
 
-    /// Handles every received frame and every due timer, then hands queued frames to the host.
-    /// `flush: false` leaves the frames queued for the caller's `flushAndWait`.
-    public func poll(now: UInt64, flush: Bool = true) {
+    /// Handles the frames the device has taken in and every due timer. What that sends goes
+    /// to the host at the device's next `exchange`.
+    public func poll(now: UInt64) {
         if !announced { announce() }
         // Not in the poll that configures the address: by the next one the application,
         // back from `waitForAddress`, has opened its listeners.
@@ -73,7 +75,18 @@ public final class NetworkStack {
         pollDNS(now: now)
         pollTCP(now: now)
         for address in arp.due(now: now) { sendARPRequest(for: address) }
-        if flush { device.flush() }
+    }
+
+    /// One turn of a network loop at `now`: handles input and timers (`poll`), lets the
+    /// application react (`body`; false stops the loop), builds what it queued, and ends with
+    /// the device's one exchange, which waits until input arrives, the stack's next timer or
+    /// `wakeAt()`. Returns false, before the exchange, when `body` does.
+    public func turn(now: UInt64, wakeAt: () -> UInt64? = { nil }, _ body: (UInt64) -> Bool) -> Bool {
+        poll(now: now)
+        guard body(now) else { return false }
+        transmitPending(now: now)
+        device.exchange(until: earliest(pollAt(), wakeAt()))
+        return true
     }
 
     private func pollDHCP(now: UInt64) {
@@ -99,10 +112,10 @@ public final class NetworkStack {
         dhcp = client
     }
 
-    /// Sends what the application queued since the last poll (data, FINs), without input.
-    public func transmitPending(now: UInt64, flush: Bool = true) {
+    /// Builds the segments for what the application queued since the last poll (data, FINs),
+    /// without input; they go to the host at the device's next `exchange`.
+    public func transmitPending(now: UInt64) {
         pollTCP(now: now)
-        if flush { device.flush() }
     }
 
     /// When `poll` next has timer work to do (nil: only new input can create work).

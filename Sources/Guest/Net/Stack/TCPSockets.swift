@@ -9,6 +9,10 @@
 // connection only if that one has left our SYN-ACK unanswered for an initial RTO (a SYN
 // flood's entries; a real client answers within a round trip); otherwise the SYN is dropped
 // and the client retransmits it.
+//
+// A turn polls only the connections with work: those a segment arrived for, those the
+// application wrote to, read from, closed or aborted (`TCPWorkList`), and those whose timer is
+// due (`TCPLayer.timers`). An idle connection costs a turn nothing.
 
 public struct TCPSettings: Sendable {
     public static let defaultSendBuffer = 32 * 1024
@@ -52,10 +56,29 @@ public struct TCPSettings: Sendable {
 /// One TCP connection as the application sees it.
 public final class TCPStream {
     var connection: TCPConnection
+    /// Its key in the stack's table.
+    let key: TCPFourTuple
     /// When its SYN arrived (passive opens), for the half-open queue's eviction rule.
     var openedAt: UInt64 = 0
+    /// Where it asks to be polled when the application calls it.
+    private let work: TCPWorkList
+    /// In `work`, waiting for the next poll.
+    var hasWork = false
+    /// The deadline of its entry in the stack's timers: its `pollAt` when it was last polled.
+    var timerAt: UInt64?
 
-    init(_ connection: TCPConnection) { self.connection = connection }
+    init(_ connection: TCPConnection, key: TCPFourTuple, work: TCPWorkList) {
+        self.connection = connection
+        self.key = key
+        self.work = work
+    }
+
+    /// Asks for a poll at the next turn (once, however often it is asked).
+    func noteWork() {
+        guard !hasWork else { return }
+        hasWork = true
+        work.streams.append(self)
+    }
 
     public var state: TCPState { connection.state }
     public var local: TCPEndpoint { connection.local }
@@ -69,21 +92,44 @@ public final class TCPStream {
     public var isAtEnd: Bool { connection.receivedFIN && !connection.isReadable }
     public var isClosed: Bool { connection.state == .closed }
 
+    // Reading may reopen the window (a window update is due) and writing queues data: either
+    // way the connection has work.
+
     /// Copies up to `buffer.count` received bytes out; 0 when nothing is buffered.
-    public func read(into buffer: UnsafeMutableRawBufferPointer) -> Int { connection.receive(into: buffer) }
-    public func read(maximum: Int = 65536) -> [UInt8] { connection.receive(maximum: maximum) }
+    public func read(into buffer: UnsafeMutableRawBufferPointer) -> Int { noting(connection.receive(into: buffer)) }
+    public func read(maximum: Int = 65536) -> [UInt8] {
+        let bytes = connection.receive(maximum: maximum)
+        if !bytes.isEmpty { noteWork() }
+        return bytes
+    }
     /// Hands up to `maximum` received bytes to `body` where they lie (no copy), then drops
     /// them; returns how many, 0 when nothing is buffered. `body` must not use this stream.
     public func read(maximum: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
-        connection.receive(maximum: maximum, body)
+        noting(connection.receive(maximum: maximum, body))
     }
     /// Queues bytes for sending; returns how many fit in the send buffer.
-    public func write(_ bytes: UnsafeRawBufferPointer) -> Int { connection.send(bytes) }
-    public func write(_ bytes: [UInt8]) -> Int { connection.send(bytes) }
+    public func write(_ bytes: UnsafeRawBufferPointer) -> Int { noting(connection.send(bytes)) }
+    public func write(_ bytes: [UInt8]) -> Int { noting(connection.send(bytes)) }
     /// Sends FIN after the queued data.
-    public func close() { connection.close() }
+    public func close() {
+        connection.close()
+        noteWork()
+    }
     /// Sends RST and forgets the connection.
-    public func abort() { connection.abort() }
+    public func abort() {
+        connection.abort()
+        noteWork()
+    }
+
+    private func noting(_ count: Int) -> Int {
+        if count > 0 { noteWork() }
+        return count
+    }
+}
+
+/// The connections to poll at the next turn, shared by the stack and its streams.
+final class TCPWorkList {
+    var streams: [TCPStream] = []
 }
 
 public final class TCPListener {
@@ -127,8 +173,18 @@ struct TCPFourTuple: Hashable {
 struct TCPLayer {
     var settings: TCPSettings
     var listeners: [UInt16: TCPListener] = [:]
-    /// Connections in every state but TIME-WAIT: these hold buffers and are polled each turn.
+    /// Connections in every state but TIME-WAIT: these hold buffers.
     var streams: [TCPFourTuple: TCPStream] = [:]
+    /// Connections to poll: a segment arrived for them, or the application called them.
+    let work = TCPWorkList()
+    /// The list being polled, swapped with `work`'s so that neither is allocated anew each turn.
+    var polling: [TCPStream] = []
+    /// Each connection's next timer (`TCPStream.timerAt`), earliest first. An entry whose
+    /// connection has since moved its timer or gone is stale, and skipped.
+    var timers = TimerHeap<TCPFourTuple>()
+    /// Connections in FIN-WAIT-2 without a deadline: checked each turn for the application
+    /// letting go of them (`orphanReleased`).
+    var lingering: Set<TCPFourTuple> = []
     /// Connections in TIME-WAIT: a small record each, not polled, only looked up when a
     /// segment arrives; expired oldest first from `timeWaitOrder`. The application's stream
     /// is CLOSED from the moment its connection moves here (as Linux's socket is).
@@ -136,6 +192,9 @@ struct TCPLayer {
     var timeWaitOrder: [TCPFourTuple] = []
     var timeWaitOrderStart = 0
     var resetsSent = 0
+    /// Connection polls so far: what a turn costs grows with the connections that have work,
+    /// not with those open.
+    var connectionsPolled = 0
     var refusedForCapacity = 0
     /// SYNs dropped because the heap could not have held the connection's buffers.
     var refusedForMemory = 0
@@ -220,8 +279,10 @@ extension NetworkStack {
                                        sendCapacity: tcp.settings.sendBuffer, receiveCapacity: tcp.settings.receiveBuffer)
         connection.connect(local: TCPEndpoint(address: address, port: port), remote: remote,
                            iss: random.initialSequenceNumber(), now: now)
-        let stream = TCPStream(connection)
-        tcp.streams[TCPFourTuple(localPort: port, remoteAddress: remote.address, remotePort: remote.port)] = stream
+        let key = TCPFourTuple(localPort: port, remoteAddress: remote.address, remotePort: remote.port)
+        let stream = TCPStream(connection, key: key, work: tcp.work)
+        tcp.streams[key] = stream
+        stream.noteWork()  // the SYN
         return stream
     }
 
@@ -242,6 +303,7 @@ extension NetworkStack {
             } else {
                 stream.connection.process(segment, payload: payload, now: now, from: ip.source)
             }
+            stream.noteWork()
             return
         }
         if let remains = tcp.timeWait[key] {
@@ -269,9 +331,10 @@ extension NetworkStack {
                                            sendCapacity: tcp.settings.sendBuffer, receiveCapacity: tcp.settings.receiveBuffer)
             connection.listen(local: TCPEndpoint(address: address, port: segment.destinationPort), iss: random.initialSequenceNumber())
             connection.process(segment, payload: payload, now: now, from: ip.source)
-            let stream = TCPStream(connection)
+            let stream = TCPStream(connection, key: key, work: tcp.work)
             stream.openedAt = now
             tcp.streams[key] = stream
+            stream.noteWork()
             listener.halfOpen.append(stream)
             return
         }
@@ -337,40 +400,82 @@ extension NetworkStack {
 
     // MARK: Timers and output
 
+    /// Polls the connections with work: input, calls from the application, a due timer.
     func pollTCP(now: UInt64) {
-        var finished: [TCPFourTuple] = []
-        var timingOut: [TCPFourTuple] = []
-        var lingering: [TCPFourTuple] = []
-        for (key, stream) in tcp.streams {
-            let remote = key.remoteAddress
-            let segmentSize = stream.connection.effectiveSendMSS
-            stream.connection.poll(now: now) { segment, payload in
-                self.transmitTCP(segment, payload: payload, to: remote, segmentSize: segmentSize, now: now)
-            }
-            switch stream.connection.state {
-            case .closed: finished.append(key)
-            case .timeWait: timingOut.append(key)
-            case .finWait2 where stream.connection.finWait2DeadlineAt == nil: lingering.append(key)
-            default: break
-            }
+        orphanReleased(now: now)
+        while let due = tcp.timers.next, due.deadline <= now {
+            _ = tcp.timers.popDue(at: now)
+            guard let stream = tcp.streams[due.element], stream.timerAt == due.deadline else { continue }
+            stream.timerAt = nil
+            stream.noteWork()
         }
-        // Only the stack still holds these: the application let go after closing.
-        for key in lingering where isKnownUniquelyReferenced(&tcp.streams[key]!) {
-            tcp.streams[key]!.connection.orphan(now: now)
+        let work = tcp.work
+        swap(&tcp.polling, &work.streams)
+        for stream in tcp.polling {
+            stream.hasWork = false
+            // A stream the table no longer holds (closed, or in TIME-WAIT) has nothing to send.
+            if tcp.streams[stream.key] === stream { poll(stream, now: now) }
         }
-        for key in finished {
-            if let stream = tcp.streams.removeValue(forKey: key) { removeFromListeners(stream) }
-        }
-        for key in timingOut {
-            if let stream = tcp.streams.removeValue(forKey: key) { tcp.enterTimeWait(key, stream) }
-        }
+        tcp.polling.removeAll(keepingCapacity: true)
         tcp.expireTimeWait(now: now)
     }
 
+    private func poll(_ stream: TCPStream, now: UInt64) {
+        tcp.connectionsPolled += 1
+        let key = stream.key
+        let segmentSize = stream.connection.effectiveSendMSS
+        stream.connection.poll(now: now) { segment, payload in
+            self.transmitTCP(segment, payload: payload, to: key.remoteAddress, segmentSize: segmentSize, now: now)
+        }
+        switch stream.connection.state {
+        case .closed:
+            tcp.streams[key] = nil
+            removeFromListeners(stream)
+            return
+        case .timeWait:
+            tcp.streams[key] = nil
+            tcp.enterTimeWait(key, stream)
+            return
+        case .finWait2 where stream.connection.finWait2DeadlineAt == nil:
+            tcp.lingering.insert(key)
+        default:
+            break
+        }
+        let at = stream.connection.pollAt()
+        guard at != stream.timerAt else { return }
+        stream.timerAt = at
+        guard let at else { return }
+        tcp.timers.insert(key, deadline: at)
+        // Stale entries (timers moved before they came due) are dropped once they outnumber the live ones.
+        if tcp.timers.count > 2 * tcp.streams.count + 64 {
+            var timers = TimerHeap<TCPFourTuple>()
+            for (key, stream) in tcp.streams { if let at = stream.timerAt { timers.insert(key, deadline: at) } }
+            tcp.timers = timers
+        }
+    }
+
+    /// Lingering connections (FIN-WAIT-2, no deadline) that only the stack still holds: the
+    /// application let go after closing, so they end if the peer never closes (`orphan`).
+    private func orphanReleased(now: UInt64) {
+        guard !tcp.lingering.isEmpty else { return }
+        for key in tcp.lingering {
+            let lingers = tcp.streams[key].map { $0.connection.state == .finWait2 && $0.connection.finWait2DeadlineAt == nil }
+            guard lingers == true else { tcp.lingering.remove(key); continue }
+            // Held by the table alone: not by the application (nor by this turn's work list).
+            guard isKnownUniquelyReferenced(&tcp.streams[key]!) else { continue }
+            tcp.lingering.remove(key)
+            tcp.streams[key]!.connection.orphan(now: now)
+            tcp.streams[key]!.noteWork()  // polled below, which sets its timer for the deadline
+        }
+    }
+
     func tcpPollAt() -> UInt64? {
-        var soonest = tcp.timeWaitPollAt
-        for stream in tcp.streams.values { soonest = earliest(soonest, stream.connection.pollAt()) }
-        return soonest
+        if !tcp.work.streams.isEmpty { return 0 }
+        // Stale entries at the front would wake the loop for nothing.
+        while let next = tcp.timers.next, tcp.streams[next.element]?.timerAt != next.deadline {
+            _ = tcp.timers.popDue(at: next.deadline)
+        }
+        return earliest(tcp.timeWaitPollAt, tcp.timers.next?.deadline)
     }
 
     /// Sends a segment. With offload the device completes the checksum and cuts a payload
