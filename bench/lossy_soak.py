@@ -19,40 +19,8 @@ import argparse, os, shutil, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELAY = os.path.join(ROOT, "Tests", "Tools", "lossy_link.py")
+CLIENT = os.path.join(ROOT, "Tests", "Tools", "echo_client.py")  # the test's own client
 HOST, GUEST = "10.198.0.1", "10.198.0.2"
-
-# The test's client (Tests/IntegrationTests/NetworkTests.swift), plus progress on failure.
-CLIENT = r"""
-import socket, sys, hashlib, threading, time
-size = int(sys.argv[2])
-data = hashlib.sha256(b"seed").digest() * (size // 32)
-s = socket.create_connection((sys.argv[1], 7), timeout=30)
-received = hashlib.sha256(); count = 0; sent = 0; last = time.monotonic()
-def reader():
-    global count, last
-    while count < len(data):
-        try:
-            chunk = s.recv(1 << 16)
-        except OSError as error:
-            print(f"reader: {error} after {count} bytes back, {time.monotonic() - last:.1f} s since the last", flush=True)
-            return
-        if not chunk: break
-        received.update(chunk); count += len(chunk); last = time.monotonic()
-thread = threading.Thread(target=reader); thread.start()
-try:
-    view = memoryview(data)
-    while sent < len(data):
-        sent += s.send(view[sent:sent + 65536])
-except OSError as error:
-    print(f"writer: {error} after {sent} bytes sent, {count} back", flush=True)
-    sys.exit(1)
-thread.join(60)
-s.shutdown(socket.SHUT_WR)
-assert count == len(data), f"got {count} of {len(data)} bytes back"
-assert received.digest() == hashlib.sha256(data).digest(), "echoed bytes differ"
-assert s.recv(1) == b"", "the guest should close after our FIN"
-print(f"tcp echo: {count} bytes intact")
-"""
 
 
 def ip(*args, check=True):
@@ -71,7 +39,7 @@ def one_run(args, target, seed, namespace, keep):
     time.sleep(1.0)
     started = time.monotonic()
     try:
-        client = subprocess.run(["ip", "netns", "exec", namespace, sys.executable, "-c", CLIENT, GUEST, str(args.size)],
+        client = subprocess.run(["ip", "netns", "exec", namespace, sys.executable, CLIENT, GUEST, "--tcp", str(args.size)],
                                 capture_output=True, text=True, timeout=150)
         client_text, passed = client.stdout + client.stderr, client.returncode == 0
     except subprocess.TimeoutExpired:

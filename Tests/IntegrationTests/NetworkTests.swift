@@ -63,47 +63,12 @@ final class TapNamespace {
 @Suite(.enabled(if: TapNamespace.available, "skipped: needs root and iproute2 to create a network namespace with a tap"),
        .serialized)
 struct NetworkTests {
-    static let udpClient = """
-        import socket, sys, hashlib
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
-        ok = 0
-        for i in range(200):
-            payload = hashlib.sha256(str(i).encode()).digest() * (1 + i % 40)
-            s.sendto(payload, (sys.argv[1], 7))
-            data, peer = s.recvfrom(65536)
-            assert data == payload, f"datagram {i} came back different"
-            ok += 1
-        print(f"udp echo: {ok} datagrams intact")
-        """
-
-    static let tcpClient = """
-        import socket, sys, hashlib, threading
-        size = int(sys.argv[2])
-        data = hashlib.sha256(b"seed").digest() * (size // 32)
-        s = socket.create_connection((sys.argv[1], 7), timeout=30)
-        received = hashlib.sha256(); count = 0; sent = 0
-        def reader():
-            global count
-            while count < len(data):
-                try:
-                    chunk = s.recv(1 << 16)
-                except OSError as error:
-                    print(f"reader: {error} after {count} bytes back", flush=True); return
-                if not chunk: break
-                received.update(chunk); count += len(chunk)
-        thread = threading.Thread(target=reader); thread.start()
-        view = memoryview(data)
-        try:
-            while sent < len(data): sent += s.send(view[sent:sent + 65536])
-        except OSError as error:
-            print(f"writer: {error} after {sent} of {len(data)} bytes sent, {count} back", flush=True); sys.exit(1)
-        thread.join(60)
-        s.shutdown(socket.SHUT_WR)
-        assert count == len(data), f"got {count} of {len(data)} bytes back"
-        assert received.digest() == hashlib.sha256(data).digest(), "echoed bytes differ"
-        assert s.recv(1) == b"", "the guest should close after our FIN"
-        print(f"tcp echo: {count} bytes intact")
-        """
+    /// Tests/Tools/echo_client.py's command line: SIZE bytes echoed over TCP and/or 200 UDP
+    /// datagrams to the guest's port 7, each checked byte for byte.
+    static func echoClient(_ address: String, tcp size: Int? = nil, udp: Bool = false) throws -> [String] {
+        let tool = try SwiftletHome.locate().root.appendingPathComponent("Tests/Tools/echo_client.py").path
+        return ["python3", tool, address] + (size.map { ["--tcp", "\($0)"] } ?? []) + (udp ? ["--udp"] : [])
+    }
 
     @Test(arguments: runnableTargets)
     func hundredMegabytesOfTCPEchoAreIntact(target: Target) throws {
@@ -112,7 +77,7 @@ struct NetworkTests {
         let size = 100 << 20
         let (client, guest) = try namespace.withGuest(
             image, target: target, arguments: ["ip=\(TapNamespace.guestAddress)/24"],
-            client: ["python3", "-c", Self.tcpClient, TapNamespace.guestAddress, "\(size)"])
+            client: try Self.echoClient(TapNamespace.guestAddress, tcp: size))
         #expect(client.status == 0, "client: \(client.stdout) \(client.stderr)\nguest: \(guest.stdout) \(guest.stderr)")
         #expect(client.stdout.contains("tcp echo: \(size) bytes intact"))
     }
@@ -125,7 +90,7 @@ struct NetworkTests {
         let address = TapNamespace.guestAddress
         let (client, guest) = try namespace.withGuest(
             image, target: target, arguments: ["ip=\(address)/24"],
-            client: ["sh", "-c", "python3 -c '\(Self.tcpClient)' \(address) \(size) && python3 -c '\(Self.udpClient)' \(address)"])
+            client: try Self.echoClient(address, tcp: size, udp: true))
         #expect(client.status == 0, "client: \(client.stdout) \(client.stderr)\nguest: \(guest.stdout) \(guest.stderr)")
         #expect(client.stdout.contains("tcp echo: \(size) bytes intact"))
         #expect(client.stdout.contains("udp echo: 200 datagrams intact"))
@@ -147,7 +112,7 @@ struct NetworkTests {
                                        "--pcap", capture.path, image.path, "ip=\(TapNamespace.guestAddress)/24"],
                                       timeout: 150) { process in
             Thread.sleep(forTimeInterval: 1.0)
-            client = try? namespace.run(["python3", "-c", Self.tcpClient, TapNamespace.guestAddress, "\(size)"], timeout: 120)
+            client = try? namespace.run(try Self.echoClient(TapNamespace.guestAddress, tcp: size), timeout: 120)
             kill(process.processIdentifier, SIGTERM)
         }
         let result = try #require(client)
@@ -185,7 +150,7 @@ struct NetworkTests {
             let guest = try namespace.run([Harness.tender(.hvt).path, "--count-exits", "--mem", "8M", "--net", "tap:tap0"]
                                           + tenderOptions + [image.path, "--", "ip=\(TapNamespace.guestAddress)/24"], timeout: 60) { _ in
                 Thread.sleep(forTimeInterval: 0.5)
-                client = try? namespace.run(["python3", "-c", Self.tcpClient, TapNamespace.guestAddress, "\(size)"], timeout: 40)
+                client = try? namespace.run(try Self.echoClient(TapNamespace.guestAddress, tcp: size), timeout: 40)
             }
             let result = try #require(client)
             #expect(result.stdout.contains("tcp echo: \(size) bytes intact"), "\(tenderOptions): \(result.stdout) \(result.stderr)\nguest: \(guest.stdout) \(guest.stderr)")
@@ -229,7 +194,8 @@ struct NetworkTests {
         let image = try Harness.example("echo")
         let (client, guest) = try namespace.withGuest(
             image, target: target, arguments: ["ip=\(TapNamespace.guestAddress)/24"],
-            client: ["sh", "-c", "ping -c 5 -i 0.2 -W 2 \(TapNamespace.guestAddress) && python3 -c '\(Self.udpClient)' \(TapNamespace.guestAddress)"])
+            client: ["sh", "-c", "ping -c 5 -i 0.2 -W 2 \(TapNamespace.guestAddress) && "
+                     + (try Self.echoClient(TapNamespace.guestAddress, udp: true)).joined(separator: " ")])
         #expect(client.status == 0, "client: \(client.stdout) \(client.stderr)\nguest: \(guest.stdout) \(guest.stderr)")
         #expect(client.stdout.contains("5 received"), "\(client.stdout)")
         #expect(client.stdout.contains("udp echo: 200 datagrams intact"), "\(client.stdout) \(client.stderr)")

@@ -47,7 +47,7 @@ struct VirtioNetworkTests {
         let address = TapNamespace.guestAddress
         let size = 100 << 20
         let (client, guest) = try VirtioNetworkHarness.withEcho(namespace, configuration, client: [
-            "sh", "-c", "ping -c 5 -i 0.2 -W 2 \(address) && python3 -c '\(NetworkTests.udpClient)' \(address) && python3 -c '\(NetworkTests.tcpClient)' \(address) \(size)",
+            "sh", "-c", "ping -c 5 -i 0.2 -W 2 \(address) && " + (try NetworkTests.echoClient(address, tcp: size, udp: true)).joined(separator: " "),
         ])
         #expect(client.status == 0, "client: \(client.stdout) \(client.stderr)\nguest: \(guest.stdout) \(guest.stderr)")
         #expect(client.stdout.contains("5 received"), "\(client.stdout)")
