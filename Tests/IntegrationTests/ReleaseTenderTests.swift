@@ -1,8 +1,11 @@
 // The release tenders, which are what `swiftlet run` uses: the rest of the suite runs the debug
 // ones `swift test` builds, and the optimizer once removed the tender's heap reservation from
 // release builds only (a tender serving a tap then died of SIGSYS at its first brk under the
-// seccomp filter). SwiftPM's lock keeps `swift test` from building into .build, so this suite
-// builds its own release tenders in a scratch folder beside it, once per run.
+// seccomp filter). Whether a busy tender reaches brk depends on its heap's layout (this suite's
+// echo did not, with the bug put back), so ctender_reserve_heap now checks that the heap holds
+// the reserve: a build that drops it again refuses to start, and the first test here fails.
+// SwiftPM's lock keeps `swift test` from building into .build, so this suite builds its own
+// release tenders in a scratch folder beside it, once per run.
 import Foundation
 import SwiftletBuild
 import Testing
@@ -15,10 +18,11 @@ struct ReleaseTenderTests {
     /// the folder holding them.
     static let tenders: Result<URL, BuildFailure> = {
         let root = try! SwiftletHome.locate().root.path
-        let swift = ["/opt/swift/usr/bin/swift", "/usr/bin/swift"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        guard let swift else { return .failure(BuildFailure(log: "no swift toolchain found")) }
+        let toolchain: Toolchain
+        do { toolchain = try Toolchain.locate() } catch { return .failure(BuildFailure(log: "\(error)")) }
+        let swift = toolchain.swiftc.deletingLastPathComponent().appendingPathComponent("swift")
         for product in ["swiftlet-hvt", "swiftlet-spt"] {
-            guard let outcome = try? Harness.run(URL(fileURLWithPath: swift), [
+            guard let outcome = try? Harness.run(swift, [
                 "build", "--package-path", root, "--scratch-path", scratch, "-c", "release", "--product", product],
                 timeout: 900) else { return .failure(BuildFailure(log: "could not start swift build")) }
             guard outcome.status == 0 else {
@@ -58,7 +62,7 @@ struct ReleaseTenderTests {
         let address = TapNamespace.guestAddress
         let (client, guest) = try namespace.withGuest(
             image, tender: try Self.tender(target), options: ["--mem", "64M"], arguments: ["ip=\(address)/24"],
-            client: ["sh", "-c", "python3 -c '\(NetworkTests.tcpClient)' \(address) \(size) && python3 -c '\(NetworkTests.udpClient)' \(address)"])
+            client: try NetworkTests.echoClient(address, tcp: size, udp: true))
         #expect(client.status == 0, "client: \(client.stdout) \(client.stderr)\nguest: \(guest.stdout) \(guest.stderr)")
         #expect(client.stdout.contains("tcp echo: \(size) bytes intact"))
         #expect(client.stdout.contains("udp echo: 200 datagrams intact"))
