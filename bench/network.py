@@ -8,6 +8,7 @@ each namespace against each server and measures
     (the guest cannot discard, so every peer is measured echoing, for a fair comparison);
   - TCP and UDP request/response: one 64-byte message, wait for the reply, repeat for S seconds;
     transactions/s and p50/p99 latency;
+  - ping: ICMP echo round trips as the system's ping reports them (500, 10 ms apart), p50/p99;
   - the CPU the server used during each test (tender or Python server, all its threads), and
     the client's own CPU (a Python client near 100% is the limit, not the server);
   - idle CPU of each tender: guest up and listening, 5 s without traffic, utime+stime from
@@ -18,7 +19,7 @@ creates and deletes on the way out (even on failure or Ctrl-C); no other address
 
     python3 bench/network.py [--quick] [--mb 64] [--seconds 5] [--no-build] [--repo DIR]
 
---quick is 8 MB and 2 s per test (under a minute); the default is 64 MB and 5 s.
+--quick is 8 MB, 2 s per test and 100 pings (under a minute); the default is 64 MB, 5 s and 500.
 The script runs itself inside the namespaces as the client (--client) and the Linux server
 (--serve); those modes are internal.
 """
@@ -182,11 +183,28 @@ def client_udp_rr(address, seconds, limit):
                      "client_cpu": (cpu1 - cpu0) / elapsed})
 
 
+def client_ping(address, count):
+    """ICMP echo with the system's ping, 10 ms apart (root may go below 200 ms): the RTT that
+    ping itself reports for each reply, which includes the client kernel's path both ways."""
+    cpu0 = own_cpu()
+    started = time.perf_counter()
+    result = subprocess.run(["ping", "-n", "-c", str(count), "-i", "0.01", "-W", "1", address],
+                            capture_output=True, text=True, timeout=count * 0.05 + 10)
+    elapsed = time.perf_counter() - started
+    latencies = [int(float(word[5:]) * 1e6) for line in result.stdout.splitlines()
+                 for word in line.split() if word.startswith("time=")]
+    return summarize(latencies, elapsed, {"lost": count - len(latencies),
+                     "error": None if latencies else f"ping: {result.stdout.strip()[-200:]} {result.stderr.strip()}",
+                     "client_cpu": 0.0 if elapsed <= 0 else (own_cpu() - cpu0) / elapsed})
+
+
 def run_client(spec):
     kind = spec["kind"]
     try:
         if kind == "bulk":
             result = client_bulk(spec["address"], spec["bytes"], spec["timeout"], spec.get("quickack", False))
+        elif kind == "ping":
+            result = client_ping(spec["address"], spec["count"])
         elif kind == "tcp_rr":
             result = client_tcp_rr(spec["address"], spec["seconds"], spec["limit"])
         else:
@@ -381,6 +399,7 @@ def main():
     seconds = args.seconds or (2.0 if args.quick else 5.0)
     total = megabytes * 1_000_000
     limit = 2_000_000  # transactions per request/response run, on top of the time bound
+    pings = 100 if args.quick else 500
     started = time.monotonic()
     cpus = sorted(os.sched_getaffinity(0))
     if args.placement == "split" and len(cpus) < 2:
@@ -458,7 +477,8 @@ def main():
         tests = [("bulk", {"kind": "bulk", "bytes": total, "timeout": 90.0}, 110),
                  ("bulk_qa", {"kind": "bulk", "bytes": total, "timeout": 90.0, "quickack": True}, 110),
                  ("tcp_rr", {"kind": "tcp_rr", "seconds": seconds, "limit": limit}, seconds + 20),
-                 ("udp_rr", {"kind": "udp_rr", "seconds": seconds, "limit": limit}, seconds + 20)]
+                 ("udp_rr", {"kind": "udp_rr", "seconds": seconds, "limit": limit}, seconds + 20),
+                 ("ping", {"kind": "ping", "count": pings}, pings * 0.05 + 20)]
         for test, spec, timeout in tests:
             for p in peers:
                 before_counters = p.tap_counters()
@@ -525,6 +545,7 @@ def print_report(peers, results, idle, counters, skipped, megabytes, seconds, ve
         ("  p50 / p99 latency (µs)", lambda n: (value(n, "udp_rr", "p50_us"), value(n, "udp_rr", "p99_us")), "lat", True),
         ("  server CPU / client CPU (%)", lambda n: (cpu("udp_rr", "server_cpu")(n), cpu("udp_rr", "client_cpu")(n)), "cpu", False),
         ("  server CPU µs per transaction", per_unit("udp_rr", 1e6, lambda r: r["count"]), ".1f", True),
+        ("ping RTT p50 / p99 (µs)", lambda n: (value(n, "ping", "p50_us"), value(n, "ping", "p99_us")), "lat", True),
         (f"idle CPU, /proc stat (% of a core)", lambda n: idle[n][0], ".2f", False),
         ("idle CPU, schedstat (% of a core)", lambda n: idle[n][1], ".3f", False),
     ]
@@ -569,6 +590,8 @@ def print_report(peers, results, idle, counters, skipped, megabytes, seconds, ve
                 notes.append(f"{labels[n]} {test}: only {r.get('bytes')} of {r.get('total')} bytes came back in time")
             if test == "udp_rr" and r.get("lost"):
                 notes.append(f"{labels[n]} udp_rr: {r['lost']} datagrams lost (0.2 s timeout each)")
+            if test == "ping" and r.get("lost"):
+                notes.append(f"{labels[n]} ping: {r['lost']} of {r['lost'] + r['count']} echoes unanswered")
             c = counters[n].get(test)
             if c and (c["tx_dropped"] or c["rx_dropped"]):
                 notes.append(f"{labels[n]} {test}: tap drops tx {c['tx_dropped']} rx {c['rx_dropped']}")

@@ -28,6 +28,9 @@ Needs root, iproute2, wrk and nginx (Debian: apt-get install wrk nginx); virtio 
 qemu-system-x86_64 (else it is skipped, and says so).
 
     python3 bench/web.py [--quick] [--duration 10] [--rounds 1] [--json] [--no-build] [--targets hvt,spt,virtio]
+                         [--rings[=US]]
+
+--rings gives the hvt guests (both) exitless network rings (bench/WEB.md, "Exitless rings").
 
 Target (issue 10): virtio GET / at 32 connections >= 0.7x hvt (ratios printed at the end).
 
@@ -322,6 +325,8 @@ def main():
                         help="repeat the interleaved runs; odd rounds go in reverse order; medians reported")
     parser.add_argument("--targets", default="hvt,spt,virtio")
     parser.add_argument("--no-mem8", action="store_true", help="skip the extra hvt run with --mem 8M")
+    parser.add_argument("--rings", nargs="?", const="", metavar="US",
+                        help="hvt: exitless rings (swiftlet-hvt --rings[=US], spin US µs before sleeping)")
     parser.add_argument("--close-seconds", type=float, default=3.0,
                         help="length of the new-connection-per-request runs (Connection: close) at the end; 0: skip")
     parser.add_argument("--close-connections", default="1,200",
@@ -381,7 +386,8 @@ def main():
                          "loads": [{"connections": c, "threads": t} for c, t in LOADS],
                          "nginx_keepalive_requests": args.keepalive_requests,
                          "nginx_open_file_cache": args.open_file_cache,
-                         "wrk_timeout_s": args.wrk_timeout},
+                         "wrk_timeout_s": args.wrk_timeout,
+                         "hvt_rings": None if args.rings is None else (args.rings or "default spin")},
               "problems": [], "skipped": {}}
     problems = report["problems"]
     try:
@@ -414,8 +420,9 @@ def main():
             # virtio: the CLI runs QEMU (its child, which does the work: counted in the server's CPU).
             runner = [os.path.join(products, "swiftlet"), "run", "--target", "virtio"] if target == "virtio" \
                 else [os.path.join(products, f"swiftlet-{target}")]
+            rings = [] if target != "hvt" or args.rings is None else [f"--rings={args.rings}" if args.rings else "--rings"]
             argv = [IP, "netns", "exec", client_ns, *runner,
-                    *(["--mem", mem] if mem else []), "--net", f"tap:tap{subnet}",
+                    *(["--mem", mem] if mem else []), *rings, "--net", f"tap:tap{subnet}",
                     images["virtio" if target == "virtio" else "run"], "--",
                     f"ip=10.214.{subnet}.2/24", f"gw=10.214.{subnet}.1", "log=off"]
             servers.append(server)
@@ -657,7 +664,7 @@ def print_report(report, duration):
     print()
     print(f"examples/web vs nginx {config.get('nginx_version', '')} (1 worker); wrk {duration:g} s per run "
           f"after a {config['warmup_s']:g} s warm-up, {config['rounds']} round(s), placement {config['placement']}, "
-          f"{config['cpus']} CPUs")
+          f"{config['cpus']} CPUs" + (f"; hvt with rings ({config['hvt_rings']})" if config.get("hvt_rings") else ""))
     print("wrk in the client namespace; guests on a tap each there; nginx behind a veth pair in a second namespace")
     ret = results.get("nginx-return", {})
     stat = results.get("nginx-static", {})
