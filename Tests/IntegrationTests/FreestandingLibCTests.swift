@@ -1,5 +1,6 @@
 // The guest's C shims are compiled -ffreestanding -fno-builtin; here they are built for the
-// host under other names and compared with the host C library on edge cases.
+// host (under other names where the host C library has the same ones) and compared with it on
+// edge cases, or, for the reference counting, run on hand-made objects.
 import Foundation
 import SwiftletBuild
 import Testing
@@ -20,6 +21,24 @@ import Testing
         let link = try Harness.run(toolchain.clang, ["-O1",
             home.root.appendingPathComponent("Tests/Freestanding/libc_test.c").path,
             executable.path + "-string.o", executable.path + "-math.o", "-lm", "-o", executable.path])
+        #expect(link.status == 0, "\(link.stderr)")
+        let result = try Harness.run(executable, [])
+        #expect(result.status == 0, "\(result.stdout)")
+        #expect(result.stdout.contains("0 failures"), "\(result.stdout)")
+    }
+
+    /// The non-atomic retain and release (refcount.c) on hand-made objects: counts, immortal and
+    /// do-not-free words, destruction exactly once, bridge tags, and a trap on over-release.
+    @Test func nonAtomicReferenceCountingHonoursTheRefcountWord() throws {
+        let home = try SwiftletHome.locate()
+        let toolchain = try Toolchain.locate()
+        let executable = Harness.scratch.appendingPathComponent("refcount-test")
+        let compile = try Harness.run(toolchain.clang, ["-O2", "-fno-builtin", "-ffreestanding",
+            "-c", home.freestanding.appendingPathComponent("refcount.c").path, "-o", executable.path + ".o"])
+        #expect(compile.status == 0, "\(compile.stderr)")
+        let link = try Harness.run(toolchain.clang, ["-O1",
+            home.root.appendingPathComponent("Tests/Freestanding/refcount_test.c").path,
+            executable.path + ".o", "-o", executable.path])
         #expect(link.status == 0, "\(link.stderr)")
         let result = try Harness.run(executable, [])
         #expect(result.status == 0, "\(result.stdout)")

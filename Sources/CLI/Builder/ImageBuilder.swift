@@ -56,6 +56,15 @@ public struct ImageBuilder: Sendable {
         "-g", "-dwarf-version=4", "-Xfrontend", "-no-clang-module-breadcrumbs",
         "-Xcc", "-ffreestanding", "-Xcc", "-fno-omit-frame-pointer",
         "-Xfrontend", "-disable-stack-protector",
+    ] + nonAtomicReferenceCounting
+    /// A guest is one vCPU with a cooperative executor, so its reference counts need no atomics:
+    /// retains and releases become calls to Freestanding/refcount.c instead of inlined `lock`
+    /// instructions. Swift's own LLVM passes must then be off: they treat a retain as touching
+    /// no memory the program reads and move it below loads, but in Embedded Swift the uniqueness
+    /// check of copy-on-write is an inlined load of the refcount, so a copy was mutated in
+    /// place (Tests/Guests/arc-guest). Full-Swift images (FullRuntimeImage) get neither.
+    static let nonAtomicReferenceCounting = [
+        "-assume-single-threaded", "-Xfrontend", "-disable-swift-specific-llvm-optzns",
     ]
     static let cFlags = [
         "-target", Toolchain.guestTriple, "-gdwarf-4", "-O2", "-ffreestanding", "-fno-builtin", "-fno-stack-protector",
