@@ -58,12 +58,23 @@ public enum HTTPParseError: Error, Equatable {
 public struct HTTPHeaderField: Equatable {
     /// Name bytes as received (original case).
     public var name: [UInt8]
-    /// Value bytes with surrounding whitespace removed.
-    public var value: [UInt8]
+    /// Value bytes with surrounding whitespace removed. In a parsed request, a slice of the
+    /// one buffer that holds all of its head's values: no allocation per field.
+    public var valueBytes: ArraySlice<UInt8>
+
+    /// The value in an array of its own (for a parsed request's field, a copy).
+    public var value: [UInt8] {
+        get { Array(valueBytes) }
+        set { valueBytes = newValue[...] }
+    }
 
     public init(name: [UInt8], value: [UInt8]) {
+        self.init(name: name, valueBytes: value[...])
+    }
+
+    public init(name: [UInt8], valueBytes: ArraySlice<UInt8>) {
         self.name = name
-        self.value = value
+        self.valueBytes = valueBytes
     }
 }
 
@@ -150,7 +161,11 @@ public struct HTTPRequestParser {
     private var method: [UInt8] = []
     private var target: [UInt8] = []
     private var version: HTTPVersion = .http11
-    private var fields: [HTTPHeaderField] = []
+    /// The head's fields so far: each name, and where its value lies in `values`.
+    private var fieldRanges: [(name: [UInt8], value: Range<Int>)] = []
+    /// Every value of the head, back to back. The head's fields are slices of it; once the
+    /// application lets go of them, the next head reuses its storage.
+    private var values: [UInt8] = []
 
     public init(limits: HTTPLimits = HTTPLimits()) {
         self.limits = limits
@@ -238,7 +253,7 @@ public struct HTTPRequestParser {
         state = .failed(error)
         events.append(.error(error))
         line.removeAll()
-        fields = []
+        fieldRanges = []
     }
 
     private mutating func lineByte(_ byte: UInt8, _ events: inout [HTTPParseEvent]) {
@@ -346,7 +361,8 @@ public struct HTTPRequestParser {
         }
         method = methodBytes
         target = targetBytes
-        fields = []
+        fieldRanges.removeAll(keepingCapacity: true)
+        values.removeAll(keepingCapacity: true)
         headerBytes = 0
         state = .headers
         return nil
@@ -364,28 +380,30 @@ public struct HTTPRequestParser {
             let byte = bytes[index]
             if (byte < 0x20 && byte != 0x09) || byte == 0x7F { return .badRequest }
         }
-        if fields.count >= limits.maxHeaderCount { return .headerFieldsTooLarge }
-        fields.append(HTTPHeaderField(name: HTTPCommonBytes.array(bytes[0..<colon], sharing: HTTPCommonBytes.fieldNames),
-                                      value: Array(bytes[start..<end])))
+        if fieldRanges.count >= limits.maxHeaderCount { return .headerFieldsTooLarge }
+        let valueStart = values.count
+        values.append(contentsOf: bytes[start..<end])
+        fieldRanges.append((HTTPCommonBytes.array(bytes[0..<colon], sharing: HTTPCommonBytes.fieldNames),
+                            valueStart..<values.count))
         return nil
     }
 
     private mutating func endOfHead(_ events: inout [HTTPParseEvent]) {
-        let headers = HTTPHeaders(fields)
-        fields = []
+        let headers = HTTPHeaders(fieldRanges.map { HTTPHeaderField(name: $0.name, valueBytes: values[$0.value]) })
+        fieldRanges.removeAll(keepingCapacity: true)
         // One pass over the fields for everything framing and persistence depend on.
         var hosts = 0
-        var transferEncodings: [[UInt8]] = []
-        var contentLengths: [[UInt8]] = []
-        var connectionOptions: [[UInt8]] = []
-        var expect: [UInt8]?
+        var transferEncodings: [ArraySlice<UInt8>] = []
+        var contentLengths: [ArraySlice<UInt8>] = []
+        var connectionOptions: [ArraySlice<UInt8>] = []
+        var expect: ArraySlice<UInt8>?
         for field in headers.fields {
             switch field.name.first.map({ $0 | 0x20 }) {
             case 0x68 where httpNameMatches(field.name, "host"): hosts += 1
-            case 0x74 where httpNameMatches(field.name, "transfer-encoding"): transferEncodings.append(field.value)
-            case 0x63 where httpNameMatches(field.name, "content-length"): contentLengths.append(field.value)
-            case 0x63 where httpNameMatches(field.name, "connection"): connectionOptions.append(field.value)
-            case 0x65 where httpNameMatches(field.name, "expect"): if expect == nil { expect = field.value }
+            case 0x74 where httpNameMatches(field.name, "transfer-encoding"): transferEncodings.append(field.valueBytes)
+            case 0x63 where httpNameMatches(field.name, "content-length"): contentLengths.append(field.valueBytes)
+            case 0x63 where httpNameMatches(field.name, "connection"): connectionOptions.append(field.valueBytes)
+            case 0x65 where httpNameMatches(field.name, "expect"): if expect == nil { expect = field.valueBytes }
             default: break
             }
         }
@@ -396,7 +414,7 @@ public struct HTTPRequestParser {
         var chunked = false
         var length = 0
         if !transferEncodings.isEmpty {
-            var codings: [[UInt8]] = []
+            var codings: [ArraySlice<UInt8>] = []
             for value in transferEncodings { codings += splitList(value) }
             if codings.isEmpty { fail(.badRequest, &events); return }
             for coding in codings {
@@ -530,41 +548,37 @@ private func isTokenByte(_ byte: UInt8) -> Bool {
 
 /// Case-insensitive ASCII comparison of received bytes with a name.
 func httpNameMatches(_ bytes: [UInt8], _ name: String) -> Bool {
-    guard bytes.count == name.utf8.count else { return false }
-    var index = 0
-    for expected in name.utf8 {
-        if index >= bytes.count || lowerASCII(bytes[index]) != lowerASCII(expected) { return false }
-        index += 1
-    }
-    return index == bytes.count
+    asciiEqualsIgnoringCase(bytes[...], name)
 }
 
-private func asciiEqualsIgnoringCase(_ bytes: [UInt8], _ name: String) -> Bool {
-    httpNameMatches(bytes, name)
+private func asciiEqualsIgnoringCase(_ bytes: ArraySlice<UInt8>, _ name: String) -> Bool {
+    guard bytes.count == name.utf8.count else { return false }
+    var index = bytes.startIndex
+    for expected in name.utf8 {
+        if lowerASCII(bytes[index]) != lowerASCII(expected) { return false }
+        index += 1
+    }
+    return true
 }
 
 /// Splits a comma-separated list, trimming optional whitespace around each element and
-/// dropping empty elements (RFC 9110 §5.6.1).
-private func splitList(_ value: [UInt8]) -> [[UInt8]] {
-    var result: [[UInt8]] = []
-    var current: [UInt8] = []
-    func flush() {
-        var start = 0
-        var end = current.count
-        while start < end, current[start] == 0x20 || current[start] == 0x09 { start += 1 }
-        while end > start, current[end - 1] == 0x20 || current[end - 1] == 0x09 { end -= 1 }
-        if start < end { result.append(Array(current[start..<end])) }
-        current = []
+/// dropping empty elements (RFC 9110 §5.6.1). The elements are slices of `value`.
+private func splitList(_ value: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+    var result: [ArraySlice<UInt8>] = []
+    var rest = value
+    while true {
+        let comma = rest.firstIndex(of: 0x2C) ?? rest.endIndex
+        var element = rest[rest.startIndex..<comma]
+        while let first = element.first, first == 0x20 || first == 0x09 { element.removeFirst() }
+        while let last = element.last, last == 0x20 || last == 0x09 { element.removeLast() }
+        if !element.isEmpty { result.append(element) }
+        guard comma < rest.endIndex else { return result }
+        rest = rest[(comma + 1)...]
     }
-    for byte in value {
-        if byte == 0x2C { flush() } else { current.append(byte) }
-    }
-    flush()
-    return result
 }
 
 /// 1*DIGIT as Int; nil when empty, not all digits or overflowing.
-private func parseDecimal(_ bytes: [UInt8]) -> Int? {
+private func parseDecimal(_ bytes: ArraySlice<UInt8>) -> Int? {
     if bytes.isEmpty { return nil }
     var value = 0
     for byte in bytes {

@@ -45,11 +45,11 @@ enum HTTPResponseEncoder {
             case .server: hasServer = true
             case .none: break
             }
-            size += fieldSize(field.name, field.value)
+            size += fieldSize(field.name, field.valueBytes)
         }
         let addsServer = !hasServer && !server.isEmpty
-        if addsServer { size += fieldSize(Literal.server, server) }
-        if !hasDate { size += fieldSize(Literal.date, date) }
+        if addsServer { size += fieldSize(Literal.server, server[...]) }
+        if !hasDate { size += fieldSize(Literal.date, date[...]) }
         var length: Int?
         switch framing {
         case .none(let advertised): length = advertised
@@ -70,10 +70,10 @@ enum HTTPResponseEncoder {
             out.append(crlf)
             for field in response.headers.fields {
                 if case .framing = Reserved(field.name) { continue }
-                appendField(field.name, field.value, to: &out)
+                appendField(field.name, field.valueBytes, to: &out)
             }
-            if addsServer { appendField(Literal.server, server, to: &out) }
-            if !hasDate { appendField(Literal.date, date, to: &out) }
+            if addsServer { appendField(Literal.server, server[...], to: &out) }
+            if !hasDate { appendField(Literal.date, date[...], to: &out) }
             if case .chunked = framing { out.append(Literal.chunked) }
             if let length {
                 out.append(Literal.contentLength)
@@ -131,9 +131,9 @@ enum HTTPResponseEncoder {
     static let crlf: [UInt8] = [0x0D, 0x0A]
     static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
 
-    private static func fieldSize(_ name: [UInt8], _ value: [UInt8]) -> Int { name.count + 2 + value.count + 2 }
+    private static func fieldSize(_ name: [UInt8], _ value: ArraySlice<UInt8>) -> Int { name.count + 2 + value.count + 2 }
 
-    private static func appendField(_ name: [UInt8], _ value: [UInt8], to out: inout ByteWriter) {
+    private static func appendField(_ name: [UInt8], _ value: ArraySlice<UInt8>, to out: inout ByteWriter) {
         out.append(name)
         out.append(0x3A)
         out.append(0x20)
@@ -167,6 +167,7 @@ struct ByteWriter {
     }
 
     mutating func append(_ bytes: [UInt8]) { bytes.withUnsafeBytes { append($0) } }
+    mutating func append(_ bytes: ArraySlice<UInt8>) { bytes.withUnsafeBytes { append($0) } }
 
     mutating func appendDecimal(_ value: Int) {
         let digits = decimalDigits(value)

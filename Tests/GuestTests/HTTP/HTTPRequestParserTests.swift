@@ -62,6 +62,25 @@ import TestSupport
 
     // MARK: - Valid requests
 
+    @Test func aHeadsValuesLieBackToBackInOneBuffer() throws {
+        var parser = HTTPRequestParser()
+        let events = parser.feed(Self.bytes("GET / HTTP/1.1\r\nHost: a.example\r\nAccept:  */* \r\nX-Trace: 1, 2\r\n\r\n"))
+        let head = try #require(Self.head(events.first))
+        let values = head.headers.fields.map(\.valueBytes)
+        #expect(values.map { Array($0) } == [Self.bytes("a.example"), Self.bytes("*/*"), Self.bytes("1, 2")])
+        let starts = values.map { value in value.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } }
+        #expect(starts[1] == starts[0] + UInt(values[0].count) && starts[2] == starts[1] + UInt(values[1].count),
+                "one allocation for every value, not one per field")
+    }
+
+    @Test func aHeadTheApplicationKeepsIsUnchangedByTheNextRequest() throws {
+        var parser = HTTPRequestParser()
+        let first = try #require(Self.head(parser.feed(Self.bytes("GET /1 HTTP/1.1\r\nHost: one\r\nX-A: aaaa\r\n\r\n")).first))
+        let second = try #require(Self.head(parser.feed(Self.bytes("GET /2 HTTP/1.1\r\nHost: two\r\nX-A: bbbb\r\n\r\n")).first))
+        #expect(first.headers.first("host") == Self.bytes("one") && first.headers.first("x-a") == Self.bytes("aaaa"))
+        #expect(second.headers.first("host") == Self.bytes("two") && second.headers.first("x-a") == Self.bytes("bbbb"))
+    }
+
     @Test func simpleGet() throws {
         let events = Self.allSplits(Self.bytes("GET /index.html?q=1 HTTP/1.1\r\nHost: example.com\r\nAccept:  */* \r\n\r\n"))
         #expect(events.count == 2)
