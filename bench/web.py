@@ -32,6 +32,9 @@ qemu-system-x86_64 (else it is skipped, and says so).
 
 --rings gives the hvt guests (both) exitless network rings (bench/WEB.md, "Exitless rings").
 
+--baseline-image PATH adds hvt and spt guests running another build of examples/web (10.214.6.2 and
+10.214.7.2; GET / only), measured in the same interleaved rounds: an A/B of a guest change.
+
 Target (issue 10): virtio GET / at 32 connections >= 0.7x hvt (ratios printed at the end).
 
 --quick is 3 s per wrk run (default 10 s). Namespaces and processes are removed on the way out,
@@ -48,6 +51,7 @@ LOADS = ((1, 1), (32, 2))  # (connections, wrk threads)
 TARGETS = {"hvt": 1, "spt": 2, "virtio": 5}  # subnet 10.214.N.0/24
 NGINX_SUBNET = 3
 MEM8_SUBNET = 4
+BASELINE_SUBNETS = {"hvt": 6, "spt": 7}  # --baseline-image: the same targets with another image
 
 
 def log(*parts):
@@ -344,6 +348,8 @@ def main():
     parser.add_argument("--repo", default=ROOT, help="Swiftlet checkout (examples/web, sources to build)")
     parser.add_argument("--scratch-path", default=".build-bench", help="swift build scratch folder, relative to --repo")
     parser.add_argument("--no-build", action="store_true", help="use the existing build in --scratch-path")
+    parser.add_argument("--baseline-image", help="also serve GET / from this image of examples/web (built by another "
+                        "checkout) on hvt and spt, interleaved with the rest: an A/B of a change to the guest")
     parser.add_argument("--budget", type=float, default=1800, help="give up (and clean up) after this many seconds")
     parser.add_argument("--verbose", action="store_true", help="print wrk's own output and the servers' logs")
     parser.add_argument("--probe", help=argparse.SUPPRESS)
@@ -404,7 +410,7 @@ def main():
         ip("netns", "add", server_ns); namespaces.append(server_ns)
         ip("-n", client_ns, "link", "set", "lo", "up")
         ip("-n", server_ns, "link", "set", "lo", "up")
-        for subnet in [TARGETS[t] for t in TARGETS] + [MEM8_SUBNET]:
+        for subnet in [TARGETS[t] for t in TARGETS] + [MEM8_SUBNET] + list(BASELINE_SUBNETS.values()):
             tap = f"tap{subnet}"
             ip("-n", client_ns, "tuntap", "add", tap, "mode", "tap")
             ip("-n", client_ns, "addr", "add", f"10.214.{subnet}.1/24", "dev", tap)
@@ -415,7 +421,7 @@ def main():
             ip("-n", ns, "addr", "add", f"{address}/24", "dev", dev)
             ip("-n", ns, "link", "set", dev, "up")
 
-        def start_guest(name, target, subnet, mem=None):
+        def start_guest(name, target, subnet, mem=None, image=None):
             server = Server(name, f"{target} guest" + (f" --mem {mem}" if mem else ""))
             # virtio: the CLI runs QEMU (its child, which does the work: counted in the server's CPU).
             runner = [os.path.join(products, "swiftlet"), "run", "--target", "virtio"] if target == "virtio" \
@@ -423,7 +429,7 @@ def main():
             rings = [] if target != "hvt" or args.rings is None else [f"--rings={args.rings}" if args.rings else "--rings"]
             argv = [IP, "netns", "exec", client_ns, *runner,
                     *(["--mem", mem] if mem else []), *rings, "--net", f"tap:tap{subnet}",
-                    images["virtio" if target == "virtio" else "run"], "--",
+                    image or images["virtio" if target == "virtio" else "run"], "--",
                     f"ip=10.214.{subnet}.2/24", f"gw=10.214.{subnet}.1", "log=off"]
             servers.append(server)
             if not server.start(argv, "web: serving", server_cpus):
@@ -455,6 +461,13 @@ def main():
             guests[target] = server
             tests.append((f"{target}", f"{target} GET /", server, 80, "/"))
             tests.append((f"{target}-status", f"{target} GET /api/status", server, 80, "/api/status"))
+            if args.baseline_image and target in BASELINE_SUBNETS:
+                baseline = start_guest(f"{target}-baseline", target, BASELINE_SUBNETS[target],
+                                       image=os.path.abspath(args.baseline_image))
+                if baseline is None:
+                    problems.append(f"{target} baseline guest: {servers[-1].error}")
+                else:
+                    tests.append((f"{target}-baseline", f"{target} baseline GET /", baseline, 80, "/"))
 
         prefix = os.path.join(work, "nginx")
         site = os.path.join(prefix, "site")
