@@ -9,6 +9,17 @@ import PackageDescription
 // Static executables start in well under a millisecond. lld, because the default linker warns
 // about glibc's static `dlopen` on every link, and that noise reached users on first run.
 let staticExecutable: [LinkerSetting] = [.unsafeFlags(["-static-executable", "-use-ld=lld", "-Xlinker", "--gc-sections"])]
+// The tenders link musl (Debian's musl-dev) instead: static glibc's start-up, stdio and locale
+// code is ~690 KB of a tender, musl's ~30 KB. Their C shim and the Swift code's view of C
+// both read musl's headers first (the kernel's, linux/kvm.h and the like, still come from
+// /usr/include); the link takes musl's start file and libc.a in place of the toolchain's.
+let muslHeaders = "/usr/include/x86_64-linux-musl", muslLibraries = "/usr/lib/x86_64-linux-musl"
+let muslCHeaders: [CSetting] = [.unsafeFlags(["-isystem", muslHeaders])]
+let muslSwiftHeaders: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-isystem", "-Xcc", muslHeaders])]
+let muslStaticExecutable: [LinkerSetting] = [.unsafeFlags([
+    "-static-executable", "-use-ld=lld", "-L\(muslLibraries)", "-Xclang-linker", "-nostdlib",
+    "-Xlinker", "\(muslLibraries)/crt1.o", "-Xlinker", "--gc-sections", "-Xlinker", "\(muslLibraries)/libc.a",
+])]
 // The launcher is Embedded Swift: no Swift runtime starts before it execs a tender.
 let embeddedSwift: [SwiftSetting] = [.enableExperimentalFeature("Embedded"), .unsafeFlags(["-wmo"])]
 let optimizedForSize: [SwiftSetting] = [.unsafeFlags(["-Osize"], .when(configuration: .release))]
@@ -40,14 +51,19 @@ let package = Package(
         .target(name: "CTender", dependencies: ["SwiftletABI"], path: "Sources/Tender/CShim"),
         // Core as a full-Swift library: for the CLI (inspect, packaging, virtio) and the tests.
         .target(name: "TenderCore", dependencies: ["SwiftletABI", "CTender"], path: "Sources/Tender/Core"),
-        // The tenders are Embedded Swift: ~1.2 MB static binaries (static glibc alone is ~690 KB)
-        // with no Swift runtime to start, where the full runtime made them 7-11 MB. An Embedded
-        // module cannot import a full-Swift one, so each tender compiles Core's sources itself:
-        // its folder holds a link, Core -> ../Core.
-        .executableTarget(name: "swiftlet-hvt", dependencies: ["CTender", "SwiftletABI"], path: "Sources/Tender/hvt",
-                          swiftSettings: embeddedSwift + optimizedForSize + functionSections, linkerSettings: staticExecutable),
-        .executableTarget(name: "swiftlet-spt", dependencies: ["CTender", "SwiftletABI"], path: "Sources/Tender/spt",
-                          swiftSettings: embeddedSwift + optimizedForSize + functionSections, linkerSettings: staticExecutable),
+        // The same C shim against musl, for the tenders: its folder links CShim's files (one
+        // module, CTender, by CShim's module map) and adds the tenders' own malloc.
+        .target(name: "CTenderMusl", dependencies: ["SwiftletABI"], path: "Sources/Tender/CShimMusl", cSettings: muslCHeaders),
+        // The tenders are Embedded Swift, linked statically against musl, with no Swift runtime
+        // to start, where the full runtime made them 7-11 MB. An Embedded module cannot import a
+        // full-Swift one, so each tender compiles Core's sources itself: its folder holds a
+        // link, Core -> ../Core.
+        .executableTarget(name: "swiftlet-hvt", dependencies: ["CTenderMusl", "SwiftletABI"], path: "Sources/Tender/hvt",
+                          swiftSettings: embeddedSwift + optimizedForSize + functionSections + muslSwiftHeaders,
+                          linkerSettings: muslStaticExecutable),
+        .executableTarget(name: "swiftlet-spt", dependencies: ["CTenderMusl", "SwiftletABI"], path: "Sources/Tender/spt",
+                          swiftSettings: embeddedSwift + optimizedForSize + functionSections + muslSwiftHeaders,
+                          linkerSettings: muslStaticExecutable),
 
         // `swiftlet`: from `run IMAGE` to execve of the tender with no Swift runtime or Foundation
         // loaded; hands every other command to `swiftlet-cli`.

@@ -1,9 +1,9 @@
 // The release tenders, which are what `swiftlet run` uses: the rest of the suite runs the debug
 // ones `swift test` builds, and the optimizer once removed the tender's heap reservation from
 // release builds only (a tender serving a tap then died of SIGSYS at its first brk under the
-// seccomp filter). Whether a busy tender reaches brk depends on its heap's layout (this suite's
-// echo did not, with the bug put back), so ctender_reserve_heap now checks that the heap holds
-// the reserve: a build that drops it again refuses to start, and the first test here fails.
+// seccomp filter). The tenders now link musl and their own malloc (CShimMusl/tender_heap.c),
+// which maps its reserve with mmap and never maps or unmaps after it; the first test here still
+// fails if a tender cannot reserve its heap (it refuses to start).
 // SwiftPM's lock keeps `swift test` from building into .build, so this suite builds its own
 // release tenders in a scratch folder beside it, once per run.
 import Foundation

@@ -22,7 +22,7 @@ public enum Doctor {
                         program("passt", package: Passt.debianPackage, purpose: "user-mode networking for run -p HOST:GUEST"),
                         program("ip", package: "iproute2", purpose: "creates tap interfaces for run --net tap:NAME"),
                         program("gdb", package: "gdb", purpose: "debugs a guest on spt: gdb --args swiftlet-spt IMAGE"),
-                        tenders()]
+                        musl(), tenders()]
         Console.print("swiftlet \(SWIFTLET_VERSION), image ABI \(SWIFTLET_ABI_VERSION)")
         for finding in findings {
             let state = finding.found == nil ? (finding.required ? "MISSING" : "missing") : "ok"
@@ -65,6 +65,12 @@ public enum Doctor {
     static func program(_ name: String, package: String, purpose: String) -> Finding {
         Finding(name: name, purpose: purpose, found: Host.findProgram(name).map { "\($0): \(purpose)" },
                 fix: Prerequisites.installCommand(package))
+    }
+
+    static func musl() -> Finding {
+        let purpose = "the C library the tenders are linked with (to build them)"
+        return Finding(name: "musl", purpose: purpose, found: Musl.isInstalled ? "\(Musl.library): \(purpose)" : nil,
+                       fix: Prerequisites.installCommand(Musl.debianPackage))
     }
 
     static func tenders() -> Finding {

@@ -67,6 +67,7 @@ public struct Installation: Sendable {
         let rebuilt = missing || stale != nil
             ? Target.allCases.filter { !Host.isExecutable(tender($0)) || staleness(of: $0) != nil } : []
         builds += rebuilt.map { ("release", $0.tenderName) }
+        if !rebuilt.isEmpty { try Prerequisites.musl() }
         let log = verbose ? nil : "\(checkout)/.build/swiftlet-first-use.log"
         let logNote = log.map { "log: \($0)" }
         if needCLI || missing {

@@ -71,6 +71,13 @@ public enum Prerequisites {
         guard BearSSL.isInstalled else { throw installFailed(BearSSL.debianPackage) }
     }
 
+    /// musl, which the tenders link statically: needed to build them; installed first where we may.
+    public static func musl() throws(Refusal) {
+        if Musl.isInstalled { return }
+        try install(Musl.debianPackage, providing: "musl (the C library the tenders are linked with)")
+        guard Musl.isInstalled else { throw installFailed(Musl.debianPackage) }
+    }
+
     /// Installs a missing Debian package with one line saying so, where we may: as root, with
     /// apt-get, unless SWIFTLET_NO_INSTALL is set. Elsewhere refuses with the exact command.
     static func install(_ package: String, providing what: String, otherwise alternative: String = "") throws(Refusal) {
@@ -97,6 +104,13 @@ public enum Prerequisites {
     public static func installCommand(_ package: String) -> String {
         (Host.isRoot ? "" : "sudo ") + "apt-get install -y \(package)"
     }
+}
+
+/// Debian's musl-dev, where Package.swift links the tenders from.
+enum Musl {
+    static let debianPackage = "musl-dev"
+    static let library = "/usr/lib/x86_64-linux-musl/libc.a"
+    static var isInstalled: Bool { Host.kind(of: library) == .regular }
 }
 
 /// Debian's libbearssl-dev, as the builder looks for it (SwiftletBuild's BearSSLInstallation).

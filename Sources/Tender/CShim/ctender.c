@@ -15,7 +15,6 @@
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <ucontext.h>
-#include <malloc.h>
 #include <limits.h>
 #include <sys/personality.h>
 #include <sys/resource.h>
@@ -30,10 +29,18 @@
 
 extern char **environ;
 
-int ctender_kvm_api_version(int kvm) { return ioctl(kvm, KVM_GET_API_VERSION, 0); }
-int ctender_kvm_create_vm(int kvm) { return ioctl(kvm, KVM_CREATE_VM, 0); }
-int ctender_kvm_vcpu_mmap_size(int kvm) { return ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0); }
-int ctender_kvm_create_vcpu(int vm, int index) { return ioctl(vm, KVM_CREATE_VCPU, index); }
+/* ioctl(2) with the request as the kernel reads it, an unsigned 32-bit number. musl declares
+ * the request an int, so one with bit 31 set (every _IOR, such as KVM_GET_REGS) would reach
+ * the seccomp filter sign-extended, as 0xffffffff8090ae81, and not match the allow-list's
+ * KVM_GET_REGS: the tender would die of SIGSYS on its first crash report or debugger stop. */
+static int kernel_ioctl(int fd, unsigned long request, const void *argument) {
+    return (int)syscall(SYS_ioctl, fd, (unsigned long)(uint32_t)request, argument);
+}
+
+int ctender_kvm_api_version(int kvm) { return kernel_ioctl(kvm, KVM_GET_API_VERSION, 0); }
+int ctender_kvm_create_vm(int kvm) { return kernel_ioctl(kvm, KVM_CREATE_VM, 0); }
+int ctender_kvm_vcpu_mmap_size(int kvm) { return kernel_ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0); }
+int ctender_kvm_create_vcpu(int vm, int index) { return kernel_ioctl(vm, KVM_CREATE_VCPU, (void *)(uintptr_t)index); }
 
 int ctender_kvm_set_memory(int vm, uint32_t slot, uint64_t guest_physical, uint64_t size, void *host) {
     struct kvm_userspace_memory_region region = {
@@ -43,7 +50,7 @@ int ctender_kvm_set_memory(int vm, uint32_t slot, uint64_t guest_physical, uint6
         .memory_size = size,
         .userspace_addr = (uint64_t)(uintptr_t)host,
     };
-    return ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region);
+    return kernel_ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region);
 }
 
 /* The host has ~75 supported leaves; start big enough to avoid the E2BIG retry. */
@@ -54,8 +61,8 @@ int ctender_kvm_setup_cpuid(int kvm, int vcpu) {
         struct kvm_cpuid2 *cpuid = calloc(1, size);
         if (!cpuid) return -1;
         cpuid->nent = (uint32_t)entries;
-        int r = ioctl(kvm, KVM_GET_SUPPORTED_CPUID, cpuid);
-        if (r == 0) r = ioctl(vcpu, KVM_SET_CPUID2, cpuid);
+        int r = kernel_ioctl(kvm, KVM_GET_SUPPORTED_CPUID, cpuid);
+        if (r == 0) r = kernel_ioctl(vcpu, KVM_SET_CPUID2, cpuid);
         int saved = errno;
         free(cpuid);
         if (r == 0 || saved != E2BIG) { errno = saved; return r; }
@@ -63,20 +70,20 @@ int ctender_kvm_setup_cpuid(int kvm, int vcpu) {
     return -1;
 }
 
-int ctender_kvm_get_sregs(int vcpu, struct kvm_sregs *sregs) { return ioctl(vcpu, KVM_GET_SREGS, sregs); }
-int ctender_kvm_set_sregs(int vcpu, const struct kvm_sregs *sregs) { return ioctl(vcpu, KVM_SET_SREGS, sregs); }
-int ctender_kvm_get_regs(int vcpu, struct kvm_regs *regs) { return ioctl(vcpu, KVM_GET_REGS, regs); }
-int ctender_kvm_set_regs(int vcpu, const struct kvm_regs *regs) { return ioctl(vcpu, KVM_SET_REGS, regs); }
-int ctender_kvm_run(int vcpu) { return ioctl(vcpu, KVM_RUN, 0); }
-int ctender_kvm_get_fpu(int vcpu, struct kvm_fpu *fpu) { return ioctl(vcpu, KVM_GET_FPU, fpu); }
+int ctender_kvm_get_sregs(int vcpu, struct kvm_sregs *sregs) { return kernel_ioctl(vcpu, KVM_GET_SREGS, sregs); }
+int ctender_kvm_set_sregs(int vcpu, const struct kvm_sregs *sregs) { return kernel_ioctl(vcpu, KVM_SET_SREGS, sregs); }
+int ctender_kvm_get_regs(int vcpu, struct kvm_regs *regs) { return kernel_ioctl(vcpu, KVM_GET_REGS, regs); }
+int ctender_kvm_set_regs(int vcpu, const struct kvm_regs *regs) { return kernel_ioctl(vcpu, KVM_SET_REGS, regs); }
+int ctender_kvm_run(int vcpu) { return kernel_ioctl(vcpu, KVM_RUN, 0); }
+int ctender_kvm_get_fpu(int vcpu, struct kvm_fpu *fpu) { return kernel_ioctl(vcpu, KVM_GET_FPU, fpu); }
 
 int ctender_kvm_set_guest_debug(int vcpu, uint32_t control) {
     struct kvm_guest_debug debug;
     memset(&debug, 0, sizeof debug);
     debug.control = control;
-    return ioctl(vcpu, KVM_SET_GUEST_DEBUG, &debug);
+    return kernel_ioctl(vcpu, KVM_SET_GUEST_DEBUG, &debug);
 }
-int ctender_kvm_tsc_khz(int vcpu) { return ioctl(vcpu, KVM_GET_TSC_KHZ, 0); }
+int ctender_kvm_tsc_khz(int vcpu) { return kernel_ioctl(vcpu, KVM_GET_TSC_KHZ, 0); }
 
 uint64_t ctender_kvm_run_request(void) { return KVM_RUN; }
 uint64_t ctender_kvm_get_regs_request(void) { return KVM_GET_REGS; }
@@ -128,8 +135,8 @@ int ctender_open_tap(const char *name, bool vnet_headers) {
     strncpy(request.ifr_name, name, IFNAMSIZ - 1);
     int size = CTENDER_VNET_HEADER_SIZE;
     /* A tap some earlier user left with offloads on would send this guest merged frames. */
-    if (ioctl(fd, TUNSETIFF, &request) < 0 || ioctl(fd, TUNSETOFFLOAD, 0) < 0
-        || (vnet_headers && ioctl(fd, TUNSETVNETHDRSZ, &size) < 0)) {
+    if (kernel_ioctl(fd, TUNSETIFF, &request) < 0 || kernel_ioctl(fd, TUNSETOFFLOAD, 0) < 0
+        || (vnet_headers && kernel_ioctl(fd, TUNSETVNETHDRSZ, &size) < 0)) {
         int saved = errno;
         close(fd);
         return -saved;
@@ -151,7 +158,7 @@ uint64_t ctender_tap_offload_request(void) { return TUNSETOFFLOAD; }
 uint64_t ctender_tap_offload_flags(void) { return TUN_F_CSUM | TUN_F_TSO4; }
 
 int ctender_tap_enable_offload(int fd) {
-    return ioctl(fd, TUNSETOFFLOAD, (unsigned long)ctender_tap_offload_flags()) < 0 ? -errno : 0;
+    return kernel_ioctl(fd, TUNSETOFFLOAD, (void *)(uintptr_t)ctender_tap_offload_flags()) < 0 ? -errno : 0;
 }
 
 int ctender_ppoll(void *fds, unsigned long count, int64_t timeout_ns) {
@@ -194,7 +201,17 @@ uint64_t ctender_spt_stop_request_address(void) { return (uint64_t)(uintptr_t)&c
 long ctender_user_debug_register_offset(int index) { return (long)offsetof(struct user, u_debugreg[index]); }
 
 long ctender_ptrace(long request, int pid, uint64_t address, uint64_t data) {
-    return ptrace((enum __ptrace_request)request, pid, (void *)(uintptr_t)address, (void *)(uintptr_t)data);
+    return ptrace((int)request,   /* glibc declares an enum, musl an int */
+                   pid, (void *)(uintptr_t)address, (void *)(uintptr_t)data);
+}
+
+int ctender_catch_signal(int signal, void (*handler)(int, void *, void *)) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = (void (*)(int, siginfo_t *, void *))handler;
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&action.sa_mask);
+    return sigaction(signal, &action, NULL);
 }
 
 void ctender_fault_context_from(void *ucontext, const void *siginfo, int signal, struct ctender_fault_context *out) {
@@ -259,36 +276,6 @@ int ctender_close_all_except(const int *keep, int count) {
     }
 }
 
-int ctender_heap_from_brk_only(void) {
-    /* One arena: a second thread (hvt's I/O thread) would otherwise mmap an arena of its own. */
-    return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, INT_MAX) == 1
-        && mallopt(M_ARENA_MAX, 1) == 1 ? 0 : -1;
-}
-
-int ctender_reserve_heap(unsigned long bytes) {
-    if (ctender_heap_from_brk_only() != 0) return -1;
-    /* Boot's temporaries (the image's tables while the symbol table was built) were freed but
-     * their pages stay resident in a heap that never trims: hand them back once, now. */
-    malloc_trim(0);
-    void *block = malloc(bytes);
-    if (!block) return -1;
-    /* An unused malloc/free pair is removed by the optimizer (release builds then reserved
-     * nothing, and a busy tender died at its first brk under the filter): the block escapes. */
-    __asm__ volatile("" : : "r"(block) : "memory");
-    /* touch nothing: the pages cost nothing until used; free keeps them as the heap's top */
-    free(block);
-    /* The heap must now hold the block: if a build ever drops the pair again, the tender stops
-     * here with a message instead of dying at a brk under the filter, and every test sees it. */
-    if (mallinfo2().arena < bytes) { errno = ENOMEM; return -1; }
-    return 0;
-}
-
-void ctender_heap_usage(unsigned long *arena, unsigned long *in_use) {
-    struct mallinfo2 info = mallinfo2();
-    *arena = info.arena;
-    *in_use = info.uordblks;
-}
-
 /* The ABI version this tender speaks, as an ELF note the launcher reads without running us
  * (swiftlet_abi.h, SWIFTLET_NOTE_TENDER). */
 #include "swiftlet_abi.h"
@@ -326,7 +313,7 @@ int ctender_eventfd(void) {
 
 int ctender_kvm_ioeventfd(int vm, uint64_t address, int fd) {
     struct kvm_ioeventfd request = { .addr = address, .len = 8, .fd = fd };
-    return ioctl(vm, KVM_IOEVENTFD, &request);
+    return kernel_ioctl(vm, KVM_IOEVENTFD, &request);
 }
 
 struct thread_start {

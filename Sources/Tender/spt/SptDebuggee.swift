@@ -230,16 +230,17 @@ final class SptDebuggee: GDBReattachableDebuggee {
     // MARK: - GDBTarget
 
     func readRegisters() -> GDBRegisterFile? {
+        // musl's user_regs_struct has unsigned longs where glibc's has unsigned long longs: hence the conversions.
         var regs = user_regs_struct()
         guard withUnsafeMutablePointer(to: &regs, { ctender_ptrace(Self.getRegisters, child, 0, UInt64(UInt(bitPattern: $0))) }) == 0 else { return nil }
         var file = GDBRegisterFile()
         let values: [(String, UInt64)] = [
-            ("rax", regs.rax), ("rbx", regs.rbx), ("rcx", regs.rcx), ("rdx", regs.rdx), ("rsi", regs.rsi),
-            ("rdi", regs.rdi), ("rbp", regs.rbp), ("rsp", regs.rsp), ("r8", regs.r8), ("r9", regs.r9),
-            ("r10", regs.r10), ("r11", regs.r11), ("r12", regs.r12), ("r13", regs.r13), ("r14", regs.r14),
-            ("r15", regs.r15), ("rip", regs.rip), ("eflags", regs.eflags), ("cs", regs.cs), ("ss", regs.ss),
-            ("ds", regs.ds), ("es", regs.es), ("fs", regs.fs), ("gs", regs.gs),
-            ("fs_base", regs.fs_base), ("gs_base", regs.gs_base),
+            ("rax", UInt64(regs.rax)), ("rbx", UInt64(regs.rbx)), ("rcx", UInt64(regs.rcx)), ("rdx", UInt64(regs.rdx)), ("rsi", UInt64(regs.rsi)),
+            ("rdi", UInt64(regs.rdi)), ("rbp", UInt64(regs.rbp)), ("rsp", UInt64(regs.rsp)), ("r8", UInt64(regs.r8)), ("r9", UInt64(regs.r9)),
+            ("r10", UInt64(regs.r10)), ("r11", UInt64(regs.r11)), ("r12", UInt64(regs.r12)), ("r13", UInt64(regs.r13)), ("r14", UInt64(regs.r14)),
+            ("r15", UInt64(regs.r15)), ("rip", UInt64(regs.rip)), ("eflags", UInt64(regs.eflags)), ("cs", UInt64(regs.cs)), ("ss", UInt64(regs.ss)),
+            ("ds", UInt64(regs.ds)), ("es", UInt64(regs.es)), ("fs", UInt64(regs.fs)), ("gs", UInt64(regs.gs)),
+            ("fs_base", UInt64(regs.fs_base)), ("gs_base", UInt64(regs.gs_base)),
         ]
         for (name, value) in values { file[name] = value }
         var fpu = user_fpregs_struct()
@@ -253,8 +254,8 @@ final class SptDebuggee: GDBReattachableDebuggee {
             let tag = (0..<8).reduce(UInt64(0)) { $0 | (UInt64(fpu.ftw) & (1 << $1) != 0 ? 0 : 3) << (2 * UInt64($1)) }
             let x87: [(String, UInt64)] = [
                 ("fctrl", UInt64(fpu.cwd)), ("fstat", UInt64(fpu.swd)), ("ftag", tag), ("fop", UInt64(fpu.fop)),
-                ("fioff", fpu.rip & 0xFFFF_FFFF), ("fiseg", fpu.rip >> 32),
-                ("fooff", fpu.rdp & 0xFFFF_FFFF), ("foseg", fpu.rdp >> 32), ("mxcsr", UInt64(fpu.mxcsr)),
+                ("fioff", UInt64(fpu.rip) & 0xFFFF_FFFF), ("fiseg", UInt64(fpu.rip) >> 32),
+                ("fooff", UInt64(fpu.rdp) & 0xFFFF_FFFF), ("foseg", UInt64(fpu.rdp) >> 32), ("mxcsr", UInt64(fpu.mxcsr)),
             ]
             for (name, value) in x87 { file[name] = value }
         }
@@ -269,13 +270,13 @@ final class SptDebuggee: GDBReattachableDebuggee {
         }
         var regs = user_regs_struct()
         guard withUnsafeMutablePointer(to: &regs, { ctender_ptrace(Self.getRegisters, child, 0, UInt64(UInt(bitPattern: $0))) }) == 0 else { return false }
-        regs.rax = file["rax"]; regs.rbx = file["rbx"]; regs.rcx = file["rcx"]; regs.rdx = file["rdx"]
-        regs.rsi = file["rsi"]; regs.rdi = file["rdi"]; regs.rbp = file["rbp"]; regs.rsp = file["rsp"]
-        regs.r8 = file["r8"]; regs.r9 = file["r9"]; regs.r10 = file["r10"]; regs.r11 = file["r11"]
-        regs.r12 = file["r12"]; regs.r13 = file["r13"]; regs.r14 = file["r14"]; regs.r15 = file["r15"]
-        regs.rip = file["rip"]
-        regs.eflags = regs.eflags & ~X86RegisterLayout.debuggerWritableFlags | file["eflags"] & X86RegisterLayout.debuggerWritableFlags
-        regs.fs_base = file["fs_base"]; regs.gs_base = file["gs_base"]
+        regs.rax = .init(file["rax"]); regs.rbx = .init(file["rbx"]); regs.rcx = .init(file["rcx"]); regs.rdx = .init(file["rdx"])
+        regs.rsi = .init(file["rsi"]); regs.rdi = .init(file["rdi"]); regs.rbp = .init(file["rbp"]); regs.rsp = .init(file["rsp"])
+        regs.r8 = .init(file["r8"]); regs.r9 = .init(file["r9"]); regs.r10 = .init(file["r10"]); regs.r11 = .init(file["r11"])
+        regs.r12 = .init(file["r12"]); regs.r13 = .init(file["r13"]); regs.r14 = .init(file["r14"]); regs.r15 = .init(file["r15"])
+        regs.rip = .init(file["rip"])
+        regs.eflags = .init(UInt64(regs.eflags) & ~X86RegisterLayout.debuggerWritableFlags | file["eflags"] & X86RegisterLayout.debuggerWritableFlags)
+        regs.fs_base = .init(file["fs_base"]); regs.gs_base = .init(file["gs_base"])
         return withUnsafeMutablePointer(to: &regs, { ctender_ptrace(Self.setRegisters, child, 0, UInt64(UInt(bitPattern: $0))) }) == 0
     }
 

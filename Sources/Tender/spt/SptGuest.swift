@@ -43,8 +43,7 @@ enum SptGuest {
         let stackSize = 256 << 10
         var stack = stack_t(ss_sp: malloc(stackSize), ss_flags: 0, ss_size: stackSize)
         sigaltstack(&stack, nil)
-        var action = sigaction()
-        action.__sigaction_handler.sa_sigaction = { signal, info, context in
+        let handler: @convention(c) (Int32, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void = { signal, info, context in
             var fault = ctender_fault_context()
             ctender_fault_context_from(context, info, signal, &fault)
             let all = withUnsafeBytes(of: fault.user_regs) { Array($0.bindMemory(to: UInt64.self)) }
@@ -53,9 +52,8 @@ enum SptGuest {
                 registers: .init(rip: fault.rip, rsp: fault.rsp, rbp: fault.rbp),
                 allRegisters: X86Registers(userRegs: all))))
         }
-        action.sa_flags = SA_SIGINFO | SA_ONSTACK
         for signal in [SIGILL, SIGSEGV, SIGBUS, SIGFPE, SIGTRAP] {
-            sigaction(signal, &action, nil)
+            ctender_catch_signal(signal, handler)
         }
     }
 }

@@ -80,15 +80,15 @@ unsigned int ctender_read_implies_exec(void);
 /* Closes every descriptor except `keep` (count entries, any order): close_range over the
  * gaps, or close() one by one on kernels without it. Returns 0, or -errno. */
 int ctender_close_all_except(const int *keep, int count);
-/* From now on malloc takes every block from the brk heap (no mmap, so no munmap on free)
- * and never gives memory back (no trim). Returns 0, or -1. */
-int ctender_heap_from_brk_only(void);
-/* ctender_heap_from_brk_only, gives back the pages of freed blocks (malloc_trim), then grows
- * the heap by `bytes` once (one malloc/free): later allocations are served from it without a
- * system call. Returns 0, or -1. */
+/* Before any allocation that may outlive confinement: freeing a block will never hand memory
+ * back to the kernel (glibc: no mmap, no trim, one arena; the tenders' own allocator,
+ * CShimMusl/tender_heap.c, needs nothing). Returns 0, or -1. */
+int ctender_heap_configure(void);
+/* Just before confinement: every later allocation is served without a system call, from a
+ * reserve of `bytes` taken now and left untouched (glibc: the brk heap grown once, after
+ * malloc_trim gave back boot's freed pages; tender_heap.c: one mapping, after which it never
+ * maps or unmaps again). Returns 0, or -1. */
 int ctender_reserve_heap(unsigned long bytes);
-/* Bytes the heap (brk area) currently spans, and how many of them are in use. */
-void ctender_heap_usage(unsigned long *arena, unsigned long *in_use);
 
 /* offsetof(struct swiftlet_boot_info, stack_guard) (hvt points %fs there; Embedded Swift has no key paths). */
 uint64_t ctender_boot_info_stack_guard_offset(void);
@@ -122,6 +122,9 @@ struct ctender_fault_context {
     /* Every general register, in the order of Linux's struct user_regs_struct (for --core). */
     uint64_t user_regs[27];
 };
+/* sigaction(signal) with `handler` as sa_sigaction, SA_SIGINFO | SA_ONSTACK and an empty mask
+ * (glibc and musl name the handler union's member differently). Returns 0, or -1 with errno. */
+int ctender_catch_signal(int signal, void (*handler)(int signal, void *info, void *context));
 void ctender_fault_context_from(void *ucontext, const void *siginfo, int signal, struct ctender_fault_context *out);
 
 #include "ctender_seccomp.h"

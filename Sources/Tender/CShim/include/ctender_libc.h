@@ -34,6 +34,9 @@ int ctender_open(const char *path, int flags, unsigned int mode);
 int ctender_fcntl(int fd, int command, int argument);
 /* Sets (on != 0) or clears O_NONBLOCK on `fd`; 0, or -1 with errno. */
 int ctender_set_nonblocking(int fd, int on);
+/* socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0): glibc's socket types are an enum, musl's
+ * (the tenders') plain macros, so Swift could not spell them once for both. */
+int ctender_tcp_socket(void);
 /* signal(signal, SIG_DFL): SIG_DFL is a cast macro. */
 void ctender_signal_default(int signal);
 

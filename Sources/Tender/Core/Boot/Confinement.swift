@@ -1,13 +1,13 @@
 // What a tender does to its own process so the guest inherits nothing: before anything else,
 // no environment and no READ_IMPLIES_EXEC; just before the seccomp filter, no descriptor but
-// the console and the guest's devices, and a heap grown once so that nothing after
+// the console and the guest's devices, and a heap reserved once so that nothing after
 // confinement needs brk or mmap (the filter forbids both, which is what makes --mem a limit).
 import CTender
 
 public enum Confinement {
     /// The heap every allocation after confinement comes from. The tender's own work per exit
-    /// (poll sets, frame descriptors) and a crash report fit many times over; a tender that
-    /// outgrew it would die by SIGSYS at brk, never grow past it.
+    /// (poll sets, frame descriptors) and a crash report fit many times over; an allocation
+    /// past it fails (tender_heap.c), it never grows the process.
     public static let heapReserve = 8 << 20
 
     /// First thing in `main`. On spt the guest shares this address space, so the environment
@@ -16,7 +16,7 @@ public enum Confinement {
     public static func startClean() throws(TenderError) {
         ctender_scrub_environment()
         // A block malloc had mmapped before confinement would be munmapped when freed after it.
-        guard ctender_heap_from_brk_only() == 0 else { throw .guest("cannot configure the tender's heap (mallopt)") }
+        guard ctender_heap_configure() == 0 else { throw .guest("cannot configure the tender's heap") }
         try refuseReadImpliesExec(personality: ctender_personality())
     }
 

@@ -56,7 +56,7 @@ public enum GDBConnection {
     /// The listening socket, for a tender that takes one client after another (spt: a client
     /// may detach and another attach later).
     public static func listen(on address: GDBListenAddress) throws(TenderError) -> Int32 {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let listener = ctender_tcp_socket()
         guard listener >= 0 else { throw .system("--gdb: cannot create a socket", errno: SystemError.last) }
         var yes: Int32 = 1
         _ = setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))

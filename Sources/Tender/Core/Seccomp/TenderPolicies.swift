@@ -5,8 +5,9 @@
 //
 // Nothing here lets the process grow, map, remap or re-protect memory, change its signal
 // mask or handlers, or touch a descriptor it was not handed: the tender does not allocate
-// from the kernel after confinement (Confinement.prepare grows the heap once, malloc is told
-// never to mmap or trim), so on spt --mem plus Confinement.heapReserve is a hard bound.
+// from the kernel after confinement (Confinement.prepare maps the heap's reserve once, and the
+// tenders' malloc, CShimMusl/tender_heap.c, never maps or unmaps after that), so on spt --mem
+// plus Confinement.heapReserve is a hard bound.
 //
 // spt allow-list beside Solo5 spt's (tenders/spt/spt_core.c, spt_module_net.c, _block.c):
 //
@@ -48,9 +49,9 @@
 // (before the tap's ioctl rule, as the hot path).
 //
 // hvt with exitless network rings (a second CPU, a guest that attaches them) adds read and write
-// on the rings' two eventfds and futex (wait/wake, private) for malloc's lock, which the
-// vCPU thread and the I/O thread share: the one arena that M_ARENA_MAX 1 leaves (a second arena
-// would be mmapped). The filter is installed with TSYNC, so the I/O thread runs under it too.
+// on the rings' two eventfds and futex (wait/wake, private) for the lock of the tenders' malloc,
+// which the vCPU thread and the I/O thread share (a contended musl mutex waits and wakes with
+// FUTEX_PRIVATE_FLAG). The filter is installed with TSYNC, so the I/O thread runs under it too.
 //
 // hvt under `--gdb` (and only then) adds what serving one debugger takes: read, write and
 // close on the one connection (accepted, and the listener closed, before the filter goes on),

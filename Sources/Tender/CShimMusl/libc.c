@@ -1,0 +1,1 @@
+../CShim/libc.c

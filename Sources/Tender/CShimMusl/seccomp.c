@@ -1,0 +1,1 @@
+../CShim/seccomp.c
