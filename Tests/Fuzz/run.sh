@@ -54,9 +54,10 @@ sources=()
 module_name="$module"
 extra=()
 # The GDB fuzzer covers the tender's protocol layer: the files of Sources/Tender/Core/GDB that
-# import nothing (the socket and server code is left out).
+# import nothing (the socket and server code is left out), and the byte comparisons they use.
 if [ "$module" = GDBFuzzer ]; then
     while IFS= read -r file; do sources+=("$file"); done < <(grep -L '^import' Sources/Tender/Core/GDB/*.swift | sort)
+    sources+=(Sources/Tender/Core/ByteText.swift)
 else
     while IFS= read -r file; do sources+=("$file"); done < <(find Sources/Guest -name '*.swift' | sort)
 fi

@@ -38,7 +38,7 @@ enum FuzzHarness: String {
     var regressionFolder: String { self == .frame ? "regressions" : "\(shortName)-regressions" }
 
     /// What the harness is compiled with: the guest library, or the tender's GDB protocol files
-    /// (those that import nothing: the socket and server code stays out).
+    /// (those that import nothing: the socket and server code stays out) and ByteText.swift.
     func sources(_ home: SwiftletHome) -> [String] {
         if self == .tls {
             let folder = home.tlsRoot.appendingPathComponent("TLS")
@@ -50,6 +50,7 @@ enum FuzzHarness: String {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         return names.filter { $0.hasSuffix(".swift") }.sorted().map { folder.appendingPathComponent($0).path }
             .filter { path in !((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").contains { $0.hasPrefix("import ") } }
+            + [home.root.appendingPathComponent("Sources/Tender/Core/ByteText.swift").path]
     }
 
     struct BuildFailed: Error, CustomStringConvertible {

@@ -41,6 +41,24 @@ struct ReleaseTenderTests {
         }
     }
 
+    /// Both tenders link musl, not glibc (static glibc alone was ~690 KB of each), and none of
+    /// the standard library's Unicode tables: String `==`, `hasPrefix`, `split` or hashing in
+    /// tender code would bring them back (Core/ByteText.swift; `ld.lld
+    /// --why-live=_swift_stdlib_getNormData` names the caller if this fails).
+    @Test(arguments: [Target.hvt, .spt])
+    func releaseTenderLinksMuslAndNoUnicodeTables(target: Target) throws {
+        let nm = try Harness.run(URL(fileURLWithPath: "/usr/bin/nm"), [try Self.tender(target).path])
+        #expect(nm.status == 0, "nm: \(nm.stderr)")
+        let names = Set(nm.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) })
+        #expect(names.contains("__init_libc"), "musl's start-up code is missing")
+        #expect(!names.contains("__libc_setup_tls"), "glibc's start-up code is linked")
+        let unicode = names.filter {
+            $0.contains("_swift_stdlib_getNormData") || $0.contains("_swift_stdlib_getGraphemeBreakProperty")
+                || $0.contains("_swift_stdlib_nfd_decomp")
+        }
+        #expect(unicode.isEmpty, "swiftlet-\(target) links \(unicode.sorted())")
+    }
+
     @Test(arguments: runnableTargets)
     func releaseTenderBootsHello(target: Target) throws {
         let image = try Harness.example("hello")

@@ -69,7 +69,7 @@ public struct TenderOptions: Equatable {
             let argument = arguments[index]
             index += 1
             if image != nil { rest.append(argument); continue }
-            switch argument {
+            switch ByteText(argument) {
             case "--mem", "-m":
                 guard index < arguments.count else { throw .usage("--mem needs a size, e.g. --mem 64M") }
                 memory = try Self.parseMemorySize(arguments[index])
@@ -89,11 +89,11 @@ public struct TenderOptions: Equatable {
                 index += 1
             case "--pcap", "--pcap-limit", "--core":
                 guard index < arguments.count, !arguments[index].isEmpty else {
-                    throw .usage(argument == "--core" ? "--core needs a directory" : argument == "--pcap" ? "--pcap needs a file name" : "--pcap-limit needs a size, e.g. 16M")
+                    throw .usage(argument.bytesEqual("--core") ? "--core needs a directory" : argument.bytesEqual("--pcap") ? "--pcap needs a file name" : "--pcap-limit needs a size, e.g. 16M")
                 }
                 let value = arguments[index]
                 index += 1
-                switch argument {
+                switch ByteText(argument) {
                 case "--pcap": pcapPath = value
                 case "--core": coreDirectory = value
                 default:
@@ -114,8 +114,8 @@ public struct TenderOptions: Equatable {
                 seccompSelfTest = true
             case "--rings":
                 ringSpin = Self.defaultRingSpin
-            case _ where argument.hasPrefix("--rings="):
-                guard let spin = UInt32(argument.dropFirst("--rings=".count)), spin <= Self.maximumRingSpin else {
+            case _ where argument.bytesStart(with: "--rings="):
+                guard let spin = argument.bytes(after: "--rings=").flatMap({ UInt32($0) }), spin <= Self.maximumRingSpin else {
                     throw .usage("\(argument): the spin is a whole number of microseconds from 0 to \(Self.maximumRingSpin)")
                 }
                 ringSpin = spin
@@ -124,9 +124,9 @@ public struct TenderOptions: Equatable {
             case "--help", "-h":
                 throw .usage(Self.usage)
             default:
-                if argument.hasPrefix("-") && argument != "-" { throw .usage("unknown option \(argument)\n\(Self.usage)") }
+                if argument.bytesStart(with: "-") && !argument.bytesEqual("-") { throw .usage("unknown option \(argument)\n\(Self.usage)") }
                 image = argument
-                if index < arguments.count && arguments[index] == "--" { index += 1 }
+                if index < arguments.count && arguments[index].bytesEqual("--") { index += 1 }
             }
         }
         guard let image else { throw .usage("no image given\n\(Self.usage)") }
@@ -182,13 +182,13 @@ public struct TenderOptions: Equatable {
     public static func parseByteCount(_ text: String) -> UInt64? {
         var digits = Substring(text)
         var multiplier: UInt64 = 1
-        switch digits.last {
-        case "k", "K": multiplier = 1 << 10
-        case "m", "M": multiplier = 1 << 20
-        case "g", "G": multiplier = 1 << 30
+        switch digits.utf8.last {
+        case UInt8(ascii: "k"), UInt8(ascii: "K"): multiplier = 1 << 10
+        case UInt8(ascii: "m"), UInt8(ascii: "M"): multiplier = 1 << 20
+        case UInt8(ascii: "g"), UInt8(ascii: "G"): multiplier = 1 << 30
         default: break
         }
-        if multiplier != 1 { digits = digits.dropLast() }
+        if multiplier != 1 { digits = Substring(digits.utf8.dropLast()) }
         guard let value = UInt64(digits), case let (bytes, false) = value.multipliedReportingOverflow(by: multiplier) else {
             return nil
         }

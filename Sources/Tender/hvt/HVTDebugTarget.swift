@@ -55,8 +55,8 @@ final class HVTDebugTarget: GDBTarget {
     /// else (segment selectors, x87/SSE state) is refused rather than silently dropped.
     func writeRegisters(_ file: GDBRegisterFile) -> Bool {
         guard let current = readRegisters(), var regs = machine.registers(), var sregs = machine.specialRegisters() else { return false }
-        for (number, register) in X86RegisterLayout.registers.enumerated()
-        where !X86RegisterLayout.debuggerWritable.contains(register.name) && file.bytes(of: number) != current.bytes(of: number) {
+        for number in X86RegisterLayout.registers.indices
+        where !X86RegisterLayout.debuggerWritable[number] && file.bytes(of: number) != current.bytes(of: number) {
             return false
         }
         regs.rax = file["rax"]; regs.rbx = file["rbx"]; regs.rcx = file["rcx"]; regs.rdx = file["rdx"]

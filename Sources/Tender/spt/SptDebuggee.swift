@@ -264,8 +264,8 @@ final class SptDebuggee: GDBReattachableDebuggee {
 
     func writeRegisters(_ file: GDBRegisterFile) -> Bool {
         guard let current = readRegisters() else { return false }
-        for (number, register) in X86RegisterLayout.registers.enumerated()
-        where !X86RegisterLayout.debuggerWritable.contains(register.name) && file.bytes(of: number) != current.bytes(of: number) {
+        for number in X86RegisterLayout.registers.indices
+        where !X86RegisterLayout.debuggerWritable[number] && file.bytes(of: number) != current.bytes(of: number) {
             return false
         }
         var regs = user_regs_struct()

@@ -24,8 +24,8 @@ public final class CoreFile {
         var status = stat()
         guard stat(directory, &status) == 0 else { throw .system("--core \(directory)", errno: SystemError.last) }
         guard status.st_mode & mode_t(S_IFMT) == mode_t(S_IFDIR) else { throw .usage("--core \(directory) is not a directory") }
-        var name = imagePath.split(separator: "/").last.map(String.init) ?? "guest"
-        if name.hasSuffix(".swiftlet") { name.removeLast(".swiftlet".count) }
+        var name = Self.programName(imagePath)
+        if let stem = name.bytes(before: ".swiftlet") { name = String(stem) }
         let keeper = getpid()
         let path = "\(directory)/core.\(name).\(keeper)"
         let fd = ctender_open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
@@ -91,7 +91,7 @@ public final class CoreFile {
         let ram = UnsafeRawBufferPointer(start: memory.base, count: memory.size)
         let base = memory.start.raw
         let runs = ELFCoreLayout.runs(of: ram, base: base, from: base + SWIFTLET_STACK_BOTTOM, regions: regions)
-        let name = imagePath.split(separator: "/").last.map(String.init) ?? "guest"
+        let name = Self.programName(imagePath)
         let layout = ELFCoreLayout(state: CoreState(registers: registers, signal: crash.signalNumber, pid: pid,
                                                     programName: name, arguments: arguments.joined(separator: " ")),
                                    runs: runs)
@@ -110,6 +110,11 @@ public final class CoreFile {
             }
         }
         return "core written: \(path) (\(written) bytes; open it with: gdb \(imagePath) \(path))\n"
+    }
+
+    /// The image file's name: the last piece of its path.
+    private static func programName(_ imagePath: String) -> String {
+        imagePath.bytesSplit(UInt8(ascii: "/")).last.map(String.init) ?? "guest"
     }
 
     private func failure() -> String { "writing the core file \(path) failed: \(SystemError.describe(SystemError.last))\n" }

@@ -21,23 +21,23 @@ public struct NetworkSpec: Equatable {
     }
 
     public init(parsing text: String) throws(TenderError) {
-        var parts = text.split(separator: ",").map(String.init)
+        var parts = text.bytesSplit(UInt8(ascii: ",")).map(String.init)
         guard !parts.isEmpty else { throw .usage("--net needs tap:NAME or fd:N") }
         let kind = parts.removeFirst()
-        if kind.hasPrefix("tap:"), kind.count > 4, kind.count <= 19 {
-            backend = .tap(String(kind.dropFirst(4)))
-        } else if kind.hasPrefix("fd:"), let fd = Int32(kind.dropFirst(3)), fd > 2 {
+        if let name = kind.bytes(after: "tap:"), !name.isEmpty, name.utf8.count <= 15 {
+            backend = .tap(String(name))
+        } else if let number = kind.bytes(after: "fd:"), let fd = Int32(number), fd > 2 {
             backend = .socket(fd)
         } else {
             throw .usage("--net \(text): expected tap:NAME (a name of at most 15 bytes) or fd:N (N > 2)")
         }
         mac = nil
         for option in parts {
-            if option == "offload=off", case .tap = backend {
+            if option.bytesEqual("offload=off"), case .tap = backend {
                 offload = false
                 continue
             }
-            guard option.hasPrefix("mac="), let mac = Self.parseMAC(String(option.dropFirst(4))) else {
+            guard let text = option.bytes(after: "mac="), let mac = Self.parseMAC(String(text)) else {
                 throw .usage("--net option '\(option)' not understood (expected mac=02:00:00:00:00:01, or offload=off on a tap)")
             }
             self.mac = mac
@@ -45,7 +45,7 @@ public struct NetworkSpec: Equatable {
     }
 
     static func parseMAC(_ text: String) -> [UInt8]? {
-        let bytes = text.split(separator: ":").compactMap { $0.count == 2 ? UInt8($0, radix: 16) : nil }
+        let bytes = text.bytesSplit(UInt8(ascii: ":")).compactMap { $0.utf8.count == 2 ? UInt8($0, radix: 16) : nil }
         guard bytes.count == 6, bytes[0] & 1 == 0 else { return nil }
         return bytes
     }

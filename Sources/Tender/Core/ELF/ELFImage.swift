@@ -373,7 +373,7 @@ public struct ELFImage: Sendable {
     }
 
     /// The first section called `name`.
-    public func section(named name: String) -> Section? { sections.first { $0.name == name } }
+    public func section(named name: String) -> Section? { sections.first { $0.name.bytesEqual(name) } }
 
     // MARK: - W^X
 
@@ -503,6 +503,6 @@ public struct ELFImage: Sendable {
 
 private func elfHexByte(_ byte: UInt8) -> String {
     let digits = String(byte, radix: 16)
-    return digits.count == 1 ? "0" + digits : digits
+    return digits.utf8.count == 1 ? "0" + digits : digits
 }
 

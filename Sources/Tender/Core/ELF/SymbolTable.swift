@@ -203,7 +203,7 @@ public struct SymbolTable: Sendable {
             }
             // The builder's aliases at a Swift function: unsized, local, not mangled; the longest
             // carries the argument labels.
-            let aliases = candidates[(i + 1) ..< next].filter { !$0.sized && !$0.global && !$0.name.hasPrefix("$") }
+            let aliases = candidates[(i + 1) ..< next].filter { !$0.sized && !$0.global && !$0.name.bytesStart(with: "$") }
             let builderName = c.sized && mangledModule(c.name) != nil
                 ? aliases.max { $0.name.utf8.count < $1.name.utf8.count }?.name : nil
             symbols.append(Symbol(name: c.name, address: c.address, size: end - c.address, isGlobal: c.global,
@@ -354,10 +354,10 @@ private enum Simplifier {
                          "outlined ", "type metadata accessor for ", "reabstraction thunk"]
             where text.starts(with: keep.utf8) {
                 // "default argument 1 of X": keep through " of ".
-                if keep == "default argument ", let of = find(" of ", in: text) {
+                if keep.bytesEqual("default argument "), let of = find(" of ", in: text) {
                     out += text[..<(of + 4)]; text = text[(of + 4)...]; matchedKeep = true; break
                 }
-                if keep == "outlined " || keep == "type metadata accessor for " || keep == "reabstraction thunk" {
+                if keep.bytesEqual("outlined ") || keep.bytesEqual("type metadata accessor for ") || keep.bytesEqual("reabstraction thunk") {
                     return out + text // no function signature to shorten
                 }
                 out += Array(keep.utf8); text = text[(text.startIndex + keep.utf8.count)...]

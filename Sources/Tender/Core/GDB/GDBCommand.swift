@@ -122,40 +122,42 @@ extension GDBCommand {
 
     private static func query(_ body: ArraySlice<UInt8>) throws(GDBCommandError) -> GDBCommand {
         let text = String(decoding: body, as: UTF8.self)
-        if text == "Supported" || text.hasPrefix("Supported:") {
-            let features = text.dropFirst("Supported".count).drop { $0 == ":" }
-            return .supported(clientFeatures: features.split(separator: ";").map(String.init))
+        if text.bytesEqual("Supported") || text.bytesStart(with: "Supported:") {
+            let features = String(Substring(text.utf8.dropFirst(9).drop { $0 == UInt8(ascii: ":") }))
+            return .supported(clientFeatures: features.bytesSplit(UInt8(ascii: ";")).map(String.init))
         }
-        if text.hasPrefix("Xfer:features:read:") {
-            let rest = text.dropFirst("Xfer:features:read:".count)
-            let parts = rest.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            let range = parts.count == 2 ? parts[1].split(separator: ",", omittingEmptySubsequences: false) : []
+        if let rest = text.bytes(after: "Xfer:features:read:") {
+            let parts = String(rest).bytesSplit(UInt8(ascii: ":"), maxSplits: 1, omittingEmpty: false)
+            let range = parts.count == 2 ? String(parts[1]).bytesSplit(UInt8(ascii: ","), omittingEmpty: false) : []
             guard range.count == 2, let offset = GDBHex.number(range[0].utf8), let length = GDBHex.number(range[1].utf8),
                   offset <= UInt64(Int32.max), length <= UInt64(Int32.max) else {
                 throw GDBCommandError("qXfer:features:read: expected ANNEX:OFFSET,LENGTH")
             }
             return .readFeatures(annex: String(parts[0]), offset: Int(offset), length: Int(length))
         }
-        switch text {
+        switch ByteText(text) {
         case "C": return .currentThread
         case "fThreadInfo": return .threadList(first: true)
         case "sThreadInfo": return .threadList(first: false)
-        default: return text.hasPrefix("Attached") ? .attached : .unsupported
+        default: return text.bytesStart(with: "Attached") ? .attached : .unsupported
         }
     }
 
+    /// Thread ids in a vCont action that name our one thread.
+    private static let ownThreadIDs: [StaticString] = ["1", "-1", "0", "p1.1", "p1.-1"]
+
     private static func verbose(_ body: ArraySlice<UInt8>) throws(GDBCommandError) -> GDBCommand {
         let text = String(decoding: body, as: UTF8.self)
-        if text == "Cont?" { return .resumeActions }
-        if text.hasPrefix("Kill") { return .kill }
-        guard text.hasPrefix("Cont;") else { return .unsupported }
+        if text.bytesEqual("Cont?") { return .resumeActions }
+        if text.bytesStart(with: "Kill") { return .kill }
+        guard let actions = text.bytes(after: "Cont;") else { return .unsupported }
         // One thread: the first action that applies to it (no thread id, or thread 1 / -1 / 0) wins.
-        for action in text.dropFirst("Cont;".count).split(separator: ";", omittingEmptySubsequences: false) {
-            let parts = action.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            if parts.count == 2 && !["1", "-1", "0", "p1.1", "p1.-1"].contains(parts[1]) { continue }
-            switch parts[0].first {
-            case "c", "C": return .resume(step: false, address: nil)
-            case "s", "S": return .resume(step: true, address: nil)
+        for action in String(actions).bytesSplit(UInt8(ascii: ";"), omittingEmpty: false) {
+            let parts = String(action).bytesSplit(UInt8(ascii: ":"), maxSplits: 1, omittingEmpty: false)
+            if parts.count == 2 && !ownThreadIDs.contains(where: { parts[1].bytesEqual($0) }) { continue }
+            switch parts[0].utf8.first {
+            case UInt8(ascii: "c"), UInt8(ascii: "C"): return .resume(step: false, address: nil)
+            case UInt8(ascii: "s"), UInt8(ascii: "S"): return .resume(step: true, address: nil)
             default: throw GDBCommandError("vCont: unsupported action '\(parts[0])'")
             }
         }

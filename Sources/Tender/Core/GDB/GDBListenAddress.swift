@@ -17,12 +17,12 @@ public struct GDBListenAddress: Equatable, Sendable, CustomStringConvertible {
 
     /// "1234", ":1234", "127.0.0.1:1234", "0.0.0.0:1234", "localhost:1234".
     public init(parsing text: String) throws(TenderError) {
-        let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        let parts = text.bytesSplit(UInt8(ascii: ":"), maxSplits: 1, omittingEmpty: false)
         let hostText = parts.count == 2 ? String(parts[0]) : ""
         guard let portText = parts.last, let port = UInt16(portText), port > 0 else {
             throw .usage("--gdb \(text): expected [HOST:]PORT, e.g. --gdb 1234 or --gdb 127.0.0.1:1234 (port 1 to 65535)")
         }
-        let host = hostText.isEmpty || hostText == "localhost" ? Self.defaultHost : hostText
+        let host = hostText.isEmpty || hostText.bytesEqual("localhost") ? Self.defaultHost : hostText
         guard Self.ipv4(host) != nil else {
             throw .usage("--gdb \(text): HOST must be an IPv4 address such as 127.0.0.1 (or 0.0.0.0 to accept other machines)")
         }

@@ -77,10 +77,10 @@ public struct GDBSession {
     public mutating func handle(_ command: GDBCommand, target: GDBTarget) -> Action {
         switch command {
         case .supported(let features):
-            clientReportsSoftwareBreakpoints = features.contains("swbreak+")
+            clientReportsSoftwareBreakpoints = features.contains { $0.bytesEqual("swbreak+") }
             return .reply(Array("PacketSize=\(String(GDBPacketDecoder.maximumPayload, radix: 16));qXfer:features:read+;swbreak+;vContSupported+".utf8))
         case .readFeatures(let annex, let offset, let length):
-            guard annex == "target.xml" else { return .reply(Self.error(0)) }
+            guard annex.bytesEqual("target.xml") else { return .reply(Self.error(0)) }
             let xml = Array(X86RegisterLayout.targetXML.utf8)
             guard offset <= xml.count else { return .reply(Self.error(1)) }
             let end = offset + min(length, xml.count - offset, GDBPacketDecoder.maximumPayload - 1)

@@ -43,7 +43,7 @@ public enum X86RegisterLayout {
     public static let offsets: [Int] = registers.reduce(into: [0]) { $0.append($0.last! + $1.bytes) }
     public static var size: Int { offsets.last! }
 
-    public static func number(of name: String) -> Int? { registers.firstIndex { $0.name == name } }
+    public static func number(of name: String) -> Int? { registers.firstIndex { $0.name.bytesEqual(name) } }
 
     public static let rip = number(of: "rip")!
     public static let eflags = number(of: "eflags")!
@@ -51,8 +51,14 @@ public enum X86RegisterLayout {
     /// What a debugger may change: the general registers, rip, the fs/gs bases and the
     /// arithmetic flags. A tender refuses a write to anything else (segment selectors, x87 and
     /// SSE state) rather than drop it silently.
-    public static let debuggerWritable: Set<String> = Set(
-        ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "rip", "eflags", "fs_base", "gs_base"] + (8...15).map { "r\($0)" })
+    /// Indexed by register number.
+    public static let debuggerWritable: [Bool] = registers.map { register in
+        writableNames.contains { register.name.bytesEqual($0) }
+    }
+    private static let writableNames: [StaticString] = [
+        "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+        "rip", "eflags", "fs_base", "gs_base",
+    ]
     /// CF PF AF ZF SF DF OF AC: never IF or IOPL, and TF belongs to the tender's stepping.
     public static let debuggerWritableFlags: UInt64 = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x400 | 0x800 | 0x4_0000
 
@@ -67,7 +73,7 @@ public enum X86RegisterLayout {
             """
         for feature in GDBRegister.Feature.allCases {
             xml += "<feature name=\"\(feature.rawValue)\">\n"
-            xml += types[feature] ?? ""
+            xml += types(feature)
             for (number, register) in registers.enumerated() where register.feature == feature {
                 let group = register.group.map { " group=\"\($0)\"" } ?? ""
                 xml += "<reg name=\"\(register.name)\" bitsize=\"\(register.bytes * 8)\" type=\"\(register.type)\" regnum=\"\(number)\"\(group)/>\n"
@@ -77,8 +83,10 @@ public enum X86RegisterLayout {
         return xml + "</target>\n"
     }()
 
-    private static let types: [GDBRegister.Feature: String] = [
-        .core: """
+    /// The types a feature's registers use, defined before them.
+    private static func types(_ feature: GDBRegister.Feature) -> String {
+        switch feature {
+        case .core: return """
             <flags id="i386_eflags" size="4">
             <field name="CF" start="0" end="0"/><field name="" start="1" end="1"/><field name="PF" start="2" end="2"/>
             <field name="AF" start="4" end="4"/><field name="ZF" start="6" end="6"/><field name="SF" start="7" end="7"/>
@@ -88,8 +96,8 @@ public enum X86RegisterLayout {
             <field name="VIP" start="20" end="20"/><field name="ID" start="21" end="21"/>
             </flags>
 
-            """,
-        .sse: """
+            """
+        case .sse: return """
             <vector id="v4f" type="ieee_single" count="4"/>
             <vector id="v2d" type="ieee_double" count="2"/>
             <vector id="v16i8" type="int8" count="16"/>
@@ -109,8 +117,10 @@ public enum X86RegisterLayout {
             <field name="PM" start="12" end="12"/><field name="FZ" start="15" end="15"/>
             </flags>
 
-            """,
-    ]
+            """
+        case .segments: return ""
+        }
+    }
 }
 
 /// Every register's bytes in `g` packet order (little-endian values, as the target stores them).

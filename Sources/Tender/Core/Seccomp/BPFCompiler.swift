@@ -149,7 +149,7 @@ public struct BPFProgram: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         instructions.enumerated().map { pc, i in
             let n = String(pc)
-            return String(repeating: " ", count: max(0, 4 - n.count)) + n + ": " + Self.disassemble(i, at: pc)
+            return String(repeating: " ", count: max(0, 4 - n.utf8.count)) + n + ": " + Self.disassemble(i, at: pc)
         }.joined(separator: "\n")
     }
 
