@@ -4,7 +4,10 @@ way (spawn, wait, exit; median of N runs, interleaved so machine noise hits all 
 plus the stripped sizes of the hello and web images (web with HTTPS as shipped, and without
 it) and of the tenders, each beside issue 16's target and the peer it names.
 
-    python3 bench/boot.py [--runs 51] [--products .build/release]
+    python3 bench/boot.py [--runs 51] [--products .build/release] [--compare FOLDER]
+
+--compare FOLDER also boots the tenders in FOLDER (another checkout's .build/release, say)
+in the same interleaved runs, and prints their stripped sizes: a before/after in one run.
 """
 import argparse, os, re, shutil, subprocess, sys, tempfile
 
@@ -16,6 +19,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=51)
     parser.add_argument("--products", default=".build/release")
+    parser.add_argument("--compare", help="a folder with other swiftlet-hvt and swiftlet-spt to boot beside these")
     args = parser.parse_args()
 
     products = products_folder(args.products)
@@ -26,19 +30,23 @@ def main():
     sh(cli, "build", "examples/hello", "-o", image, stderr=subprocess.DEVNULL)
     sh(cli, "build", "examples/hello", "--strip", "-o", stripped, stderr=subprocess.DEVNULL)
 
+    folders = {"": products}
+    if args.compare:
+        folders[" (compare)"] = args.compare
     commands = {"/bin/true": ["/bin/true"]}
-    if os.access("/dev/kvm", os.R_OK | os.W_OK):
-        commands["hvt hello"] = [os.path.join(products, "swiftlet-hvt"), image]
-    else:
+    targets = ["hvt", "spt"] if os.access("/dev/kvm", os.R_OK | os.W_OK) else ["spt"]
+    if "hvt" not in targets:
         print("hvt: SKIPPED (no /dev/kvm)")
-    commands["spt hello"] = [os.path.join(products, "swiftlet-spt"), image]
+    for target in targets:
+        for suffix, folder in folders.items():
+            commands[f"{target} hello{suffix}"] = [os.path.join(folder, f"swiftlet-{target}"), image]
     medians = median_wall_ms(commands, args.runs)
 
     baseline = medians["/bin/true"]
     print(f"boot-to-exit, median of {args.runs} runs (issue 16's targets: hvt <= 2 ms and <= 2.5x /bin/true; "
           "spt <= 1.0x Solo5 spt, which measured 0.9-1.1 ms on this kind of machine)")
     for name, value in medians.items():
-        print(f"  {name:<12} {value:7.2f} ms   {value / baseline:5.1f}x /bin/true")
+        print(f"  {name:<22} {value:7.2f} ms   {value / baseline:5.1f}x /bin/true")
 
     print("sizes, stripped, in bytes")
     size_line("hello image", os.path.getsize(stripped), 40_000, "Solo5 test_hello 34 KB")
@@ -53,10 +61,11 @@ def main():
     else:
         print("  web image, HTTP only: SKIPPED (examples/web no longer has the HTTPS lines this script removes)")
     for tender, solo5 in (("swiftlet-hvt", "solo5-hvt 48 KB"), ("swiftlet-spt", "solo5-spt 40 KB")):
-        copy = os.path.join(work, tender)
-        shutil.copy(os.path.join(products, tender), copy)
-        subprocess.run(["strip", copy], check=True)
-        size_line(tender, os.path.getsize(copy), 256_000, solo5)
+        for suffix, folder in folders.items():
+            copy = os.path.join(work, tender)
+            shutil.copy(os.path.join(folder, tender), copy)
+            subprocess.run(["strip", copy], check=True)
+            size_line(tender + suffix, os.path.getsize(copy), 256_000, solo5)
     shutil.rmtree(work)
 
 
