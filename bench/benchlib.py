@@ -1,6 +1,6 @@
 """What the benchmark scripts share: namespace plumbing, CPU pinning, KVM presence, building
 and timing runs, nginx configurations for the peer, and the formatting of table cells."""
-import contextlib, os, shutil, statistics, subprocess, sys, time
+import contextlib, os, re, shutil, statistics, subprocess, sys, time
 
 IP = "/usr/sbin/ip" if os.path.exists("/usr/sbin/ip") else "/sbin/ip"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -144,3 +144,40 @@ http {{ access_log off; client_body_temp_path {work}; proxy_temp_path {work}; fa
 """)
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     return [nginx, "-p", work, "-c", conf] if os.path.exists(nginx) else None
+
+
+# wrk's report ("Latency 44.00us", "100 requests in 5.00s", --latency percentiles) as numbers.
+UNITS = {"us": 1.0, "ms": 1e3, "s": 1e6, "m": 60e6}
+
+
+def to_us(text):
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    return float(match.group(1)) * UNITS[match.group(2)] if match else None
+
+
+def parse_wrk(text):
+    out = {"requests": None, "seconds": None, "rps": None, "p50_us": None, "p75_us": None, "p90_us": None,
+           "p99_us": None, "avg_us": None, "max_us": None, "non2xx": 0,
+           "socket_errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0}}
+    m = re.search(r"Latency\s+(\S+)\s+(\S+)\s+(\S+)", text)
+    if m:
+        out["avg_us"], out["max_us"] = to_us(m.group(1)), to_us(m.group(3))
+    for pct in ("50", "75", "90", "99"):
+        m = re.search(rf"^\s*{pct}%\s+(\S+)", text, re.M)
+        if m:
+            out[f"p{pct}_us"] = to_us(m.group(1))
+    m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", text)
+    if m:
+        out["requests"] = int(m.group(1))
+        out["seconds"] = float(m.group(2)) * UNITS[m.group(3)] / 1e6
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if m:
+        out["rps"] = float(m.group(1))
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    if m:
+        out["non2xx"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if m:
+        out["socket_errors"] = dict(zip(("connect", "read", "write", "timeout"), map(int, m.groups())))
+    out["errors"] = out["non2xx"] + sum(out["socket_errors"].values())
+    return out

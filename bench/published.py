@@ -11,10 +11,10 @@ and nginx; no root (loopback only).
 
     python3 bench/published.py [--duration 5] [--rounds 2] [--targets hvt,spt]
 """
-import argparse, os, re, signal, subprocess, sys, tempfile, time, urllib.request
+import argparse, os, signal, subprocess, sys, tempfile, time, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import ROOT, cpu_ns, fmt, kvm_usable, nginx_http_config, nginx_string, ratio  # noqa: E402
+from benchlib import ROOT, cpu_ns, fmt, kvm_usable, nginx_http_config, nginx_string, parse_wrk, ratio  # noqa: E402
 
 CLI = os.path.join(ROOT, ".build", "release", "swiftlet")
 LOADS = ((1, 1), (32, 2))  # (connections, wrk threads)
@@ -60,11 +60,6 @@ class Server:
                 self.process.wait()
 
 
-def to_us(text):
-    number, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(number) * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
-
-
 def run_wrk(server, connections, threads, seconds):
     """wrk against the server; req/s, p50/p99 µs, errors, and the server's CPU µs per request,
     split by process name (tender, passt, nginx)."""
@@ -80,17 +75,14 @@ def run_wrk(server, connections, threads, seconds):
     text = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
                            f"http://127.0.0.1:{server.port}/"], capture_output=True, text=True,
                           timeout=seconds + 30).stdout
-    requests = int(re.search(r"(\d+) requests in", text).group(1))
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    report = parse_wrk(text)
+    requests = report["requests"] or 0
     cpu = {}
     for pid in pids:
         name = "passt" if names[pid].startswith("passt") else names[pid]
         cpu[name] = cpu.get(name, 0) + ((cpu_ns([pid]) or 0) - before[pid]) / 1e3 / max(requests, 1)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
-            "p50": to_us(re.search(r"^\s*50%\s+(\S+)", text, re.M).group(1)),
-            "p99": to_us(re.search(r"^\s*99%\s+(\S+)", text, re.M).group(1)),
-            "errors": errors + (int(non2xx.group(1)) if non2xx else 0), "cpu_us": cpu}
+    return {"rps": report["rps"], "p50": report["p50_us"], "p99": report["p99_us"], "errors": report["errors"],
+            "cpu_us": cpu}
 
 
 def main():

@@ -41,9 +41,9 @@ Target (issue 10): virtio GET / at 32 connections >= 0.7x hvt (ratios printed at
 even on failure or Ctrl-C. Exit status 1 if a server failed, died, stopped answering or any
 request errored (listed under PROBLEMS on stderr).
 """
-import argparse, hashlib, json, os, re, resource, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
+import argparse, hashlib, json, os, resource, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
 
-from benchlib import IP, cpu_ns, fmt, ip, kvm_usable, nginx_http_config, nginx_string, pinner, ratio
+from benchlib import IP, cpu_ns, fmt, ip, kvm_usable, nginx_http_config, nginx_string, parse_wrk, pinner, ratio
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SELF = os.path.abspath(__file__)
@@ -199,42 +199,6 @@ def run_probe(namespace, address, port, path):
 
 # ----------------------------------------------------------------------------------------------
 # wrk
-
-UNITS = {"us": 1.0, "ms": 1e3, "s": 1e6, "m": 60e6}
-
-
-def to_us(text):
-    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
-    return float(match.group(1)) * UNITS[match.group(2)] if match else None
-
-
-def parse_wrk(text):
-    out = {"requests": None, "seconds": None, "rps": None, "p50_us": None, "p75_us": None, "p90_us": None,
-           "p99_us": None, "avg_us": None, "max_us": None, "non2xx": 0,
-           "socket_errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0}}
-    m = re.search(r"Latency\s+(\S+)\s+(\S+)\s+(\S+)", text)
-    if m:
-        out["avg_us"], out["max_us"] = to_us(m.group(1)), to_us(m.group(3))
-    for pct in ("50", "75", "90", "99"):
-        m = re.search(rf"^\s*{pct}%\s+(\S+)", text, re.M)
-        if m:
-            out[f"p{pct}_us"] = to_us(m.group(1))
-    m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", text)
-    if m:
-        out["requests"] = int(m.group(1))
-        out["seconds"] = float(m.group(2)) * UNITS[m.group(3)] / 1e6
-    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
-    if m:
-        out["rps"] = float(m.group(1))
-    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-    if m:
-        out["non2xx"] = int(m.group(1))
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    if m:
-        out["socket_errors"] = dict(zip(("connect", "read", "write", "timeout"), map(int, m.groups())))
-    out["errors"] = out["non2xx"] + sum(out["socket_errors"].values())
-    return out
-
 
 def run_wrk(namespace, url, connections, threads, seconds, server, cpus, timeout_s, headers=()):
     argv = [IP, "netns", "exec", namespace, "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s",
