@@ -436,6 +436,45 @@ import Testing
         #expect(builds() == firstUse + 2 * Target.tenders.count, "nothing changed, nothing is built: \(checkout.calls())")
     }
 
+    /// The tenders link musl statically, so a first use without musl-dev stops before any build
+    /// with the exact command, or (as root) installs it with one line and then builds. The
+    /// SWIFTLET_MUSL_ROOT seam hides the machine's own musl-dev from the presence check.
+    @Test func firstUseWithoutMuslRefusesBeforeBuilding() throws {
+        let checkout = try StandInCheckout(self)
+        let root = try scratchFolder("no-musl")
+        var environment = checkout.environment
+        environment["SWIFTLET_MUSL_ROOT"] = root.path
+        environment["SWIFTLET_NO_INSTALL"] = "1"
+        let result = try Harness.run(checkout.launcher, ["run", try Harness.example("hello").path], environment: environment)
+        #expect(result.status == 125, "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("musl (the C library the tenders are linked with) is not installed; install it with `\(installCommand("musl-dev"))`"),
+                "stderr: \(result.stderr)")
+        #expect(!checkout.calls().contains("build "), "nothing may be built without musl: \(checkout.calls())")
+        #expect(!FileManager.default.fileExists(atPath: checkout.release.path))
+    }
+
+    @Test(.enabled(if: getuid() == 0, "skipped: installing musl-dev is offered to root only"))
+    func rootGetsMuslInstalledWithOneLineThenTheTendersBuilt() throws {
+        let checkout = try StandInCheckout(self)
+        let root = try scratchFolder("musl-root")
+        let calls = checkout.tools.appendingPathComponent("apt-calls")
+        // A stand-in apt-get (first on PATH) that "installs" musl's libc.a into the seam's folder.
+        try script(checkout.tools.appendingPathComponent("apt-get"), """
+            echo "$@" >> '\(calls.path)'
+            /bin/mkdir -p '\(root.path)/usr/lib/x86_64-linux-musl'
+            echo '!<arch>' > '\(root.path)/usr/lib/x86_64-linux-musl/libc.a'
+            """)
+        var environment = checkout.environment
+        environment["SWIFTLET_MUSL_ROOT"] = root.path
+        environment["XDG_CACHE_HOME"] = checkout.tools.path
+        let result = try Harness.run(checkout.launcher, ["run", try Harness.example("hello").path, "--", "exit=5"], environment: environment)
+        #expect(lines(result.stderr, containing: "installing it: apt-get install -y musl-dev").count == 1,
+                "one line says what is installed: \(result.stderr)")
+        #expect(((try? String(contentsOf: calls, encoding: .utf8)) ?? "") == "install -y -q musl-dev\n")
+        #expect(lines(result.stderr, containing: "first use: building the release tenders").count == 1, "stderr: \(result.stderr)")
+        #expect(result.status == 5 && result.stdout.contains("Hello from Swiftlet!"), "then the tenders are built and run: \(result.stderr)")
+    }
+
     // MARK: install
 
     @Test func installedSwiftletWorksFromAnyFolder() throws {

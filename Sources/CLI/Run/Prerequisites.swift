@@ -110,7 +110,11 @@ public enum Prerequisites {
 enum Musl {
     static let debianPackage = "musl-dev"
     static let library = "/usr/lib/x86_64-linux-musl/libc.a"
-    static var isInstalled: Bool { Host.kind(of: library) == .regular }
+    static var isInstalled: Bool { Host.kind(of: root + library) == .regular }
+
+    /// A test seam like BearSSL's: SWIFTLET_MUSL_ROOT names a folder the presence check looks in
+    /// instead of `/`. Package.swift still links the system's copy.
+    static var root: String { Host.environment("SWIFTLET_MUSL_ROOT") ?? "" }
 }
 
 /// Debian's libbearssl-dev, as the builder looks for it (SwiftletBuild's BearSSLInstallation).
