@@ -57,15 +57,18 @@ public final class TapBackend: NetworkBackend {
         offload = swiftlet_net_offload()
         guard vnetHeaders else { return readPlainFrame(into: buffer) }
         return withUnsafeMutableBytes(of: &offload) { header in
-            var vectors = [iovec(iov_base: header.baseAddress, iov_len: Int(CTENDER_VNET_HEADER_SIZE)),
-                           iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)]
-            while true {
-                let count = readv(fd, &vectors, 2)
-                if count >= Int(CTENDER_VNET_HEADER_SIZE) { return .frame(min(count - Int(CTENDER_VNET_HEADER_SIZE), buffer.count)) }
-                if count < 0 && SystemError.last == EINTR { continue }
-                if count == 0 { isClosed = true }
-                return count == 0 ? .closed : .empty
-            }
+            withVectorPair(UnsafeRawBufferPointer(rebasing: header.prefix(Int(CTENDER_VNET_HEADER_SIZE))),
+                           UnsafeRawBufferPointer(buffer)) { vectors in readVNetFrame(vectors, capacity: buffer.count) }
+        }
+    }
+
+    private func readVNetFrame(_ vectors: UnsafeMutableBufferPointer<iovec>, capacity: Int) -> FrameRead {
+        while true {
+            let count = readv(fd, vectors.baseAddress, Int32(vectors.count))
+            if count >= Int(CTENDER_VNET_HEADER_SIZE) { return .frame(min(count - Int(CTENDER_VNET_HEADER_SIZE), capacity)) }
+            if count < 0 && SystemError.last == EINTR { continue }
+            if count == 0 { isClosed = true }
+            return count == 0 ? .closed : .empty
         }
     }
 
@@ -87,17 +90,21 @@ public final class TapBackend: NetworkBackend {
 
     public func writeFrame(_ frame: UnsafeRawBufferPointer, offload: swiftlet_net_offload) -> Bool {
         var header = offload
-        return withUnsafeMutableBytes(of: &header) { header in
-            var vectors = [iovec(iov_base: header.baseAddress, iov_len: vnetHeaders ? Int(CTENDER_VNET_HEADER_SIZE) : 0),
-                           iovec(iov_base: UnsafeMutableRawPointer(mutating: frame.baseAddress), iov_len: frame.count)]
-            let total = vectors[0].iov_len + frame.count
-            while true {
-                let count = writev(fd, &vectors, 2)
-                if count >= 0 { return count == total }
-                if SystemError.last == EINTR { continue }
-                // A full tap queue drops the frame, as a NIC would; TCP recovers.
-                return false
+        let headerLength = vnetHeaders ? Int(CTENDER_VNET_HEADER_SIZE) : 0
+        return withUnsafeBytes(of: &header) { header in
+            withVectorPair(UnsafeRawBufferPointer(rebasing: header.prefix(headerLength)), frame) { vectors in
+                writeFrame(vectors, total: headerLength + frame.count)
             }
+        }
+    }
+
+    private func writeFrame(_ vectors: UnsafeMutableBufferPointer<iovec>, total: Int) -> Bool {
+        while true {
+            let count = writev(fd, vectors.baseAddress, Int32(vectors.count))
+            if count >= 0 { return count == total }
+            if SystemError.last == EINTR { continue }
+            // A full tap queue drops the frame, as a NIC would; TCP recovers.
+            return false
         }
     }
 }
@@ -160,7 +167,7 @@ public final class StreamBackend: NetworkBackend {
         guard frame.count <= Self.maximumFrame, !isClosed else { return false }
         var header = UInt32(frame.count).bigEndian
         return withUnsafeBytes(of: &header) { header in
-            writeWhole([header, frame])
+            withVectorPair(header, frame) { writeWhole($0) }
         }
     }
 
@@ -174,13 +181,14 @@ public final class StreamBackend: NetworkBackend {
     /// The stream must stay in sync, so a frame is written whole or not at all: while none of
     /// it is written, it may be dropped (TCP recovers); once part of it is, the rest must
     /// follow, and a peer that takes none of it within `writeTimeout` closes the stream.
-    private func writeWhole(_ parts: [UnsafeRawBufferPointer]) -> Bool {
-        var vectors = parts.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
-        let total = parts.reduce(0) { $0 + $1.count }
+    /// The vectors are the caller's (on its stack: a frame allocates nothing) and are advanced
+    /// in place past what a short write took.
+    private func writeWhole(_ vectors: UnsafeMutableBufferPointer<iovec>) -> Bool {
+        let total = vectors.reduce(0) { $0 + $1.iov_len }
         var remaining = total
         var index = 0
         while remaining > 0 {
-            let count = vectors[index...].withUnsafeBufferPointer { writev(fd, $0.baseAddress, Int32($0.count)) }
+            let count = writev(fd, vectors.baseAddress! + index, Int32(vectors.count - index))
             if count < 0 {
                 if SystemError.last == EINTR { continue }
                 guard SystemError.last == EAGAIN else { return false }
@@ -216,4 +224,13 @@ public final class StreamBackend: NetworkBackend {
             return ready > 0 && waiter.revents & Int16(POLLOUT) != 0
         }
     }
+}
+
+/// A frame behind its header as two iovecs on the stack, so that I/O per frame allocates
+/// nothing. The vectors may be advanced in place (after a short write).
+func withVectorPair<Result>(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer,
+                            _ body: (UnsafeMutableBufferPointer<iovec>) -> Result) -> Result {
+    var vectors = (iovec(iov_base: UnsafeMutableRawPointer(mutating: first.baseAddress), iov_len: first.count),
+                   iovec(iov_base: UnsafeMutableRawPointer(mutating: second.baseAddress), iov_len: second.count))
+    return withUnsafeMutableBytes(of: &vectors) { body($0.bindMemory(to: iovec.self)) }
 }
