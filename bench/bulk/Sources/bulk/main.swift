@@ -20,7 +20,8 @@ network.run { _ in
     while let stream = discard.accept() { sinks.append(stream) }
     while let stream = source.accept() { sources.append((stream, sourceBytes)) }
     for stream in sinks {
-        while stream.isReadable { _ = scratch.withUnsafeMutableBytes { stream.read(into: $0) } }
+        // Discarded where they lie in the receive buffer: no copy into the application.
+        while stream.isReadable { _ = stream.read(maximum: 1 << 20) { _ in } }
         if stream.isAtEnd { stream.close() }
     }
     for index in sources.indices {
