@@ -1,7 +1,10 @@
 // The HTTP server on the guest's TCP stack: accepts connections up to a cap, moves bytes
 // between each TCP stream and its HTTPServerConnection, enforces the connections' deadlines,
 // and writes the access log. Driven by the stack's run loop (`run()`), or by an
-// application's own loop through `poll(now:)` and `pollAt()`. On shutdown (`beginShutdown()`,
+// application's own loop through `poll(now:)` and `pollAt()`. A turn visits only the
+// connections with something to do: those TCP marked (input, an acknowledgment, a reset, a
+// TCP timer) and those whose own deadline is due; an idle keep-alive connection costs a turn
+// nothing. On shutdown (`beginShutdown()`,
 // which `run()` calls when the tender reports SIGTERM) it drains: the port closes, requests
 // under way are answered with `Connection: close`, idle connections close, and `isDrained`
 // says when everything sent has been acknowledged.
@@ -33,6 +36,8 @@ public final class HTTPServer {
         /// The HTTP connection is finished and our close_notify is queued: the stream closes
         /// when the last records are out, or is dropped at this time.
         var closingDeadline: UInt64?
+        /// The deadline of its live entry in the server's timers (nil: none).
+        var timerAt: UInt64?
 
         init(stream: TCPStream, connection: HTTPServerConnection, transport: (any SecureTransport)?, handshakeDeadline: UInt64?) {
             self.stream = stream
@@ -69,6 +74,8 @@ public final class HTTPServer {
         var quietUntil: UInt64
         /// ...but never past this, or a client trickling a byte at a time keeps it forever.
         let endsBy: UInt64
+        /// The deadline of its live entry in the server's timers (nil: none).
+        var timerAt: UInt64?
 
         init(_ stream: TCPStream, closedAt now: UInt64, holdingFIN: Bool) {
             self.stream = stream
@@ -101,8 +108,20 @@ public final class HTTPServer {
     private var isListening = true
     /// `beginShutdown()` was called: the server is draining.
     public private(set) var isShuttingDown = false
-    private var sessions: [Session] = []
-    private var lingering: [LingeringClose] = []
+    /// Open connections and closed ones still lingering, by their stream.
+    private var sessions: [ObjectIdentifier: Session] = [:]
+    private var lingering: [ObjectIdentifier: LingeringClose] = [:]
+    /// The streams of both, which TCP marks when something happens to them.
+    private let ready = TCPReadySet()
+    /// A timer for each session and lingering close with a deadline, earliest first. An entry
+    /// is live while its owner's `timerAt` names it; others are stale and skipped. A deadline
+    /// that moves later (each request moves the idle deadline) leaves the live entry in place:
+    /// `pollAt` refiles it when it comes to the front, so a request costs the heap nothing.
+    private var timers = TimerHeap<ObjectIdentifier>()
+    /// Every session has been visited since `beginShutdown()` (each must learn of it).
+    private var shutdownReachedSessions = false
+    /// Sessions and lingering closes visited so far: a turn costs those with work, not all open.
+    private(set) var visits = 0
     /// Makes each connection's TLS layer (nil: plain HTTP).
     private let security: (any SecureTransportFactory)?
     /// `serviceSecure`, referenced only by servers made with a security layer, so that an
@@ -171,7 +190,7 @@ public final class HTTPServer {
     /// everything sent acknowledged by its client (until then TCP still holds it).
     public var isDrained: Bool {
         isShuttingDown && !isListening && sessions.isEmpty
-            && lingering.allSatisfy { !$0.holdingFIN && $0.stream.connection.sendQueueCount == 0 }
+            && lingering.values.allSatisfy { !$0.holdingFIN && $0.stream.connection.sendQueueCount == 0 }
     }
 
     /// Accepts, reads, answers and writes; call after the stack's poll, before it transmits.
@@ -196,41 +215,100 @@ public final class HTTPServer {
             statistics.connectionsAccepted += 1
             let connection = HTTPServerConnection(configuration: configuration, now: now, client: stream.remote.address,
                                                   bodyBudget: bodyBudget)
-            sessions.append(Session(stream: stream, connection: connection, transport: transport,
-                                    handshakeDeadline: security == nil ? nil : now + configuration.handshakeTimeout))
+            sessions[ObjectIdentifier(stream)] = Session(
+                stream: stream, connection: connection, transport: transport,
+                handshakeDeadline: security == nil ? nil : now + configuration.handshakeTimeout)
+            stream.readySet = ready
+            ready.mark(stream)  // its request may have come with the handshake
         }
         if isShuttingDown && isListening {
             stack.closeListener(listener)
             isListening = false
         }
-        var index = 0
-        while index < sessions.count {
-            if service(sessions[index], turn) {
-                index += 1
-            } else {
-                sessions.swapAt(index, sessions.count - 1)
-                sessions.removeLast()
-            }
+        if isShuttingDown && !shutdownReachedSessions {
+            shutdownReachedSessions = true
+            for session in sessions.values { ready.mark(session.stream) }
         }
-        index = 0
-        while index < lingering.count {
-            if linger(&lingering[index], now: now) {
-                index += 1
-            } else {
-                lingering.swapAt(index, lingering.count - 1)
-                lingering.removeLast()
-            }
+        while let due = timers.next, due.deadline <= now {
+            _ = timers.popDue(at: now)
+            guard let owner = timerOwner(due.element, deadline: due.deadline) else { continue }
+            setTimerAt(nil, of: due.element)
+            ready.mark(owner.stream)
         }
+        ready.take { stream in visit(stream, turn) }
+        compactTimers()
         statistics.activeConnections = sessions.count
         statistics.lingeringConnections = lingering.count
     }
 
-    /// The earliest connection deadline (header, body, idle, send or linger timeout).
+    /// The earliest connection deadline (header, body, idle, send or linger timeout); now
+    /// when a connection has work already.
     public func pollAt() -> UInt64? {
-        var soonest: UInt64?
-        for session in sessions { soonest = earliest(soonest, session.deadline) }
-        for closing in lingering { soonest = earliest(soonest, closing.deadline) }
-        return soonest
+        if !ready.isEmpty { return 0 }
+        // The front entry must be live and its owner's deadline, or it wakes the loop for nothing.
+        while let next = timers.next {
+            let owner = timerOwner(next.element, deadline: next.deadline)
+            if owner?.deadline == next.deadline { break }
+            _ = timers.popDue(at: next.deadline)
+            guard let owner else { continue }  // stale
+            setTimerAt(owner.deadline, of: next.element)
+            if let deadline = owner.deadline { timers.insert(next.element, deadline: deadline) }
+        }
+        return timers.next?.deadline
+    }
+
+    /// The session or lingering close whose live timer this entry is (nil: a stale entry),
+    /// with its stream and its deadline now.
+    private func timerOwner(_ id: ObjectIdentifier, deadline: UInt64) -> (stream: TCPStream, deadline: UInt64?)? {
+        if let session = sessions[id] { return session.timerAt == deadline ? (session.stream, session.deadline) : nil }
+        if let closing = lingering[id] { return closing.timerAt == deadline ? (closing.stream, closing.deadline) : nil }
+        return nil
+    }
+
+    private func setTimerAt(_ deadline: UInt64?, of id: ObjectIdentifier) {
+        if let session = sessions[id] {
+            session.timerAt = deadline
+        } else if lingering[id] != nil {
+            lingering[id]!.timerAt = deadline
+        }
+    }
+
+    /// One connection's turn: serves (or drains) it, then files its next deadline.
+    private func visit(_ stream: TCPStream, _ turn: HTTPTurn) {
+        let id = ObjectIdentifier(stream)
+        if let session = sessions[id] {
+            visits += 1
+            guard service(session, turn) else {
+                sessions[id] = nil
+                return
+            }
+            schedule(id, at: session.deadline, timerAt: &session.timerAt)
+        } else if var closing = lingering[id] {
+            visits += 1
+            guard linger(&closing, now: turn.now) else {
+                lingering[id] = nil
+                return
+            }
+            schedule(id, at: closing.deadline, timerAt: &closing.timerAt)
+            lingering[id] = closing
+        }
+    }
+
+    /// Files a timer at `deadline` unless a live one comes no later (`pollAt` refiles that one
+    /// when it reaches the front; the due loop in `poll` visits the owner, which files again).
+    private func schedule(_ id: ObjectIdentifier, at deadline: UInt64?, timerAt: inout UInt64?) {
+        guard let deadline, timerAt.map({ deadline < $0 }) ?? true else { return }
+        timerAt = deadline
+        timers.insert(id, deadline: deadline)
+    }
+
+    /// Drops the stale entries once they outnumber the live ones.
+    private func compactTimers() {
+        guard timers.count > 2 * (sessions.count + lingering.count) + 64 else { return }
+        var fresh = TimerHeap<ObjectIdentifier>()
+        for (id, session) in sessions { if let at = session.timerAt { fresh.insert(id, deadline: at) } }
+        for (id, closing) in lingering { if let at = closing.timerAt { fresh.insert(id, deadline: at) } }
+        timers = fresh
     }
 
     /// Serves one connection for this turn; false when it is over and can be forgotten.
@@ -376,7 +454,11 @@ public final class HTTPServer {
     private func closeAndLinger(_ stream: TCPStream, now: UInt64, holdingFIN: Bool) {
         if !holdingFIN { stream.close() }
         var closing = LingeringClose(stream, closedAt: now, holdingFIN: holdingFIN)
-        if linger(&closing, now: now) { lingering.append(closing) }
+        guard linger(&closing, now: now) else { return }
+        let id = ObjectIdentifier(stream)
+        stream.readySet = ready
+        schedule(id, at: closing.deadline, timerAt: &closing.timerAt)
+        lingering[id] = closing
     }
 
     /// Drops what a closed connection's client still sends; false when the connection is

@@ -12,7 +12,8 @@
 //
 // A turn polls only the connections with work: those a segment arrived for, those the
 // application wrote to, read from, closed or aborted (`TCPWorkList`), and those whose timer is
-// due (`TCPLayer.timers`). An idle connection costs a turn nothing.
+// due (`TCPLayer.timers`). An idle connection costs a turn nothing. The application can do
+// the same: the streams a segment or a timer touched are marked in their `TCPReadySet`.
 
 public struct TCPSettings: Sendable {
     public static let defaultSendBuffer = 32 * 1024
@@ -66,6 +67,10 @@ public final class TCPStream {
     var hasWork = false
     /// The deadline of its entry in the stack's timers: its `pollAt` when it was last polled.
     var timerAt: UInt64?
+    /// Where TCP marks the stream when a segment arrives for it or a timer fires (nil: nowhere).
+    public var readySet: TCPReadySet?
+    /// In `readySet`, not yet taken.
+    var isMarkedReady = false
 
     init(_ connection: TCPConnection, key: TCPFourTuple, work: TCPWorkList) {
         self.connection = connection
@@ -130,6 +135,39 @@ public final class TCPStream {
 /// The connections to poll at the next turn, shared by the stack and its streams.
 final class TCPWorkList {
     var streams: [TCPStream] = []
+}
+
+/// Streams whose state may have changed for their application since it last looked: a
+/// segment arrived for them (data, a FIN, an acknowledgment that frees send space, a reset) or
+/// one of their timers fired (which may have closed them). What the application does itself
+/// (read, write, close) marks nothing. An application that gives its streams one set
+/// (`TCPStream.readySet`) visits only those, not every stream it holds.
+public final class TCPReadySet {
+    private var marked: [TCPStream] = []
+    /// The list being taken, swapped with `marked` so that neither is allocated anew each time.
+    private var taking: [TCPStream] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { marked.isEmpty }
+
+    /// Adds `stream` (once, however often it is marked) for the next `take`.
+    public func mark(_ stream: TCPStream) {
+        guard !stream.isMarkedReady else { return }
+        stream.isMarkedReady = true
+        marked.append(stream)
+    }
+
+    /// Hands each stream marked since the last call to `body`, in the order marked, and unmarks
+    /// it first: a stream `body` marks again comes back at the next call.
+    public func take(_ body: (TCPStream) -> Void) {
+        swap(&marked, &taking)
+        for stream in taking {
+            stream.isMarkedReady = false
+            body(stream)
+        }
+        taking.removeAll(keepingCapacity: true)
+    }
 }
 
 public final class TCPListener {
@@ -304,6 +342,7 @@ extension NetworkStack {
                 stream.connection.process(segment, payload: payload, now: now, from: ip.source)
             }
             stream.noteWork()
+            stream.readySet?.mark(stream)
             return
         }
         if let remains = tcp.timeWait[key] {
@@ -408,6 +447,7 @@ extension NetworkStack {
             guard let stream = tcp.streams[due.element], stream.timerAt == due.deadline else { continue }
             stream.timerAt = nil
             stream.noteWork()
+            stream.readySet?.mark(stream)
         }
         let work = tcp.work
         swap(&tcp.polling, &work.streams)
