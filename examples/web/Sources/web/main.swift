@@ -34,6 +34,7 @@ router.get("/api/status") { _ in
     status.add("memory_in_use", memory.bytesInUse)
     status.add("memory_peak", memory.peakBytesInUse)
     status.add("memory_free", memory.bytesFree)
+    status.add("allocations", memory.allocationCount)  // bench/exits.py: heap allocations per request
     status.add("assets", AssetCatalog.embedded.count)
     return .json(status)
 }
