@@ -64,6 +64,37 @@ private let base = ELFBuilder.imageBase
         #expect(image.file.bytesRead == parsed + 0x40 + 16)
     }
 
+    /// A tender needs the symbols only for a crash report: GuestImage keeps the symbol table's
+    /// bytes and reads the names when first asked, after the file is closed, with no file read.
+    @Test func symbolsAreReadOnFirstUseFromRetainedBytes() throws {
+        let bytes = Self.imageWithDebugInfo().build()
+        let (path, folder) = try Self.file(bytes)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let image = try GuestImage(path: path, memorySize: 16 << 20, target: SWIFTLET_TARGET_SPT)
+        let symbols = try #require(image.symbols)
+        #expect(!symbols.isRead, "the names are read on first use, not at start-up")
+        let guest = TestGuestMemory(size: 4 << 20)
+        try image.load(into: guest.memory)     // closes the file
+        let readBeforeUse = image.file.bytesRead
+        #expect(symbols.describe(base + 0x14) == "helper + 0x4")
+        #expect(symbols.isRead)
+        #expect(symbols.symbols == (try ELFImage(bytes: bytes, memorySize: 16 << 20)).symbolTable().symbols)
+        #expect(image.file.bytesRead == readBeforeUse)
+    }
+
+    @Test func retainedRangesAnswerOnlyInsideARange() throws {
+        let source = ELFMemoryBytes(Array(0 ..< 200))
+        let retained = try #require(ELFRetainedRanges(source, ranges: [(offset: 10, length: 20), (offset: 100, length: 50)]))
+        #expect(retained.count == 200)
+        var seen: [UInt8] = []
+        #expect(retained.withBytes(offset: 12, length: 4) { seen = Array($0) } && seen == [12, 13, 14, 15])
+        #expect(retained.withBytes(offset: 100, length: 50) { seen = Array($0) } && seen == Array(100 ..< 150))
+        #expect(!retained.withBytes(offset: 25, length: 10) { _ in }, "straddles a range's end")
+        #expect(!retained.withBytes(offset: 40, length: 1) { _ in }, "between ranges")
+        #expect(!retained.withBytes(offset: UInt64.max - 2, length: 8) { _ in }, "overflowing offset")
+        #expect(ELFRetainedRanges(source, ranges: [(offset: 190, length: 20)]) == nil, "a range the source cannot read")
+    }
+
     @Test func aSegmentPastTheEndOfTheFileIsRefused() throws {
         var builder = ELFBuilder.standard()
         builder.debugInfoSize = 1 << 20

@@ -25,7 +25,7 @@ public struct GuestImage {
         } catch {
             throw .image("\(path): \(error)")
         }
-        symbols = SymbolTable(image: elf)
+        symbols = SymbolTable(deferringReadOf: elf)
         // What the tender keeps: segments, entry, symbols. The file stays open to load from.
         file.dropMirror()
         self.file = file

@@ -128,6 +128,41 @@ public final class ELFMemoryBytes: ELFBytes {
     }
 }
 
+/// Copies of a few ranges of a file (a symbol table and its strings, say), kept after the file
+/// is closed. Reads inside one range succeed; any other read fails, as a closed file's would.
+public final class ELFRetainedRanges: ELFBytes {
+    public let count: UInt64
+    private let ranges: [(offset: UInt64, bytes: [UInt8])]
+
+    /// Nil if a range cannot be read from `source`.
+    public init?(_ source: any ELFBytes, ranges wanted: [(offset: UInt64, length: UInt64)]) {
+        var ranges: [(offset: UInt64, bytes: [UInt8])] = []
+        for range in wanted {
+            let (end, overflow) = range.offset.addingReportingOverflow(range.length)
+            guard !overflow, end <= source.count else { return nil }
+            var bytes: [UInt8] = []
+            guard source.withBytes(offset: range.offset, length: Int(range.length), { bytes = Array($0) }) else { return nil }
+            ranges.append((range.offset, bytes))
+        }
+        count = source.count
+        self.ranges = ranges
+    }
+
+    public func withBytes(offset: UInt64, length: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Bool {
+        for range in ranges where offset >= range.offset && offset - range.offset <= UInt64(range.bytes.count)
+            && UInt64(length) <= UInt64(range.bytes.count) - (offset - range.offset) {
+            let start = Int(offset - range.offset)
+            range.bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[start ..< start + length])) }
+            return true
+        }
+        return false
+    }
+
+    public func copy(offset: UInt64, into destination: UnsafeMutableRawBufferPointer) -> Bool {
+        withBytes(offset: offset, length: destination.count) { destination.copyMemory(from: $0) }
+    }
+}
+
 /// Bounds-checked little-endian reads from a file image. Every read returns nil instead of
 /// reading out of range; offsets are UInt64 so callers can pass untrusted file fields as is.
 struct ELFReader {

@@ -55,26 +55,75 @@ public struct SymbolTable: Sendable {
     }
 
     /// Sorted by address; at most one symbol per address.
-    public let symbols: [Symbol]
+    public var symbols: [Symbol] { storage.symbols }
+    private let storage: Storage
 
     public var isEmpty: Bool { symbols.isEmpty }
     public var count: Int { symbols.count }
 
     /// Sorts `symbols` and keeps the first of any at the same address.
     public init(symbols: [Symbol]) {
+        self.init(storage: Storage(symbols: Self.sortedUnique(symbols)))
+    }
+
+    private init(storage: Storage) { self.storage = storage }
+
+    private static func sortedUnique(_ symbols: [Symbol]) -> [Symbol] {
         let sorted = symbols.enumerated().sorted {
             $0.element.address != $1.element.address ? $0.element.address < $1.element.address : $0.offset < $1.offset
         }
         var unique: [Symbol] = []
         unique.reserveCapacity(sorted.count)
         for (_, symbol) in sorted where unique.last?.address != symbol.address { unique.append(symbol) }
-        self.symbols = unique
+        return unique
     }
 
     /// The function symbols of `image`'s first SHT_SYMTAB, or an empty table if it has none
     /// or it is malformed.
     public init(image: ELFImage) {
         self.init(symbols: SymbolTable.readSymbols(image))
+    }
+
+    /// The same table, read when it is first used: a tender needs it only for a crash report,
+    /// and reading every name at start-up was half of spt's boot. The table's raw bytes are
+    /// copied now (the file is closed before the guest runs). A table of more than
+    /// `deferredEntryLimit` entries is read at once, as its reading could outgrow the heap a
+    /// confined tender has left.
+    public init(deferringReadOf image: ELFImage) {
+        guard let tables = Self.tables(image), tables.symbols.size / UInt64(ELF.symbolSize) <= Self.deferredEntryLimit,
+              let retained = ELFRetainedRanges(image.reader.source, ranges: [tables.symbols, tables.strings].map {
+                  (offset: $0.offset, length: $0.size) }) else {
+            self.init(image: image)
+            return
+        }
+        self.init(storage: Storage(deferred: (image.sections, ELFReader(retained))))
+    }
+
+    static let deferredEntryLimit: UInt64 = 8192
+
+    /// Whether the names have been read (a deferred table is not until first used).
+    var isRead: Bool { storage.isRead }
+
+    /// Parsed symbols, or the sections and bytes to parse them from on first use. The tenders
+    /// read it from one thread; the CLI's tables are parsed when made, and never change.
+    private final class Storage: @unchecked Sendable {
+        private var parsed: [Symbol]?
+        private let deferred: (sections: [ELFImage.Section], reader: ELFReader)?
+
+        init(symbols: [Symbol]) { parsed = symbols; deferred = nil }
+        init(deferred: (sections: [ELFImage.Section], reader: ELFReader)) { parsed = nil; self.deferred = deferred }
+
+        var isRead: Bool { parsed != nil }
+
+        var symbols: [Symbol] {
+            if let parsed { return parsed }
+            var nameBytesRead: UInt64 = 0
+            let symbols = deferred.map {
+                SymbolTable.sortedUnique(SymbolTable.readSymbols(sections: $0.sections, reader: $0.reader, nameBytesRead: &nameBytesRead))
+            } ?? []
+            parsed = symbols
+            return symbols
+        }
     }
 
     // MARK: Lookup
@@ -139,18 +188,34 @@ public struct SymbolTable: Sendable {
     }
 
     private static func readSymbols(_ image: ELFImage, nameBytesRead: inout UInt64) -> [Symbol] {
-        let sections = image.sections
+        readSymbols(sections: image.sections, reader: image.reader, nameBytesRead: &nameBytesRead)
+    }
+
+    /// The first SHT_SYMTAB and its string table, if both are well formed and inside the file.
+    private static func tables(_ image: ELFImage) -> (symbols: ELFImage.Section, strings: ELFImage.Section)? {
+        tables(sections: image.sections, reader: image.reader)
+    }
+
+    private static func tables(sections: [ELFImage.Section], reader: ELFReader)
+        -> (symbols: ELFImage.Section, strings: ELFImage.Section)? {
+        func inFile(_ section: ELFImage.Section) -> Bool {
+            section.type != ELF.shtNobits && reader.contains(offset: section.offset, length: section.size)
+        }
         guard let symtab = sections.first(where: { $0.type == ELF.shtSymtab }),
               symtab.entsize == UInt64(ELF.symbolSize), symtab.size % UInt64(ELF.symbolSize) == 0,
-              image.hasContents(symtab),   // the whole table is inside the file
+              inFile(symtab),   // the whole table is inside the file
               Int(symtab.link) < sections.count, sections[Int(symtab.link)].type == ELF.shtStrtab,
-              image.hasContents(sections[Int(symtab.link)]) else { return [] }
+              inFile(sections[Int(symtab.link)]) else { return nil }
+        return (symtab, sections[Int(symtab.link)])
+    }
+
+    private static func readSymbols(sections: [ELFImage.Section], reader r: ELFReader, nameBytesRead: inout UInt64) -> [Symbol] {
+        guard let tables = tables(sections: sections, reader: r) else { return [] }
+        let symtab = tables.symbols, strings = tables.strings
 
         struct Candidate { var name: String; var address: UInt64; var size: UInt64; var sized: Bool
                            var global: Bool; var limit: UInt64 }
         var candidates: [Candidate] = []
-        let r = image.reader
-        let strings = sections[Int(symtab.link)]
         let tableOffset = symtab.offset
         let count = symtab.size / UInt64(ELF.symbolSize)
         let nameBudget = 2 * strings.size + 65536
