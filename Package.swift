@@ -27,6 +27,11 @@ let optimizedForSize: [SwiftSetting] = [.unsafeFlags(["-Osize"], .when(configura
 // with the CLI: its image inspection, size report and policy printing have no caller in a
 // tender; 1,549 functions, 103 KB).
 let functionSections: [SwiftSetting] = [.unsafeFlags(["-Xfrontend", "-function-sections"])]
+// Like Solo5's solo5-hvt and solo5-hvt-debug: `swiftlet-hvt` and `swiftlet-spt` are lean, and
+// their `-debug` twins, compiled from the same files with this condition, add the GDB server
+// and core files (Core/Boot/TenderFlavor.swift). TenderCore, for the CLI and tests, has it all.
+let debugTender: [SwiftSetting] = [.define("SWIFTLET_DEBUG_TENDER")]
+let tenderSettings = embeddedSwift + optimizedForSize + functionSections + muslSwiftHeaders
 
 let package = Package(
     name: "Swiftlet",
@@ -36,6 +41,8 @@ let package = Package(
         .executable(name: "swiftlet-cli", targets: ["swiftlet-cli"]),
         .executable(name: "swiftlet-hvt", targets: ["swiftlet-hvt"]),
         .executable(name: "swiftlet-spt", targets: ["swiftlet-spt"]),
+        .executable(name: "swiftlet-hvt-debug", targets: ["swiftlet-hvt-debug"]),
+        .executable(name: "swiftlet-spt-debug", targets: ["swiftlet-spt-debug"]),
         .library(name: "Swiftlet", targets: ["Swiftlet"]),
     ],
     dependencies: [
@@ -50,20 +57,24 @@ let package = Package(
 
         .target(name: "CTender", dependencies: ["SwiftletABI"], path: "Sources/Tender/CShim"),
         // Core as a full-Swift library: for the CLI (inspect, packaging, virtio) and the tests.
-        .target(name: "TenderCore", dependencies: ["SwiftletABI", "CTender"], path: "Sources/Tender/Core"),
+        .target(name: "TenderCore", dependencies: ["SwiftletABI", "CTender"], path: "Sources/Tender/Core",
+                swiftSettings: debugTender),
         // The same C shim against musl, for the tenders: its folder links CShim's files (one
         // module, CTender, by CShim's module map) and adds the tenders' own malloc.
         .target(name: "CTenderMusl", dependencies: ["SwiftletABI"], path: "Sources/Tender/CShimMusl", cSettings: muslCHeaders),
         // The tenders are Embedded Swift, linked statically against musl, with no Swift runtime
         // to start, where the full runtime made them 7-11 MB. An Embedded module cannot import a
         // full-Swift one, so each tender compiles Core's sources itself: its folder holds a
-        // link, Core -> ../Core.
+        // link, Core -> ../Core. A debug tender's folder holds one link to its lean twin's
+        // folder (hvt-debug/hvt -> ../hvt), so both compile the very same files.
         .executableTarget(name: "swiftlet-hvt", dependencies: ["CTenderMusl", "SwiftletABI"], path: "Sources/Tender/hvt",
-                          swiftSettings: embeddedSwift + optimizedForSize + functionSections + muslSwiftHeaders,
-                          linkerSettings: muslStaticExecutable),
+                          swiftSettings: tenderSettings, linkerSettings: muslStaticExecutable),
         .executableTarget(name: "swiftlet-spt", dependencies: ["CTenderMusl", "SwiftletABI"], path: "Sources/Tender/spt",
-                          swiftSettings: embeddedSwift + optimizedForSize + functionSections + muslSwiftHeaders,
-                          linkerSettings: muslStaticExecutable),
+                          swiftSettings: tenderSettings, linkerSettings: muslStaticExecutable),
+        .executableTarget(name: "swiftlet-hvt-debug", dependencies: ["CTenderMusl", "SwiftletABI"], path: "Sources/Tender/hvt-debug",
+                          swiftSettings: tenderSettings + debugTender, linkerSettings: muslStaticExecutable),
+        .executableTarget(name: "swiftlet-spt-debug", dependencies: ["CTenderMusl", "SwiftletABI"], path: "Sources/Tender/spt-debug",
+                          swiftSettings: tenderSettings + debugTender, linkerSettings: muslStaticExecutable),
 
         // `swiftlet`: from `run IMAGE` to execve of the tender with no Swift runtime or Foundation
         // loaded; hands every other command to `swiftlet-cli`.

@@ -2,7 +2,7 @@
 """Boot-to-exit wall time of examples/hello on hvt and spt, beside /bin/true run the same
 way (spawn, wait, exit; median of N runs, interleaved so machine noise hits all alike),
 plus the stripped sizes of the hello and web images (web with HTTPS as shipped, and without
-it) and of the tenders, each beside issue 16's target and the peer it names.
+it) and of the tenders (lean and debug), each beside issue 16's target and the peer it names.
 
     python3 bench/boot.py [--runs 51] [--products .build/release] [--compare FOLDER]
 
@@ -60,12 +60,21 @@ def main():
         size_line("web image, HTTP only", os.path.getsize(web), 200 * 1024, "Unikraft nginx 833 KiB")
     else:
         print("  web image, HTTP only: SKIPPED (examples/web no longer has the HTTPS lines this script removes)")
-    for tender, solo5 in (("swiftlet-hvt", "solo5-hvt 48 KB"), ("swiftlet-spt", "solo5-spt 40 KB")):
+    # The lean tenders are what `swiftlet run` and images use; the -debug ones add the GDB
+    # server and core files (bench/tender_size.py breaks either down).
+    for tender, solo5 in (("swiftlet-hvt", "solo5-hvt 48 KB"), ("swiftlet-spt", "solo5-spt 40 KB"),
+                          ("swiftlet-hvt-debug", "solo5-hvt-debug"), ("swiftlet-spt-debug", "solo5-spt-debug")):
         for suffix, folder in folders.items():
+            if not os.path.exists(os.path.join(folder, tender)):
+                print(f"  {tender + suffix:<26} not built")
+                continue
             copy = os.path.join(work, tender)
             shutil.copy(os.path.join(folder, tender), copy)
             subprocess.run(["strip", copy], check=True)
-            size_line(tender + suffix, os.path.getsize(copy), 256_000, solo5)
+            if tender.endswith("-debug"):
+                print(f"  {tender + suffix:<26} {os.path.getsize(copy):>10,}   (debug tender, no target; peer {solo5})")
+            else:
+                size_line(tender + suffix, os.path.getsize(copy), 256_000, solo5)
     shutil.rmtree(work)
 
 

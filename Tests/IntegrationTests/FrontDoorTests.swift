@@ -351,7 +351,7 @@ import Testing
                 echo "$@" >> '\(tools.path)/calls'
                 echo "warning: Using 'dlopen' in statically linked applications requires at runtime the shared libraries" >&2
                 for last; do :; done
-                case "$last" in swiftlet-hvt|swiftlet-spt) ;; *) exit 1 ;; esac
+                case "$last" in swiftlet-hvt|swiftlet-spt|swiftlet-hvt-debug|swiftlet-spt-debug) ;; *) exit 1 ;; esac
                 /bin/mkdir -p '\(release.path)' && /bin/cp '\(Harness.productsFolder.path)'/"$last" '\(release.path)'/"$last"
                 """)
             environment = tests.environment(["PATH": tools.path + ":/usr/bin:/bin", "SWIFTLET_TENDERS": nil])
@@ -384,6 +384,26 @@ import Testing
         #expect(again.status == 0, "stderr: \(again.stderr)")
         #expect(!again.stderr.contains("first use"))
         #expect(again.stderr.contains("exec (empty environment): \(checkout.release.path)/swiftlet-"), "stderr: \(again.stderr)")
+    }
+
+    /// --core and --gdb run the debug tender, built on first use beside the lean ones; every
+    /// other run keeps to the lean tender.
+    @Test func debuggingOptionsRunTheDebugTender() throws {
+        let checkout = try StandInCheckout(self)
+        let image = try Harness.example("hello").path
+        let lean = try Harness.run(checkout.launcher, ["run", "--verbose", "--target", "spt", image], environment: checkout.environment)
+        #expect(lean.status == 0, "stderr: \(lean.stderr)")
+        #expect(lean.stderr.contains("exec (empty environment): \(checkout.release.path)/swiftlet-spt --mem"), "stderr: \(lean.stderr)")
+        #expect(!checkout.calls().contains("-debug"), "a debug tender was built for a plain run: \(checkout.calls())")
+
+        let cores = try scratchFolder("debug-tender-cores")
+        let debug = try Harness.run(checkout.launcher, ["run", "--verbose", "--target", "spt", "--core", cores.path, image],
+                                    environment: checkout.environment)
+        #expect(debug.status == 0, "stderr: \(debug.stderr)")
+        #expect(debug.stdout.contains("Hello from Swiftlet!"))
+        #expect(lines(debug.stderr, containing: "first use: building the debug tender swiftlet-spt-debug").count == 1, "stderr: \(debug.stderr)")
+        #expect(debug.stderr.contains("exec (empty environment): \(checkout.release.path)/swiftlet-spt-debug --mem"), "stderr: \(debug.stderr)")
+        #expect(checkout.calls().contains("-c release --product swiftlet-spt-debug"), "calls: \(checkout.calls())")
     }
 
     /// After a `git pull` a checkout's release tenders may be older than their sources or speak
@@ -482,6 +502,7 @@ import Testing
         let installed = try swiftlet(["install", "--prefix", prefix.path, "--products", Harness.productsFolder.path])
         #expect(installed.status == 0, "stderr: \(installed.stderr)")
         for path in ["bin/swiftlet", "libexec/swiftlet/swiftlet-cli", "libexec/swiftlet/swiftlet-hvt", "libexec/swiftlet/swiftlet-spt",
+                     "libexec/swiftlet/swiftlet-hvt-debug", "libexec/swiftlet/swiftlet-spt-debug",
                      "share/swiftlet/Package.swift", "share/swiftlet/Sources/ABI/include/swiftlet_abi.h",
                      "share/swiftlet/Sources/Guest/Freestanding/image.ld",
                      "share/bash-completion/completions/swiftlet", "share/zsh/site-functions/_swiftlet",

@@ -69,7 +69,7 @@ private enum GDBHarness {
         _ = FileManager.default.createFile(atPath: outFile.path, contents: nil)
         _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
         let tender = Process()
-        tender.executableURL = Harness.tender(target)
+        tender.executableURL = Harness.debugTender(target)
         tender.arguments = ["--gdb", "\(port)"] + tenderOptions + [image.path, "--"] + guestArguments
         tender.standardOutput = try FileHandle(forWritingTo: outFile)
         tender.standardError = try FileHandle(forWritingTo: errFile)

@@ -67,7 +67,7 @@ import Testing
     func signalStopsASpinningGuestRunWithCoreAndLeavesNoFile(target: Target, signal: Int32) throws {
         let image = try Harness.example("crash")
         let cores = try Self.folder("signal-\(target)")
-        let result = try Harness.run(Harness.tender(target), ["--core", cores.path, image.path, "spin"], timeout: 20) { process in
+        let result = try Harness.run(Harness.debugTender(target), ["--core", cores.path, image.path, "spin"], timeout: 20) { process in
             Thread.sleep(forTimeInterval: 0.5)
             kill(process.processIdentifier, signal)
         }

@@ -14,14 +14,14 @@ import Testing
 struct ReleaseTenderTests {
     static let scratch = "\(try! SwiftletHome.locate().root.path)/.build-release-tests"
 
-    /// Builds both release tenders (incrementally: a few minutes the first time) and returns
-    /// the folder holding them.
+    /// Builds the release tenders, lean and debug (incrementally: a few minutes the first
+    /// time), and returns the folder holding them.
     static let tenders: Result<URL, BuildFailure> = {
         let root = try! SwiftletHome.locate().root.path
         let toolchain: Toolchain
         do { toolchain = try Toolchain.locate() } catch { return .failure(BuildFailure(log: "\(error)")) }
         let swift = toolchain.swiftc.deletingLastPathComponent().appendingPathComponent("swift")
-        for product in ["swiftlet-hvt", "swiftlet-spt"] {
+        for product in ["swiftlet-hvt", "swiftlet-spt", "swiftlet-hvt-debug", "swiftlet-spt-debug"] {
             guard let outcome = try? Harness.run(swift, [
                 "build", "--package-path", root, "--scratch-path", scratch, "-c", "release", "--product", product],
                 timeout: 900) else { return .failure(BuildFailure(log: "could not start swift build")) }
@@ -34,9 +34,9 @@ struct ReleaseTenderTests {
 
     struct BuildFailure: Error { let log: String }
 
-    static func tender(_ target: Target) throws -> URL {
+    static func tender(_ target: Target, debug: Bool = false) throws -> URL {
         switch tenders {
-        case .success(let folder): return folder.appendingPathComponent("swiftlet-\(target.rawValue)")
+        case .success(let folder): return folder.appendingPathComponent("swiftlet-\(target.rawValue)\(debug ? "-debug" : "")")
         case .failure(let failure): throw failure
         }
     }
@@ -57,6 +57,36 @@ struct ReleaseTenderTests {
                 || $0.contains("_swift_stdlib_nfd_decomp")
         }
         #expect(unicode.isEmpty, "swiftlet-\(target) links \(unicode.sorted())")
+    }
+
+    /// The lean tender `swiftlet run` and container images use has no GDB server and no core
+    /// writer (`python3 bench/tender_size.py` shows what each costs): none of their text (gdb's
+    /// register feature names, the core's report line, the wait for a client) is in it, while
+    /// the debug tender has all of it. (Symbol names would not do: --icf=all gives a folded
+    /// function every name it had, and globals' storage stays.)
+    @Test(arguments: [Target.hvt, .spt])
+    func leanTenderLeavesTheDebuggerOut(target: Target) throws {
+        let lean = try Data(contentsOf: Self.tender(target)), debug = try Data(contentsOf: Self.tender(target, debug: true))
+        for debuggingOnly in ["org.gnu.gdb.i386.core", "core written: ", "waiting for gdb on "] {
+            #expect(lean.range(of: Data(debuggingOnly.utf8)) == nil, "swiftlet-\(target) has '\(debuggingOnly)'")
+            #expect(debug.range(of: Data(debuggingOnly.utf8)) != nil, "swiftlet-\(target)-debug lacks '\(debuggingOnly)'")
+        }
+    }
+
+    /// Both keep the crash report with its symbolized backtrace; the debug one also writes a core.
+    @Test(arguments: runnableTargets)
+    func releaseTendersReportACrashAndTheDebugOneWritesACore(target: Target) throws {
+        let image = try Harness.example("crash")
+        let lean = try Harness.run(try Self.tender(target), [image.path, "overflow"])
+        #expect(lean.status == 255, "stderr: \(lean.stderr)")
+        #expect(lean.stderr.contains("backtrace:") && lean.stderr.contains("crash.addOverflowing"), "stderr: \(lean.stderr)")
+        let cores = Harness.scratch.appendingPathComponent("release-cores-\(target)")
+        try FileManager.default.createDirectory(at: cores, withIntermediateDirectories: true)
+        let result = try Harness.run(try Self.tender(target, debug: true), ["--core", cores.path, image.path, "overflow"])
+        #expect(result.status == 255, "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("crash.addOverflowing"), "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("core written: \(cores.path)/core.crash."), "stderr: \(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cores.path).count == 1)
     }
 
     @Test(arguments: runnableTargets)

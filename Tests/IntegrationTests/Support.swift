@@ -15,6 +15,8 @@ enum Harness {
     }()
 
     static func tender(_ target: Target) -> URL { productsFolder.appendingPathComponent("swiftlet-\(target.rawValue)") }
+    /// The debug tender: the same sources with the GDB server and core files (--gdb, --core).
+    static func debugTender(_ target: Target) -> URL { productsFolder.appendingPathComponent("swiftlet-\(target.rawValue)-debug") }
 
     /// The `swiftlet` launcher. The suite points it at the tenders it just built: SwiftPM's lock
     /// keeps anything under `swift test` from building the release ones (FrontDoorTests covers

@@ -106,4 +106,21 @@ import Testing
         #expect(result.stderr.contains("unknown option --frobnicate"))
         #expect(result.stderr.contains("usage:"))
     }
+
+    /// The lean tenders carry no GDB server or core writer: asked for either, they refuse before
+    /// the guest starts and name the debug tender, whose usage lists both.
+    @Test(arguments: runnableTargets)
+    func leanTenderSendsDebuggingToTheDebugTender(target: Target) throws {
+        let image = try Harness.example("hello")
+        for words in [["--gdb", "1234"], ["--core", Harness.scratch.path]] {
+            let result = try Harness.run(Harness.tender(target), words + [image.path])
+            #expect(result.status == 125, "\(words): stderr: \(result.stderr)")
+            #expect(result.stderr.contains("\(words[0]) needs the debug tender, swiftlet-\(target.rawValue)-debug"), "stderr: \(result.stderr)")
+            #expect(!result.stdout.contains("Hello from Swiftlet!"))
+        }
+        let lean = try Harness.run(Harness.tender(target), ["--help"])
+        let debug = try Harness.run(Harness.debugTender(target), ["--help"])
+        #expect(!lean.stderr.contains("--gdb") && !lean.stderr.contains("--core"), "lean usage: \(lean.stderr)")
+        #expect(debug.stderr.contains("--gdb [HOST:]PORT") && debug.stderr.contains("--core DIR"), "debug usage: \(debug.stderr)")
+    }
 }

@@ -1,9 +1,9 @@
-// `swiftlet install [--prefix DIR]`: release builds of the launcher, the full CLI and both
-// tenders, the guest library sources every image is compiled from, and shell completions,
+// `swiftlet install [--prefix DIR]`: release builds of the launcher, the full CLI and the
+// tenders (lean and debug), the guest library sources every image is compiled from, and shell completions,
 // so that `swiftlet new/build/run` work from any folder:
 //
 //   PREFIX/bin/swiftlet                                    the launcher (static)
-//   PREFIX/libexec/swiftlet/{swiftlet-cli,swiftlet-hvt,swiftlet-spt}
+//   PREFIX/libexec/swiftlet/{swiftlet-cli,swiftlet-hvt,swiftlet-spt,swiftlet-hvt-debug,swiftlet-spt-debug}
 //   PREFIX/share/swiftlet/{Package.swift,Sources/ABI,Sources/Guest,Sources/GuestTLS}
 //   PREFIX/share/{bash-completion/completions/swiftlet,zsh/site-functions/_swiftlet,fish/vendor_completions.d/swiftlet.fish}
 import ArgumentParser
@@ -21,7 +21,9 @@ struct Install: ParsableCommand {
     @Option(help: ArgumentHelp("Install these already-built products instead of building release ones.", visibility: .hidden))
     var products: String?
 
-    static let executables = ["swiftlet", "swiftlet-cli", "swiftlet-hvt", "swiftlet-spt"]
+    /// The lean tenders, then their debug twins (--gdb, --core).
+    static let tenders = Target.tenders.map { "swiftlet-\($0.rawValue)" } + Target.tenders.map { "swiftlet-\($0.rawValue)-debug" }
+    static let executables = ["swiftlet", "swiftlet-cli"] + tenders
 
     func run() throws {
         let home = try SwiftletHome.locate()

@@ -197,6 +197,8 @@ struct Products {
             ? sibling : folder.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("bin/swiftlet")
     }
 
+    /// The lean tender: a container runs its image, never a debugger, so the GDB server and
+    /// core writer of swiftlet-TARGET-debug stay out.
     func tender(_ target: Target) -> URL { tenders.appendingPathComponent("swiftlet-\(target.rawValue)") }
 
     /// The executable's bytes, refused if it is missing or needs a dynamic loader.

@@ -29,7 +29,8 @@ func launch(_ arguments: [String]) -> Never {
                     try Launch.exec(options, image: options.image, installation: installation)
                 }
                 // An application: the full CLI builds it, then hands the image back to this launcher.
-                try installation.ensure(cli: true, tenders: Target.allCases, verbose: verbose)
+                try installation.ensure(cli: true, tenders: Target.allCases.map { Tender($0, debug: options.needsDebugTender) },
+                                        verbose: verbose)
             } catch {
                 error.exit()
             }

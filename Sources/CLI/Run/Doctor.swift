@@ -21,8 +21,8 @@ public enum Doctor {
         let findings = [toolchain(), kvm(),
                         program("passt", package: Passt.debianPackage, purpose: "user-mode networking for run -p HOST:GUEST"),
                         program("ip", package: "iproute2", purpose: "creates tap interfaces for run --net tap:NAME"),
-                        program("gdb", package: "gdb", purpose: "debugs a guest on spt: gdb --args swiftlet-spt IMAGE"),
-                        musl(), tenders()]
+                        program("gdb", package: "gdb", purpose: "debugs a guest: swiftlet run --gdb PORT IMAGE, then gdb IMAGE"),
+                        musl(), tenders(debug: false), tenders(debug: true)]
         Console.print("swiftlet \(SWIFTLET_VERSION), image ABI \(SWIFTLET_ABI_VERSION)")
         for finding in findings {
             let state = finding.found == nil ? (finding.required ? "MISSING" : "missing") : "ok"
@@ -73,18 +73,22 @@ public enum Doctor {
                        fix: Prerequisites.installCommand(Musl.debianPackage))
     }
 
-    static func tenders() -> Finding {
+    /// The lean tenders every run needs, or the debug ones that serve --gdb and --core.
+    static func tenders(debug: Bool) -> Finding {
         let installation = Installation.current()
-        let purpose = "release builds of swiftlet-hvt and swiftlet-spt"
-        if Target.allCases.allSatisfy({ Host.isExecutable(installation.tender($0)) }) {
-            return Finding(name: "tenders", purpose: purpose, found: "\(purpose) in \(installation.tendersFolder)")
+        let tenders = Target.allCases.map { Tender($0, debug: debug) }
+        let name = debug ? "debug tenders" : "tenders"
+        let purpose = "release builds of \(tenders.map { $0.name }.joined(separator: " and "))" + (debug ? ", for run --gdb and --core" : "")
+        if tenders.allSatisfy({ Host.isExecutable(installation.tender($0)) }) {
+            return Finding(name: name, purpose: purpose, found: "\(purpose) in \(installation.tendersFolder)")
         }
         guard installation.checkout != nil else {
-            return Finding(name: "tenders", purpose: "\(purpose): missing", found: nil,
-                           fix: "reinstall swiftlet (swift run swiftlet install, in the Swiftlet checkout)", required: true)
+            return Finding(name: name, purpose: "\(purpose): missing", found: nil,
+                           fix: "reinstall swiftlet (swift run swiftlet install, in the Swiftlet checkout)", required: !debug)
         }
-        return Finding(name: "tenders", purpose: "\(purpose): not built yet", found: nil,
-                       fix: "nothing: the first `swiftlet run` builds them (or: swift build -c release --product swiftlet-hvt)")
+        let first = debug ? "the first `swiftlet run --gdb` or `--core`" : "the first `swiftlet run`"
+        return Finding(name: name, purpose: "\(purpose): not built yet", found: nil,
+                       fix: "nothing: \(first) builds them (or: swift build -c release --product \(tenders[0].name))")
     }
 
     static func pad(_ text: String, _ width: Int) -> String {

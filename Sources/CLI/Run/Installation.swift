@@ -2,11 +2,13 @@
 // (and the stale release tenders after its sources changed).
 //
 //   checkout:   <root>/.build/<config>/{swiftlet, swiftlet-cli}, tenders from <root>/.build/release
-//   installed:  PREFIX/bin/swiftlet, PREFIX/libexec/swiftlet/{swiftlet-cli, swiftlet-hvt, swiftlet-spt}
+//   installed:  PREFIX/bin/swiftlet, PREFIX/libexec/swiftlet/{swiftlet-cli, swiftlet-hvt, swiftlet-spt,
+//               swiftlet-hvt-debug, swiftlet-spt-debug}
 //   SWIFTLET_TENDERS=DIR: the tenders in DIR (the test suite's own build: SwiftPM's lock keeps
 //               `swift test` from building release ones)
 //
-// Tenders are always release builds: a debug tender serves half the requests per second.
+// Tenders are always release builds (an unoptimized one serves half the requests per second);
+// the `-debug` tenders are release builds too, only with the GDB server and core files (Tender).
 import CRunShim
 import SwiftletABI
 
@@ -46,32 +48,38 @@ public struct Installation: Sendable {
     public var tendersFolder: String {
         Host.environment("SWIFTLET_TENDERS") ?? checkout.map { "\($0)/.build/release" } ?? toolsFolder
     }
-    public func tender(_ target: Target) -> String { "\(tendersFolder)/\(target.tenderName)" }
+    public func tender(_ tender: Tender) -> String { "\(tendersFolder)/\(tender.name)" }
 
     /// Builds what is missing of the full CLI and the release `tenders` (a checkout only), with
     /// one progress line; the toolchain's output goes to a log unless `verbose`. In a checkout it
-    /// also rebuilds (incrementally) release tenders that are stale, saying why in that line. An
+    /// also rebuilds (incrementally) the lean tenders and those asked for that are stale, saying
+    /// why in that line; a debug tender is built the first time one is asked for. An
     /// installation may hold only the tenders it needs (a packaged OCI image holds one).
-    public func ensure(cli: Bool, tenders: [Target], verbose: Bool) throws(Refusal) {
+    public func ensure(cli: Bool, tenders: [Tender], verbose: Bool) throws(Refusal) {
         let needCLI = cli && !Host.isExecutable(fullCLI)
         let missing = !tenders.allSatisfy { Host.isExecutable(tender($0)) }
         let stale = missing ? nil : tenders.lazy.compactMap { staleness(of: $0) }.first
         guard needCLI || missing || stale != nil else { return }
         guard let checkout, Host.environment("SWIFTLET_TENDERS") == nil || !missing else {
-            let absent = needCLI ? fullCLI : tenders.map { tender($0) }.joined(separator: " and ")
+            let absent = needCLI ? fullCLI : tenders.filter { !Host.isExecutable(tender($0)) }.map { tender($0) }.joined(separator: " and ")
             throw Refusal("\(absent) is missing; reinstall swiftlet (swift run swiftlet install in the Swiftlet checkout)")
         }
         let configuration = toolsFolder.hasSuffix("/release") ? "release" : "debug"
         var builds: [(configuration: String, product: String)] = []
         if needCLI { builds.append((configuration, Self.fullCLIName)) }
+        let candidates = Tender.lean + tenders.filter { !Tender.lean.contains($0) }
         let rebuilt = missing || stale != nil
-            ? Target.allCases.filter { !Host.isExecutable(tender($0)) || staleness(of: $0) != nil } : []
-        builds += rebuilt.map { ("release", $0.tenderName) }
+            ? candidates.filter { !Host.isExecutable(tender($0)) || staleness(of: $0) != nil } : []
+        builds += rebuilt.map { ("release", $0.name) }
         if !rebuilt.isEmpty { try Prerequisites.musl() }
         let log = verbose ? nil : "\(checkout)/.build/swiftlet-first-use.log"
         let logNote = log.map { "log: \($0)" }
         if needCLI || missing {
-            let what = [needCLI ? "the swiftlet CLI" : nil, missing ? "the release tenders" : nil].compactMap { $0 }
+            // A checkout that has run images before builds a debug tender on the first --gdb or --core.
+            let absent = rebuilt.filter { !Host.isExecutable(tender($0)) }
+            let tenders = absent.allSatisfy { $0.debug }
+                ? "the debug tender \(absent.map { $0.name }.joined(separator: " and "))" : "the release tenders"
+            let what = [needCLI ? "the swiftlet CLI" : nil, missing ? tenders : nil].compactMap { $0 }
             Console.say("first use: building \(what.joined(separator: " and ")) (takes a few minutes\(logNote.map { "; \($0)" } ?? ""))")
         } else if let stale {
             Console.say("rebuilding the release tenders: \(stale)\(logNote.map { " (\($0))" } ?? "")")
@@ -100,16 +108,16 @@ public struct Installation: Sendable {
     /// newer than it. Only a checkout's own tenders are judged; SWIFTLET_TENDERS and installed
     /// tenders are used as they are. Every `swiftlet run` asks, so it stays cheap: a note read
     /// from the tender's first pages and a stat per source file (in C), never a `swift build`.
-    func staleness(of target: Target) -> String? {
+    func staleness(of target: Tender) -> String? {
         guard let checkout, Host.environment("SWIFTLET_TENDERS") == nil else { return nil }
         let path = tender(target)
-        guard let built = Host.modificationTime(of: path) else { return "\(target.tenderName) is missing" }
+        guard let built = Host.modificationTime(of: path) else { return "\(target.name) is missing" }
         let version = ReadOnlyFile(path).flatMap { SwiftletNote($0, type: SWIFTLET_NOTE_TENDER)?.word(0) }
         guard version == SWIFTLET_ABI_VERSION else {
             let speaks = version.map { "speaks ABI \($0)" } ?? "carries no ABI note (an older build)"
-            return "\(target.tenderName) \(speaks) and this swiftlet speaks ABI \(SWIFTLET_ABI_VERSION)"
+            return "\(target.name) \(speaks) and this swiftlet speaks ABI \(SWIFTLET_ABI_VERSION)"
         }
         let changed = Self.tenderSources.first { run_shim_newest_modification("\(checkout)/\($0)") > built }
-        return changed.map { "\($0) changed after \(target.tenderName) was built" }
+        return changed.map { "\($0) changed after \(target.name) was built" }
     }
 }

@@ -3,7 +3,7 @@
 import CRunShim
 
 public enum Launch {
-    /// Chooses the tender, attaches the network and replaces this process with the tender,
+    /// Chooses the tender (the target's debug tender for --gdb or --core), attaches the network and replaces this process with the tender,
     /// whose exit status becomes swiftlet's. Returns only by throwing.
     ///
     /// The tender gets an empty environment: on spt the guest shares the tender's address
@@ -13,10 +13,12 @@ public enum Launch {
         let choice = try TargetChoice.choose(image: image, imageTargets: ImageFile.targets(of: image) ?? Target.allCases,
                                              requested: options.target, kvmProblem: Prerequisites.kvmProblem)
         if let notice = choice.notice { Console.say(notice) }
-        try installation.ensure(cli: false, tenders: [choice.target], verbose: options.verbose)
+        // The lean tender unless a debugging feature is asked for.
+        let chosen = Tender(choice.target, debug: options.needsDebugTender)
+        try installation.ensure(cli: false, tenders: [chosen], verbose: options.verbose)
 
         let network = try attachNetwork(options)
-        let tender = installation.tender(choice.target)
+        let tender = installation.tender(chosen)
         if options.diskSize != nil && options.disks.isEmpty { throw Refusal("--disk-size applies with --disk FILE") }
         let shutdown = options.gracePeriod.map { ["--grace-period", $0] } ?? []
         let argv = [tender, "--mem", options.memory] + shutdown + options.recordingArguments + options.diskArguments

@@ -30,6 +30,9 @@ public struct RunOptions: Equatable, Sendable {
 
     public init(image: String) { self.image = image }
 
+    /// --gdb and --core are served by the debug tenders only (Tender).
+    public var needsDebugTender: Bool { gdb != nil || core != nil }
+
     /// passt when ports are published, no network otherwise, unless --net says.
     public var effectiveNetwork: NetworkChoice { network ?? (publish.isEmpty ? .none : .passt) }
 

@@ -1,5 +1,6 @@
 // Command line shared by both tenders:
 //   swiftlet-hvt|swiftlet-spt [--mem SIZE] IMAGE [--] [GUEST ARGS...]
+// --gdb and --core only in the debug tenders (TenderFlavor).
 import CTender
 import SwiftletABI
 
@@ -30,7 +31,7 @@ public struct TenderOptions: Equatable {
     public var countExits = false
 
     public static let usage = """
-        usage: TENDER [--mem SIZE] [--gdb [HOST:]PORT] [--net tap:NAME|fd:N[,mac=XX:XX:XX:XX:XX:XX]]... [--rings[=US]] [--disk FILE [--disk-size SIZE]]... [--grace-period SECONDS] IMAGE [--] [GUEST ARGUMENTS...]
+        usage: TENDER [--mem SIZE]\(TenderFlavor.debugging ? " [--gdb [HOST:]PORT] [--core DIR]" : "") [--net tap:NAME|fd:N[,mac=XX:XX:XX:XX:XX:XX]]... [--rings[=US]] [--disk FILE [--disk-size SIZE]]... [--grace-period SECONDS] IMAGE [--] [GUEST ARGUMENTS...]
           SIZE: bytes, or with a K/M/G suffix (default 32M, from \(SWIFTLET_MEM_MIN >> 20)M to \(SWIFTLET_MEM_MAX >> 30)G, a multiple of 2M)
           --grace-period  seconds a guest that handles shutdown has after SIGTERM/SIGINT (default 10, 0...3600)
           --net tap:NAME  attach an existing tap interface
@@ -45,14 +46,17 @@ public struct TenderOptions: Equatable {
                           size an existing image file grows to (never shrunk)
           --pcap FILE     record every frame in and out of the guest's network (pcap format)
           --pcap-limit SIZE  stop recording before FILE would exceed SIZE (default 64M)
+        """ + (TenderFlavor.debugging ? """
+
           --core DIR      if the guest crashes, write an ELF core file of it into DIR
           --gdb [HOST:]PORT  serve the GDB remote protocol there (default host 127.0.0.1); the guest
                           starts stopped before its first instruction
-        """
+        """ : "")
 
     public init(imagePath: String) { self.imagePath = imagePath }
 
-    public init(arguments: [String]) throws(TenderError) {
+    /// `tender`: this program's name, for the lean tenders' refusal of --gdb and --core.
+    public init(arguments: [String], tender: String = "TENDER") throws(TenderError) {
         var image: String?
         var rest: [String] = []
         var seccompSelfTest = false
@@ -88,6 +92,7 @@ public struct TenderOptions: Equatable {
                 disks[disks.count - 1].size = try Self.parseDiskSize(arguments[index])
                 index += 1
             case "--pcap", "--pcap-limit", "--core":
+                if !TenderFlavor.debugging && argument.bytesEqual("--core") { throw TenderFlavor.refusal(argument, tender: tender) }
                 guard index < arguments.count, !arguments[index].isEmpty else {
                     throw .usage(argument.bytesEqual("--core") ? "--core needs a directory" : argument.bytesEqual("--pcap") ? "--pcap needs a file name" : "--pcap-limit needs a size, e.g. 16M")
                 }
@@ -103,6 +108,7 @@ public struct TenderOptions: Equatable {
                     pcapLimit = Int(bytes)
                 }
             case "--gdb":
+                guard TenderFlavor.debugging else { throw TenderFlavor.refusal(argument, tender: tender) }
                 guard index < arguments.count else { throw .usage("--gdb needs [HOST:]PORT, e.g. --gdb 1234") }
                 gdb = try GDBListenAddress(parsing: arguments[index])
                 index += 1

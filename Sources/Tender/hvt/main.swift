@@ -1,6 +1,7 @@
 // swiftlet-hvt: the KVM tender. Loads a Swiftlet image, enters it at CPL3, serves its
-// hypercalls under a seccomp allow-list, and reports how it ended. With --gdb, it waits for
-// one GDB client first and runs the guest under its control.
+// hypercalls under a seccomp allow-list, and reports how it ended. The debug tender
+// (swiftlet-hvt-debug, TenderFlavor) also serves --gdb: it waits for one GDB client first and
+// runs the guest under its control.
 import CTender
 import SwiftletABI
 
@@ -32,7 +33,7 @@ TenderExit.run(name: "swiftlet-hvt", { () throws(TenderError) -> HypercallHandle
         },
         entry: launch.image.elf.entry, stackTop: launch.layout.stackTop.raw, bootInfo: launch.layout.bootInfo.raw)
 
-    let debuggerFD = try launch.options.gdb.map { address throws(TenderError) in
+    let debuggerFD = try (TenderFlavor.debugging ? launch.options.gdb : nil).map { address throws(TenderError) in
         try GDBConnection.acceptOne(on: address) {
             TenderExit.writeStandardError("swiftlet-hvt: guest stopped before its first instruction; waiting for gdb on \(address) (gdb \(launch.options.imagePath) -ex 'target remote \(address)')\n")
         }

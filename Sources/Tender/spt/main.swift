@@ -6,8 +6,9 @@ import SwiftletABI
 
 TenderExit.run(name: "swiftlet-spt", { () throws(TenderError) -> HypercallHandler.Outcome in
     let launch = try GuestLaunch(arguments: ProcessArguments.afterProgramName(), target: SWIFTLET_TARGET_SPT)
-    // --gdb: this process becomes the debugger's agent; a traced child runs the guest below.
-    if let address = launch.options.gdb {
+    // --gdb (the debug tender): this process becomes the debugger's agent; a traced child runs
+    // the guest below.
+    if TenderFlavor.debugging, let address = launch.options.gdb {
         // The listener stays open: after a detach the next client attaches (GDBServer).
         let listener = try GDBConnection.listen(on: address)
         TenderExit.writeStandardError("swiftlet-spt: guest stopped before its first instruction; waiting for gdb on \(address) (gdb \(launch.options.imagePath) -ex 'target remote \(address)')\n")

@@ -16,7 +16,7 @@ public struct GuestLaunch {
     public let shutdown: ShutdownSignals
 
     public init(arguments: [String], target: UInt32) throws(TenderError) {
-        options = try TenderOptions(arguments: arguments)
+        options = try TenderOptions(arguments: arguments, tender: "swiftlet-\(TargetNames.describe(target))")
         image = try GuestImage(path: options.imagePath, memorySize: options.memorySize, target: target)
         networks = try options.networks.enumerated().map { (index, spec) throws(TenderError) in
             try spec.open(name: "net\(index)")
@@ -33,7 +33,7 @@ public struct GuestLaunch {
         } else {
             capture = nil
         }
-        if let directory = options.coreDirectory {
+        if TenderFlavor.debugging, let directory = options.coreDirectory {
             core = try CoreFile.reserve(directory: directory, imagePath: options.imagePath)
         } else {
             core = nil
@@ -44,7 +44,8 @@ public struct GuestLaunch {
 
     /// With --core, writes the crashed guest's core; the line to add to the crash report.
     public func writeCore(_ crash: GuestCrash, memory: GuestMemory) -> String {
-        core?.write(crash, memory: memory, segments: image.elf.segments, arguments: [options.imagePath] + options.guestArguments) ?? ""
+        guard TenderFlavor.debugging else { return "" }
+        return core?.write(crash, memory: memory, segments: image.elf.segments, arguments: [options.imagePath] + options.guestArguments) ?? ""
     }
 
     /// What the guest may read and write once it runs: hypercalls see memory through this.
