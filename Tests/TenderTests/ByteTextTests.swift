@@ -42,6 +42,23 @@ struct ByteTextTests {
         #expect(kind("--mem ") == 0 && kind("--ne") == 0 && kind("") == 0)
     }
 
+    @Test func numbersAreParsedFromTheirDigitsOnly() throws {
+        #expect(Substring("0").bytesNumber() == 0)
+        #expect(Substring("4194304").bytesNumber() == 4_194_304)
+        #expect(Substring("18446744073709551615").bytesNumber() == .max)
+        #expect(Substring("18446744073709551616").bytesNumber() == nil)   // one past UInt64.max
+        #expect(Substring("99999999999999999999").bytesNumber() == nil)   // the multiplication overflows
+        for refused in ["", "+5", "-5", " 5", "5 ", "1_000", "0x10", "a"] {
+            #expect(Substring(refused).bytesNumber() == nil, "\(refused)")
+        }
+        #expect(Substring("fE").bytesNumber(radix: 16) == 0xfe)
+        #expect(Substring("0g").bytesNumber(radix: 16) == nil)
+        #expect(Substring("ff").bytesNumber() == nil)
+        #expect(throws: TenderError.self) { try TenderOptions(arguments: ["--grace-period", "+5", "img"]) }
+        #expect(throws: TenderError.self) { try NetworkSpec(parsing: "fd:4294967299") }   // wraps to 3 as an Int32
+        #expect(try NetworkSpec(parsing: "fd:3,mac=02:AB:cd:00:00:01").mac == [0x02, 0xab, 0xcd, 0, 0, 1])
+    }
+
     /// A tap name is at most 15 bytes (IFNAMSIZ - 1), however many characters they make.
     @Test func tapNamesAreCountedInBytes() throws {
         #expect(try NetworkSpec(parsing: "tap:" + String(repeating: "t", count: 15)) == NetworkSpec(backend: .tap(String(repeating: "t", count: 15))))

@@ -42,6 +42,29 @@ extension Substring {
     public func bytesEqual(_ literal: StaticString) -> Bool {
         literal.withUTF8Buffer { utf8.elementsEqual($0) }
     }
+
+    /// The number these ASCII digits spell in `radix` (10 or 16), or nil: empty, a sign or any
+    /// other character, or more than UInt64 holds. The tenders' one number parser: every
+    /// `UInt32(text)` or `UInt8(text, radix:)` linked its own specialization (11, 4.5 KB).
+    public func bytesNumber(radix: UInt64 = 10) -> UInt64? {
+        guard !isEmpty else { return nil }
+        var value: UInt64 = 0
+        for byte in utf8 {
+            let digit: UInt64
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt64(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt64(byte - UInt8(ascii: "a")) + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt64(byte - UInt8(ascii: "A")) + 10
+            default: return nil
+            }
+            guard digit < radix else { return nil }
+            let (shifted, overflowed) = value.multipliedReportingOverflow(by: radix)
+            let (sum, carried) = shifted.addingReportingOverflow(digit)
+            guard !overflowed, !carried else { return nil }
+            value = sum
+        }
+        return value
+    }
 }
 
 /// A string to `switch` on by bytes: `switch ByteText(argument) { case "--mem", "-m": ... }`.

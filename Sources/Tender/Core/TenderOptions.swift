@@ -121,10 +121,10 @@ public struct TenderOptions: Equatable {
             case "--rings":
                 ringSpin = Self.defaultRingSpin
             case _ where argument.bytesStart(with: "--rings="):
-                guard let spin = argument.bytes(after: "--rings=").flatMap({ UInt32($0) }), spin <= Self.maximumRingSpin else {
+                guard let spin = argument.bytes(after: "--rings=")?.bytesNumber(), spin <= UInt64(Self.maximumRingSpin) else {
                     throw .usage("\(argument): the spin is a whole number of microseconds from 0 to \(Self.maximumRingSpin)")
                 }
-                ringSpin = spin
+                ringSpin = UInt32(spin)
             case "--count-exits":
                 countExits = true
             case "--help", "-h":
@@ -156,10 +156,10 @@ public struct TenderOptions: Equatable {
 
     /// "10" → 10; whole seconds (the deadline is alarm(2)), at most an hour.
     public static func parseGracePeriod(_ text: String) throws(TenderError) -> UInt32 {
-        guard let seconds = UInt32(text), seconds <= maximumGracePeriod else {
+        guard let seconds = Substring(text).bytesNumber(), seconds <= UInt64(maximumGracePeriod) else {
             throw .usage("grace period '\(text)' is not a whole number of seconds from 0 to \(maximumGracePeriod)")
         }
-        return seconds
+        return UInt32(seconds)
     }
 
     /// "64M", "1G", "4194304" → bytes; must lie in the ABI's range and be 2 MiB aligned.
@@ -195,7 +195,7 @@ public struct TenderOptions: Equatable {
         default: break
         }
         if multiplier != 1 { digits = Substring(digits.utf8.dropLast()) }
-        guard let value = UInt64(digits), case let (bytes, false) = value.multipliedReportingOverflow(by: multiplier) else {
+        guard let value = digits.bytesNumber(), case let (bytes, false) = value.multipliedReportingOverflow(by: multiplier) else {
             return nil
         }
         return bytes

@@ -26,8 +26,8 @@ public struct NetworkSpec: Equatable {
         let kind = parts.removeFirst()
         if let name = kind.bytes(after: "tap:"), !name.isEmpty, name.utf8.count <= 15 {
             backend = .tap(String(name))
-        } else if let number = kind.bytes(after: "fd:"), let fd = Int32(number), fd > 2 {
-            backend = .socket(fd)
+        } else if let fd = kind.bytes(after: "fd:")?.bytesNumber(), fd > 2, fd <= UInt64(Int32.max) {
+            backend = .socket(Int32(fd))
         } else {
             throw .usage("--net \(text): expected tap:NAME (a name of at most 15 bytes) or fd:N (N > 2)")
         }
@@ -45,7 +45,7 @@ public struct NetworkSpec: Equatable {
     }
 
     static func parseMAC(_ text: String) -> [UInt8]? {
-        let bytes = text.bytesSplit(UInt8(ascii: ":")).compactMap { $0.utf8.count == 2 ? UInt8($0, radix: 16) : nil }
+        let bytes = text.bytesSplit(UInt8(ascii: ":")).compactMap { $0.utf8.count == 2 ? $0.bytesNumber(radix: 16).map { UInt8($0) } : nil }
         guard bytes.count == 6, bytes[0] & 1 == 0 else { return nil }
         return bytes
     }

@@ -97,7 +97,9 @@ public struct BPFProgram: Hashable, Sendable, CustomStringConvertible {
         guard n > 0 else { throw .invalidProgram("empty program") }
         guard n <= Self.maxInstructions else { throw .programTooLong(n) }
         for (pc, i) in instructions.enumerated() {
-            func bad(_ why: String) -> SeccompError { .invalidProgram("\(pc): \(i): \(why)") }
+            // The raw fields, not the disassembly: that would put the disassembler (5.5 KB)
+            // into every tender for a message only a compiler bug can cause.
+            func bad(_ why: String) -> SeccompError { .invalidProgram("\(pc): code \(hex(i.code)) k \(hex(i.k)): \(why)") }
             switch i.code {
             case BPFInstruction.ldAbsW:
                 guard i.k % 4 == 0, i.k < SeccompData.size else { throw bad("load outside seccomp_data or unaligned") }
