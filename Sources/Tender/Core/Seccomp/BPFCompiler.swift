@@ -319,14 +319,20 @@ struct ReverseEmitter {
         case .maskedEquals(let i, let mask, let value):
             return masked(i, mask: mask, value: value, success: success, fail: fail)
         case .oneOf(let i, let values):
-            // Group by high half: per group, ld hi; jeq hi; ld lo; jeq lo1; jeq lo2; ...
-            var groups: [UInt32: Set<UInt32>] = [:]
-            for v in values { groups[UInt32(truncatingIfNeeded: v >> 32), default: []].insert(UInt32(truncatingIfNeeded: v)) }
+            // Group by high half: per group, ld hi; jeq hi; ld lo; jeq lo1; jeq lo2; ... Emitted
+            // backwards, so from the largest value down: one sort, and no Dictionary or Set
+            // (whose hashing a tender otherwise never links).
+            let descending = values.sorted(by: >)
             var nextGroup = fail
-            for high in groups.keys.sorted().reversed() {
+            var index = 0
+            while index < descending.count {
+                let high = UInt32(truncatingIfNeeded: descending[index] >> 32)
                 var entry = fail
-                for low in groups[high]!.sorted().reversed() {
-                    entry = jump(BPFInstruction.jeqK, low, ifTrue: success, ifFalse: entry)
+                while index < descending.count, UInt32(truncatingIfNeeded: descending[index] >> 32) == high {
+                    let value = descending[index]
+                    index += 1
+                    if index > 1 && descending[index - 2] == value { continue }   // a duplicate
+                    entry = jump(BPFInstruction.jeqK, UInt32(truncatingIfNeeded: value), ifTrue: success, ifFalse: entry)
                 }
                 entry = emit(.load(SeccompData.argLowOffset(i)))
                 _ = jump(BPFInstruction.jeqK, high, ifTrue: entry, ifFalse: nextGroup)
