@@ -92,6 +92,28 @@ import Testing
         }
     }
 
+    /// The stack reaches the DNS resolver only through the `NameService` that `resolve` sets:
+    /// examples/web never resolves a name and links none of it (it linked 9 KB of code, polled
+    /// on every turn); an application that resolves one gets it.
+    @Test func nameResolutionIsLinkedOnlyIntoApplicationsThatResolve() throws {
+        func dnsSymbols(_ image: URL) throws -> [String] {
+            let elf = try ELFImage(bytes: [UInt8](try Data(contentsOf: image)))
+            return ImageSizeReport(image: elf) { name, _ in name }.symbols.map(\.name).filter { $0.contains("DNSResolver") }
+        }
+        let web = try dnsSymbols(try Harness.example("web"))
+        #expect(web.isEmpty, "examples/web links \(web)")
+
+        let resolver = Harness.scratch.appendingPathComponent("resolver")
+        try? FileManager.default.removeItem(at: resolver)
+        try FileManager.default.createDirectory(at: resolver, withIntermediateDirectories: true)
+        try "let network = Network.bringUp()\nprint(network.resolve(\"example.com\", now: 0) == nil)\n"
+            .write(to: resolver.appendingPathComponent("main.swift"), atomically: true, encoding: .utf8)
+        let image = Harness.scratch.appendingPathComponent("resolver.swiftlet")
+        let builder = ImageBuilder(toolchain: try Toolchain.locate(), home: try SwiftletHome.locate())
+        _ = try builder.build(try Application(path: resolver.path), targets: Target.tenders, output: image)
+        #expect(!(try dnsSymbols(image)).isEmpty)
+    }
+
     @Test func strippedImageIsRefusedWithAReason() throws {
         let image = try Harness.example("hello")
         let stripped = Harness.scratch.appendingPathComponent("hello-stripped.swiftlet")

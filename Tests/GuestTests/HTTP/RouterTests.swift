@@ -131,8 +131,16 @@ import Testing
         object.add("t", true)
         var inner = JSONObject()
         inner.add("x", -1)
+        inner.add("u", UInt64.max)
+        inner.add("f", false)
         object.add("o", inner)
-        #expect(object.text == #"{"n":42,"s":"a\"b\\c\nd\u0001é","t":true,"o":{"x":-1}}"#)
+        object.add("v", JSONValue.array([.null, .string("q")]))
+        #expect(object.text == #"{"n":42,"s":"a\"b\\c\nd\u0001é","t":true,"o":{"x":-1,"u":18446744073709551615,"f":false},"v":[null,"q"]}"#)
+        #expect(JSONObject().text == "{}")
+        let response = HTTPResponse.json(inner)
+        guard case .bytes(let body) = response.body else { Issue.record("not bytes"); return }
+        #expect(body == Array(#"{"x":-1,"u":18446744073709551615,"f":false}"#.utf8))
+        #expect(response.headers.first("content-type") == Array("application/json".utf8))
     }
 
     @Test func serverArguments() {

@@ -99,4 +99,9 @@ import TestSupport
         let repr = try frame.withUnsafeBytes { b throws(WireError) in try EthernetRepr.parse(bytes: b) }
         #expect(repr.etherType == .ipv6)
     }
+
+    @Test func macAddressesPrintLowercaseHex() {
+        #expect(MACAddress(0x02, 0x00, 0x0a, 0xff, 0x10, 0x9c).description == "02:00:0a:ff:10:9c")
+        #expect(MACAddress(0, 0, 0, 0, 0, 0).description == "00:00:00:00:00:00")
+    }
 }

@@ -268,4 +268,11 @@ import TestSupport
         let ones = [UInt8](repeating: 0xFF, count: 1500)
         ones.withUnsafeBytes { #expect(InternetChecksum.of($0) == Self.reference([ones])) }
     }
+
+    @Test func addressesPrintDottedDecimal() {
+        #expect(IPv4Address(10, 0, 2, 15).description == "10.0.2.15")
+        #expect(IPv4Address(0, 0, 0, 0).description == "0.0.0.0")
+        #expect(IPv4Address(255, 255, 255, 255).description == "255.255.255.255")
+        #expect(IPv4Address(192, 168, 100, 9).description == "192.168.100.9")
+    }
 }

@@ -19,7 +19,7 @@ public final class NetworkStack {
     /// The DHCP client, when the address comes from DHCP.
     var dhcp: DHCPClient?
     /// The DNS resolver and its port, once the application resolved a name.
-    var dns: DNSStub?
+    var dns: (any NameService)?
     private var nextIdentification: UInt16 = 1
     private var announced = false
     /// TCP and ICMP packets that arrived before the stack had an address (a client that
@@ -72,7 +72,7 @@ public final class NetworkStack {
         if address != nil && !heldUntilConfigured.isEmpty { replayHeldPackets(now: now) }
         device.receive { frame in self.receive(frame: frame.bytes, checksumTrusted: frame.checksumTrusted, now: now) }
         pollDHCP(now: now)
-        pollDNS(now: now)
+        dns?.poll(self, now: now)
         pollTCP(now: now)
         for address in arp.due(now: now) { sendARPRequest(for: address) }
     }
@@ -120,7 +120,7 @@ public final class NetworkStack {
 
     /// When `poll` next has timer work to do (nil: only new input can create work).
     public func pollAt() -> UInt64? {
-        earliest(earliest(arp.pollAt(), tcpPollAt()), earliest(dhcp?.pollAt(), dns?.resolver.pollAt()))
+        earliest(earliest(arp.pollAt(), tcpPollAt()), earliest(dhcp?.pollAt(), dns?.pollAt()))
     }
 
     // MARK: Input
@@ -214,7 +214,7 @@ public final class NetworkStack {
             dhcp!.receive(datagram.payload, now: now)
             return
         }
-        if receiveDNS(datagram.payload, port: udp.destinationPort, now: now) { return }
+        if let dns, dns.receive(datagram.payload, port: udp.destinationPort, now: now) { return }
         guard let socket = udpSockets[udp.destinationPort] else {
             statistics.udpNoListener += 1
             if ip.destination == address { sendUnreachable(packet, ip: ip, code: ICMPv4Repr.UnreachableCode.port, now: now) }

@@ -35,14 +35,13 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var text = ""
+        let digits: StaticString = "0123456789abcdef"
+        var text: [UInt8] = []
         for (index, byte) in [bytes.0, bytes.1, bytes.2, bytes.3, bytes.4, bytes.5].enumerated() {
-            if index > 0 { text += ":" }
-            text.append(Character(Unicode.Scalar(digits[Int(byte >> 4)])))
-            text.append(Character(Unicode.Scalar(digits[Int(byte & 15)])))
+            if index > 0 { text.append(0x3A) }
+            text += [digits.utf8Start[Int(byte >> 4)], digits.utf8Start[Int(byte & 15)]]
         }
-        return text
+        return String(decoding: text, as: UTF8.self)
     }
 }
 
@@ -103,8 +102,14 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
 
     public static func < (lhs: IPv4Address, rhs: IPv4Address) -> Bool { lhs.value < rhs.value }
 
+    /// Built as bytes: interpolation of the four numbers cost 1.6 KB of code.
     public var description: String {
-        "\(value >> 24).\((value >> 16) & 255).\((value >> 8) & 255).\(value & 255)"
+        var text: [UInt8] = []
+        for shift in [24, 16, 8, 0] {
+            if shift < 24 { text.append(0x2E) }
+            appendDecimal(Int((value >> UInt32(shift)) & 255), to: &text)
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 }
 
