@@ -88,8 +88,9 @@ public struct ImageBuilder: Sendable {
     /// them the application reached (examples/web: 289,640 bytes stripped without it, 262,920
     /// with). Only LLVM's standard passes run here, as in swiftc, never Swift's own
     /// (`nonAtomicReferenceCounting`). The code is position-independent like clang's objects:
-    /// the image sits above 4 GiB, out of reach of 32-bit absolute addresses.
-    static let linkTimeFlags = ["--lto-O2", "-mllvm", "-relocation-model=pic"]
+    /// the image sits above 4 GiB, out of reach of 32-bit absolute addresses. The linker writes
+    /// the code and its DWARF, so it gets the flags for gdb's names too.
+    static let linkTimeFlags = ["--lto-O2", "-mllvm", "-relocation-model=pic"] + DebuggerNames.linkageNameFlags
 
     public struct Result: Sendable {
         public let image: URL
