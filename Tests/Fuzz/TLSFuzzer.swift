@@ -40,7 +40,8 @@
 // - what a client engine decrypts starts with "HTTP/1.1 " or "HTTP/1.0 ": plaintext behind TLS
 //   reaches the HTTP server and only its responses come back;
 // - a client engine whose bytes were not touched (no raw writes, no tampering), whose only
-//   request was `pageRequest` and for which no time passed gets the page: a clean handshake
+//   request was `pageRequest`, which sent no close_notify before it and for which no time
+//   passed gets the page: a clean handshake
 //   and request always work, whatever the other client does;
 // - at the end, no session and no lingering connection is left in the server and its stack
 //   holds no connection but those in TIME-WAIT.
@@ -222,6 +223,8 @@ private final class Connection {
     /// The clock moved while the connection had sent no request: the server may rightly have
     /// closed it at its header timeout (10 s), before a request sent later.
     var idledWithoutRequest = false
+    /// The client engine sent close_notify: it sends no request after that.
+    var closedByClient = false
     var requests = 0
     var decrypted: [UInt8] = []
     var framing = RecordFraming()
@@ -420,7 +423,7 @@ public func tlsFuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
             connection.requests += 1
             // Up to 4 connections the server serves at once: a fifth may rightly be refused.
             connection.askedForPage = bytes == pageRequest && connection.requests == 1 && !connection.disturbed && opened <= 4
-                && !connection.idledWithoutRequest
+                && !connection.idledWithoutRequest && !connection.closedByClient
         case 3:
             open(slot).tamper = (offset: length, mask: UInt8(truncatingIfNeeded: length) | 1)
         case 4:
@@ -430,7 +433,10 @@ public func tlsFuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
                 if connection.requests == 0 { connection.idledWithoutRequest = true }
             }
         case 5:
-            if let engine = slots[slot]?.engine { br_ssl_engine_close(engine.engine) }
+            if let engine = slots[slot]?.engine {
+                br_ssl_engine_close(engine.engine)
+                slots[slot]?.closedByClient = true
+            }
         case 6:
             slots[slot]?.stream.close()
             retire(slot)
