@@ -406,6 +406,32 @@ import Testing
         #expect(checkout.calls().contains("-c release --product swiftlet-spt-debug"), "calls: \(checkout.calls())")
     }
 
+    /// A packaged OCI image holds the launcher and one lean tender in /usr/bin. It runs images;
+    /// asked for --core or --gdb it says that this installation has no debug tender by design,
+    /// not that it is broken.
+    @Test func packagedLayoutSaysItHoldsOnlyTheLeanTender() throws {
+        let bin = try scratchFolder("packaged").appendingPathComponent("usr/bin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let launcher = bin.appendingPathComponent("swiftlet")
+        try FileManager.default.copyItem(at: Harness.cli, to: launcher)
+        try FileManager.default.copyItem(at: Harness.productsFolder.appendingPathComponent("swiftlet-spt"),
+                                         to: bin.appendingPathComponent("swiftlet-spt"))
+        let image = try Harness.example("hello").path
+        let user = environment(["SWIFTLET_TENDERS": nil])
+
+        let plain = try Harness.run(launcher, ["run", "--target", "spt", image], environment: user)
+        #expect(plain.status == 0, "stderr: \(plain.stderr)")
+        #expect(plain.stdout.contains("Hello from Swiftlet!"))
+
+        for debugging in [["--core", try scratchFolder("packaged-cores").path], ["--gdb", "127.0.0.1:0"]] {
+            let refused = try Harness.run(launcher, ["run", "--target", "spt"] + debugging + [image], environment: user)
+            #expect(refused.status != 0, "\(debugging[0]) ran without a debug tender")
+            #expect(refused.stderr.contains("holds only the lean one, as a packaged OCI image does"), "stderr: \(refused.stderr)")
+            #expect(refused.stderr.contains("\(bin.path)/swiftlet-spt-debug"), "stderr: \(refused.stderr)")
+            #expect(!refused.stderr.contains("reinstall"), "stderr: \(refused.stderr)")
+        }
+    }
+
     /// After a `git pull` a checkout's release tenders may be older than their sources or speak
     /// an older ABI: `run` rebuilds them first (incrementally), with one line saying why, rather
     /// than letting the stale tender refuse the image with advice that does not fit. When nothing

@@ -4,6 +4,7 @@
 // input is refused with a clear message and a non-zero exit.
 import Foundation
 import SwiftletABI
+import SwiftletBuild
 import Testing
 
 @Suite struct PackageTests {
@@ -20,6 +21,24 @@ import Testing
         let result = try Harness.run(URL(fileURLWithPath: path), arguments, timeout: 120)
         #expect(result.status == 0, "\(path) \(arguments): \(result.stderr)")
         return result.stdout
+    }
+
+    /// One file of a gzip-compressed layer, extracted to a scratch folder.
+    func extract(_ path: String, from layer: URL) throws -> URL {
+        let folder = scratch("layer-file")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        _ = try tool("/usr/bin/tar", ["-xzf", layer.path, "-C", folder.path, path])
+        return folder.appendingPathComponent(path)
+    }
+
+    /// An ELF file's section names, as the toolchain's llvm-objdump lists them.
+    func sectionNames(_ file: URL) throws -> [String] {
+        let objdump = try #require(Toolchain.locate().objcopy).deletingLastPathComponent().appendingPathComponent("llvm-objdump")
+        return try tool(objdump.path, ["--section-headers", file.path]).split(separator: "\n")
+            .compactMap { line in
+                let fields = line.split(separator: " ")
+                return fields.count > 2 && Int(fields[0]) != nil ? String(fields[1]) : nil
+            }
     }
 
     /// skopeo, or nil after saying loudly that the consumer check cannot run (a failure under CI).
@@ -78,6 +97,17 @@ import Testing
         #expect(listing.contains("drwxrwxrwt 0/0"), "passt needs /tmp (its sandbox mounts a tmpfs there): \(listing)")
         #expect(listing.split(separator: "\n").allSatisfy { $0.contains(" 0/0 ") && $0.contains("1970-01-01") }, "layer: \(listing)")
 
+        // The executables come without DWARF (a container never debugs them) but keep their
+        // symbol tables (crash reports name the guest's functions).
+        #expect(try sectionNames(image).contains(".debug_info"), "the example image was expected to carry DWARF")
+        for file in ["app/web.swiftlet", "usr/bin/swiftlet", "usr/bin/swiftlet-spt"] {
+            let names = try sectionNames(extract(file, from: layerFile))
+            #expect(!names.contains { $0.hasPrefix(".debug_") }, "\(file) in the layer carries DWARF: \(names)")
+            #expect(names.contains(".symtab"), "\(file) in the layer lost its symbol table: \(names)")
+        }
+        let packagedImage = try Data(contentsOf: extract("app/web.swiftlet", from: layerFile))
+        #expect(packagedImage.count < (try Data(contentsOf: image)).count / 2, "the packaged image is not smaller")
+
         guard let skopeo = requireSkopeo() else { return }
         // The .tar is an OCI archive and a docker-archive at once (manifest.json beside index.json).
         let docker = try JSONSerialization.jsonObject(with: Data(try tool(skopeo, ["inspect", "--config", "docker-archive:\(archive.path)"]).utf8)) as? [String: Any]
@@ -100,9 +130,9 @@ import Testing
         #expect(labels["org.swiftlet.image.targets"] == "hvt,spt", "labels: \(labels)")
         #expect(labels["org.swiftlet.needs"] == "nothing beyond the default seccomp profile", "labels: \(labels)")
         #expect(labels["org.swiftlet.grace-period"] == "10", "labels: \(labels)")
-        let imageBytes = try Data(contentsOf: image)
-        #expect(labels["org.swiftlet.image.size"] == "\(imageBytes.count)")
-        let sha = try tool("/usr/bin/sha256sum", [image.path]).split(separator: " ").first.map(String.init)
+        // The labels describe the image the container runs: the one in the layer.
+        #expect(labels["org.swiftlet.image.size"] == "\(packagedImage.count)")
+        let sha = try tool("/usr/bin/sha256sum", [extract("app/web.swiftlet", from: layerFile).path]).split(separator: " ").first.map(String.init)
         #expect(labels["org.swiftlet.image.sha256"] == sha, "labels: \(labels)")
     }
 

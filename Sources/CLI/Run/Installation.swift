@@ -50,6 +50,23 @@ public struct Installation: Sendable {
     }
     public func tender(_ tender: Tender) -> String { "\(tendersFolder)/\(tender.name)" }
 
+    /// What to say when an installation lacks what a command needs and has no checkout to build
+    /// it in. An installation holding only lean tenders (as a packaged OCI image does) is not a
+    /// broken one: it was made without the GDB server and core writer.
+    func missingRefusal(needCLI: Bool, tenders: [Tender]) -> Refusal {
+        let absent = needCLI ? [fullCLI] : tenders.filter { !Host.isExecutable(tender($0)) }.map { tender($0) }
+        let leanOnly = !needCLI && tenders.allSatisfy { $0.debug || Host.isExecutable(tender($0)) }
+            && tenders.contains { $0.debug && Host.isExecutable(tender(Tender($0.target))) }
+        if leanOnly {
+            return Refusal("""
+                --gdb and --core need the debug tender (\(absent.joined(separator: " and "))), and this installation holds only \
+                the lean one, as a packaged OCI image does; debug the image where swiftlet is installed in full \
+                (swift run swiftlet install in the Swiftlet checkout)
+                """)
+        }
+        return Refusal("\(absent.joined(separator: " and ")) is missing; reinstall swiftlet (swift run swiftlet install in the Swiftlet checkout)")
+    }
+
     /// Builds what is missing of the full CLI and the release `tenders` (a checkout only), with
     /// one progress line; the toolchain's output goes to a log unless `verbose`. In a checkout it
     /// also rebuilds (incrementally) the lean tenders and those asked for that are stale, saying
@@ -61,8 +78,7 @@ public struct Installation: Sendable {
         let stale = missing ? nil : tenders.lazy.compactMap { staleness(of: $0) }.first
         guard needCLI || missing || stale != nil else { return }
         guard let checkout, Host.environment("SWIFTLET_TENDERS") == nil || !missing else {
-            let absent = needCLI ? fullCLI : tenders.filter { !Host.isExecutable(tender($0)) }.map { tender($0) }.joined(separator: " and ")
-            throw Refusal("\(absent) is missing; reinstall swiftlet (swift run swiftlet install in the Swiftlet checkout)")
+            throw missingRefusal(needCLI: needCLI, tenders: tenders)
         }
         let configuration = toolsFolder.hasSuffix("/release") ? "release" : "debug"
         var builds: [(configuration: String, product: String)] = []
