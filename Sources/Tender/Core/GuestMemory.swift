@@ -273,7 +273,7 @@ public struct GuestRanges: Equatable, Sendable {
 
     public init(_ ranges: [Range<UInt64>]) {
         var merged: [Range<UInt64>] = []
-        for range in ranges.filter({ !$0.isEmpty }).sorted(by: { $0.lowerBound < $1.lowerBound }) {
+        for range in ranges.filter({ !$0.isEmpty }).stablySorted(by: { $0.lowerBound < $1.lowerBound }) {
             if let last = merged.last, range.lowerBound <= last.upperBound {
                 merged[merged.count - 1] = last.lowerBound ..< max(last.upperBound, range.upperBound)
             } else {

@@ -260,7 +260,7 @@ public struct ELFImage: Sendable {
         guard sawLoad, !segments.isEmpty else { throw .noLoadableSegments }
 
         // ---- Segments must not overlap (sort by address, compare neighbours).
-        let sorted = segments.sorted { $0.vaddr < $1.vaddr }
+        let sorted = segments.stablySorted { $0.vaddr < $1.vaddr }
         for i in 1 ..< max(1, sorted.count) where sorted[i - 1].end > sorted[i].vaddr {
             throw .segmentsOverlap(first: sorted[i - 1].index, second: sorted[i].index,
                                    firstEnd: sorted[i - 1].end, secondStart: sorted[i].vaddr)

@@ -69,12 +69,11 @@ public struct SymbolTable: Sendable {
     private init(storage: Storage) { self.storage = storage }
 
     private static func sortedUnique(_ symbols: [Symbol]) -> [Symbol] {
-        let sorted = symbols.enumerated().sorted {
-            $0.element.address != $1.element.address ? $0.element.address < $1.element.address : $0.offset < $1.offset
-        }
         var unique: [Symbol] = []
-        unique.reserveCapacity(sorted.count)
-        for (_, symbol) in sorted where unique.last?.address != symbol.address { unique.append(symbol) }
+        unique.reserveCapacity(symbols.count)
+        for symbol in symbols.stablySorted(by: { $0.address < $1.address }) where unique.last?.address != symbol.address {
+            unique.append(symbol)
+        }
         return unique
     }
 
@@ -245,7 +244,7 @@ public struct SymbolTable: Sendable {
         }
 
         // Prefer, at one address: sized over unsized, global over local.
-        candidates.sort {
+        candidates = candidates.stablySorted {
             if $0.address != $1.address { return $0.address < $1.address }
             if $0.sized != $1.sized { return $0.sized }
             return $0.global && !$1.global

@@ -322,7 +322,7 @@ struct ReverseEmitter {
             // Group by high half: per group, ld hi; jeq hi; ld lo; jeq lo1; jeq lo2; ... Emitted
             // backwards, so from the largest value down: one sort, and no Dictionary or Set
             // (whose hashing a tender otherwise never links).
-            let descending = values.sorted(by: >)
+            let descending = values.stablySorted(by: >)
             var nextGroup = fail
             var index = 0
             while index < descending.count {
