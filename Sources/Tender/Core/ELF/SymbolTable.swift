@@ -80,7 +80,7 @@ public struct SymbolTable: Sendable {
     /// The function symbols of `image`'s first SHT_SYMTAB, or an empty table if it has none
     /// or it is malformed.
     public init(image: ELFImage) {
-        self.init(symbols: SymbolTable.readSymbols(image))
+        self.init(symbols: SymbolTable.readSymbolsCountingWork(image).symbols)
     }
 
     /// The same table, read when it is first used: a tender needs it only for a crash report,
@@ -89,7 +89,7 @@ public struct SymbolTable: Sendable {
     /// `deferredEntryLimit` entries is read at once, as its reading could outgrow the heap a
     /// confined tender has left.
     public init(deferringReadOf image: ELFImage) {
-        guard let tables = Self.tables(image), tables.symbols.size / UInt64(ELF.symbolSize) <= Self.deferredEntryLimit,
+        guard let tables = Self.tables(sections: image.sections, reader: image.reader), tables.symbols.size / UInt64(ELF.symbolSize) <= Self.deferredEntryLimit,
               let retained = ELFRetainedRanges(image.reader.source, ranges: [tables.symbols, tables.strings].map {
                   (offset: $0.offset, length: $0.size) }) else {
             self.init(image: image)
@@ -171,8 +171,6 @@ public struct SymbolTable: Sendable {
 
     // MARK: Reading .symtab
 
-    static func readSymbols(_ image: ELFImage) -> [Symbol] { readSymbolsCountingWork(image).symbols }
-
     /// Longest symbol name kept (longer ones are skipped): what the demangler accepts.
     static let maximumNameLength = maxDemangleLength
 
@@ -182,19 +180,11 @@ public struct SymbolTable: Sendable {
     /// would otherwise cost entries x string length. Past that, the table counts as malformed.
     static func readSymbolsCountingWork(_ image: ELFImage) -> (symbols: [Symbol], nameBytesRead: UInt64) {
         var nameBytesRead: UInt64 = 0
-        let symbols = readSymbols(image, nameBytesRead: &nameBytesRead)
+        let symbols = readSymbols(sections: image.sections, reader: image.reader, nameBytesRead: &nameBytesRead)
         return (symbols, nameBytesRead)
     }
 
-    private static func readSymbols(_ image: ELFImage, nameBytesRead: inout UInt64) -> [Symbol] {
-        readSymbols(sections: image.sections, reader: image.reader, nameBytesRead: &nameBytesRead)
-    }
-
     /// The first SHT_SYMTAB and its string table, if both are well formed and inside the file.
-    private static func tables(_ image: ELFImage) -> (symbols: ELFImage.Section, strings: ELFImage.Section)? {
-        tables(sections: image.sections, reader: image.reader)
-    }
-
     private static func tables(sections: [ELFImage.Section], reader: ELFReader)
         -> (symbols: ELFImage.Section, strings: ELFImage.Section)? {
         func inFile(_ section: ELFImage.Section) -> Bool {
