@@ -108,16 +108,29 @@ public final class HTTPServer {
     private var isListening = true
     /// `beginShutdown()` was called: the server is draining.
     public private(set) var isShuttingDown = false
-    /// Open connections and closed ones still lingering, by their stream.
-    private var sessions: [ObjectIdentifier: Session] = [:]
-    private var lingering: [ObjectIdentifier: LingeringClose] = [:]
+    /// What a slot of the server's table holds.
+    enum Slot {
+        case free
+        case session(Session)
+        case lingering(LingeringClose)
+    }
+
+    /// Open connections and closed ones still lingering, each in a slot whose index its stream
+    /// keeps (`TCPStream.slot`): a turn finds a stream's session without hashing. A slot freed
+    /// is taken again by the next connection.
+    private var slots: [Slot] = []
+    private var freeSlots: [Int] = []
+    private var sessionCount = 0
+    private var lingeringCount = 0
     /// The streams of both, which TCP marks when something happens to them.
     private let ready = TCPReadySet()
-    /// A timer for each session and lingering close with a deadline, earliest first. An entry
-    /// is live while its owner's `timerAt` names it; others are stale and skipped. A deadline
-    /// that moves later (each request moves the idle deadline) leaves the live entry in place:
-    /// `pollAt` refiles it when it comes to the front, so a request costs the heap nothing.
-    private var timers = TimerHeap<ObjectIdentifier>()
+    /// A timer for each session and lingering close with a deadline, earliest first, by slot.
+    /// An entry is live while its slot's owner's `timerAt` names it; others are stale and
+    /// skipped (an entry left by a slot's earlier owner is stale too, unless the new owner's
+    /// timer is at the same time: then the two entries mean the same). A deadline that moves
+    /// later (each request moves the idle deadline) leaves the live entry in place: `pollAt`
+    /// refiles it when it comes to the front, so a request costs the heap nothing.
+    private var timers = TimerHeap<Int>()
     /// Every session has been visited since `beginShutdown()` (each must learn of it).
     private var shutdownReachedSessions = false
     /// Sessions and lingering closes visited so far: a turn costs those with work, not all open.
@@ -189,8 +202,10 @@ public final class HTTPServer {
     /// Shutting down, and nothing is left to do: every connection answered and closed, and
     /// everything sent acknowledged by its client (until then TCP still holds it).
     public var isDrained: Bool {
-        isShuttingDown && !isListening && sessions.isEmpty
-            && lingering.values.allSatisfy { !$0.holdingFIN && $0.stream.connection.sendQueueCount == 0 }
+        isShuttingDown && !isListening && sessionCount == 0 && slots.allSatisfy { slot in
+            guard case .lingering(let closing) = slot else { return true }
+            return !closing.holdingFIN && closing.stream.connection.sendQueueCount == 0
+        }
     }
 
     /// Accepts, reads, answers and writes; call after the stack's poll, before it transmits.
@@ -200,7 +215,7 @@ public final class HTTPServer {
                             respond: { [router] request in router.respond(to: request) },
                             record: { exchange in self.record(exchange) })
         while let stream = listener.accept() {
-            guard sessions.count < configuration.maximumConnections else {
+            guard sessionCount < configuration.maximumConnections else {
                 refuse(stream, now: now)
                 continue
             }
@@ -215,9 +230,9 @@ public final class HTTPServer {
             statistics.connectionsAccepted += 1
             let connection = HTTPServerConnection(configuration: configuration, now: now, client: stream.remote.address,
                                                   bodyBudget: bodyBudget)
-            sessions[ObjectIdentifier(stream)] = Session(
-                stream: stream, connection: connection, transport: transport,
-                handshakeDeadline: security == nil ? nil : now + configuration.handshakeTimeout)
+            occupy(.session(Session(stream: stream, connection: connection, transport: transport,
+                                    handshakeDeadline: security == nil ? nil : now + configuration.handshakeTimeout)),
+                   by: stream)
             stream.readySet = ready
             ready.mark(stream)  // its request may have come with the handshake
         }
@@ -227,7 +242,7 @@ public final class HTTPServer {
         }
         if isShuttingDown && !shutdownReachedSessions {
             shutdownReachedSessions = true
-            for session in sessions.values { ready.mark(session.stream) }
+            for case .session(let session) in slots { ready.mark(session.stream) }
         }
         while let due = timers.next, due.deadline <= now {
             _ = timers.popDue(at: now)
@@ -237,8 +252,8 @@ public final class HTTPServer {
         }
         ready.take { stream in visit(stream, turn) }
         compactTimers()
-        statistics.activeConnections = sessions.count
-        statistics.lingeringConnections = lingering.count
+        statistics.activeConnections = sessionCount
+        statistics.lingeringConnections = lingeringCount
     }
 
     /// The earliest connection deadline (header, body, idle, send or linger timeout); now
@@ -259,55 +274,106 @@ public final class HTTPServer {
 
     /// The session or lingering close whose live timer this entry is (nil: a stale entry),
     /// with its stream and its deadline now.
-    private func timerOwner(_ id: ObjectIdentifier, deadline: UInt64) -> (stream: TCPStream, deadline: UInt64?)? {
-        if let session = sessions[id] { return session.timerAt == deadline ? (session.stream, session.deadline) : nil }
-        if let closing = lingering[id] { return closing.timerAt == deadline ? (closing.stream, closing.deadline) : nil }
-        return nil
+    private func timerOwner(_ slot: Int, deadline: UInt64) -> (stream: TCPStream, deadline: UInt64?)? {
+        switch slots[slot] {
+        case .session(let session): return session.timerAt == deadline ? (session.stream, session.deadline) : nil
+        case .lingering(let closing): return closing.timerAt == deadline ? (closing.stream, closing.deadline) : nil
+        case .free: return nil
+        }
     }
 
-    private func setTimerAt(_ deadline: UInt64?, of id: ObjectIdentifier) {
-        if let session = sessions[id] {
+    private func setTimerAt(_ deadline: UInt64?, of slot: Int) {
+        switch slots[slot] {
+        case .session(let session):
             session.timerAt = deadline
-        } else if lingering[id] != nil {
-            lingering[id]!.timerAt = deadline
+        case .lingering(var closing):
+            closing.timerAt = deadline
+            slots[slot] = .lingering(closing)
+        case .free:
+            break
         }
+    }
+
+    /// Puts a new session, or a connection that starts lingering, in a slot: the stream's own
+    /// when it has one (its session closed and lingers), else a free one.
+    private func occupy(_ occupant: Slot, by stream: TCPStream) {
+        let index: Int
+        if let own = stream.slot {
+            index = own
+            if case .session = slots[own] { sessionCount -= 1 }
+            if case .lingering = slots[own] { lingeringCount -= 1 }
+        } else if let free = freeSlots.popLast() {
+            index = free
+        } else {
+            index = slots.count
+            slots.append(.free)
+        }
+        slots[index] = occupant
+        stream.slot = index
+        if case .session = occupant { sessionCount += 1 }
+        if case .lingering = occupant { lingeringCount += 1 }
+    }
+
+    /// Forgets a slot's session or lingering close; the slot goes to the next connection.
+    private func release(_ slot: Int) {
+        switch slots[slot] {
+        case .session(let session):
+            sessionCount -= 1
+            session.stream.slot = nil
+        case .lingering(let closing):
+            lingeringCount -= 1
+            closing.stream.slot = nil
+        case .free:
+            return
+        }
+        slots[slot] = .free
+        freeSlots.append(slot)
     }
 
     /// One connection's turn: serves (or drains) it, then files its next deadline.
     private func visit(_ stream: TCPStream, _ turn: HTTPTurn) {
-        let id = ObjectIdentifier(stream)
-        if let session = sessions[id] {
+        guard let slot = stream.slot else { return }  // forgotten since TCP marked it
+        switch slots[slot] {
+        case .session(let session):
             visits += 1
             guard service(session, turn) else {
-                sessions[id] = nil
+                // Unless it lingers now (closeAndLinger took the slot over).
+                if case .session = slots[slot] { release(slot) }
                 return
             }
-            schedule(id, at: session.deadline, timerAt: &session.timerAt)
-        } else if var closing = lingering[id] {
+            schedule(slot, at: session.deadline, timerAt: &session.timerAt)
+        case .lingering(var closing):
             visits += 1
             guard linger(&closing, now: turn.now) else {
-                lingering[id] = nil
+                release(slot)
                 return
             }
-            schedule(id, at: closing.deadline, timerAt: &closing.timerAt)
-            lingering[id] = closing
+            schedule(slot, at: closing.deadline, timerAt: &closing.timerAt)
+            slots[slot] = .lingering(closing)
+        case .free:
+            break
         }
     }
 
     /// Files a timer at `deadline` unless a live one comes no later (`pollAt` refiles that one
     /// when it reaches the front; the due loop in `poll` visits the owner, which files again).
-    private func schedule(_ id: ObjectIdentifier, at deadline: UInt64?, timerAt: inout UInt64?) {
+    private func schedule(_ slot: Int, at deadline: UInt64?, timerAt: inout UInt64?) {
         guard let deadline, timerAt.map({ deadline < $0 }) ?? true else { return }
         timerAt = deadline
-        timers.insert(id, deadline: deadline)
+        timers.insert(slot, deadline: deadline)
     }
 
     /// Drops the stale entries once they outnumber the live ones.
     private func compactTimers() {
-        guard timers.count > 2 * (sessions.count + lingering.count) + 64 else { return }
-        var fresh = TimerHeap<ObjectIdentifier>()
-        for (id, session) in sessions { if let at = session.timerAt { fresh.insert(id, deadline: at) } }
-        for (id, closing) in lingering { if let at = closing.timerAt { fresh.insert(id, deadline: at) } }
+        guard timers.count > 2 * (sessionCount + lingeringCount) + 64 else { return }
+        var fresh = TimerHeap<Int>()
+        for (slot, occupant) in slots.enumerated() {
+            switch occupant {
+            case .session(let session): if let at = session.timerAt { fresh.insert(slot, deadline: at) }
+            case .lingering(let closing): if let at = closing.timerAt { fresh.insert(slot, deadline: at) }
+            case .free: break
+            }
+        }
         timers = fresh
     }
 
@@ -455,10 +521,11 @@ public final class HTTPServer {
         if !holdingFIN { stream.close() }
         var closing = LingeringClose(stream, closedAt: now, holdingFIN: holdingFIN)
         guard linger(&closing, now: now) else { return }
-        let id = ObjectIdentifier(stream)
         stream.readySet = ready
-        schedule(id, at: closing.deadline, timerAt: &closing.timerAt)
-        lingering[id] = closing
+        occupy(.lingering(closing), by: stream)
+        let slot = stream.slot!
+        schedule(slot, at: closing.deadline, timerAt: &closing.timerAt)
+        slots[slot] = .lingering(closing)
     }
 
     /// Drops what a closed connection's client still sends; false when the connection is
@@ -608,7 +675,7 @@ extension HTTPServer {
             if Shutdown.isRequested && !servers.contains(where: { $0.isShuttingDown }) {
                 drainStartedAt = now
                 let ports = servers.map { String($0.port) }.joined(separator: ", ")
-                let connections = servers.reduce(0) { $0 + $1.sessions.count }
+                let connections = servers.reduce(0) { $0 + $1.sessionCount }
                 print("http: shutdown requested: closing port\(servers.count > 1 ? "s" : "") \(ports), finishing \(connections) connections")
                 for server in servers { server.beginShutdown() }
             }

@@ -94,6 +94,52 @@ import Testing
         #expect(client.receivedFIN)
     }
 
+    @Test func aSessionIsFoundByItsSlotAfterOtherConnectionsClosedAndTheirSlotsWereReused() throws {
+        let (server, peers) = try Self.makeServer()
+        let idleTimeout = HTTPServerConfiguration().idleTimeout
+        let old = try Self.idleClients(4, peers, now: Self.t0)
+        let freed = Set(try [old[1], old[2]].map { try #require(peers.stream(of: $0)?.slot) })
+        #expect(freed.count == 2)
+        for client in [old[1], old[2]] {
+            try client.send(fin: true, now: Self.t0 + 1)
+            #expect(client.receivedFIN)
+            try client.send(now: Self.t0 + 1)  // acknowledges our FIN: TCP marks the stream once more
+        }
+        #expect(server.statistics.activeConnections == 2 && server.statistics.lingeringConnections == 0)
+
+        // Two new clients take the two free slots; the closed connections' idle timers are
+        // still filed under those slots.
+        let reusedAt = Self.t0 + idleTimeout / 2
+        let new = [peers.client(port: 41000), peers.client(port: 41001)]
+        for client in new {
+            #expect(try client.connect(now: reusedAt))
+            try client.send(Self.request, now: reusedAt)
+            try client.send(now: reusedAt)
+        }
+        #expect(Set(try new.map { try #require(peers.stream(of: $0)?.slot) }) == freed)
+        #expect(server.statistics.activeConnections == 4)
+
+        // Each connection's request reaches its own session and its answer its own client.
+        let clients = [old[0], old[3]] + new
+        for (index, client) in clients.enumerated() {
+            let answered = client.received.count
+            let visits = server.visits
+            try client.send(Self.request, now: reusedAt + 1 + UInt64(index))
+            #expect(server.visits == visits + 1)
+            #expect(String(decoding: client.received[answered...], as: UTF8.self).hasSuffix("\r\n\r\nhello"))
+            try client.send(now: reusedAt + 1 + UInt64(index))
+        }
+        #expect(server.statistics.requests == 4 + 2 + 4)
+
+        // The old owners' timers come due: they close none of the new owners.
+        try peers.poll(now: Self.t0 + idleTimeout)
+        #expect(clients.allSatisfy { !$0.receivedFIN && !$0.receivedRST })
+        try peers.poll(now: reusedAt + idleTimeout)
+        #expect(clients.allSatisfy { !$0.receivedFIN }, "their deadlines moved with the last request")
+        try peers.poll(now: reusedAt + 1 + idleTimeout + 3)
+        #expect(clients.allSatisfy { $0.receivedFIN && !$0.receivedRST }, "and then the idle timeout closes each")
+    }
+
     @Test func anAnswerLargerThanTheSendBufferGoesOnAsItIsAcknowledged() throws {
         var settings = TCPSettings()
         settings.sendBuffer = 4096

@@ -71,6 +71,10 @@ public final class TCPStream {
     public var readySet: TCPReadySet?
     /// In `readySet`, not yet taken.
     var isMarkedReady = false
+    /// Where the application keeps what it knows of this stream in a table of its own (the
+    /// HTTP server: its session's slot), so that a stream from `readySet` leads there without
+    /// a lookup. TCP never reads it.
+    public var slot: Int?
 
     init(_ connection: TCPConnection, key: TCPFourTuple, work: TCPWorkList) {
         self.connection = connection
