@@ -1175,6 +1175,61 @@ final class LinkClient {
         #expect(stack.pollAt() == at + 10 * tcpSecond, "and again an interval later")
     }
 
+    @Test func aRetransmissionDeadlineThatMovesLaterKeepsItsTimerEntry() throws {
+        let (stack, link, streams) = try Self.connections(1)
+        let stream = streams[0]
+        // One answer acknowledged first, so that the RTO is the one measured from now on.
+        _ = stream.write(Array("answer".utf8))
+        stack.transmitPending(now: 2)
+        link.inbound = [Self.segment(to: stream)]
+        stack.poll(now: 3)
+        _ = stream.write(Array("answer".utf8))
+        stack.transmitPending(now: 4)
+        _ = link.take()
+        let first = try #require(stream.timerAt)
+        let filed = stack.tcp.timers.count
+        // Twenty answers, each sent after the previous one was acknowledged: each moves the
+        // retransmission deadline later, and none files a timer of its own.
+        var now: UInt64 = 4
+        for _ in 0..<20 {
+            now += 1_000_000
+            link.inbound = [Self.segment(to: stream)]
+            stack.poll(now: now)
+            _ = stream.write(Array("answer".utf8))
+            stack.transmitPending(now: now)
+            #expect(stack.tcp.timers.count == filed, "a deadline that moved later is not filed again")
+        }
+        let last = try #require(stream.dueAt)
+        #expect(last > first && stream.timerAt == first, "the entry of the first answer is still the live one")
+        let sent = try #require(try NetworkTimeWaitTests.segmentsSent(link).last)
+
+        #expect(stack.pollAt() == last, "at the front, it is refiled where the connection's timer is now")
+        stack.poll(now: first)
+        #expect(try NetworkTimeWaitTests.segmentsSent(link).isEmpty, "nothing is retransmitted at the old deadline")
+        stack.poll(now: last - 1)
+        #expect(try NetworkTimeWaitTests.segmentsSent(link).isEmpty)
+        stack.poll(now: last)
+        let again = try NetworkTimeWaitTests.segmentsSent(link)
+        #expect(again.count == 1 && again.first?.sequenceNumber == sent.sequenceNumber, "the last answer, once: \(again)")
+    }
+
+    @Test func anEarlierDeadlineIsFiledAtOnce() throws {
+        let (stack, link, streams) = try Self.connections(1)
+        // The retransmission timer is filed; then a segment acknowledges the answer and arms the
+        // delayed ACK, which comes sooner: that one is filed at once.
+        _ = streams[0].write(Array("answer".utf8))
+        stack.transmitPending(now: 2)
+        _ = link.take()
+        let retransmission = try #require(streams[0].timerAt)
+        link.inbound = [Self.segment(to: streams[0], flags: [.ack, .psh], sequence: 101, "data")]
+        stack.poll(now: 3)
+        let delayedAck = try #require(streams[0].dueAt)
+        #expect(delayedAck < retransmission && streams[0].timerAt == delayedAck)
+        #expect(stack.pollAt() == delayedAck)
+        stack.poll(now: delayedAck)
+        #expect(try NetworkTimeWaitTests.segmentsSent(link).first?.acknowledgmentNumber == TCPSequenceNumber(105))
+    }
+
     @Test func aTimerThatMovedDoesNotWakeTheLoop() throws {
         let (stack, link, streams) = try Self.connections(1)
         _ = streams[0].write(Array("hello".utf8))

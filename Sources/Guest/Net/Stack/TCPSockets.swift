@@ -65,7 +65,11 @@ public final class TCPStream {
     private let work: TCPWorkList
     /// In `work`, waiting for the next poll.
     var hasWork = false
-    /// The deadline of its entry in the stack's timers: its `pollAt` when it was last polled.
+    /// Its connection's `pollAt` when it was last polled: when it next needs a poll.
+    var dueAt: UInt64?
+    /// The deadline of its live entry in the stack's timers, never later than `dueAt`. A
+    /// deadline that moves later (each answer moves the retransmission timer) leaves the entry
+    /// in place; it is refiled at `dueAt` when it comes to the front.
     var timerAt: UInt64?
     /// Where TCP marks the stream when a segment arrives for it or a timer fires (nil: nowhere).
     public var readySet: TCPReadySet?
@@ -222,7 +226,8 @@ struct TCPLayer {
     /// The list being polled, swapped with `work`'s so that neither is allocated anew each turn.
     var polling: [TCPStream] = []
     /// Each connection's next timer (`TCPStream.timerAt`), earliest first. An entry whose
-    /// connection has since moved its timer or gone is stale, and skipped.
+    /// connection has since filed an earlier one or gone is stale, and skipped; a live one
+    /// whose connection's `dueAt` moved later is refiled there when it comes to the front.
     var timers = TimerHeap<TCPFourTuple>()
     /// Connections in FIN-WAIT-2 without a deadline: checked each turn for the application
     /// letting go of them (`orphanReleased`).
@@ -450,6 +455,11 @@ extension NetworkStack {
             _ = tcp.timers.popDue(at: now)
             guard let stream = tcp.streams[due.element], stream.timerAt == due.deadline else { continue }
             stream.timerAt = nil
+            guard let dueAt = stream.dueAt else { continue }  // the timer was stopped
+            guard dueAt <= now else {
+                fileTimer(stream, at: dueAt)  // it moved later
+                continue
+            }
             stream.noteWork()
             stream.readySet?.mark(stream)
         }
@@ -486,11 +496,17 @@ extension NetworkStack {
             break
         }
         let at = stream.connection.pollAt()
-        guard at != stream.timerAt else { return }
-        stream.timerAt = at
-        guard let at else { return }
-        tcp.timers.insert(key, deadline: at)
-        // Stale entries (timers moved before they came due) are dropped once they outnumber the live ones.
+        stream.dueAt = at
+        // A live entry no later than `at` stays (refiled when it comes to the front): an
+        // answer that moves the retransmission deadline later costs the heap nothing.
+        guard let at, stream.timerAt.map({ at < $0 }) ?? true else { return }
+        fileTimer(stream, at: at)
+    }
+
+    private func fileTimer(_ stream: TCPStream, at deadline: UInt64) {
+        stream.timerAt = deadline
+        tcp.timers.insert(stream.key, deadline: deadline)
+        // Stale entries (timers moved earlier before they came due) are dropped once they outnumber the live ones.
         if tcp.timers.count > 2 * tcp.streams.count + 64 {
             var timers = TimerHeap<TCPFourTuple>()
             for (key, stream) in tcp.streams { if let at = stream.timerAt { timers.insert(key, deadline: at) } }
@@ -515,9 +531,15 @@ extension NetworkStack {
 
     func tcpPollAt() -> UInt64? {
         if !tcp.work.streams.isEmpty { return 0 }
-        // Stale entries at the front would wake the loop for nothing.
-        while let next = tcp.timers.next, tcp.streams[next.element]?.timerAt != next.deadline {
+        // Stale entries at the front, and live ones whose connection's deadline moved, would
+        // wake the loop for nothing: the first are dropped, the others refiled.
+        while let next = tcp.timers.next {
+            let stream = tcp.streams[next.element]
+            if let stream, stream.timerAt == next.deadline, stream.dueAt == next.deadline { break }
             _ = tcp.timers.popDue(at: next.deadline)
+            guard let stream, stream.timerAt == next.deadline else { continue }  // stale
+            stream.timerAt = nil
+            if let dueAt = stream.dueAt { fileTimer(stream, at: dueAt) }
         }
         return earliest(tcp.timeWaitPollAt, tcp.timers.next?.deadline)
     }
