@@ -8,6 +8,10 @@
 //   load       a load from the unbacked page (MMIO read exit)
 //   pause      no exit at all
 //   vmcall     (under KVM-PVM: #UD into the guest, which has no IDT here: a triple fault)
+//   MODE+sleep after each exit the tender wakes a client process and sleeps in ppoll until the
+//              client answers, as hvt's NET_EXCHANGE does at one connection (wrk -c1)
+//   sleep      that ping-pong alone, no VM: what spt pays for it
+// Run the +sleep modes on one CPU (`taskset -c 1`), as bench/web.py places wrk and the tender.
 // Build and run (root, /dev/kvm):
 //   cc -O2 -o /tmp/exit_cost bench/exit_cost/exit_cost.c && for m in mmio ioeventfd cpuid; do /tmp/exit_cost $m 20000; done
 #define _GNU_SOURCE
@@ -25,14 +29,37 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 static double cpu(void){struct rusage u;getrusage(RUSAGE_SELF,&u);return u.ru_utime.tv_sec+u.ru_stime.tv_sec+(u.ru_utime.tv_usec+u.ru_stime.tv_usec)*1e-6;}
 
 #define MEM (4ull << 20)
 #define HC 0x80000000ull
 static double now(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+t.tv_nsec*1e-9;}
 static void die(const char*m){perror(m);exit(1);}
+// The client of the +sleep modes: answers each byte on `to` with one on `from`.
+static int to_client[2], from_client[2];
+static void start_client(void){
+  if(pipe(to_client)||pipe(from_client))die("pipe");
+  if(fork()==0){ char b; while(read(to_client[0],&b,1)==1) if(write(from_client[1],&b,1)!=1) break; _exit(0); }
+}
+static void ping_client(void){
+  char b=1; if(write(to_client[1],&b,1)!=1)die("write");
+  struct pollfd p={.fd=from_client[0],.events=POLLIN};
+  struct timespec second={1,0};
+  if(ppoll(&p,1,&second,NULL)!=1||read(from_client[0],&b,1)!=1)die("client");
+}
 int main(int argc,char**argv){
   const char*mode=argc>1?argv[1]:"mmio"; long n=argc>2?atol(argv[2]):20000;
+  int sleeps=strstr(mode,"sleep")!=NULL;
+  if(sleeps) start_client();
+  char op[32]; snprintf(op,sizeof op,"%s",mode); if(strchr(op,'+')) *strchr(op,'+')=0;  // the instruction: MODE without +sleep
+  if(!strcmp(mode,"sleep")){
+    double t0=now(), c0=cpu();
+    for(long k=0;k<n;k++) ping_client();
+    double t=now()-t0, ct=cpu()-c0;
+    printf("%-10s n=%ld  wall %.2f us/op cpu %.2f us/op (this process)\n",mode,n,t/n*1e6,ct/n*1e6);
+    return 0;
+  }
   int kvm=open("/dev/kvm",O_RDWR); int vm=ioctl(kvm,KVM_CREATE_VM,0); if(vm<0)die("vm");
   uint8_t*mem=mmap(0,MEM,PROT_READ|PROT_WRITE,MAP_PRIVATE|MAP_ANONYMOUS,-1,0);
   struct kvm_userspace_memory_region r={.slot=0,.guest_phys_addr=0,.memory_size=MEM,.userspace_addr=(uint64_t)mem};
@@ -48,11 +75,11 @@ int main(int argc,char**argv){
   uint8_t*c=mem+0x200000; int i=0;
   // rcx = n (set via regs). rbx = HC. loop:
   int loop=i;
-  if(!strcmp(mode,"cpuid")){ c[i++]=0x31;c[i++]=0xc0; c[i++]=0x0f;c[i++]=0xa2; c[i++]=0x48;c[i++]=0xbb;  // xor eax,eax; cpuid; mov rbx, HC
+  if(!strcmp(op,"cpuid")){ c[i++]=0x31;c[i++]=0xc0; c[i++]=0x0f;c[i++]=0xa2; c[i++]=0x48;c[i++]=0xbb;  // xor eax,eax; cpuid; mov rbx, HC
     for(int b=0;b<8;b++) c[i++]=(uint8_t)(HC>>(8*b)); }
-  else if(!strncmp(mode,"vmcall",6)){ c[i++]=0x0f;c[i++]=0x01;c[i++]=0xc1; }
-  else if(!strcmp(mode,"pause")){ c[i++]=0xf3;c[i++]=0x90; }
-  else if(!strcmp(mode,"load")){ c[i++]=0x48;c[i++]=0x8b;c[i++]=0x03; }
+  else if(!strncmp(op,"vmcall",6)){ c[i++]=0x0f;c[i++]=0x01;c[i++]=0xc1; }
+  else if(!strcmp(op,"pause")){ c[i++]=0xf3;c[i++]=0x90; }
+  else if(!strcmp(op,"load")){ c[i++]=0x48;c[i++]=0x8b;c[i++]=0x03; }
   else { c[i++]=0x48;c[i++]=0x89;c[i++]=0x03; }               // mov [rbx],rax
   // (cpuid clobbers rbx and rcx: the counter is r12)
   // dec r12; jnz loop
@@ -89,7 +116,7 @@ int main(int argc,char**argv){
   long exits=0; double t0=now(), c0=cpu();
   for(;;){
     if(ioctl(vcpu,KVM_RUN,0))die("run");
-    if(run->exit_reason==KVM_EXIT_MMIO){ if(run->mmio.phys_addr==HC+8)break; exits++; continue;}
+    if(run->exit_reason==KVM_EXIT_MMIO){ if(run->mmio.phys_addr==HC+8)break; exits++; if(sleeps) ping_client(); continue;}
     if(run->exit_reason==KVM_EXIT_XEN){exits++;continue;}
     fprintf(stderr,"exit %d\n",run->exit_reason); ioctl(vcpu,KVM_GET_REGS,&g); fprintf(stderr,"rip %llx\n",g.rip); return 1;
   }
