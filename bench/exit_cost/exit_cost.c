@@ -40,7 +40,12 @@ static void die(const char*m){perror(m);exit(1);}
 static int to_client[2], from_client[2];
 static void start_client(void){
   if(pipe(to_client)||pipe(from_client))die("pipe");
-  if(fork()==0){ char b; while(read(to_client[0],&b,1)==1) if(write(from_client[1],&b,1)!=1) break; _exit(0); }
+  if(fork()==0){  // ends when the tender does (its end of the pipe closes)
+    close(to_client[1]); close(from_client[0]);
+    char b; while(read(to_client[0],&b,1)==1) if(write(from_client[1],&b,1)!=1) break;
+    _exit(0);
+  }
+  close(to_client[0]); close(from_client[1]);
 }
 static void ping_client(void){
   char b=1; if(write(to_client[1],&b,1)!=1)die("write");
