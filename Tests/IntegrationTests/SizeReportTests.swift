@@ -114,6 +114,18 @@ import Testing
         #expect(!(try dnsSymbols(image)).isEmpty)
     }
 
+    /// The optimizer specializes `TCPConnection.poll(now:emit:)` for each closure it is given;
+    /// the stack gives it one (`transmitDue`): the stream's poll and the TIME-WAIT answer had a
+    /// ~6 KB copy each.
+    @Test func tcpPollIsSpecializedOnce() throws {
+        let elf = try ELFImage(bytes: [UInt8](try Data(contentsOf: try Harness.example("web"))))
+        let polls = ImageSizeReport(image: elf) { name, _ in name }.symbols.map(\.name).filter {
+            $0.hasPrefix("$e8Swiftlet13TCPConnectionV4poll3now4emit") && !$0.contains("$defer")
+        }
+        // Before, both copies were inlined into their callers (no symbol of their own, 0 here).
+        #expect(polls.count == 1, "specializations of TCPConnection.poll: \(polls)")
+    }
+
     @Test func strippedImageIsRefusedWithAReason() throws {
         let image = try Harness.example("hello")
         let stripped = Harness.scratch.appendingPathComponent("hello-stripped.swiftlet")
