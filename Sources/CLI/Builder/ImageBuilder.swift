@@ -62,7 +62,9 @@ public struct ImageBuilder: Sendable {
     /// every caller for that alone: String.append into each interpolation (~11 KB of examples/web),
     /// array growth, hashing. With 32 that credit is 0 and callees are inlined only where that
     /// removes work (constant arguments, closures): examples/web without HTTPS 242,120 -> 227,496
-    /// bytes stripped. The tenders use the same flag (Package.swift).
+    /// bytes stripped. It costs HTTP speed: 2-6 % of GET / req/s in bench/web.py A/Bs (README);
+    /// a hot callee that should stay inlined now needs @inline(__always). The tenders use the same
+    /// flag (Package.swift), where no slowdown was seen.
     static let fewerInlinedCalls = ["-Xfrontend", "-sil-inline-caller-benefit-reduction-factor", "-Xfrontend", "32"]
     /// A guest is one vCPU with a cooperative executor, so its reference counts need no atomics:
     /// retains and releases become calls to Freestanding/refcount.c instead of inlined `lock`
