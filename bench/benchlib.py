@@ -1,6 +1,7 @@
-"""What the benchmark scripts share: namespace plumbing, CPU pinning, KVM presence, building
-and timing runs, nginx configurations for the peer, and the formatting of table cells."""
-import contextlib, os, re, shutil, statistics, subprocess, sys, time
+"""What the benchmark scripts share: namespace plumbing, CPU pinning, KVM presence, stopping
+servers, memory of a process, building and timing runs, nginx configurations for the peer, the
+formatting of table cells and the PROBLEMS list."""
+import contextlib, os, re, shutil, signal, statistics, subprocess, sys, time
 
 IP = "/usr/sbin/ip" if os.path.exists("/usr/sbin/ip") else "/sbin/ip"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,6 +43,42 @@ def kvm_usable():
         return False
 
 
+def terminate(process, seconds=3):
+    """SIGTERM, then SIGKILL if `process` has not exited `seconds` later (a Popen or None).
+    True if it had to be killed."""
+    if process is None or process.poll() is not None:
+        return False
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(seconds)
+        return False
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(seconds)
+        return True
+
+
+def proc_kib(pid, file, field):
+    """A kB field of /proc/PID/FILE (VmRSS or VmHWM in status, Pss in smaps_rollup), or None
+    when the process is gone or the field missing."""
+    try:
+        with open(f"/proc/{pid}/{file}") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def rss_kib(pid):
+    return proc_kib(pid, "status", "VmRSS")
+
+
+def pss_kib(pid):
+    return proc_kib(pid, "smaps_rollup", "Pss")
+
+
 def cpu_ns(pids):
     """On-CPU time of every thread of these processes, in ns (schedstat: finer than clock
     ticks); None when none of them could be read."""
@@ -67,6 +104,20 @@ def fmt(value, spec):
 
 def ratio(a, b):
     return "—" if a is None or not b else f"{a / b:.2f}x"
+
+
+def log(*parts):
+    """Progress and problems go to stderr: stdout is the report."""
+    print(*parts, file=sys.stderr, flush=True)
+
+
+def exit_if_problems(problems):
+    """Lists `problems` under PROBLEMS on stderr and exits 1, if there are any."""
+    if problems:
+        log("\nPROBLEMS:")
+        for problem in problems:
+            log("  !! " + problem)
+        sys.exit(1)
 
 
 def sh(*command, **kwargs):

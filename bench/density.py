@@ -40,7 +40,7 @@ starts is killed and the namespace (with every tap) deleted on exit, Ctrl-C incl
 import argparse, ctypes, re, errno, heapq, ipaddress, os, selectors, signal, socket, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import IP, ip, kvm_usable  # noqa: E402
+from benchlib import IP, ip, kvm_usable, pss_kib, rss_kib  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, ".build", "release")
@@ -68,28 +68,6 @@ def meminfo():
             key, value = line.split(":", 1)
             values[key] = int(value.split()[0])
     return values
-
-
-def pss_kb(pid):
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def rss_kb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
 
 
 def percentile(values, fraction):
@@ -324,12 +302,12 @@ def containers(args):
         for pid, status, _ in state.values():
             if status != "running" or pid <= 0:
                 continue
-            parts["tender"].append(pss_kb(pid))
+            parts["tender"].append(pss_kib(pid))
             children = open(f"/proc/{pid}/task/{pid}/children").read().split() if os.path.exists(f"/proc/{pid}/task/{pid}/children") else []
-            parts["passt"].extend(pss_kb(int(child)) for child in children)
+            parts["passt"].extend(pss_kib(int(child)) for child in children)
             with open(f"/proc/{pid}/stat") as f:
                 parent = int(f.read().rsplit(")", 1)[1].split()[1])
-            parts["conmon"].append(pss_kb(parent))
+            parts["conmon"].append(pss_kib(parent))
         latencies = [seconds * 1000 for seconds in prober.answered.values()]
         answered = len(prober.answered)
 
@@ -480,8 +458,8 @@ def main():
             time.sleep(args.hold)
 
         with_all = meminfo()
-        pss = [value for value in (pss_kb(p.pid) for p in processes.values()) if value is not None]
-        rss = [value for value in (rss_kb(p.pid) for p in processes.values()) if value is not None]
+        pss = [value for value in (pss_kib(p.pid) for p in processes.values()) if value is not None]
+        rss = [value for value in (rss_kib(p.pid) for p in processes.values()) if value is not None]
         latencies = [seconds * 1000 for seconds in prober.answered.values()]
 
         failures = {}

@@ -25,7 +25,7 @@ The script runs itself inside the namespaces as the client (--client) and the Li
 """
 import argparse, json, os, resource, signal, socket, statistics, struct, subprocess, sys, tempfile, threading, time
 
-from benchlib import IP, cpu_ns, fmt, ip, kvm_usable, pinner, ratio
+from benchlib import IP, cpu_ns, fmt, ip, kvm_usable, pinner, ratio, terminate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SELF = os.path.abspath(__file__)
@@ -319,13 +319,7 @@ class Peer:
         return True
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(3)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(3)
+        terminate(self.process)
 
     def client(self, spec, timeout):
         argv = [IP, "netns", "exec", self.client_ns, sys.executable, SELF, "--client", json.dumps(spec)]

@@ -10,18 +10,11 @@ Needs a release build (`swift build -c release`) and passt.
 """
 import argparse, os, signal, subprocess, sys, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import ROOT, kvm_usable
+
 CLI = os.path.join(ROOT, ".build", "release", "swiftlet")
 CLIENT = os.path.join(ROOT, "Tests", "Tools", "passt_client.py")
 BASE_PORT = 19000 + os.getpid() % 500 * 8
-
-
-def kvm_usable():
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-        return True
-    except OSError:
-        return False
 
 
 def build(path):

@@ -28,7 +28,7 @@ Exit status 1 when a criterion is not met (listed under PROBLEMS).
 """
 import argparse, json, os, random, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
 
-from benchlib import IP, ip, kvm_usable
+from benchlib import IP, exit_if_problems, ip, kvm_usable, log, rss_kib
 import web
 
 SELF = os.path.abspath(__file__)
@@ -36,10 +36,6 @@ SUBNETS = {"hvt": 1, "spt": 2}
 SLOWLORIS = 40
 GROWTH_LIMIT = 0.10
 NOISE_BYTES = 256 << 10
-
-
-def log(*parts):
-    print(*parts, file=sys.stderr, flush=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -179,16 +175,6 @@ class Client:
             self.process.kill()
             self.process.wait(5)
             return {"failures": 1, "failure_samples": [f"{self.kind} client gave no verdict: {error}"]}
-
-
-def rss_kib(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
 
 
 def status_samples(address, count):
@@ -372,11 +358,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     for target, reason in skipped.items():
         print(f"{target}: SKIPPED ({reason})")
-    if problems:
-        log("\nPROBLEMS:")
-        for problem in problems:
-            log("  !! " + problem)
-        sys.exit(1)
+    exit_if_problems(problems)
 
 
 def size(kib):

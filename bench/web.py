@@ -43,7 +43,8 @@ request errored (listed under PROBLEMS on stderr).
 """
 import argparse, hashlib, json, os, resource, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
 
-from benchlib import IP, cpu_ns, fmt, ip, kvm_usable, nginx_http_config, nginx_string, parse_wrk, pinner, ratio
+from benchlib import (IP, cpu_ns, exit_if_problems, fmt, ip, kvm_usable, log, nginx_http_config, nginx_string, parse_wrk, pinner,
+                      proc_kib, ratio, terminate)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SELF = os.path.abspath(__file__)
@@ -52,10 +53,6 @@ TARGETS = {"hvt": 1, "spt": 2, "virtio": 5}  # subnet 10.214.N.0/24
 NGINX_SUBNET = 3
 MEM8_SUBNET = 4
 BASELINE_SUBNETS = {"hvt": 6, "spt": 7}  # --baseline-image: the same targets with another image
-
-
-def log(*parts):
-    print(*parts, file=sys.stderr, flush=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -101,16 +98,7 @@ def probe(spec):
 # Helpers (root, initial namespace)
 
 def peak_rss_kib(pids):
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total or None
+    return sum(proc_kib(pid, "status", "VmHWM") or 0 for pid in pids) or None
 
 
 def children(pid):
@@ -173,18 +161,12 @@ class Server:
         return f"{self.label} exited with status {status}: " + " | ".join(self.output[-12:])
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(3)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(3)
-                for pid in self.pids[1:]:  # nginx's worker, which a killed master leaves behind
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
+        if terminate(self.process):
+            for pid in self.pids[1:]:  # nginx's worker, which a killed master leaves behind
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
 
 
 def run_probe(namespace, address, port, path):
@@ -589,11 +571,7 @@ def main():
         for ns in namespaces:
             ip("netns", "del", ns, check=False)
         shutil.rmtree(work, ignore_errors=True)
-    if problems:
-        log("\nPROBLEMS:")
-        for problem in problems:
-            log("  !! " + problem)
-        sys.exit(1)
+    exit_if_problems(problems)
 
 
 def describe_errors(result):

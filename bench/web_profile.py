@@ -15,9 +15,9 @@ Needs root, iproute2, wrk and perf (Debian: linux-perf; the software cpu-clock e
 enough). Builds the image unless --image is given (the tenders come from --scratch-path, as
 with bench/web.py --no-build). The namespace, the guest and perf are gone when it returns.
 """
-import argparse, bisect, collections, os, re, signal, subprocess, sys, tempfile, time
+import argparse, bisect, collections, os, re, subprocess, sys, tempfile, time
 
-from benchlib import IP, ip, pinner
+from benchlib import IP, ip, pinner, terminate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOLCHAIN_BIN = os.path.dirname(subprocess.run(["sh", "-c", "command -v swiftc || echo /opt/swift/usr/bin/swiftc"],
@@ -122,12 +122,7 @@ def main():
               f"{float(rate.group(1)):,.0f} req/s" if rate else f"wrk: {load.stdout[-300:]}{load.stderr[-300:]}")
     finally:
         for process in (perf, guest):
-            if process and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            terminate(process, 5)
         ip("netns", "del", namespace, check=False)
 
     stacks = list(samples(data, starts, names, guest_range))
