@@ -64,7 +64,7 @@ extension ImageBuilder {
             "-T", folder.appendingPathComponent("image.ld").path,
         ] + Self.linkerDefinitions(virtio: false).map { "--defsym=\($0.key)=\($0.value)" }
           + objects.map(\.path) + [core.path, "-o", output.path])
-        if strip { try self.strip(output) }
+        if strip { try toolchain.strip(.all, output) }
         let size = (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0
         return Result(image: output, size: size)
     }

@@ -204,7 +204,7 @@ public struct ImageBuilder: Sendable {
             "-T", home.freestanding.appendingPathComponent("image.ld").path,
         ] + Self.linkTimeFlags + Self.linkerDefinitions(virtio: virtio).map { "--defsym=\($0.key)=\($0.value)" }
           + objects.map(\.path) + ["-o", output.path])
-        if strip { try self.strip(output) } else { try prepareForDebuggers(output, work: work) }
+        if strip { try toolchain.strip(.all, output) } else { try prepareForDebuggers(output, work: work) }
         let size = (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0
         return Result(image: output, size: size, assets: assets)
     }
@@ -237,12 +237,6 @@ public struct ImageBuilder: Sendable {
     ]
 
     private static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
-
-    /// Removes symbols from `image` (they feed crash backtraces, so this is opt-in).
-    public func strip(_ image: URL) throws(BuildError) {
-        guard let objcopy = toolchain.objcopy else { throw .toolchain("no llvm-objcopy in the toolchain; cannot strip") }
-        try run("stripping", objcopy, ["--strip-all", image.path])
-    }
 
     /// Adds the Swift function names gdb breaks on (DebuggerNames), and drops .debug_names:
     /// the linker concatenates each object's index instead of merging them, and gdb then

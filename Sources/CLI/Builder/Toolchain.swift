@@ -40,6 +40,40 @@ public struct Toolchain: Sendable {
         return Toolchain(swiftc: tool("swiftc")!, clang: clang, linker: linker, objcopy: tool("llvm-objcopy"), embeddedLibraries: embedded)
     }
 
+    /// What `strip(_:_:into:)` takes out of an ELF file.
+    public enum Strip: Sendable {
+        /// Symbols and DWARF (`swiftlet build --strip`): crash reports then show bare addresses.
+        case all
+        /// DWARF only: the symbol tables stay for crash reports and perf.
+        case debugInfo
+
+        var objcopyFlag: String { self == .all ? "--strip-all" : "--strip-debug" }
+        var what: String { self == .all ? "symbols and DWARF" : "DWARF" }
+    }
+
+    /// Takes `what` out of the ELF file `file` with llvm-objcopy: in place, or into `output`.
+    /// An error names the file, the tool and what the tool said.
+    public func strip(_ what: Strip, _ file: URL, into output: URL? = nil) throws(BuildError) {
+        guard let objcopy else {
+            throw .toolchain("no llvm-objcopy in the toolchain at \(swiftc.deletingLastPathComponent().path); cannot strip \(what.what) from \(file.path)")
+        }
+        let process = Process()
+        process.executableURL = objcopy
+        process.arguments = [what.objcopyFlag, file.path] + (output.map { [$0.path] } ?? [])
+        let errors = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        do { try process.run() } catch {
+            throw .toolchain("cannot start \(objcopy.path) to strip \(what.what) from \(file.path): \(error.localizedDescription)")
+        }
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw .output("\(objcopy.path) could not strip \(what.what) from \(file.path): "
+                          + message.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+    }
+
     /// The first line of `swiftc --version` ("Swift version 6.3 (swift-6.3-RELEASE)").
     public var versionLine: String? {
         let process = Process()

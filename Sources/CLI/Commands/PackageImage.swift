@@ -238,31 +238,24 @@ struct Products {
 /// tender 3.0 MB with it, ~0.4 MB without). Symbol tables stay: crash reports name the guest's
 /// functions from them, and perf on the node names the tender's.
 struct DebugInfoStripper {
-    let objcopy: URL? = (try? Toolchain.locate())?.objcopy
+    let toolchain: Toolchain? = try? Toolchain.locate()
     /// Why nothing is stripped, when no llvm-objcopy is found.
-    var missingTool: String? { objcopy == nil ? "no llvm-objcopy in the Swift toolchain (or none found on PATH)" : nil }
+    var missingTool: String? { toolchain?.objcopy == nil ? "no llvm-objcopy in the Swift toolchain (or none found on PATH)" : nil }
 
     func stripped(_ executable: Data, name: String) throws -> Data {
-        guard let objcopy else { return executable }
+        guard let toolchain, toolchain.objcopy != nil else { return executable }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-package-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
         let input = folder.appendingPathComponent(name), output = folder.appendingPathComponent("\(name).stripped")
-        let process = Process()
-        let errors = Pipe()
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             try executable.write(to: input)
-            process.executableURL = objcopy
-            process.arguments = ["--strip-debug", input.path, output.path]
-            process.standardError = errors
-            try process.run()
         } catch {
             throw UserError("cannot strip DWARF from \(name) for the layer: \(error.localizedDescription)")
         }
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let result = FileManager.default.contents(atPath: output.path) else {
-            throw UserError("\(objcopy.path) could not strip DWARF from \(name): \(message)")
+        do { try toolchain.strip(.debugInfo, input, into: output) } catch { throw UserError(error.description) }
+        guard let result = FileManager.default.contents(atPath: output.path) else {
+            throw UserError("llvm-objcopy wrote no \(output.path) when stripping DWARF from \(name)")
         }
         return result
     }
