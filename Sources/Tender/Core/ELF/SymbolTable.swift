@@ -89,9 +89,12 @@ public struct SymbolTable: Sendable {
     /// `deferredEntryLimit` entries is read at once, as its reading could outgrow the heap a
     /// confined tender has left.
     public init(deferringReadOf image: ELFImage) {
-        guard let tables = Self.tables(sections: image.sections, reader: image.reader), tables.symbols.size / UInt64(ELF.symbolSize) <= Self.deferredEntryLimit,
-              let retained = ELFRetainedRanges(image.reader.source, ranges: [tables.symbols, tables.strings].map {
-                  (offset: $0.offset, length: $0.size) }) else {
+        guard let tables = Self.tables(sections: image.sections, reader: image.reader),
+              tables.symbols.size / UInt64(ELF.symbolSize) <= Self.deferredEntryLimit,
+              let retained = ELFRetainedRanges(image.reader.source, ranges: [
+                  (offset: tables.symbols.offset, length: tables.symbols.size),
+                  (offset: tables.strings.offset, length: tables.strings.size),
+              ]) else {
             self.init(image: image)
             return
         }
