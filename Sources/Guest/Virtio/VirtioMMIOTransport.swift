@@ -65,18 +65,11 @@ public final class VirtioMMIOTransport: VirtioTransport {
     public func reset() { registers.store32(0, at: Register.status) }
 
     public func deviceFeatures() -> UInt64 {
-        registers.store32(0, at: Register.deviceFeaturesSelect)
-        let low = registers.load32(at: Register.deviceFeatures)
-        registers.store32(1, at: Register.deviceFeaturesSelect)
-        let high = registers.load32(at: Register.deviceFeatures)
-        return UInt64(high) << 32 | UInt64(low)
+        registers.loadFeatures(at: Register.deviceFeatures, select: Register.deviceFeaturesSelect)
     }
 
     public func setDriverFeatures(_ features: UInt64) {
-        registers.store32(0, at: Register.driverFeaturesSelect)
-        registers.store32(UInt32(truncatingIfNeeded: features), at: Register.driverFeatures)
-        registers.store32(1, at: Register.driverFeaturesSelect)
-        registers.store32(UInt32(truncatingIfNeeded: features >> 32), at: Register.driverFeatures)
+        registers.storeFeatures(features, at: Register.driverFeatures, select: Register.driverFeaturesSelect)
     }
 
     public func maximumQueueSize(_ queue: UInt16) -> UInt16 {

@@ -206,18 +206,11 @@ public final class VirtioPCITransport: VirtioTransport {
     }
 
     public func deviceFeatures() -> UInt64 {
-        common.store32(0, at: Common.deviceFeatureSelect)
-        let low = common.load32(at: Common.deviceFeature)
-        common.store32(1, at: Common.deviceFeatureSelect)
-        let high = common.load32(at: Common.deviceFeature)
-        return UInt64(high) << 32 | UInt64(low)
+        common.loadFeatures(at: Common.deviceFeature, select: Common.deviceFeatureSelect)
     }
 
     public func setDriverFeatures(_ features: UInt64) {
-        common.store32(0, at: Common.driverFeatureSelect)
-        common.store32(UInt32(truncatingIfNeeded: features), at: Common.driverFeature)
-        common.store32(1, at: Common.driverFeatureSelect)
-        common.store32(UInt32(truncatingIfNeeded: features >> 32), at: Common.driverFeature)
+        common.storeFeatures(features, at: Common.driverFeature, select: Common.driverFeatureSelect)
     }
 
     public func maximumQueueSize(_ queue: UInt16) -> UInt16 {

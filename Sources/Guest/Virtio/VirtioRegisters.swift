@@ -17,6 +17,23 @@ extension VirtioRegisterWindow {
         store32(UInt32(truncatingIfNeeded: value), at: offset)
         store32(UInt32(truncatingIfNeeded: value >> 32), at: offset + 4)
     }
+
+    /// A 64-bit feature word behind a select register, as both transports lay it out (virtio
+    /// 1.x §4.1.4.3, §4.2.2): select 0 shows bits 0-31 at `offset`, select 1 bits 32-63.
+    func loadFeatures(at offset: Int, select: Int) -> UInt64 {
+        store32(0, at: select)
+        let low = load32(at: offset)
+        store32(1, at: select)
+        let high = load32(at: offset)
+        return UInt64(high) << 32 | UInt64(low)
+    }
+
+    func storeFeatures(_ features: UInt64, at offset: Int, select: Int) {
+        store32(0, at: select)
+        store32(UInt32(truncatingIfNeeded: features), at: offset)
+        store32(1, at: select)
+        store32(UInt32(truncatingIfNeeded: features >> 32), at: offset)
+    }
 }
 
 /// Registers mapped into our address space (the virtio target maps guest-physical
