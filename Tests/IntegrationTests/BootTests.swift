@@ -15,12 +15,7 @@ import Testing
         #expect(result.stdout.contains("[2] two words"))
         #expect(result.stdout.contains("[3] ünïcode"))
         // The guest's wall clock must agree with ours (to the day, to stay robust at midnight).
-        let line = result.stdout.split(separator: "\n").first { $0.hasPrefix("time: ") }
-        let stamp = try #require(line).dropFirst("time: ".count)
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let guestTime = try #require(formatter.date(from: String(stamp)), "bad timestamp \(stamp)")
-        #expect(abs(guestTime.timeIntervalSinceNow) < 60)
+        #expect(abs(try Harness.guestTime(in: result.stdout).timeIntervalSinceNow) < 60)
     }
 
     /// Random numbers (TCP initial sequence numbers, DHCP and DNS ids, hash seeds) must differ

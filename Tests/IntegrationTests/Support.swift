@@ -55,23 +55,33 @@ enum Harness {
     private static let buildLock = NSLock()
     nonisolated(unsafe) private static var built: [String: URL] = [:]
 
+    /// The wall clock examples/hello printed ("time: 2026-12-05T23:59:59.123Z").
+    static func guestTime(in stdout: String) throws -> Date {
+        let stamp = try #require(stdout.split(separator: "\n").first { $0.hasPrefix("time: ") }, "no time: line").dropFirst("time: ".count)
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return try #require(formatter.date(from: String(stamp)), "bad timestamp \(stamp)")
+    }
+
     /// Builds `examples/NAME` once per test run (for hvt and spt) and returns the image.
     static func example(_ name: String) throws -> URL {
         try image(of: "examples/\(name)", named: name)
     }
 
-    /// Builds the application at `path` (relative to the checkout) once per test run, for hvt
-    /// and spt, into `NAME.swiftlet`.
-    static func image(of path: String, named name: String) throws -> URL {
+    /// Builds the application at `path` (relative to the checkout) once per test run into
+    /// `NAME.EXTENSION`: for hvt and spt by default (VirtioHarness asks for virtio).
+    static func image(of path: String, named name: String, targets: [Target] = Target.tenders,
+                      extension pathExtension: String = "swiftlet") throws -> URL {
         buildLock.lock()
         defer { buildLock.unlock() }
-        if let image = built[name] { return image }
+        let file = "\(name).\(pathExtension)"
+        if let image = built[file] { return image }
         let home = try SwiftletHome.locate()
         let builder = ImageBuilder(toolchain: try Toolchain.locate(), home: home)
         let application = try Application(path: home.root.appendingPathComponent(path).path)
-        let image = scratch.appendingPathComponent("\(name).swiftlet")
-        _ = try builder.build(application, targets: Target.tenders, output: image)
-        built[name] = image
+        let image = scratch.appendingPathComponent(file)
+        _ = try builder.build(application, targets: targets, output: image)
+        built[file] = image
         return image
     }
 

@@ -25,25 +25,13 @@ enum VirtioHarness {
         var description: String { "\(machine)/\(accel)" }
     }
 
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var built: [String: URL] = [:]
-
     static func image(_ example: String) throws -> URL {
         try image(of: "examples/\(example)", named: example)
     }
 
     /// Builds the application at `path` (relative to the checkout) for virtio, once per run.
     static func image(of path: String, named name: String) throws -> URL {
-        lock.lock()
-        defer { lock.unlock() }
-        if let image = built[name] { return image }
-        let home = try SwiftletHome.locate()
-        let builder = ImageBuilder(toolchain: try Toolchain.locate(), home: home)
-        let application = try Application(path: home.root.appendingPathComponent(path).path)
-        let image = Harness.scratch.appendingPathComponent("\(name).virtio")
-        _ = try builder.build(application, targets: [.virtio], output: image)
-        built[name] = image
-        return image
+        try Harness.image(of: path, named: name, targets: [.virtio], extension: "virtio")
     }
 
     /// `swiftlet run --target virtio` under `timeout`; the full CLI runs QEMU. `options` go
@@ -79,12 +67,8 @@ struct VirtioBootTests {
         #expect(result.stdout.contains("[2] two words"))
         #expect(result.stdout.contains("[3] ünïcode"))
         #expect(result.stdout.contains("[4] quote\"back\\slash"))
-        let line = result.stdout.split(separator: "\n").first { $0.hasPrefix("time: ") }
-        let stamp = try #require(line).dropFirst("time: ".count)
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let guestTime = try #require(formatter.date(from: String(stamp)), "bad timestamp \(stamp)")
-        #expect(abs(guestTime.timeIntervalSinceNow) < 120, "guest wall clock \(stamp)")
+        let guestTime = try Harness.guestTime(in: result.stdout)
+        #expect(abs(guestTime.timeIntervalSinceNow) < 120, "guest wall clock \(guestTime)")
         let uptime = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("uptime: ") })
         let micros = try #require(Int(uptime.dropFirst("uptime: ".count).dropLast(" us".count)))
         #expect(micros >= 0 && micros < 10_000_000, "uptime \(micros) us")
