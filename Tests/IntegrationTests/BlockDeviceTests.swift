@@ -56,13 +56,22 @@ import Testing
     @Test(arguments: runnableTargets, attacks.indices)
     func badBlockRequestsAreRefusedWithAGuestError(target: Target, index: Int) throws {
         let attack = Self.attacks[index]
-        let diskPath = Self.disk(attack.name, target)
+        try Self.expectRefused(Self.guest([(attack.call, attack.offset, attack.data, attack.length)]), named: attack.name,
+                               on: target, with: SWIFTLET_R_EINVAL)
+    }
+
+    /// Runs an attacking guest on a fresh disk: it halts with `status`, the tender's answer;
+    /// the tender does not crash and the disk stays blank.
+    static func expectRefused(_ guest: HostileGuest, named name: String, on target: Target, with status: swiftlet_result,
+                              sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let diskPath = disk(name, target)
         try? FileManager.default.removeItem(atPath: diskPath)
-        let result = try Self.run(Self.guest([(attack.call, attack.offset, attack.data, attack.length)]), on: target, named: attack.name)
-        #expect(result.status == Int32(SWIFTLET_R_EINVAL.rawValue), "\(attack.name): status \(result.status), signal \(String(describing: result.signal)), stderr: \(result.stderr)")
-        #expect(!result.stderr.contains("crashed"), "\(result.stderr)")
+        let result = try run(guest, on: target, named: name)
+        #expect(result.status == Int32(status.rawValue), "\(name): status \(result.status), signal \(String(describing: result.signal)), stderr: \(result.stderr)",
+                sourceLocation: sourceLocation)
+        #expect(!result.stderr.contains("crashed"), "\(result.stderr)", sourceLocation: sourceLocation)
         let disk = try Data(contentsOf: URL(fileURLWithPath: diskPath))
-        #expect(disk.count == Int(Self.capacity) && disk.allSatisfy { $0 == 0 }, "\(attack.name): the disk changed")
+        #expect(disk.count == Int(capacity) && disk.allSatisfy { $0 == 0 }, "\(name): the disk changed", sourceLocation: sourceLocation)
     }
 
     /// The control: a write, a flush and a read back of the guest's own data page are served
@@ -124,13 +133,7 @@ import Testing
     @Test(arguments: runnableTargets, batchAttacks.indices)
     func badBatchesAreRefusedWholeWithAGuestError(target: Target, index: Int) throws {
         let attack = Self.batchAttacks[index]
-        let diskPath = Self.disk(attack.name, target)
-        try? FileManager.default.removeItem(atPath: diskPath)
-        let result = try Self.run(attack.guest, on: target, named: attack.name)
-        #expect(result.status == Int32(attack.status.rawValue), "\(attack.name): status \(result.status), signal \(String(describing: result.signal)), stderr: \(result.stderr)")
-        #expect(!result.stderr.contains("crashed"), "\(result.stderr)")
-        let disk = try Data(contentsOf: URL(fileURLWithPath: diskPath))
-        #expect(disk.count == Int(Self.capacity) && disk.allSatisfy { $0 == 0 }, "\(attack.name): the disk changed")
+        try Self.expectRefused(attack.guest, named: attack.name, on: target, with: attack.status)
     }
 
     /// The control: write, flush and read back in one batch are served (status 0), the read
