@@ -49,6 +49,21 @@ private enum GDBHarness {
             "gdb said:\n\(gdb.stdout)\n\(gdb.stderr)\n" + (secondGDB.map { "the second gdb said:\n\($0.stdout)\n\($0.stderr)\n" } ?? "")
                 + "tender said:\n\(tenderOutput)\(tenderErrors)"
         }
+
+        /// The backtrace lines of the (first) gdb's output ("#0  sum (n=...) at ...").
+        var frames: [Substring] { gdb.stdout.split(separator: "\n").filter { $0.hasPrefix("#") } }
+
+        /// examples/debugging ran to its own end: its last line printed, exit status 0.
+        func expectGuestFinished(sourceLocation: SourceLocation = #_sourceLocation) {
+            #expect(tenderOutput.contains("sum(upTo: 10) = 55"), "\(context)", sourceLocation: sourceLocation)
+            #expect(tenderStatus == 0, "\(context)", sourceLocation: sourceLocation)
+        }
+
+        /// gdb's `kill` ended the guest: the tender says so and exits 255.
+        func expectKilledByTheDebugger(sourceLocation: SourceLocation = #_sourceLocation) {
+            #expect(tenderErrors.contains("killed by the debugger"), "\(context)", sourceLocation: sourceLocation)
+            #expect(tenderStatus == 255, "\(context)", sourceLocation: sourceLocation)
+        }
     }
 
     /// Starts the tender with `--gdb PORT`, waits until it listens, runs gdb in batch mode
@@ -135,7 +150,7 @@ private enum GDBHarness {
         // The first stop: in sum(upTo:), named as in the source (DebuggerNames), line 11.
         #expect(out.contains("Breakpoint 1, sum (n=...) at "), "\(context)")
         // bt: the function at main.swift:11, called from main at main.swift:32.
-        let frames = out.split(separator: "\n").filter { $0.hasPrefix("#") }
+        let frames = run.frames
         #expect(frames.count == 2, "\(context)")
         #expect(frames.first?.hasPrefix("#0  sum (n=...) at ") == true && frames.first?.hasSuffix("main.swift:11") == true, "\(context)")
         #expect(frames.last?.contains("in main () at ") == true && frames.last?.hasSuffix("main.swift:32") == true, "\(context)")
@@ -145,8 +160,7 @@ private enum GDBHarness {
         // finish returns to main with the function's result: 1 + ... + 10.
         #expect(out.contains("Value returned is $5 = {_value = 55}"), "\(context)")
         #expect(out.contains("[Inferior 1 (Remote target) exited normally]"), "\(context)")
-        #expect(run.tenderOutput.contains("sum(upTo: 10) = 55"), "\(context)")
-        #expect(run.tenderStatus == 0, "\(context)")
+        run.expectGuestFinished()
     }
 
     @Test("break on a function by its Swift name, with or without labels; bt and print use source names", arguments: runnableTargets)
@@ -169,7 +183,7 @@ private enum GDBHarness {
         #expect(placed.count == 2 && addresses.count == 1, "\(context)")
         #expect(placed.allSatisfy { $0.hasSuffix("main.swift, line 9.") }, "\(context)")
         #expect(out.contains("in sum at ") && !out.contains("$e9debugging"), "info breakpoints names the function as in the source:\n\(context)")
-        let frames = out.split(separator: "\n").filter { $0.hasPrefix("#") }
+        let frames = run.frames
         #expect(frames.count == 2, "\(context)")
         #expect(frames.first?.hasPrefix("#0  sum (n=...) at ") == true && frames.first?.hasSuffix("main.swift:9") == true, "\(context)")
         #expect(frames.last?.contains(" in main () at ") == true && frames.last?.hasSuffix("main.swift:32") == true, "\(context)")
@@ -202,8 +216,7 @@ private enum GDBHarness {
         #expect((steps ?? 0) > 12, "\(context)")
         #expect(out.contains("= {_value = 10}\n"), "\(context)")
         #expect(out.contains("= {_value = 4}\n"), "\(context)")
-        #expect(run.tenderOutput.contains("sum(upTo: 10) = 55"), "\(context)")
-        #expect(run.tenderStatus == 0, "\(context)")
+        run.expectGuestFinished()
     }
 
     @Test("watch on a local (Z2: debug registers on spt, stepping in the tender on hvt) stops where it changes", arguments: runnableTargets)
@@ -229,8 +242,7 @@ private enum GDBHarness {
         #expect(out.components(separatedBy: " in sum (n=...) at ").count == 3, "both stops are in sum:\n\(context)")
         #expect(out.contains("$1 = {_value = 2}"), "\(context)")
         #expect(out.contains("[Inferior 1 (Remote target) exited normally]"), "\(context)")
-        #expect(run.tenderOutput.contains("sum(upTo: 10) = 55"), "\(context)")
-        #expect(run.tenderStatus == 0, "\(context)")
+        run.expectGuestFinished()
     }
 
     @Test("Ctrl-C stops a spinning guest inside spin(); kill ends it", arguments: runnableTargets)
@@ -245,13 +257,12 @@ private enum GDBHarness {
         let out = run.gdb.stdout
         let context = run.context
         #expect(out.contains("Program received signal SIGINT, Interrupt."), "\(context)")
-        let frames = out.split(separator: "\n").filter { $0.hasPrefix("#") }
+        let frames = run.frames
         // In spin's loop (line 20 or 21) itself, or in the clock it calls on line 20.
         #expect(frames.contains { $0.contains("spin () at ") && ($0.hasSuffix("main.swift:20") || $0.hasSuffix("main.swift:21")) }
                 && frames.last?.contains(" main () at ") == true, "the stack runs through spin() to main:\n\(context)")
         #expect(out.contains("[Inferior 1 (Remote target) killed]"), "\(context)")
-        #expect(run.tenderErrors.contains("killed by the debugger"), "\(context)")
-        #expect(run.tenderStatus == 255, "\(context)")
+        run.expectKilledByTheDebugger()
     }
 
     @Test("--gdb with --core: a trap stops in gdb, continuing ends the guest with it and leaves a core gdb opens", arguments: runnableTargets)
@@ -304,8 +315,7 @@ private enum GDBHarness {
         let frames = second.split(separator: "\n").filter { $0.hasPrefix("#") }
         #expect(frames.contains { $0.contains("spin () at ") } && frames.last?.contains(" main () at ") == true, "\(context)")
         #expect(second.contains("[Inferior 1 (Remote target) killed]"), "\(context)")
-        #expect(run.tenderErrors.contains("killed by the debugger"), "\(context)")
-        #expect(run.tenderStatus == 255, "\(context)")
+        run.expectKilledByTheDebugger()
     }
 
     @Test("detach at a breakpoint: the int3 is gone and the guest runs to its own end", arguments: runnableTargets)
@@ -320,7 +330,6 @@ private enum GDBHarness {
         let context = run.context
         #expect(out.contains("Breakpoint 1, "), "\(context)")
         #expect(out.contains("[Inferior 1 (Remote target) detached]"), "\(context)")
-        #expect(run.tenderOutput.contains("sum(upTo: 10) = 55"), "\(context)")
-        #expect(run.tenderStatus == 0, "\(context)")
+        run.expectGuestFinished()
     }
 }
