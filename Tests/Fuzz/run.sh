@@ -57,7 +57,7 @@ extra=()
 # import nothing (the socket and server code is left out), and the byte comparisons they use.
 if [ "$module" = GDBFuzzer ]; then
     while IFS= read -r file; do sources+=("$file"); done < <(grep -L '^import' Sources/Tender/Core/GDB/*.swift | sort)
-    sources+=(Sources/Tender/Core/ByteText.swift)
+    sources+=(Sources/Tender/Core/OptionValues/ByteText.swift)
 else
     while IFS= read -r file; do sources+=("$file"); done < <(find Sources/Guest -name '*.swift' | sort)
 fi

@@ -300,6 +300,36 @@ import Testing
         #expect(typo.stderr.contains("Unknown option '--targett'"), "stderr: \(typo.stderr)")
     }
 
+    /// A value the tender would refuse is refused by the launcher, in the tender's words, before
+    /// passt starts or anything is built: no "reachable" line for a port that never was.
+    @Test func launcherRefusesBadOptionValuesBeforeStartingAnything() throws {
+        let app = try unbuiltApplication()
+        let image = try Harness.example("hello").path
+        let tools = try scratchFolder("fake-passt")
+        let passtCalls = tools.appendingPathComponent("calls")
+        try script(tools.appendingPathComponent("passt"), "echo \"$@\" >> '\(passtCalls.path)'; exit 1")
+        let user = environment(["PATH": tools.path + ":/usr/bin:/bin"])
+        let cases: [(words: [String], message: String)] = [
+            (["--mem", "3M"], "memory size 3M is not a multiple of 2M"),
+            (["--mem", "1M"], "memory size 1M is outside 2M...4G"),
+            (["--mem", "8T"], "memory size '8T' is not a number of bytes"),
+            (["--disk", "refused.img", "--disk-size", "1000"], "--disk-size '1000' is not a positive multiple of 512 bytes"),
+            (["--pcap", "refused.pcap", "--pcap-limit", "lots"], "--pcap-limit 'lots' is not a number of bytes"),
+            (["--grace-period", "10s"], "grace period '10s' is not a whole number of seconds from 0 to 3600"),
+        ]
+        for (words, message) in cases {
+            for target in [image, app.path] {
+                let refused = try swiftlet(["run", "-p", "18099:80"] + words + [target], environment: user, in: tools)
+                #expect(refused.status == 64, "\(words) \(target): \(refused.stderr)")
+                #expect(refused.stderr.contains(message), "\(words): \(refused.stderr)")
+                #expect(!(refused.stdout + refused.stderr).contains("reachable"), "\(words): \(refused.stderr)")
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: passtCalls.path), "passt was started")
+        #expect(!FileManager.default.fileExists(atPath: app.appendingPathComponent(".build").path))
+        #expect(!FileManager.default.fileExists(atPath: tools.appendingPathComponent("refused.img").path))
+    }
+
     // MARK: the run path
 
     /// The launcher has no interpreter: no dynamic loader, Swift runtime or Foundation is loaded

@@ -50,7 +50,7 @@ enum FuzzHarness: String {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         return names.filter { $0.hasSuffix(".swift") }.sorted().map { folder.appendingPathComponent($0).path }
             .filter { path in !((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").contains { $0.hasPrefix("import ") } }
-            + [home.root.appendingPathComponent("Sources/Tender/Core/ByteText.swift").path]
+            + [home.root.appendingPathComponent("Sources/Tender/Core/OptionValues/ByteText.swift").path]
     }
 
     struct BuildFailed: Error, CustomStringConvertible {

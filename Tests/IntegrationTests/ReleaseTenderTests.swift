@@ -43,7 +43,7 @@ struct ReleaseTenderTests {
 
     /// Both tenders link musl, not glibc (static glibc alone was ~690 KB of each), and none of
     /// the standard library's Unicode tables: String `==`, `hasPrefix`, `split` or hashing in
-    /// tender code would bring them back (Core/ByteText.swift; `ld.lld
+    /// tender code would bring them back (Core/OptionValues/ByteText.swift; `ld.lld
     /// --why-live=_swift_stdlib_getNormData` names the caller if this fails).
     @Test(arguments: [Target.hvt, .spt])
     func releaseTenderLinksMuslAndNoUnicodeTables(target: Target) throws {

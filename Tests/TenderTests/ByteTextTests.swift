@@ -1,4 +1,4 @@
-// The tenders compare their ASCII text by bytes (Core/ByteText.swift), so that no String
+// The tenders compare their ASCII text by bytes (Core/OptionValues/ByteText.swift), so that no String
 // comparison links the Unicode tables into them: the same answers as String's for ASCII, and
 // for other text what the bytes say.
 import TenderCore

@@ -16,11 +16,10 @@ private func usageMessage(_ arguments: [String]) -> String? {
 
 private func sizeMessage(_ text: String) -> String? {
     do {
-        _ = try TenderOptions.parseMemorySize(text)
+        _ = try OptionValue.memorySize(text)
         return nil
     } catch {
-        if case .usage(let message) = error { return message }
-        return nil
+        return error.message
     }
 }
 
@@ -95,7 +94,7 @@ private func sizeMessage(_ text: String) -> String? {
 
     @Test(arguments: validSizeCases)
     func validSizes(text: String, bytes: UInt64) throws {
-        #expect(try TenderOptions.parseMemorySize(text) == bytes)
+        #expect(try OptionValue.memorySize(text) == bytes)
         #expect(try TenderOptions(arguments: ["--mem", text, "img"]).memorySize == bytes)
     }
 

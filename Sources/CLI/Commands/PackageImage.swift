@@ -76,12 +76,12 @@ struct PackageImage: ParsableCommand {
 
     func run() throws {
         let guestMemory: UInt64
-        do { guestMemory = try TenderOptions.parseMemorySize(mem) } catch { throw UserError("\(error)") }
+        do { guestMemory = try OptionValue.memorySize(mem) } catch { throw UserError(error.message) }
         if let bad = (ports + [hostPort].compactMap { $0 }).first(where: { !(1...65535).contains($0) }) {
             throw UserError("port \(bad) is not a TCP port (1-65535)")
         }
         let graceSeconds: UInt32
-        do { graceSeconds = try TenderOptions.parseGracePeriod(gracePeriod) } catch { throw UserError("\(error)") }
+        do { graceSeconds = try OptionValue.gracePeriod(gracePeriod) } catch { throw UserError(error.message) }
         if kube != nil && ports.isEmpty { throw UserError("--kube needs a --port: the Service and the probes use the guest's port") }
         if hostPort != nil && kube == nil { throw UserError("--host-port is part of the Kubernetes manifest: give --kube FILE too") }
 

@@ -77,13 +77,13 @@ struct Run: ParsableCommand {
     /// Reached for an application (the launcher checked the host before handing it over):
     /// build it, then hand the image back to the launcher, which runs it.
     func run() throws {
-        do { _ = try TenderOptions.parseMemorySize(mem) } catch { throw UserError("\(error)") }
+        do { _ = try OptionValue.memorySize(mem) } catch { throw UserError(error.message) }
         if let gdb {
             do { _ = try GDBListenAddress(parsing: gdb) } catch { throw UserError("\(error)") }
             if target == .virtio { throw UserError("--gdb applies to the hvt and spt tenders; for --target virtio, QEMU has its own gdb stub") }
         }
         if let gracePeriod {
-            do { _ = try TenderOptions.parseGracePeriod(gracePeriod) } catch { throw UserError("\(error)") }
+            do { _ = try OptionValue.gracePeriod(gracePeriod) } catch { throw UserError(error.message) }
         }
         var imagePath = image
         if !Self.isELF(image) {
@@ -124,7 +124,7 @@ struct Run: ParsableCommand {
     /// `--disk` for QEMU, checked here; VirtioRun opens them.
     private func virtioDisks() throws -> [DiskSpec] {
         let size: UInt64?
-        do { size = try diskSize.map { text throws(TenderError) in try TenderOptions.parseDiskSize(text) } } catch { throw UserError(error.description) }
+        do { size = try diskSize.map { text throws(OptionValueError) in try OptionValue.diskSize(text) } } catch { throw UserError(error.message) }
         return disk.map { DiskSpec(path: $0, size: size) }
     }
 
@@ -136,10 +136,7 @@ struct Run: ParsableCommand {
         guard network != nil else { throw UserError("--pcap \(pcap): the guest has no network device to record (add -p or --net)") }
         var limit = PacketCapture.defaultLimit
         if let pcapLimit {
-            guard let bytes = TenderOptions.parseByteCount(pcapLimit), bytes <= UInt64(Int.max) else {
-                throw UserError("--pcap-limit '\(pcapLimit)' is not a number of bytes (examples: 16M, 1G)")
-            }
-            limit = Int(bytes)
+            do { limit = try OptionValue.pcapLimit(pcapLimit) } catch { throw UserError(error.message) }
         }
         do { return try PacketCapture(path: pcap, limit: limit) } catch { throw UserError("\(error)") }
     }

@@ -26,7 +26,7 @@ enum VirtioRun {
             refuse("QEMU is not installed; install it with `\(geteuid() == 0 ? "" : "sudo ")apt-get install -y qemu-system-x86`")
         }
         let bytes: UInt64
-        do { bytes = try TenderOptions.parseMemorySize(memory) } catch { refuse("\(error)") }
+        do { bytes = try OptionValue.memorySize(memory) } catch { refuse(error.message) }
         // SWIFTLET_VIRTIO_ACCEL=tcg asks for TCG where KVM is usable too (tests run both).
         let kvm: Bool
         switch ProcessInfo.processInfo.environment["SWIFTLET_VIRTIO_ACCEL"] {

@@ -112,10 +112,12 @@ public struct RunOptions: Equatable, Sendable {
             virtio = false
             guard let target = Target(rawValue: value) else { return "--target \(value): expected hvt, spt or virtio" }
             self.target = target
-        case "--mem": memory = value
+        case "--mem":
+            if let problem = Self.problem(value, by: OptionValue.memorySize) { return problem }
+            memory = value
         case "--gdb": gdb = value
         case "--grace-period":
-            if let problem = Self.gracePeriodProblem(value) { return problem }
+            if let problem = Self.problem(value, by: OptionValue.gracePeriod) { return problem }
             gracePeriod = value
         case "--machine":
             guard value == "microvm" || value == "q35" else { return "--machine \(value): expected microvm or q35" }
@@ -131,11 +133,15 @@ public struct RunOptions: Equatable, Sendable {
         case "--pcap", "--core":
             guard !value.isEmpty else { return option == "--pcap" ? "--pcap needs a file name" : "--core needs a directory" }
             if option == "--pcap" { pcap = value } else { core = value }
-        case "--pcap-limit": pcapLimit = value
+        case "--pcap-limit":
+            if let problem = Self.problem(value, by: OptionValue.pcapLimit) { return problem }
+            pcapLimit = value
         case "--disk":
             guard !value.isEmpty else { return "--disk needs a file name" }
             disks.append(value)
-        case "--disk-size": diskSize = value
+        case "--disk-size":
+            if let problem = Self.problem(value, by: OptionValue.diskSize) { return problem }
+            diskSize = value
         default: assets = value
         }
         return nil
@@ -143,11 +149,10 @@ public struct RunOptions: Equatable, Sendable {
 }
 
 extension RunOptions {
-    /// What is wrong with a --grace-period value (the tender takes whole seconds, 0...3600).
-    public static func gracePeriodProblem(_ value: String) -> String? {
-        guard let seconds = UInt32(value), seconds <= 3600 else {
-            return "--grace-period \(value): expected a whole number of seconds from 0 to 3600"
-        }
+    /// What is wrong with a value the tender would refuse by the same rule (OptionValues/),
+    /// found before anything starts.
+    static func problem<Value>(_ value: String, by rule: (String) throws(OptionValueError) -> Value) -> String? {
+        do { _ = try rule(value) } catch { return error.message }
         return nil
     }
 }

@@ -76,7 +76,7 @@ public struct TenderOptions: Equatable {
             switch ByteText(argument) {
             case "--mem", "-m":
                 guard index < arguments.count else { throw .usage("--mem needs a size, e.g. --mem 64M") }
-                memory = try Self.parseMemorySize(arguments[index])
+                memory = try Self.checked(arguments[index], by: OptionValue.memorySize)
                 index += 1
             case "--net":
                 guard index < arguments.count else { throw .usage("--net needs tap:NAME or fd:N") }
@@ -89,7 +89,7 @@ public struct TenderOptions: Equatable {
             case "--disk-size":
                 guard index < arguments.count else { throw .usage("--disk-size needs a size, e.g. --disk-size 64M") }
                 guard !disks.isEmpty else { throw .usage("--disk-size applies to the --disk FILE before it") }
-                disks[disks.count - 1].size = try Self.parseDiskSize(arguments[index])
+                disks[disks.count - 1].size = try Self.checked(arguments[index], by: OptionValue.diskSize)
                 index += 1
             case "--pcap", "--pcap-limit", "--core":
                 if !TenderFlavor.debugging && argument.bytesEqual("--core") { throw TenderFlavor.refusal(argument, tender: tender) }
@@ -101,11 +101,7 @@ public struct TenderOptions: Equatable {
                 switch ByteText(argument) {
                 case "--pcap": pcapPath = value
                 case "--core": coreDirectory = value
-                default:
-                    guard let bytes = Self.parseByteCount(value), bytes <= UInt64(Int.max) else {
-                        throw .usage("--pcap-limit '\(value)' is not a number of bytes (examples: 16M, 1G)")
-                    }
-                    pcapLimit = Int(bytes)
+                default: pcapLimit = try Self.checked(value, by: OptionValue.pcapLimit)
                 }
             case "--gdb":
                 guard TenderFlavor.debugging else { throw TenderFlavor.refusal(argument, tender: tender) }
@@ -114,7 +110,7 @@ public struct TenderOptions: Equatable {
                 index += 1
             case "--grace-period":
                 guard index < arguments.count else { throw .usage("--grace-period needs a number of seconds, e.g. --grace-period 10") }
-                gracePeriod = try Self.parseGracePeriod(arguments[index])
+                gracePeriod = try Self.checked(arguments[index], by: OptionValue.gracePeriod)
                 index += 1
             case "--seccomp-self-test":
                 seccompSelfTest = true
@@ -152,52 +148,9 @@ public struct TenderOptions: Equatable {
     }
 
     public static let defaultGracePeriod: UInt32 = 10
-    public static let maximumGracePeriod: UInt32 = 3600
 
-    /// "10" → 10; whole seconds (the deadline is alarm(2)), at most an hour.
-    public static func parseGracePeriod(_ text: String) throws(TenderError) -> UInt32 {
-        guard let seconds = Substring(text).bytesNumber(), seconds <= UInt64(maximumGracePeriod) else {
-            throw .usage("grace period '\(text)' is not a whole number of seconds from 0 to \(maximumGracePeriod)")
-        }
-        return UInt32(seconds)
-    }
-
-    /// "64M", "1G", "4194304" → bytes; must lie in the ABI's range and be 2 MiB aligned.
-    /// `--disk-size`: a positive number of whole 512-byte blocks.
-    public static func parseDiskSize(_ text: String) throws(TenderError) -> UInt64 {
-        guard let bytes = parseByteCount(text), bytes > 0, bytes % 512 == 0 else {
-            throw .usage("--disk-size '\(text)' is not a positive multiple of 512 bytes (examples: 64M, 1G)")
-        }
-        return bytes
-    }
-
-    public static func parseMemorySize(_ text: String) throws(TenderError) -> UInt64 {
-        guard let bytes = parseByteCount(text) else {
-            throw .usage("memory size '\(text)' is not a number of bytes (examples: 64M, 1G)")
-        }
-        guard bytes >= SWIFTLET_MEM_MIN, bytes <= SWIFTLET_MEM_MAX else {
-            throw .usage("memory size \(text) is outside \(SWIFTLET_MEM_MIN >> 20)M...\(SWIFTLET_MEM_MAX >> 30)G")
-        }
-        guard bytes % (2 << 20) == 0 else {
-            throw .usage("memory size \(text) is not a multiple of 2M")
-        }
-        return bytes
-    }
-
-    /// "64M", "1G", "4194304" → bytes, or nil if it is not such a number or overflows.
-    public static func parseByteCount(_ text: String) -> UInt64? {
-        var digits = Substring(text)
-        var multiplier: UInt64 = 1
-        switch digits.utf8.last {
-        case UInt8(ascii: "k"), UInt8(ascii: "K"): multiplier = 1 << 10
-        case UInt8(ascii: "m"), UInt8(ascii: "M"): multiplier = 1 << 20
-        case UInt8(ascii: "g"), UInt8(ascii: "G"): multiplier = 1 << 30
-        default: break
-        }
-        if multiplier != 1 { digits = Substring(digits.utf8.dropLast()) }
-        guard let value = digits.bytesNumber(), case let (bytes, false) = value.multipliedReportingOverflow(by: multiplier) else {
-            return nil
-        }
-        return bytes
+    /// `text` by one of OptionValue's rules, whose refusal is a usage error here.
+    private static func checked<Value>(_ text: String, by rule: (String) throws(OptionValueError) -> Value) throws(TenderError) -> Value {
+        do { return try rule(text) } catch { throw .usage(error.message) }
     }
 }
