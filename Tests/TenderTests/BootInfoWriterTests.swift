@@ -1,23 +1,21 @@
 // BootInfoWriter: the boot info page and argument block the guest reads at entry.
 import SwiftletABI
+import TenderTestSupport
 import Testing
 @testable import TenderCore
 
 /// Guest memory in a heap buffer, filled with a marker so untouched bytes can be recognised.
 private final class BootMemory {
     static let marker: UInt8 = 0xC7
-    let pointer: UnsafeMutableRawPointer
-    let memory: GuestMemory
+    private let host: TestGuestMemory
+    var pointer: UnsafeMutableRawPointer { host.pointer }
+    var memory: GuestMemory { host.memory }
     let size: Int
 
     init(size: Int = 4 << 20) {
         self.size = size
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
-        pointer.initializeMemory(as: UInt8.self, repeating: Self.marker, count: size)
-        memory = GuestMemory(base: pointer, size: size)
+        host = TestGuestMemory(size: size, fill: Self.marker)
     }
-
-    deinit { pointer.deallocate() }
 
     func bytes(at address: UInt64, count: Int) -> [UInt8] {
         Array(UnsafeRawBufferPointer(start: pointer + Int(address - SWIFTLET_GUEST_BASE), count: count))

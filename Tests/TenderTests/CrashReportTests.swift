@@ -7,16 +7,9 @@ import TenderTestSupport
 /// 64 KiB of zeroed guest memory in a heap buffer.
 private final class FrameMemory {
     static let size = 0x10000
-    let pointer: UnsafeMutableRawPointer
-    let memory: GuestMemory
-
-    init() {
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: Self.size, alignment: 4096)
-        pointer.initializeMemory(as: UInt8.self, repeating: 0, count: Self.size)
-        memory = GuestMemory(base: pointer, size: Self.size)
-    }
-
-    deinit { pointer.deallocate() }
+    private let host = TestGuestMemory(size: FrameMemory.size, fill: 0)
+    var pointer: UnsafeMutableRawPointer { host.pointer }
+    var memory: GuestMemory { host.memory }
 
     var end: UInt64 { SWIFTLET_GUEST_BASE + UInt64(Self.size) }
 

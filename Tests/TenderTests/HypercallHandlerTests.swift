@@ -4,6 +4,7 @@
 import Glibc
 #endif
 import SwiftletABI
+import TenderTestSupport
 import Testing
 @testable import TenderCore
 
@@ -12,21 +13,17 @@ final class HypercallFixture {
     static let memorySize = 4 << 20
     static let fill: UInt8 = 0x5A
 
-    let pointer: UnsafeMutableRawPointer
+    private let host = TestGuestMemory(size: HypercallFixture.memorySize, fill: HypercallFixture.fill)
+    var pointer: UnsafeMutableRawPointer { host.pointer }
     let memory: GuestMemory
     let handler: HypercallHandler
     let readFD: Int32
     let writeFD: Int32
 
     init() throws {
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: Self.memorySize, alignment: 4096)
-        pointer.initializeMemory(as: UInt8.self, repeating: Self.fill, count: Self.memorySize)
-        memory = GuestMemory(base: pointer, size: Self.memorySize)
+        memory = host.memory
         var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else {
-            pointer.deallocate()
-            throw FixtureError.pipe(errno)
-        }
+        guard pipe(&fds) == 0 else { throw FixtureError.pipe(errno) }
         readFD = fds[0]
         writeFD = fds[1]
         // Neither end may block the test: a stuck write becomes EIO, an empty read EAGAIN.
@@ -40,7 +37,6 @@ final class HypercallFixture {
     deinit {
         close(readFD)
         close(writeFD)
-        pointer.deallocate()
     }
 
     enum FixtureError: Error { case pipe(Int32) }

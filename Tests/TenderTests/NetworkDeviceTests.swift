@@ -4,12 +4,13 @@
 import Glibc
 #endif
 import SwiftletABI
+import TenderTestSupport
 import Testing
 @testable import TenderCore
 
 private final class NetworkFixture {
     static let memorySize = 4 << 20
-    let pointer: UnsafeMutableRawPointer
+    private let host = TestGuestMemory(size: NetworkFixture.memorySize, fill: 0)
     let memory: GuestMemory
     let handler: HypercallHandler
     let device: NetworkDevice
@@ -18,9 +19,7 @@ private final class NetworkFixture {
     private var peerOpen = true
 
     init() throws {
-        pointer = .allocate(byteCount: Self.memorySize, alignment: 4096)
-        pointer.initializeMemory(as: UInt8.self, repeating: 0, count: Self.memorySize)
-        memory = GuestMemory(base: pointer, size: Self.memorySize)
+        memory = host.memory
         var fds: [Int32] = [-1, -1]
         #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
         peer = fds[0]
@@ -34,7 +33,6 @@ private final class NetworkFixture {
         // descriptor another test has opened since (its peer then read nothing).
         closePeer()
         close(tenderEnd)
-        pointer.deallocate()
     }
 
     /// The "passt" end goes away.

@@ -6,6 +6,7 @@ import Glibc
 #endif
 import CTender
 import SwiftletABI
+import TenderTestSupport
 import Testing
 @testable import TenderCore
 
@@ -29,7 +30,7 @@ private final class OffloadingTap: NetworkBackend {
 
 private final class OffloadFixture {
     static let memorySize = 4 << 20
-    let pointer: UnsafeMutableRawPointer
+    private let host = TestGuestMemory(size: OffloadFixture.memorySize, fill: 0)
     let memory: GuestMemory
     let handler: HypercallHandler
     let backend: OffloadingTap
@@ -39,9 +40,7 @@ private final class OffloadFixture {
     let request: UInt64, table: UInt64, data: UInt64
 
     init() {
-        pointer = .allocate(byteCount: Self.memorySize, alignment: 4096)
-        pointer.initializeMemory(as: UInt8.self, repeating: 0, count: Self.memorySize)
-        memory = GuestMemory(base: pointer, size: Self.memorySize)
+        memory = host.memory
         var fds: [Int32] = [-1, -1]
         #expect(socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &fds) == 0)
         var size: Int32 = 1 << 20
@@ -59,7 +58,6 @@ private final class OffloadFixture {
     deinit {
         close(peer)
         close(backend.fd)
-        pointer.deallocate()
     }
 
     func configure(handle: UInt32 = 0, features: UInt32) -> Int32 {

@@ -5,6 +5,7 @@
 import Glibc
 #endif
 import SwiftletABI
+import TenderTestSupport
 import Testing
 @testable import TenderCore
 
@@ -39,7 +40,7 @@ private final class ScriptedBackend: NetworkBackend {
 private final class RingFixture {
     static let memorySize = 4 << 20
     static let size: UInt32 = 4
-    let pointer: UnsafeMutableRawPointer
+    private let host = TestGuestMemory(size: RingFixture.memorySize, fill: 0)
     let memory: GuestMemory
     let backend = ScriptedBackend()
     let rings: NetworkRings
@@ -51,10 +52,8 @@ private final class RingFixture {
     var txBuffers: UInt64 { base + 0x30_0000 }
 
     init() throws {
-        pointer = .allocate(byteCount: Self.memorySize, alignment: 4096)
-        pointer.initializeMemory(as: UInt8.self, repeating: 0, count: Self.memorySize)
         // The layout a running guest has: code and boot info read-only, a guard page, the heap from 1 MiB.
-        memory = GuestMemory(base: pointer, size: Self.memorySize).restricted(to: GuestAccess(
+        memory = host.memory.restricted(to: GuestAccess(
             memorySize: UInt64(Self.memorySize), writableSegments: [],
             heap: SWIFTLET_GUEST_BASE + 0x10_0000 ..< SWIFTLET_GUEST_BASE + UInt64(Self.memorySize)))
         let device = NetworkDevice(name: "net0", mac: (2, 0, 0, 0, 0, 1), backend: backend)
@@ -65,7 +64,6 @@ private final class RingFixture {
     deinit {
         close(rings.kickFD)
         close(rings.wakeFD)
-        pointer.deallocate()
     }
 
     func put<T: BitwiseCopyable>(_ value: T, at address: UInt64) { try! memory.store(value, at: GuestAddress(raw: address)) }
