@@ -6,8 +6,9 @@ Each seed is a list of records in the harness's input format:
 Seeds use raw framing (bytes = a whole Ethernet frame with correct checksums). See the
 header of FrameFuzzer.swift for the control bits.
 """
-import os
 import struct
+
+from seed_files import write_seeds
 
 STACK_MAC = bytes([0x02, 0, 0, 0, 0, 0x10])
 PEER_MAC = bytes([0x02, 0, 0, 0, 0, 0x20])
@@ -106,11 +107,7 @@ SEEDS = {
 
 
 def main() -> None:
-    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
-    os.makedirs(folder, exist_ok=True)
-    for name, records in SEEDS.items():
-        with open(os.path.join(folder, name), "wb") as f:
-            f.write(b"".join(records))
+    write_seeds("corpus", {name: b"".join(records) for name, records in SEEDS.items()})
 
 
 if __name__ == "__main__":

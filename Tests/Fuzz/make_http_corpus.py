@@ -2,7 +2,7 @@
 # Writes the HTTPFuzzer seeds into Tests/Fuzz/http-corpus/ (records: control:u8 length:u8 bytes;
 # control & 3: 0 feed, 1 drain length*8 bytes, 2 clock +length*250 ms, 3 peer closed; bit 2: B;
 # only feeds carry bytes).
-import os
+from seed_files import write_seeds
 
 def feed(data, b=False):
     data = data.encode() if isinstance(data, str) else data
@@ -36,7 +36,4 @@ seeds = {
     "close-then-feed": feed(f"GET / HTTP/1.1\r\n{H}\r\nGET /users/1 HT") + close() + drain()
         + feed(f"GET / HTTP/1.1\r\n{H}\r\n") + drain(),
 }
-folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "http-corpus")
-os.makedirs(folder, exist_ok=True)
-for name, data in seeds.items():
-    with open(os.path.join(folder, name), "wb") as f: f.write(data)
+write_seeds("http-corpus", seeds)

@@ -4,8 +4,9 @@ base:u8, then operations (0 write offset:u16le length:u8 bytes, 1 flip offset:u1
 2 reseal offset:u16le, 3 zero sector:u8 count:u8). The bases are real stores the harness writes
 with KeyValueStore at start-up (0 fresh, 1 busy, 2 torn, 3 version 1) on 16 KiB disks:
 superblocks in sectors 0 and 1, half 0 at 1024, half 1 at 8704 (7680 bytes each)."""
-import os
 import struct
+
+from seed_files import write_seeds
 
 FRESH, BUSY, TORN, V1 = range(4)
 HALVES = (1024, 8704)
@@ -50,12 +51,7 @@ SEEDS["garbage-everywhere"] = bytes([BUSY]) + b"".join(write(offset, bytes((offs
 
 
 def main():
-    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "store-corpus")
-    os.makedirs(folder, exist_ok=True)
-    for name, data in SEEDS.items():
-        with open(os.path.join(folder, name), "wb") as out:
-            out.write(data)
-    print(f"wrote {len(SEEDS)} seeds to {folder}")
+    write_seeds("store-corpus", SEEDS)
 
 
 if __name__ == "__main__":

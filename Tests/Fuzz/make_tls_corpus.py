@@ -2,8 +2,9 @@
 """Writes the TLS fuzzer's seeds (Tests/Fuzz/tls-corpus/) in TLSFuzzer.swift's record format:
 control:u8 length:u8 [bytes] (bytes for operations 0 raw and 2 request only).
 Real ClientHellos come from Python's ssl module (a MemoryBIO handshake that is never finished)."""
-import os
 import ssl
+
+from seed_files import write_seeds
 
 RAW, HANDSHAKE, REQUEST, TAMPER, CLOCK, CLOSE_NOTIFY, FIN, RESET = range(8)
 B = 0x08  # the second client
@@ -37,8 +38,6 @@ def client_hello():
 
 
 def main():
-    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tls-corpus")
-    os.makedirs(folder, exist_ok=True)
     hello = client_hello()
     seeds = {
         "handshake-get": op(HANDSHAKE) + op(REQUEST, data=PAGE),
@@ -61,10 +60,7 @@ def main():
         "fin-mid-handshake": op(HANDSHAKE) + op(FIN) + op(HANDSHAKE) + op(REQUEST, data=PAGE),
         "idle-after-response": op(HANDSHAKE) + op(REQUEST, data=PAGE) + op(CLOCK, 255) + op(REQUEST, data=PAGE),
     }
-    for name, data in seeds.items():
-        with open(os.path.join(folder, name), "wb") as file:
-            file.write(data)
-    print(f"wrote {len(seeds)} seeds to {folder}")
+    write_seeds("tls-corpus", seeds)
 
 
 if __name__ == "__main__":
