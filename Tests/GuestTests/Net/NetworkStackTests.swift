@@ -444,7 +444,7 @@ private func tcp(from port: UInt16, to destination: UInt16, flags: TCPFlags, seq
         #expect(stack.tcp.timeWaitCount == 3)
         #expect(stack.tcp.connectionCount == 3)
         #expect(stack.tcp.timeWaitForgotten == 7)
-        let remaining = stack.tcp.timeWait.keys.map { $0.remotePort }.sorted()
+        let remaining = stack.tcp.timeWait.map { $0.key.remotePort }.sorted()
         #expect(remaining == [31007, 31008, 31009], "the newest stay")
     }
 
@@ -579,7 +579,7 @@ private func tcp(from port: UInt16, to destination: UInt16, flags: TCPFlags, seq
         sent = try Self.exchange(stack, link, [Self.segment(from: 1003, [.ack, .psh], sequence: 101, ack: ack, request)], now: 6)
         #expect(sent.isEmpty, "no RST, no ACK: the client will send it again")
         #expect(listener.acceptQueueOverflows == 2)
-        let waiting = try #require(stack.tcp.streams.values.first { $0.remote.port == 1003 })
+        let waiting = try #require(stack.tcp.streams.first { $0.value.remote.port == 1003 }?.value)
         #expect(waiting.state == .synReceived)
 
         // Our SYN-ACK is retransmitted at the initial RTO; once the application has accepted,

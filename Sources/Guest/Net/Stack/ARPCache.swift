@@ -17,11 +17,18 @@ public struct ARPCache {
     }
 
     public let configuration: Configuration
-    private var entries: [IPv4Address: Entry] = [:]
+    private var entries: KeyedTable<IPv4Address, Entry>
     public private(set) var droppedPackets = 0
 
     public init(configuration: Configuration = Configuration()) {
+        var random = NetworkRandom.platform
+        self.init(configuration: configuration, hasher: random.tableHasher())
+    }
+
+    /// `hasher` places the addresses in the table's slots (the stack's, from its generator).
+    init(configuration: Configuration = Configuration(), hasher: SipHash13) {
         self.configuration = configuration
+        entries = KeyedTable(hasher: hasher)
     }
 
     public func lookup(_ address: IPv4Address, now: UInt64) -> MACAddress? {
@@ -80,7 +87,7 @@ public struct ARPCache {
     /// The next time `due` has something to do.
     public func pollAt() -> UInt64? {
         var soonest: UInt64?
-        for case .pending(_, let next, _) in entries.values { soonest = earliest(soonest, next) }
+        for case (_, .pending(_, let next, _)) in entries { soonest = earliest(soonest, next) }
         return soonest
     }
 
@@ -97,9 +104,14 @@ public struct ARPCache {
         }
         if let victim {
             entries[victim.0] = nil
-        } else if let any = entries.keys.first {
-            if case .pending(_, _, let queue)? = entries[any] { droppedPackets += queue.count }
+        } else if let (any, entry) = entries.anyEntry {
+            if case .pending(_, _, let queue) = entry { droppedPackets += queue.count }
             entries[any] = nil
         }
     }
+}
+
+extension IPv4Address: TableKey {
+    var word: UInt64 { UInt64(value) }
+    init(word: UInt64) { self.init(UInt32(truncatingIfNeeded: word)) }
 }

@@ -34,6 +34,20 @@ public struct NetworkRandom: RandomNumberGenerator, Sendable {
         }
     }
 
+    /// The secret key of the stack's hash tables. It never shows on the wire, so it takes no
+    /// draw from the values that do (a seeded stack's sequence numbers and ids stay its first
+    /// draws): the platform's CSPRNG gives a fresh one, a seeded generator one derived from
+    /// its state.
+    mutating func tableHasher() -> SipHash13 {
+        switch source {
+        case .platform:
+            return SipHash13(using: &self)
+        case .seeded(let generator):
+            var derived = SplitMix64(seed: ~generator.state)
+            return SipHash13(using: &derived)
+        }
+    }
+
     /// A port from the dynamic range, 49152...65535 (RFC 6335 §6).
     mutating func ephemeralPort() -> UInt16 {
         UInt16(49152 + next() % 16384)

@@ -11,8 +11,8 @@ public final class NetworkStack {
     public private(set) var gateway: IPv4Address?
     public private(set) var dnsServers: [IPv4Address]
     public var statistics = NetworkStatistics()
-    var arp = ARPCache()
-    var udpSockets: [UInt16: UDPSocket] = [:]
+    var arp: ARPCache
+    var udpSockets: KeyedTable<UInt16, UDPSocket>
     var tcp: TCPLayer
     /// Initial sequence numbers, ephemeral ports and the DHCP and DNS clients' seeds.
     var random: NetworkRandom
@@ -32,8 +32,12 @@ public final class NetworkStack {
     public init(device: any FrameDevice, configuration: NetworkConfiguration, tcp settings: TCPSettings? = nil,
                 random: NetworkRandom = .platform) {
         self.device = device
+        var random = random
+        let hasher = random.tableHasher()
         self.random = random
-        tcp = TCPLayer(settings: settings ?? TCPSettings(mtu: device.mtu))
+        arp = ARPCache(hasher: hasher)
+        udpSockets = KeyedTable(hasher: hasher)
+        tcp = TCPLayer(settings: settings ?? TCPSettings(mtu: device.mtu), hasher: hasher)
         if device.segmentationLimit > 0 {
             // Room for the largest IPv4 and TCP headers beside the payload.
             tcp.settings.connection.segmentationOffloadLimit = device.segmentationLimit - EthernetFrame.headerLength - 60 - 60

@@ -210,17 +210,27 @@ public final class TCPListener {
     var isAcceptQueueFull: Bool { ready.count >= backlog }
 }
 
-struct TCPFourTuple: Hashable {
-    var localPort: UInt16
-    var remoteAddress: IPv4Address
-    var remotePort: UInt16
+/// What tells the stack's connections apart (the local address is the stack's one): the local
+/// port, the peer's address and port, packed into one word as the tables' key.
+struct TCPFourTuple: TableKey, Equatable {
+    let word: UInt64
+
+    init(word: UInt64) { self.word = word }
+
+    init(localPort: UInt16, remoteAddress: IPv4Address, remotePort: UInt16) {
+        word = UInt64(localPort) << 48 | UInt64(remotePort) << 32 | UInt64(remoteAddress.value)
+    }
+
+    var localPort: UInt16 { UInt16(truncatingIfNeeded: word >> 48) }
+    var remotePort: UInt16 { UInt16(truncatingIfNeeded: word >> 32) }
+    var remoteAddress: IPv4Address { IPv4Address(UInt32(truncatingIfNeeded: word)) }
 }
 
 struct TCPLayer {
     var settings: TCPSettings
-    var listeners: [UInt16: TCPListener] = [:]
+    var listeners: KeyedTable<UInt16, TCPListener>
     /// Connections in every state but TIME-WAIT: these hold buffers.
-    var streams: [TCPFourTuple: TCPStream] = [:]
+    var streams: KeyedTable<TCPFourTuple, TCPStream>
     /// Connections to poll: a segment arrived for them, or the application called them.
     let work = TCPWorkList()
     /// The list being polled, swapped with `work`'s so that neither is allocated anew each turn.
@@ -231,11 +241,11 @@ struct TCPLayer {
     var timers = TimerHeap<TCPFourTuple>()
     /// Connections in FIN-WAIT-2 without a deadline: checked each turn for the application
     /// letting go of them (`orphanReleased`).
-    var lingering: Set<TCPFourTuple> = []
+    var lingering: KeySet
     /// Connections in TIME-WAIT: a small record each, not polled, only looked up when a
     /// segment arrives; expired oldest first from `timeWaitOrder`. The application's stream
     /// is CLOSED from the moment its connection moves here (as Linux's socket is).
-    var timeWait: [TCPFourTuple: TCPTimeWait] = [:]
+    var timeWait: KeyedTable<TCPFourTuple, TCPTimeWait>
     var timeWaitOrder: [TCPFourTuple] = []
     var timeWaitOrderStart = 0
     var resetsSent = 0
@@ -247,7 +257,14 @@ struct TCPLayer {
     var refusedForMemory = 0
     var timeWaitForgotten = 0
 
-    init(settings: TCPSettings) { self.settings = settings }
+    /// `hasher` places the keys of its tables (connections, listeners) in their slots.
+    init(settings: TCPSettings, hasher: SipHash13) {
+        self.settings = settings
+        listeners = KeyedTable(hasher: hasher)
+        streams = KeyedTable(hasher: hasher)
+        lingering = KeySet(hasher: hasher)
+        timeWait = KeyedTable(hasher: hasher)
+    }
 
     var connectionCount: Int { streams.count + timeWait.count }
     var activeConnectionCount: Int { streams.count }
@@ -486,7 +503,7 @@ extension NetworkStack {
             tcp.enterTimeWait(key, stream)
             return
         case .finWait2 where stream.connection.finWait2DeadlineAt == nil:
-            tcp.lingering.insert(key)
+            tcp.lingering.insert(key.word)
         default:
             break
         }
@@ -513,12 +530,13 @@ extension NetworkStack {
     /// application let go after closing, so they end if the peer never closes (`orphan`).
     private func orphanReleased(now: UInt64) {
         guard !tcp.lingering.isEmpty else { return }
-        for key in tcp.lingering {
+        for word in tcp.lingering {
+            let key = TCPFourTuple(word: word)
             let lingers = tcp.streams[key].map { $0.connection.state == .finWait2 && $0.connection.finWait2DeadlineAt == nil }
-            guard lingers == true else { tcp.lingering.remove(key); continue }
+            guard lingers == true else { tcp.lingering.remove(word); continue }
             // Held by the table alone: not by the application (nor by this turn's work list).
-            guard isKnownUniquelyReferenced(&tcp.streams[key]!) else { continue }
-            tcp.lingering.remove(key)
+            guard tcp.streams.holdsOnlyReference(forKey: key) else { continue }
+            tcp.lingering.remove(word)
             tcp.streams[key]!.connection.orphan(now: now)
             tcp.streams[key]!.noteWork()  // polled below, which sets its timer for the deadline
         }
