@@ -126,6 +126,19 @@ import Testing
         #expect(polls.count == 1, "specializations of TCPConnection.poll: \(polls)")
     }
 
+    /// The stack's hash tables are KeyedTables over one non-generic KeySet: examples/web links
+    /// none of the standard library's hashing (each Dictionary type brought ~2 KB of its own),
+    /// nor the UDP sockets it never binds (the stack reaches them through `DatagramPorts`).
+    @Test func webLinksNoStandardHashingNorUnboundUDPSockets() throws {
+        let elf = try ELFImage(bytes: [UInt8](try Data(contentsOf: try Harness.example("web"))))
+        let names = ImageSizeReport(image: elf) { name, _ in name }.symbols.map(\.name)
+        let hashing = names.filter { $0.contains("Hasher") || $0.contains("_NativeDictionary") || $0.contains("_NativeSet") }
+        #expect(hashing.isEmpty, "examples/web links \(hashing)")
+        #expect(names.contains { $0.contains("8Swiftlet6KeySetV") }, "no KeySet: are the stack's tables still KeyedTables?")
+        let udp = names.filter { $0.contains("8Swiftlet8UDPPortsC") || $0.contains("8Swiftlet9UDPSocketC") }
+        #expect(udp.isEmpty, "examples/web links \(udp)")
+    }
+
     @Test func strippedImageIsRefusedWithAReason() throws {
         let image = try Harness.example("hello")
         let stripped = Harness.scratch.appendingPathComponent("hello-stripped.swiftlet")

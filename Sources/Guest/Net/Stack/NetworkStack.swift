@@ -12,7 +12,10 @@ public final class NetworkStack {
     public private(set) var dnsServers: [IPv4Address]
     public var statistics = NetworkStatistics()
     var arp: ARPCache
-    var udpSockets: KeyedTable<UInt16, UDPSocket>
+    /// The bound UDP ports, once the application bound one.
+    var udp: (any DatagramPorts)?
+    /// Places the keys of the stack's hash tables (from `random`).
+    let tableHasher: SipHash13
     var tcp: TCPLayer
     /// Initial sequence numbers, ephemeral ports and the DHCP and DNS clients' seeds.
     var random: NetworkRandom
@@ -33,11 +36,10 @@ public final class NetworkStack {
                 random: NetworkRandom = .platform) {
         self.device = device
         var random = random
-        let hasher = random.tableHasher()
+        tableHasher = random.tableHasher()
         self.random = random
-        arp = ARPCache(hasher: hasher)
-        udpSockets = KeyedTable(hasher: hasher)
-        tcp = TCPLayer(settings: settings ?? TCPSettings(mtu: device.mtu), hasher: hasher)
+        arp = ARPCache(hasher: tableHasher)
+        tcp = TCPLayer(settings: settings ?? TCPSettings(mtu: device.mtu), hasher: tableHasher)
         if device.segmentationLimit > 0 {
             // Room for the largest IPv4 and TCP headers beside the payload.
             tcp.settings.connection.segmentationOffloadLimit = device.segmentationLimit - EthernetFrame.headerLength - 60 - 60
@@ -219,12 +221,11 @@ public final class NetworkStack {
             return
         }
         if let dns, dns.receive(datagram.payload, port: udp.destinationPort, now: now) { return }
-        guard let socket = udpSockets[udp.destinationPort] else {
+        guard let ports = self.udp, ports.deliver(datagram.payload, to: udp.destinationPort, from: ip.source, port: udp.sourcePort) else {
             statistics.udpNoListener += 1
             if ip.destination == address { sendUnreachable(packet, ip: ip, code: ICMPv4Repr.UnreachableCode.port, now: now) }
             return
         }
-        socket.deliver(datagram.payload, from: ip.source, port: udp.sourcePort)
     }
 
     private func sendUnreachable(_ packet: IPv4Packet, ip: IPv4Repr, code: UInt8, now: UInt64) {
@@ -237,13 +238,15 @@ public final class NetworkStack {
     public enum SocketError: Error, Equatable { case portInUse, noAddress, tooLarge, tooManyConnections }
 
     public func bindUDP(port: UInt16, queueLimit: Int = 64) throws(SocketError) -> UDPSocket {
-        guard udpSockets[port] == nil else { throw .portInUse }
+        let ports = udp ?? UDPPorts(hasher: tableHasher)
+        udp = ports
+        guard !ports.isBound(port) else { throw .portInUse }
         let socket = UDPSocket(stack: self, port: port, queueLimit: queueLimit)
-        udpSockets[port] = socket
+        ports.bind(socket)
         return socket
     }
 
-    func unbindUDP(port: UInt16) { udpSockets[port] = nil }
+    func unbindUDP(port: UInt16) { udp?.unbind(port) }
 
     func sendUDP(from port: UInt16, to destination: IPv4Address, port destinationPort: UInt16,
                  payload: UnsafeRawBufferPointer, now: UInt64) throws(SocketError) {

@@ -42,3 +42,31 @@ public final class UDPSocket {
 
     public func close() { stack.unbindUDP(port: port) }
 }
+
+/// The stack's bound UDP ports. The stack reaches them only through this protocol, set by the
+/// first `bindUDP`: an application that binds no port (examples/web) links none of the sockets.
+/// Public although only the library conforms, like `NameService`: with an internal protocol of
+/// one conforming type, the optimizer calls that type directly and links it again.
+public protocol DatagramPorts: AnyObject {
+    /// Queues a datagram on the socket bound to `port`; false when none is.
+    func deliver(_ payload: UnsafeRawBufferPointer, to port: UInt16, from source: IPv4Address, port sourcePort: UInt16) -> Bool
+    func isBound(_ port: UInt16) -> Bool
+    func bind(_ socket: UDPSocket)
+    func unbind(_ port: UInt16)
+}
+
+final class UDPPorts: DatagramPorts {
+    private var sockets: KeyedTable<UInt16, UDPSocket>
+
+    init(hasher: SipHash13) { sockets = KeyedTable(hasher: hasher) }
+
+    func deliver(_ payload: UnsafeRawBufferPointer, to port: UInt16, from source: IPv4Address, port sourcePort: UInt16) -> Bool {
+        guard let socket = sockets[port] else { return false }
+        socket.deliver(payload, from: source, port: sourcePort)
+        return true
+    }
+
+    func isBound(_ port: UInt16) -> Bool { sockets[port] != nil }
+    func bind(_ socket: UDPSocket) { sockets[socket.port] = socket }
+    func unbind(_ port: UInt16) { sockets[port] = nil }
+}

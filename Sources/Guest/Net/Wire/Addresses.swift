@@ -61,13 +61,15 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
 
     /// Parses dotted-quad text given as its UTF-8 bytes (one body, not one per caller's type).
     public init?(utf8 text: Substring.UTF8View) {
-        var parts: [UInt32] = []
+        var address: UInt32 = 0
+        var dots = 0
         var current: UInt32 = 0
         var digits = 0
         for byte in text {
             if byte == UInt8(ascii: ".") {
-                guard digits > 0, parts.count < 3 else { return nil }
-                parts.append(current)
+                guard digits > 0, dots < 3 else { return nil }
+                address = address << 8 | current
+                dots += 1
                 current = 0
                 digits = 0
             } else if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
@@ -78,9 +80,8 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
                 return nil
             }
         }
-        guard digits > 0, parts.count == 3 else { return nil }
-        parts.append(current)
-        value = parts[0] << 24 | parts[1] << 16 | parts[2] << 8 | parts[3]
+        guard digits > 0, dots == 3 else { return nil }
+        value = address << 8 | current
     }
 
     public init(reading buffer: UnsafeRawBufferPointer, at offset: Int) {
