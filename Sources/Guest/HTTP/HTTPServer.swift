@@ -295,8 +295,9 @@ public final class HTTPServer {
     }
 
     /// Puts a new session, or a connection that starts lingering, in a slot: the stream's own
-    /// when it has one (its session closed and lingers), else a free one.
-    private func occupy(_ occupant: Slot, by stream: TCPStream) {
+    /// when it has one (its session closed and lingers), else a free one. Returns the slot.
+    @discardableResult
+    private func occupy(_ occupant: Slot, by stream: TCPStream) -> Int {
         let index: Int
         if let own = stream.slot {
             index = own
@@ -312,6 +313,7 @@ public final class HTTPServer {
         stream.slot = index
         if case .session = occupant { sessionCount += 1 }
         if case .lingering = occupant { lingeringCount += 1 }
+        return index
     }
 
     /// Forgets a slot's session or lingering close; the slot goes to the next connection.
@@ -522,10 +524,10 @@ public final class HTTPServer {
         var closing = LingeringClose(stream, closedAt: now, holdingFIN: holdingFIN)
         guard linger(&closing, now: now) else { return }
         stream.readySet = ready
-        occupy(.lingering(closing), by: stream)
-        let slot = stream.slot!
-        schedule(slot, at: closing.deadline, timerAt: &closing.timerAt)
-        slots[slot] = .lingering(closing)
+        // Its timer is filed once the slot is known; the closing is stored with it already set.
+        closing.timerAt = closing.deadline
+        let slot = occupy(.lingering(closing), by: stream)
+        timers.insert(slot, deadline: closing.deadline)
     }
 
     /// Drops what a closed connection's client still sends; false when the connection is
