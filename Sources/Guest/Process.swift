@@ -12,6 +12,12 @@ public enum CommandLine {
             String(cString: UnsafePointer(Runtime.argv![index]!))
         }
     }
+
+    /// Calls `body` with each argument's bytes, read in place from the boot block: no String is
+    /// made. The library's own `key=value` settings are read so.
+    static func forEachArgument(_ body: (ByteText) -> Void) {
+        ArgumentBlock.forEachArgument(in: Boot.argumentBlock, argc: Runtime.argc) { body(ByteText($0)) }
+    }
 }
 
 #endif

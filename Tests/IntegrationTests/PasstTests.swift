@@ -55,6 +55,20 @@ struct PasstTests {
         #expect(client.stdout.hasPrefix("echo: \(size) bytes intact"), "\(client.stdout)")
     }
 
+    /// The guest reads its network arguments in place, as bytes (ByteText): a value it cannot use
+    /// ends it at once with status 1, naming the argument whole; later arguments are not read.
+    @Test(arguments: runnableTargets)
+    func aNetworkArgumentTheGuestCannotUseIsNamed(target: Target) throws {
+        let image = try Harness.example("echo")
+        for argument in ["ip=10.0.0.2/33", "ip=10.0.0.2/+16", "gw=10.0.0.1/24", "dns=1.1.1.1,x"] {
+            let result = try Harness.run(Harness.cli, ["run", "--target", target.rawValue, "-p", "\(Self.port(target, 1)):7",
+                                                       image.path, "--", "log=off", argument, "ip=bad"], timeout: 30)
+            #expect(result.status == 1, "\(argument): \(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("network: cannot use the argument '\(argument)' (expected ip="),
+                    "\(argument): \(result.stdout)")
+        }
+    }
+
     /// passt 2023-03 acknowledges our data only as far as its host client has acknowledged it
     /// unless the loopback round trip is under 10 µs; on that path it loses the ACK it owes when
     /// its socket turns writable while our window is shut. That happened at random on a busy

@@ -52,6 +52,15 @@ void arc4random_buf(void *buffer, size_t count) {
     swiftlet_random_fill(buffer, count);
 }
 
+/* ---- The application's entry (Runtime/Start.swift) ----
+ * Start.swift calls `main` through here, from an object outside link-time optimization: called
+ * straight from Swift, a `main` small enough (examples/web's, hello's) was inlined into
+ * swiftlet_start, and images lost the symbol that debuggers, crash reports and
+ * `swiftlet inspect --size` know the application's top-level code by. */
+int main(int argc, char **argv);
+
+int swiftlet_run_main(int argc, char **argv) { return main(argc, argv); }
+
 /* ---- Embedded assets (HTTP/EmbeddedAssets.swift) ----
  * `swiftlet build` links a generated table named swiftlet_asset_table when the application has
  * assets (layout in Sources/CLI/Builder/AssetBundle.swift). Without one, this weak reference

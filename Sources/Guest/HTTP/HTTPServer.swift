@@ -634,7 +634,7 @@ extension HTTPServer {
     /// logging to the console.
     public convenience init(stack: NetworkStack, port: UInt16 = 80, router: Router) throws(NetworkStack.SocketError) {
         try self.init(stack: stack, port: port, router: router,
-                      configuration: HTTPServerConfiguration(arguments: CommandLine.arguments))
+                      configuration: .fromGuestArguments())
     }
 
     public convenience init(stack: NetworkStack, port: UInt16 = 80, router: Router,

@@ -33,23 +33,35 @@ public struct HTTPServerConfiguration {
 
     /// Defaults overridden by guest arguments: `log=off`, `header-timeout=SECONDS`,
     /// `handshake-timeout=SECONDS`, `idle-timeout=SECONDS`, `max-connections=N`. Other
-    /// arguments are left to others.
+    /// arguments are left to others, and so are values that are not numbers (or too large).
     public init(arguments: [String]) {
         self.init()
-        for argument in arguments {
-            guard let setting = KeyValueArgument(argument) else { continue }
-            let value = setting.value
-            if setting.isKey("log") {
-                accessLog = !(value.utf8.elementsEqual("off".utf8) || value.utf8.elementsEqual("0".utf8))
-            } else if setting.isKey("header-timeout"), let seconds = UInt64(value) {
-                headerTimeout = seconds * 1_000_000_000
-            } else if setting.isKey("handshake-timeout"), let seconds = UInt64(value) {
-                handshakeTimeout = seconds * 1_000_000_000
-            } else if setting.isKey("idle-timeout"), let seconds = UInt64(value) {
-                idleTimeout = seconds * 1_000_000_000
-            } else if setting.isKey("max-connections"), let count = Int(value), count > 0 {
-                maximumConnections = count
-            }
+        for argument in arguments { argument.withByteText { read($0) } }
+    }
+
+    #if SWIFTLET_GUEST
+    /// The same from the guest's own arguments, read in place.
+    public static func fromGuestArguments() -> HTTPServerConfiguration {
+        var configuration = HTTPServerConfiguration()
+        CommandLine.forEachArgument { configuration.read($0) }
+        return configuration
+    }
+    #endif
+
+    private mutating func read(_ argument: ByteText) {
+        guard let setting = KeyValueArgument(argument) else { return }
+        let value = setting.value
+        let maximumSeconds = UInt64.max / 1_000_000_000
+        if setting.key.equals("log") {
+            accessLog = !(value.equals("off") || value.equals("0"))
+        } else if setting.key.equals("header-timeout"), let seconds = value.decimal(atMost: maximumSeconds) {
+            headerTimeout = seconds * 1_000_000_000
+        } else if setting.key.equals("handshake-timeout"), let seconds = value.decimal(atMost: maximumSeconds) {
+            handshakeTimeout = seconds * 1_000_000_000
+        } else if setting.key.equals("idle-timeout"), let seconds = value.decimal(atMost: maximumSeconds) {
+            idleTimeout = seconds * 1_000_000_000
+        } else if setting.key.equals("max-connections"), let count = value.decimal(atMost: UInt64(Int.max)), count > 0 {
+            maximumConnections = Int(count)
         }
     }
 }

@@ -65,22 +65,3 @@ public enum ArgumentBlock {
         }
     }
 }
-
-/// A `key=value` guest argument, the form the library's own settings take (`ip=`, `log=`...);
-/// arguments without `=` are the application's.
-public struct KeyValueArgument {
-    public let key: [UInt8]
-    public let value: String
-
-    public init?(_ argument: String) {
-        let bytes = Array(argument.utf8)
-        guard let equals = bytes.firstIndex(of: 0x3D) else { return nil }
-        key = Array(bytes[..<equals])
-        value = String(decoding: bytes[(equals + 1)...], as: UTF8.self)
-    }
-
-    /// Whether the key is `name` (compared as bytes: no Unicode tables in the image).
-    public func isKey(_ name: StaticString) -> Bool {
-        asciiEquals(key, name)
-    }
-}

@@ -3,7 +3,9 @@
 #if SWIFTLET_GUEST
 import SwiftletABI
 
-@_extern(c, "main")
+/// The application's `main`, through a C function that link-time optimization cannot see into
+/// (Freestanding/runtime.c says why).
+@_extern(c, "swiftlet_run_main")
 func applicationMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32
 
 @_cdecl("swiftlet_start")

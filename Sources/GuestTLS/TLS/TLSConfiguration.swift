@@ -152,7 +152,7 @@ extension HTTPServer {
     /// `configuration.handshakeTimeout` is cut off. `configuration.accessLog` also turns the
     /// handshake lines on or off.
     public convenience init(stack: NetworkStack, port: UInt16 = 443, router: Router,
-                            configuration: HTTPServerConfiguration = HTTPServerConfiguration(arguments: CommandLine.arguments),
+                            configuration: HTTPServerConfiguration = .fromGuestArguments(),
                             tls: TLSConfiguration) throws(NetworkStack.SocketError) {
         tls.logHandshakes = tls.logHandshakes && configuration.accessLog
         try self.init(stack: stack, port: port, router: router, configuration: configuration, security: tls)

@@ -151,6 +151,25 @@ import Testing
         #expect(configuration.idleTimeout == 5_000_000_000)
         #expect(configuration.maximumConnections == 9)
         #expect(HTTPServerConfiguration(arguments: ["log=on"]).accessLog)
+        #expect(!HTTPServerConfiguration(arguments: ["log=0"]).accessLog)
+        #expect(HTTPServerConfiguration(arguments: ["log=", "log=OFF", "log=off "]).accessLog)
+    }
+
+    @Test func serverArgumentsThatAreNotNumbersKeepTheDefaults() {
+        let defaults = HTTPServerConfiguration()
+        for value in ["", "x", "-1", "+2", "2s", " 2", "0x10", "99999999999999999999"] {
+            let configuration = HTTPServerConfiguration(arguments: ["header-timeout=\(value)", "handshake-timeout=\(value)",
+                                                                    "idle-timeout=\(value)", "max-connections=\(value)"])
+            #expect(configuration.headerTimeout == defaults.headerTimeout, "\(value)")
+            #expect(configuration.handshakeTimeout == defaults.handshakeTimeout, "\(value)")
+            #expect(configuration.idleTimeout == defaults.idleTimeout, "\(value)")
+            #expect(configuration.maximumConnections == defaults.maximumConnections, "\(value)")
+        }
+        #expect(HTTPServerConfiguration(arguments: ["max-connections=0"]).maximumConnections == defaults.maximumConnections)
+        // Seconds whose nanoseconds overflow UInt64 are refused, not a trap; the largest that fit are taken.
+        #expect(HTTPServerConfiguration(arguments: ["idle-timeout=18446744074"]).idleTimeout == defaults.idleTimeout)
+        #expect(HTTPServerConfiguration(arguments: ["idle-timeout=18446744073"]).idleTimeout == 18_446_744_073_000_000_000)
+        #expect(HTTPServerConfiguration(arguments: ["handshake-timeout=0"]).handshakeTimeout == 0)
     }
 
     @Test func accessLogLinesAreCommonLogFormat() {

@@ -25,54 +25,49 @@ public struct NetworkConfiguration: Equatable, Sendable {
     public init(arguments: [String]) throws(ParseError) {
         self.init()
         for argument in arguments {
-            guard let setting = KeyValueArgument(argument) else { continue }
-            // Split and compared as bytes: String's `==` and `split` would link the Unicode
-            // tables (~35 KB) into every networked image.
-            let value = Substring(setting.value).utf8
-            if setting.isKey("ip") {
-                guard !value.elementsEqual("dhcp".utf8) else { mode = .dhcp; continue }
-                var parts = Fields(value, separator: UInt8(ascii: "/"))
-                guard let first = parts.next(), let address = IPv4Address(utf8: first) else { throw .badAddress(argument) }
-                var prefix = 24
-                if let second = parts.next() {
-                    guard parts.next() == nil, let parsed = Int(Substring(second)), (0...32).contains(parsed) else {
-                        throw .badAddress(argument)
-                    }
-                    prefix = parsed
-                }
-                mode = .manual(IPv4Subnet(address: address, prefixLength: prefix))
-            } else if setting.isKey("gw") {
-                guard let address = IPv4Address(utf8: value) else { throw .badAddress(argument) }
-                gateway = address
-            } else if setting.isKey("dns") {
-                var servers: [IPv4Address] = []
-                var parts = Fields(value, separator: UInt8(ascii: ","))
-                while let part = parts.next() {
-                    guard let address = IPv4Address(utf8: part) else { throw .badAddress(argument) }
-                    servers.append(address)
-                }
-                dnsServers = servers
-            }
+            guard argument.withByteText({ read($0) }) else { throw .badAddress(argument) }
         }
     }
-}
 
-/// The non-empty runs of bytes between separators, as `split(separator:)` cuts them, one at a
-/// time: split's array of pieces cost a specialization of its own (~1 KB of every networked image).
-private struct Fields: IteratorProtocol {
-    private var rest: Substring.UTF8View
-    private let separator: UInt8
-
-    init(_ text: Substring.UTF8View, separator: UInt8) {
-        rest = text
-        self.separator = separator
+    #if SWIFTLET_GUEST
+    /// The same from the guest's own arguments, read in place (no String made unless one is refused).
+    public static func fromGuestArguments() throws(ParseError) -> NetworkConfiguration {
+        var configuration = NetworkConfiguration()
+        var refused: ByteText?
+        CommandLine.forEachArgument { argument in
+            if refused == nil && !configuration.read(argument) { refused = argument }
+        }
+        if let refused { throw .badAddress(refused.string) }
+        return configuration
     }
+    #endif
 
-    mutating func next() -> Substring.UTF8View? {
-        while rest.first == separator { rest = rest.dropFirst() }
-        guard !rest.isEmpty else { return nil }
-        let end = rest.firstIndex(of: separator) ?? rest.endIndex
-        defer { rest = rest[end...] }
-        return rest[..<end]
+    /// Applies `argument` if it is one of ours; false if it is, with a value that is not an
+    /// address (or list or subnet) of the kind its key asks for.
+    private mutating func read(_ argument: ByteText) -> Bool {
+        guard let setting = KeyValueArgument(argument) else { return true }
+        let value = setting.value
+        if setting.key.equals("ip") {
+            guard !value.equals("dhcp") else { mode = .dhcp; return true }
+            var parts = value.fields(separatedBy: UInt8(ascii: "/"))
+            guard let first = parts.next(), let address = IPv4Address(first) else { return false }
+            var prefix = 24
+            if let second = parts.next() {
+                guard parts.next() == nil, let parsed = second.decimal(atMost: 32) else { return false }
+                prefix = Int(parsed)
+            }
+            mode = .manual(IPv4Subnet(address: address, prefixLength: prefix))
+        } else if setting.key.equals("gw") {
+            guard let address = IPv4Address(value) else { return false }
+            gateway = address
+        } else if setting.key.equals("dns") {
+            var servers: [IPv4Address] = []
+            for part in value.fields(separatedBy: UInt8(ascii: ",")) {
+                guard let address = IPv4Address(part) else { return false }
+                servers.append(address)
+            }
+            dnsServers = servers
+        }
+        return true
     }
 }

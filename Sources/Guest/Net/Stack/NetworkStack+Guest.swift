@@ -15,7 +15,7 @@ public enum Network {
         guard let nic = GuestNIC.all.first else { throw .noDevice }
         let configuration: NetworkConfiguration
         do {
-            configuration = try NetworkConfiguration(arguments: CommandLine.arguments)
+            configuration = try NetworkConfiguration.fromGuestArguments()
         } catch {
             guard case .badAddress(let text) = error else { throw .badConfiguration("") }
             throw .badConfiguration(text)

@@ -56,16 +56,17 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
 
     /// Parses dotted-quad text ("10.0.2.15"); nil for anything else.
     public init?(_ text: String) {
-        self.init(utf8: Substring(text).utf8)
+        guard let address = text.withByteText({ IPv4Address($0) }) else { return nil }
+        self = address
     }
 
-    /// Parses dotted-quad text given as its UTF-8 bytes (one body, not one per caller's type).
-    public init?(utf8 text: Substring.UTF8View) {
+    /// Parses dotted-quad text given as its bytes.
+    init?(_ text: ByteText) {
         var address: UInt32 = 0
         var dots = 0
         var current: UInt32 = 0
         var digits = 0
-        for byte in text {
+        for byte in text.bytes {
             if byte == UInt8(ascii: ".") {
                 guard digits > 0, dots < 3 else { return nil }
                 address = address << 8 | current
