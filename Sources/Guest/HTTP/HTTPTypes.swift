@@ -49,41 +49,58 @@ public struct HTTPStatus: Equatable, Sendable {
 
     public static func == (a: HTTPStatus, b: HTTPStatus) -> Bool { a.code == b.code }
 
-    public static let `continue` = HTTPStatus(code: 100, reason: "Continue")
-    public static let ok = HTTPStatus(code: 200, reason: "OK")
-    public static let created = HTTPStatus(code: 201, reason: "Created")
-    public static let noContent = HTTPStatus(code: 204, reason: "No Content")
-    public static let partialContent = HTTPStatus(code: 206, reason: "Partial Content")
-    public static let movedPermanently = HTTPStatus(code: 301, reason: "Moved Permanently")
-    public static let notModified = HTTPStatus(code: 304, reason: "Not Modified")
-    public static let badRequest = HTTPStatus(code: 400, reason: "Bad Request")
-    public static let forbidden = HTTPStatus(code: 403, reason: "Forbidden")
-    public static let notFound = HTTPStatus(code: 404, reason: "Not Found")
-    public static let methodNotAllowed = HTTPStatus(code: 405, reason: "Method Not Allowed")
-    public static let requestTimeout = HTTPStatus(code: 408, reason: "Request Timeout")
-    public static let preconditionFailed = HTTPStatus(code: 412, reason: "Precondition Failed")
-    public static let contentTooLarge = HTTPStatus(code: 413, reason: "Content Too Large")
-    public static let uriTooLong = HTTPStatus(code: 414, reason: "URI Too Long")
-    public static let unsupportedMediaType = HTTPStatus(code: 415, reason: "Unsupported Media Type")
-    public static let rangeNotSatisfiable = HTTPStatus(code: 416, reason: "Range Not Satisfiable")
-    public static let unprocessableContent = HTTPStatus(code: 422, reason: "Unprocessable Content")
-    public static let requestHeaderFieldsTooLarge = HTTPStatus(code: 431, reason: "Request Header Fields Too Large")
-    public static let internalServerError = HTTPStatus(code: 500, reason: "Internal Server Error")
-    public static let notImplemented = HTTPStatus(code: 501, reason: "Not Implemented")
-    public static let serviceUnavailable = HTTPStatus(code: 503, reason: "Service Unavailable")
-    public static let httpVersionNotSupported = HTTPStatus(code: 505, reason: "HTTP Version Not Supported")
+    public static let `continue` = HTTPStatus(code: 100)
+    public static let ok = HTTPStatus(code: 200)
+    public static let created = HTTPStatus(code: 201)
+    public static let noContent = HTTPStatus(code: 204)
+    public static let partialContent = HTTPStatus(code: 206)
+    public static let movedPermanently = HTTPStatus(code: 301)
+    public static let notModified = HTTPStatus(code: 304)
+    public static let badRequest = HTTPStatus(code: 400)
+    public static let forbidden = HTTPStatus(code: 403)
+    public static let notFound = HTTPStatus(code: 404)
+    public static let methodNotAllowed = HTTPStatus(code: 405)
+    public static let requestTimeout = HTTPStatus(code: 408)
+    public static let preconditionFailed = HTTPStatus(code: 412)
+    public static let contentTooLarge = HTTPStatus(code: 413)
+    public static let uriTooLong = HTTPStatus(code: 414)
+    public static let unsupportedMediaType = HTTPStatus(code: 415)
+    public static let rangeNotSatisfiable = HTTPStatus(code: 416)
+    public static let unprocessableContent = HTTPStatus(code: 422)
+    public static let requestHeaderFieldsTooLarge = HTTPStatus(code: 431)
+    public static let internalServerError = HTTPStatus(code: 500)
+    public static let notImplemented = HTTPStatus(code: 501)
+    public static let serviceUnavailable = HTTPStatus(code: 503)
+    public static let httpVersionNotSupported = HTTPStatus(code: 505)
 
-    private static let known: [HTTPStatus] = [
-        .continue, .ok, .created, .noContent, .partialContent, .movedPermanently, .notModified,
-        .badRequest, .forbidden, .notFound, .methodNotAllowed, .requestTimeout, .preconditionFailed,
-        .contentTooLarge, .uriTooLong, .unsupportedMediaType, .rangeNotSatisfiable, .unprocessableContent,
-        .requestHeaderFieldsTooLarge, .internalServerError, .notImplemented, .serviceUnavailable,
-        .httpVersionNotSupported,
-    ]
-
+    /// RFC 9110's phrase for the codes above; empty for others.
     private static func reasonPhrase(_ code: Int) -> StaticString {
-        for status in known where status.code == code { return status.reason }
-        return ""
+        switch code {
+        case 100: "Continue"
+        case 200: "OK"
+        case 201: "Created"
+        case 204: "No Content"
+        case 206: "Partial Content"
+        case 301: "Moved Permanently"
+        case 304: "Not Modified"
+        case 400: "Bad Request"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 408: "Request Timeout"
+        case 412: "Precondition Failed"
+        case 413: "Content Too Large"
+        case 414: "URI Too Long"
+        case 415: "Unsupported Media Type"
+        case 416: "Range Not Satisfiable"
+        case 422: "Unprocessable Content"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 501: "Not Implemented"
+        case 503: "Service Unavailable"
+        case 505: "HTTP Version Not Supported"
+        default: ""
+        }
     }
 
     /// 1xx, 204 and 304 responses never carry content (RFC 9110 §6.4.1).
