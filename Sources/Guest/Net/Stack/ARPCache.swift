@@ -93,20 +93,25 @@ public struct ARPCache {
 
     public var count: Int { entries.count }
 
-    /// Keeps the table bounded: drop expired entries, then the oldest resolved one.
+    /// Keeps the table bounded: drops the resolved entry that expires first or, when every entry
+    /// is pending, the first in slot order with its queue. One pass over the table.
     private mutating func makeRoom(now: UInt64, keeping address: IPv4Address) {
         guard entries[address] == nil, entries.count >= configuration.capacity else { return }
-        var victim: (IPv4Address, UInt64)?
+        var victim: (address: IPv4Address, expires: UInt64)?
+        var firstPending: (address: IPv4Address, queued: Int)?
         for (candidate, entry) in entries {
-            if case .resolved(_, let expires) = entry, victim == nil || expires < victim!.1 {
-                victim = (candidate, expires)
+            switch entry {
+            case .resolved(_, let expires):
+                if victim == nil || expires < victim!.expires { victim = (candidate, expires) }
+            case .pending(_, _, let queue):
+                if firstPending == nil { firstPending = (candidate, queue.count) }
             }
         }
         if let victim {
-            entries[victim.0] = nil
-        } else if let (any, entry) = entries.anyEntry {
-            if case .pending(_, _, let queue) = entry { droppedPackets += queue.count }
-            entries[any] = nil
+            entries[victim.address] = nil
+        } else if let firstPending {
+            droppedPackets += firstPending.queued
+            entries[firstPending.address] = nil
         }
     }
 }
