@@ -22,6 +22,9 @@ enum Crash {
         text.withBytes { halt(kind: SWIFTLET_CRASH_OOM, message: $0) }
     }
 
+    /// Never inlined: every crash path would carry its own copy of the hypercall (the heap's
+    /// fault handler had three).
+    @inline(never)
     static func halt(kind: swiftlet_crash_kind, message: UnsafeRawBufferPointer) -> Never {
         Console.flush()
         var record = swiftlet_crash_record(
