@@ -12,13 +12,20 @@ enum Boot {
         info.pointee.magic == SWIFTLET_BOOT_MAGIC && info.pointee.abi_version == SWIFTLET_ABI_VERSION
     }
 
-    /// The devices the tender attached, in handle order (at most SWIFTLET_MAX_DEVICES).
-    static var devices: [swiftlet_device] {
+    /// What `make` gives for the devices the tender attached, in handle order (at most
+    /// SWIFTLET_MAX_DEVICES), skipping those it gives nil for: no array of the device records
+    /// themselves (its growth code was ~370 bytes of every image).
+    static func devices<Device>(_ make: (swiftlet_device) -> Device?) -> [Device] {
         var table = info.pointee.devices
         let count = min(Int(info.pointee.device_count), Int(SWIFTLET_MAX_DEVICES))
-        return withUnsafeBytes(of: &table) { raw in
-            (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<swiftlet_device>.stride, as: swiftlet_device.self) }
+        var found: [Device] = []
+        withUnsafeBytes(of: &table) { raw in
+            for index in 0..<count {
+                let record = raw.loadUnaligned(fromByteOffset: index * MemoryLayout<swiftlet_device>.stride, as: swiftlet_device.self)
+                if let device = make(record) { found.append(device) }
+            }
         }
+        return found
     }
 
     static var argumentBlock: UnsafeRawBufferPointer {

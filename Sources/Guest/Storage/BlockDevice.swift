@@ -69,7 +69,7 @@ public final class BlockDevice: BlockStorage {
 
     /// The block devices the tender attached (`--disk`), in order.
     public static let all: [BlockDevice] = {
-        Boot.devices.compactMap { device in device.kind == UInt32(SWIFTLET_DEVICE_BLOCK.rawValue) && device.block_size > 0 ? BlockDevice(device) : nil }
+        Boot.devices { device in device.kind == UInt32(SWIFTLET_DEVICE_BLOCK.rawValue) && device.block_size > 0 ? BlockDevice(device) : nil }
     }()
 
     /// The first disk, or nil when the guest was started without `--disk`.

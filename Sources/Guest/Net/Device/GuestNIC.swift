@@ -80,7 +80,7 @@ public final class GuestNIC: FrameDevice {
 
     /// The network devices the tender attached, in handle order.
     public static let all: [GuestNIC] = {
-        Boot.devices.compactMap { device in device.kind == UInt32(SWIFTLET_DEVICE_NET.rawValue) ? GuestNIC(device) : nil }
+        Boot.devices { device in device.kind == UInt32(SWIFTLET_DEVICE_NET.rawValue) ? GuestNIC(device) : nil }
     }()
 
     /// Sleeps until any device has input or `deadline` (uptime ns) passes; nil waits for input.
