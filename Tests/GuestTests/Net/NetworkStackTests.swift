@@ -840,6 +840,32 @@ private func tcp(from port: UInt16, to destination: UInt16, flags: TCPFlags, seq
         stack.poll(now: 2)
         #expect(stack.tcp.activeConnectionCount == NetworkStack.heldPacketLimit)
     }
+
+    /// Each held packet keeps what the device said of its checksums: replayed, one the device
+    /// vouched for is not verified, one it did not vouch for is, and dropped if it is bad.
+    @Test func heldPacketsKeepWhetherTheirChecksumsWereVouchedFor() throws {
+        let (stack, link) = Self.unconfiguredStack()
+        _ = try stack.listenTCP(port: 80)
+        func syn(from port: UInt16, badChecksum: Bool) -> [UInt8] {
+            var segment = tcp(from: port, to: 80, flags: .syn)
+            if badChecksum { segment[16] ^= 0xFF }      // the TCP checksum's first byte
+            return ethernet(type: .ipv4, ipv4(proto: .tcp, payload: segment))
+        }
+        link.inboundChecksumTrusted = true
+        link.inbound = [syn(from: 7000, badChecksum: true), syn(from: 7001, badChecksum: false)]
+        stack.poll(now: 1)
+        link.inboundChecksumTrusted = false
+        link.inbound = [syn(from: 7002, badChecksum: true), syn(from: 7003, badChecksum: false),
+                        syn(from: 7004, badChecksum: true)]
+        stack.poll(now: 2)
+        link.inboundChecksumTrusted = true
+        link.inbound = [syn(from: 7005, badChecksum: true)]
+        stack.poll(now: 3)
+        stack.configure(subnet: IPv4Subnet(address: guestIP, prefixLength: 24), gateway: peerIP, dnsServers: [])
+        stack.poll(now: 4)
+        let remotePorts = Set(stack.tcp.streams.map { $0.key.remotePort })
+        #expect(remotePorts == [7000, 7001, 7003, 7005])
+    }
 }
 
 // MARK: - Clients on the link, for what runs above TCP

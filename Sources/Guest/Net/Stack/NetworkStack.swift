@@ -28,8 +28,12 @@ public final class NetworkStack {
     /// TCP and ICMP packets that arrived before the stack had an address (a client that
     /// connects while DHCP is still under way), answered once it has one instead of lost:
     /// passt does not resend a SYN, so the client's connection would hang.
-    private var heldUntilConfigured: [(packet: [UInt8], from: MACAddress, checksumTrusted: Bool)] = []
-    public static let heldPacketLimit = 16
+    private var heldUntilConfigured: [[UInt8]] = []
+    /// Bit i: the device vouched for the checksums of `heldUntilConfigured[i]`. A bit set beside
+    /// an array of byte arrays, types every image has: an array of tuples brought ~300 bytes of
+    /// growth code of its own.
+    private var heldChecksumsTrusted: UInt32 = 0
+    public static let heldPacketLimit = 16      // at most the bits of heldChecksumsTrusted
 
     /// `random` is the platform's CSPRNG unless a test seeds one to know every byte sent.
     public init(device: any FrameDevice, configuration: NetworkConfiguration, tcp settings: TCPSettings? = nil,
@@ -143,7 +147,7 @@ public final class NetworkStack {
         guard destination == device.mac || destination.isBroadcast || early else { statistics.notForUs += 1; return }
         switch frame.etherType {
         case .arp: receiveARP(frame.payload, now: now)
-        case .ipv4: receiveIPv4(frame.payload, from: frame.source, checksumTrusted: checksumTrusted, now: now)
+        case .ipv4: receiveIPv4(frame.payload, checksumTrusted: checksumTrusted, now: now)
         default: statistics.unsupported += 1
         }
     }
@@ -165,7 +169,7 @@ public final class NetworkStack {
         transmitEthernet(to: packet.senderHardwareAddress, type: .arp, length: reply.bufferLength) { reply.emit(into: $0) }
     }
 
-    private func receiveIPv4(_ bytes: UnsafeRawBufferPointer, from mac: MACAddress, checksumTrusted: Bool, now: UInt64) {
+    private func receiveIPv4(_ bytes: UnsafeRawBufferPointer, checksumTrusted: Bool, now: UInt64) {
         guard let packet = try? IPv4Packet(checking: bytes), let ip = try? IPv4Repr.parse(packet) else {
             statistics.malformed += 1
             return
@@ -176,7 +180,7 @@ public final class NetworkStack {
             || (subnet.map { ip.destination == $0.broadcast } ?? false)
         guard forUs || address == nil else { statistics.notForUs += 1; return }
         if address == nil && (ip.proto == .tcp || ip.proto == .icmp) {
-            hold(bytes, from: mac, checksumTrusted: checksumTrusted)
+            hold(bytes, checksumTrusted: checksumTrusted)
             return
         }
         switch ip.proto {
@@ -188,16 +192,19 @@ public final class NetworkStack {
         }
     }
 
-    private func hold(_ packet: UnsafeRawBufferPointer, from mac: MACAddress, checksumTrusted: Bool) {
+    private func hold(_ packet: UnsafeRawBufferPointer, checksumTrusted: Bool) {
         guard heldUntilConfigured.count < Self.heldPacketLimit else { statistics.heldDropped += 1; return }
-        heldUntilConfigured.append((Array(packet), mac, checksumTrusted))
+        if checksumTrusted { heldChecksumsTrusted |= 1 << heldUntilConfigured.count }
+        heldUntilConfigured.append(Array(packet))
     }
 
     private func replayHeldPackets(now: UInt64) {
         let held = heldUntilConfigured
+        let trusted = heldChecksumsTrusted
         heldUntilConfigured = []
-        for (packet, mac, checksumTrusted) in held {
-            packet.withUnsafeBytes { receiveIPv4($0, from: mac, checksumTrusted: checksumTrusted, now: now) }
+        heldChecksumsTrusted = 0
+        for index in held.indices {
+            held[index].withUnsafeBytes { receiveIPv4($0, checksumTrusted: trusted & 1 << index != 0, now: now) }
         }
     }
 
