@@ -14,7 +14,9 @@ public enum CommandLine {
     }
 
     /// Calls `body` with each argument's bytes, read in place from the boot block: no String is
-    /// made. The library's own `key=value` settings are read so.
+    /// made. The library's own `key=value` settings are read so. Not inlined: each reader had
+    /// its own copy of the loop.
+    @inline(never)
     static func forEachArgument(_ body: (ByteText) -> Void) {
         ArgumentBlock.forEachArgument(in: Boot.argumentBlock, argc: Runtime.argc) { body(ByteText($0)) }
     }

@@ -54,6 +54,8 @@ struct ByteFields: Sequence, IteratorProtocol {
     fileprivate var rest: UnsafeRawBufferPointer
     fileprivate let separator: UInt8
 
+    /// Not inlined: start-up code only, and `ip=` alone asked for three fields (~500 bytes).
+    @inline(never)
     mutating func next() -> ByteText? {
         while rest.first == separator { rest = UnsafeRawBufferPointer(rebasing: rest.dropFirst()) }
         guard !rest.isEmpty else { return nil }
