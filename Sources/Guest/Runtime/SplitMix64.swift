@@ -7,6 +7,8 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
     public init(seed: UInt64) { state = seed }
 
+    /// Not inlined: no caller draws often, and DHCP alone had five copies.
+    @inline(never)
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
