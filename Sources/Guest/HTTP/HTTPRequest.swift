@@ -73,7 +73,9 @@ public struct HTTPParameters {
     public var isEmpty: Bool { names.isEmpty && catchAll == nil }
 }
 
-/// Decodes %XX escapes (and `+` as space in queries); invalid escapes stay as they are.
+/// Decodes %XX escapes (and `+` as space in queries); invalid escapes stay as they are. Not
+/// inlined: paths rarely have escapes, and query parameters and static files had a copy each.
+@inline(never)
 func percentDecoded(_ bytes: ArraySlice<UInt8>, plusAsSpace: Bool = false) -> [UInt8] {
     var result: [UInt8] = []
     result.reserveCapacity(bytes.count)
