@@ -139,6 +139,17 @@ import Testing
         #expect(udp.isEmpty, "examples/web links \(udp)")
     }
 
+    /// The guest's own arguments (ip=, header-timeout=, ...) are read as bytes in place
+    /// (Runtime/ByteText.swift): `Int(text)`/`UInt64(text)` on Strings linked a `_parseInteger`
+    /// specialization per type (~1 KB in all), and the String work around them ~8 KB of web's main.
+    @Test func webParsesNoIntegersFromStrings() throws {
+        let elf = try ELFImage(bytes: [UInt8](try Data(contentsOf: try Harness.example("web"))))
+        let parsers = ImageSizeReport(image: elf) { name, _ in name }.symbols.map(\.name).filter { $0.contains("_parseInteger") }
+        #expect(parsers.isEmpty, "examples/web links \(parsers)")
+        #expect(ImageSizeReport(image: elf) { name, _ in name }.symbols.contains { $0.name.contains("8ByteTextV") },
+                "no ByteText: are the arguments still read as bytes?")
+    }
+
     @Test func strippedImageIsRefusedWithAReason() throws {
         let image = try Harness.example("hello")
         let stripped = Harness.scratch.appendingPathComponent("hello-stripped.swiftlet")
