@@ -182,6 +182,7 @@ public struct DHCPClient: Sendable {
         xid = random.nextXID()
     }
 
+    @inline(never)  // two callers had a copy each (~350 bytes)
     private mutating func loseLease() {
         if lease != nil { events.append(.lost) }
         lease = nil
