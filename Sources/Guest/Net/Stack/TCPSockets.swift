@@ -59,6 +59,9 @@ public final class TCPStream {
     var connection: TCPConnection
     /// Its key in the stack's table.
     let key: TCPFourTuple
+    /// In the stack's table (`TCPLayer.add`), until it leaves for good (`TCPLayer.remove`): a poll
+    /// asks this instead of hashing the key to see whether the table still holds this stream.
+    var isInTable = false
     /// When its SYN arrived (passive opens), for the half-open queue's eviction rule.
     var openedAt: UInt64 = 0
     /// Where it asks to be polled when the application calls it.
@@ -272,6 +275,16 @@ struct TCPLayer {
         timeWait = KeyedTable(hasher: hasher)
     }
 
+    mutating func add(_ stream: TCPStream) {
+        streams[stream.key] = stream
+        stream.isInTable = true
+    }
+
+    mutating func remove(_ stream: TCPStream) {
+        streams[stream.key] = nil
+        stream.isInTable = false
+    }
+
     var connectionCount: Int { streams.count + timeWait.count }
     var activeConnectionCount: Int { streams.count }
     var timeWaitCount: Int { timeWait.count }
@@ -351,7 +364,7 @@ extension NetworkStack {
                            iss: random.initialSequenceNumber(), now: now)
         let key = TCPFourTuple(localPort: port, remoteAddress: remote.address, remotePort: remote.port)
         let stream = TCPStream(connection, key: key, work: tcp.work)
-        tcp.streams[key] = stream
+        tcp.add(stream)
         stream.noteWork()  // the SYN
         return stream
     }
@@ -369,7 +382,7 @@ extension NetworkStack {
         if let stream = tcp.streams[key] {
             if stream.connection.state == .synReceived && stream.connection.passiveOpen,
                let listener = tcp.listeners[key.localPort] {
-                receiveHalfOpen(stream, key, listener, segment, payload: payload, now: now, from: ip.source)
+                receiveHalfOpen(stream, listener, segment, payload: payload, now: now, from: ip.source)
             } else {
                 stream.connection.process(segment, payload: payload, now: now, from: ip.source)
             }
@@ -402,7 +415,7 @@ extension NetworkStack {
             connection.process(segment, payload: payload, now: now, from: ip.source)
             let stream = TCPStream(connection, key: key, work: tcp.work)
             stream.openedAt = now
-            tcp.streams[key] = stream
+            tcp.add(stream)
             stream.noteWork()
             listener.halfOpen.append(stream)
             return
@@ -445,7 +458,7 @@ extension NetworkStack {
     /// A segment for a passively opened connection in SYN-RECEIVED. The ACK that would complete
     /// the handshake is dropped while the accept queue is full; once it completes, the
     /// connection moves to the accept queue at once (so only SYN-RECEIVED ones are ever evicted).
-    private func receiveHalfOpen(_ stream: TCPStream, _ key: TCPFourTuple, _ listener: TCPListener, _ segment: TCPSegmentRepr,
+    private func receiveHalfOpen(_ stream: TCPStream, _ listener: TCPListener, _ segment: TCPSegmentRepr,
                                  payload: UnsafeRawBufferPointer, now: UInt64, from source: IPv4Address) {
         let flags = segment.flags
         if listener.isAcceptQueueFull && flags.contains(.ack) && !flags.contains(.rst) && !flags.contains(.syn) {
@@ -460,7 +473,7 @@ extension NetworkStack {
             // Reset by the client (back to LISTEN, RFC 9293 §3.10.7.4): nothing left to accept.
             listener.halfOpen.removeAll { $0 === stream }
             stream.connection.enterClosed()
-            tcp.streams[key] = nil
+            tcp.remove(stream)
         default:
             listener.halfOpen.removeAll { $0 === stream }
             listener.ready.append(stream)
@@ -489,7 +502,7 @@ extension NetworkStack {
         for stream in tcp.polling {
             stream.hasWork = false
             // A stream the table no longer holds (closed, or in TIME-WAIT) has nothing to send.
-            if tcp.streams[stream.key] === stream { poll(stream, now: now) }
+            if stream.isInTable { poll(stream, now: now) }
         }
         tcp.polling.removeAll(keepingCapacity: true)
         tcp.expireTimeWait(now: now)
@@ -501,11 +514,11 @@ extension NetworkStack {
         transmitDue(&stream.connection, now: now)
         switch stream.connection.state {
         case .closed:
-            tcp.streams[key] = nil
+            tcp.remove(stream)
             removeFromListeners(stream)
             return
         case .timeWait:
-            tcp.streams[key] = nil
+            tcp.remove(stream)
             tcp.enterTimeWait(key, stream)
             return
         case .finWait2 where stream.connection.finWait2DeadlineAt == nil:
@@ -568,8 +581,12 @@ extension NetworkStack {
     private func transmitDue(_ connection: inout TCPConnection, now: UInt64) {
         let remote = connection.remote.address
         let segmentSize = connection.effectiveSendMSS
+        // Unretained: the stack outlives the call. Captured strongly, it was retained for every
+        // call site of `emit` in `poll` and released after it (ten pairs per poll, two polls per
+        // request), and the closure's context kept `poll` from being inlined here.
+        unowned(unsafe) let stack = self
         connection.poll(now: now) { segment, payload in
-            self.transmitTCP(segment, payload: payload, to: remote, segmentSize: segmentSize, now: now)
+            stack.transmitTCP(segment, payload: payload, to: remote, segmentSize: segmentSize, now: now)
         }
     }
 
@@ -592,7 +609,7 @@ extension NetworkStack {
                 let end = min(offset + segmentSize, payload.count)
                 var piece = segment
                 piece.sequenceNumber = segment.sequenceNumber + offset
-                if end < payload.count { piece.flags.remove([.fin, .psh]) }
+                if end < payload.count { piece.flags.remove(.finPush) }
                 transmitTCP(piece, payload: payload.slice(offset..<end), to: remote, now: now)
                 offset = end
             }
@@ -609,7 +626,7 @@ extension NetworkStack {
 
     private func forget(_ stream: TCPStream) {
         stream.connection.abort()
-        tcp.streams[TCPFourTuple(localPort: stream.local.port, remoteAddress: stream.remote.address, remotePort: stream.remote.port)] = nil
+        tcp.remove(stream)
     }
 
     private func removeFromListeners(_ stream: TCPStream) {

@@ -397,6 +397,6 @@ extension TCPConnection {
 
     /// A reset for a segment acknowledging `ack`, something we never sent (RFC 9293 §3.10.7).
     func reset(at ack: TCPSequenceNumber) -> TCPSegmentRepr {
-        TCPSegmentRepr(sourcePort: local.port, destinationPort: remote.port, sequenceNumber: ack, flags: [.rst], window: 0)
+        TCPSegmentRepr(sourcePort: local.port, destinationPort: remote.port, sequenceNumber: ack, flags: .rst, window: 0)
     }
 }

@@ -52,7 +52,7 @@ extension TCPConnection {
                 maximumSegmentSize: UInt16(clamping: configuration.maximumSegmentSize),
                 windowScale: offerScale ? UInt8(offeredShift) : nil,
                 sackPermitted: state == .synSent ? configuration.selectiveAcknowledgments : sackEnabled)
-            transmit(sequence: iss, flags: [.syn], ack: state == .synReceived, length: 0,
+            transmit(sequence: iss, flags: .syn, ack: state == .synReceived, length: 0,
                      options: options, now: now, emit: emit)
             sendNext = iss + 1
             sendMax = TCPSequenceNumber.later(sendMax, sendNext)
@@ -68,7 +68,7 @@ extension TCPConnection {
         while budget > 0, let next = nextDataSegment() {
             budget -= 1
             let isNew = sendNext == sendMax
-            transmit(sequence: sendNext, flags: next.fin ? [.fin, .psh] : (next.length > 0 ? [.psh] : []),
+            transmit(sequence: sendNext, flags: next.fin ? .finPush : (next.length > 0 ? .psh : []),
                      ack: true, length: next.length, now: now, emit: emit)
             let end = sendNext + (next.length + (next.fin ? 1 : 0))
             if isNew && rttSample == nil && retransmissions == 0 {
@@ -256,7 +256,7 @@ extension TCPConnection {
 
     mutating func sendProbe(_ probe: (sequence: TCPSequenceNumber, length: Int), now: UInt64,
                             emit: (TCPSegmentRepr, TCPPayload) -> Void) {
-        transmit(sequence: probe.sequence, flags: [.psh], ack: true, length: probe.length, now: now, emit: emit)
+        transmit(sequence: probe.sequence, flags: .psh, ack: true, length: probe.length, now: now, emit: emit)
         let end = probe.sequence + probe.length
         if probe.sequence == sendMax {
             if sendNext == sendMax { sendNext = end }
@@ -274,14 +274,14 @@ extension TCPConnection {
         let fin = finQueued && length == tx.count && inFlight > tx.count
         guard length > 0 || fin else { return }
         rttSample = nil
-        transmit(sequence: sendUnacknowledged, flags: fin ? [.fin, .psh] : [.psh], ack: true, length: length,
+        transmit(sequence: sendUnacknowledged, flags: fin ? .finPush : .psh, ack: true, length: length,
                  now: now, emit: emit)
     }
 
     /// Timed out: drop the connection (an RST tells a peer that may still be there).
     mutating func giveUp() {
         if state.isSynchronized {
-            pendingControl = segment(sequence: sendMax, flags: [.rst], ack: false, window: 0)
+            pendingControl = segment(sequence: sendMax, flags: .rst, ack: false, window: 0)
         }
         error = .timedOut
         enterClosed()

@@ -247,7 +247,7 @@ public struct TCPConnection {
     public mutating func abort() {
         switch state {
         case .synReceived, .established, .finWait1, .finWait2, .closeWait, .closing, .lastAck:
-            pendingControl = segment(sequence: sendMax, flags: [.rst], ack: false, window: 0)
+            pendingControl = segment(sequence: sendMax, flags: .rst, ack: false, window: 0)
         default:
             break
         }

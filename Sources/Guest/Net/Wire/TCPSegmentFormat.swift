@@ -16,6 +16,9 @@ public struct TCPFlags: OptionSet, Hashable, Sendable {
     public static let urg = TCPFlags(rawValue: 0x20)
     public static let ece = TCPFlags(rawValue: 0x40)
     public static let cwr = TCPFlags(rawValue: 0x80)
+    /// The end of the data: a constant, where the literal `[.fin, .psh]` built an array at run time
+    /// (each segment the send loop emits).
+    static let finPush = TCPFlags(rawValue: 0x09)
 }
 
 /// Field offsets of the fixed header.
@@ -367,13 +370,13 @@ public struct TCPSegmentRepr: Hashable, Sendable {
         guard !incoming.flags.contains(.rst) else { return nil }
         if let ack = incoming.ack {
             return TCPSegmentRepr(sourcePort: incoming.destinationPort, destinationPort: incoming.sourcePort,
-                                  sequenceNumber: ack, flags: [.rst], window: 0)
+                                  sequenceNumber: ack, flags: .rst, window: 0)
         }
         return TCPSegmentRepr(sourcePort: incoming.destinationPort, destinationPort: incoming.sourcePort,
                               sequenceNumber: TCPSequenceNumber(0),
                               acknowledgmentNumber: incoming.sequenceNumber
                                   + incoming.sequenceLength(payloadCount: payloadCount),
-                              flags: [.rst, .ack], window: 0)
+                              flags: TCPFlags.rst.union(.ack), window: 0)
     }
 
     /// The Internet checksum over the IPv4 pseudo-header (RFC 9293 §3.1) and `segment`.
