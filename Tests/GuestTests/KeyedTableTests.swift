@@ -190,6 +190,25 @@ import Testing
         #expect(key != TCPFourTuple(localPort: 443, remoteAddress: IPv4Address(192, 168, 1, 20), remotePort: 65534))
     }
 
+    @Test func keyTimersHandBackTheirKeysWholeByDeadlineThenInsertionOrder() {
+        var timers = KeyTimers<TCPFourTuple>()
+        // The top bits (a local port above 32767) survive the trip through the heap's words.
+        let high = TCPFourTuple(localPort: 65535, remoteAddress: IPv4Address(255, 255, 255, 254), remotePort: 65535)
+        let low = TCPFourTuple(localPort: 80, remoteAddress: IPv4Address(10, 0, 0, 2), remotePort: 40000)
+        let other = TCPFourTuple(localPort: 80, remoteAddress: IPv4Address(10, 0, 0, 3), remotePort: 40000)
+        timers.insert(high, deadline: 20)
+        timers.insert(low, deadline: 10)
+        timers.insert(other, deadline: 20)
+        #expect(timers.count == 3 && timers.next?.key == low && timers.next?.deadline == 10)
+        #expect(timers.popDue(at: 9) == nil)
+        #expect(timers.popDue(at: 10) == low)
+        #expect(timers.popDue(at: 30) == high && timers.popDue(at: 30) == other, "equal deadlines: first filed, first out")
+        #expect(timers.next == nil && timers.popDue(at: .max) == nil)
+        var slots = KeyTimers<Int>()
+        slots.insert(7, deadline: 1)
+        #expect(slots.popDue(at: 1) == 7)
+    }
+
     @Test func aSeededStackDerivesItsTableKeyWithoutTakingADraw() {
         var seeded = NetworkRandom.seeded(7)
         let first = seeded.tableHasher()

@@ -130,7 +130,7 @@ public final class HTTPServer {
     /// timer is at the same time: then the two entries mean the same). A deadline that moves
     /// later (each request moves the idle deadline) leaves the live entry in place: `pollAt`
     /// refiles it when it comes to the front, so a request costs the heap nothing.
-    private var timers = TimerHeap<Int>()
+    private var timers = KeyTimers<Int>()
     /// Every session has been visited since `beginShutdown()` (each must learn of it).
     private var shutdownReachedSessions = false
     /// Sessions and lingering closes visited so far: a turn costs those with work, not all open.
@@ -246,8 +246,8 @@ public final class HTTPServer {
         }
         while let due = timers.next, due.deadline <= now {
             _ = timers.popDue(at: now)
-            guard let owner = timerOwner(due.element, deadline: due.deadline) else { continue }
-            setTimerAt(nil, of: due.element)
+            guard let owner = timerOwner(due.key, deadline: due.deadline) else { continue }
+            setTimerAt(nil, of: due.key)
             ready.mark(owner.stream)
         }
         ready.take { stream in visit(stream, turn) }
@@ -262,12 +262,12 @@ public final class HTTPServer {
         if !ready.isEmpty { return 0 }
         // The front entry must be live and its owner's deadline, or it wakes the loop for nothing.
         while let next = timers.next {
-            let owner = timerOwner(next.element, deadline: next.deadline)
+            let owner = timerOwner(next.key, deadline: next.deadline)
             if owner?.deadline == next.deadline { break }
             _ = timers.popDue(at: next.deadline)
             guard let owner else { continue }  // stale
-            setTimerAt(owner.deadline, of: next.element)
-            if let deadline = owner.deadline { timers.insert(next.element, deadline: deadline) }
+            setTimerAt(owner.deadline, of: next.key)
+            if let deadline = owner.deadline { timers.insert(next.key, deadline: deadline) }
         }
         return timers.next?.deadline
     }
@@ -368,7 +368,7 @@ public final class HTTPServer {
     /// Drops the stale entries once they outnumber the live ones.
     private func compactTimers() {
         guard timers.count > 2 * (sessionCount + lingeringCount) + 64 else { return }
-        var fresh = TimerHeap<Int>()
+        var fresh = KeyTimers<Int>()
         for (slot, occupant) in slots.enumerated() {
             switch occupant {
             case .session(let session): if let at = session.timerAt { fresh.insert(slot, deadline: at) }

@@ -222,3 +222,25 @@ extension UInt16: TableKey {
     var word: UInt64 { UInt64(self) }
     init(word: UInt64) { self.init(truncatingIfNeeded: word) }
 }
+
+/// An index (the HTTP server's slots) as a key.
+extension Int: TableKey {
+    var word: UInt64 { UInt64(truncatingIfNeeded: self) }
+    init(word: UInt64) { self.init(truncatingIfNeeded: word) }
+}
+
+/// A `TimerHeap` of keys, filed as their words: TCP's connections and the HTTP server's slots
+/// share one copy of the heap's code (each element type costs its own, ~1.5 KB).
+struct KeyTimers<Key: TableKey> {
+    private var heap = TimerHeap<UInt64>()
+
+    var count: Int { heap.count }
+
+    /// The earliest timer, left in place.
+    var next: (deadline: UInt64, key: Key)? { heap.next.map { ($0.deadline, Key(word: $0.element)) } }
+
+    mutating func insert(_ key: Key, deadline: UInt64) { heap.insert(key.word, deadline: deadline) }
+
+    /// Removes and returns the earliest timer's key if its deadline is at or before `now`.
+    mutating func popDue(at now: UInt64) -> Key? { heap.popDue(at: now).map { Key(word: $0) } }
+}

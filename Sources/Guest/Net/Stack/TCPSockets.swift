@@ -224,12 +224,6 @@ struct TCPFourTuple: TableKey, Equatable {
         word = UInt64(localPort) << 48 | UInt64(remotePort) << 32 | UInt64(remoteAddress.value)
     }
 
-    /// The word's bits as an Int, and back: the timers and the TIME-WAIT order file keys as
-    /// Ints, so TCP shares the HTTP server's `TimerHeap<Int>` and the code of `[Int]` instead of
-    /// bringing its own (~1.5 KB).
-    var intKey: Int { Int(truncatingIfNeeded: word) }
-    init(intKey: Int) { word = UInt64(truncatingIfNeeded: intKey) }
-
     var localPort: UInt16 { UInt16(truncatingIfNeeded: word >> 48) }
     var remotePort: UInt16 { UInt16(truncatingIfNeeded: word >> 32) }
     var remoteAddress: IPv4Address { IPv4Address(UInt32(truncatingIfNeeded: word)) }
@@ -247,7 +241,7 @@ struct TCPLayer {
     /// Each connection's next timer (`TCPStream.timerAt`), earliest first. An entry whose
     /// connection has since filed an earlier one or gone is stale, and skipped; a live one
     /// whose connection's `dueAt` moved later is refiled there when it comes to the front.
-    var timers = TimerHeap<Int>()  // keys' `intKey`
+    var timers = KeyTimers<TCPFourTuple>()
     /// Connections in FIN-WAIT-2 without a deadline: checked each turn for the application
     /// letting go of them (`orphanReleased`).
     var lingering: KeySet
@@ -255,8 +249,9 @@ struct TCPLayer {
     /// segment arrives; expired oldest first from `timeWaitOrder`. The application's stream
     /// is CLOSED from the moment its connection moves here (as Linux's socket is).
     var timeWait: KeyedTable<TCPFourTuple, TCPTimeWait>
-    var timeWaitOrder: [Int] = []  // keys' `intKey`
-    var timeWaitOrderStart = 0
+    /// Each connection that entered TIME-WAIT, at the end of its 2 MSL then: oldest first (the
+    /// wait is as long for all). An entry whose connection has left the table is skipped.
+    var timeWaitOrder = KeyTimers<TCPFourTuple>()
     var resetsSent = 0
     /// Connection polls so far: what a turn costs grows with the connections that have work,
     /// not with those open.
@@ -292,34 +287,30 @@ struct TCPLayer {
     /// Hands a connection that reached TIME-WAIT over to the table; the stream keeps only
     /// what the application has not read yet.
     mutating func enterTimeWait(_ key: TCPFourTuple, _ stream: TCPStream) {
-        timeWait[key] = stream.connection.timeWaitRemains
-        timeWaitOrder.append(key.intKey)
+        let remains = stream.connection.timeWaitRemains
+        timeWait[key] = remains
+        timeWaitOrder.insert(key, deadline: remains.expiresAt)
         stream.connection.enterClosed()
     }
 
     /// Forgets TIME-WAIT connections whose 2 MSL ran out, and the oldest beyond the limit.
     mutating func expireTimeWait(now: UInt64) {
-        while timeWaitOrderStart < timeWaitOrder.count {
-            let key = TCPFourTuple(intKey: timeWaitOrder[timeWaitOrderStart])
-            if let remains = timeWait[key] {
+        while let oldest = timeWaitOrder.next {
+            if let remains = timeWait[oldest.key] {
                 let expired = remains.expiresAt <= now
                 let overLimit = timeWait.count > settings.maximumTimeWait
                 guard expired || overLimit else { break }
                 if !expired { timeWaitForgotten += 1 }
-                timeWait[key] = nil
+                timeWait[oldest.key] = nil
             }
-            timeWaitOrderStart += 1
-        }
-        if timeWaitOrderStart > 64 && timeWaitOrderStart * 2 > timeWaitOrder.count {
-            timeWaitOrder.removeFirst(timeWaitOrderStart)
-            timeWaitOrderStart = 0
+            _ = timeWaitOrder.popDue(at: oldest.deadline)
         }
     }
 
     /// When the oldest TIME-WAIT connection expires.
     var timeWaitPollAt: UInt64? {
-        guard timeWaitOrderStart < timeWaitOrder.count else { return nil }
-        return timeWait[TCPFourTuple(intKey: timeWaitOrder[timeWaitOrderStart])]?.expiresAt ?? 0
+        guard let oldest = timeWaitOrder.next else { return nil }
+        return timeWait[oldest.key]?.expiresAt ?? 0
     }
 }
 
@@ -487,7 +478,7 @@ extension NetworkStack {
         orphanReleased(now: now)
         while let due = tcp.timers.next, due.deadline <= now {
             _ = tcp.timers.popDue(at: now)
-            guard let stream = tcp.streams[TCPFourTuple(intKey: due.element)], stream.timerAt == due.deadline else { continue }
+            guard let stream = tcp.streams[due.key], stream.timerAt == due.deadline else { continue }
             stream.timerAt = nil
             guard let dueAt = stream.dueAt else { continue }  // the timer was stopped
             guard dueAt <= now else {
@@ -536,11 +527,11 @@ extension NetworkStack {
 
     private func fileTimer(_ stream: TCPStream, at deadline: UInt64) {
         stream.timerAt = deadline
-        tcp.timers.insert(stream.key.intKey, deadline: deadline)
+        tcp.timers.insert(stream.key, deadline: deadline)
         // Stale entries (timers moved earlier before they came due) are dropped once they outnumber the live ones.
         if tcp.timers.count > 2 * tcp.streams.count + 64 {
-            var timers = TimerHeap<Int>()
-            for (key, stream) in tcp.streams { if let at = stream.timerAt { timers.insert(key.intKey, deadline: at) } }
+            var timers = KeyTimers<TCPFourTuple>()
+            for (key, stream) in tcp.streams { if let at = stream.timerAt { timers.insert(key, deadline: at) } }
             tcp.timers = timers
         }
     }
@@ -566,7 +557,7 @@ extension NetworkStack {
         // Stale entries at the front, and live ones whose connection's deadline moved, would
         // wake the loop for nothing: the first are dropped, the others refiled.
         while let next = tcp.timers.next {
-            let stream = tcp.streams[TCPFourTuple(intKey: next.element)]
+            let stream = tcp.streams[next.key]
             if let stream, stream.timerAt == next.deadline, stream.dueAt == next.deadline { break }
             _ = tcp.timers.popDue(at: next.deadline)
             guard let stream, stream.timerAt == next.deadline else { continue }  // stale
