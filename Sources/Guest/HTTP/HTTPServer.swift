@@ -230,8 +230,9 @@ public final class HTTPServer {
             statistics.connectionsAccepted += 1
             let connection = HTTPServerConnection(configuration: configuration, now: now, client: stream.remote.address,
                                                   bodyBudget: bodyBudget)
-            occupy(.session(Session(stream: stream, connection: connection, transport: transport,
-                                    handshakeDeadline: security == nil ? nil : now + configuration.handshakeTimeout)),
+            occupy(slot(for: stream),
+                   with: .session(Session(stream: stream, connection: connection, transport: transport,
+                                          handshakeDeadline: security == nil ? nil : now + configuration.handshakeTimeout)),
                    by: stream)
             stream.readySet = ready
             ready.mark(stream)  // its request may have come with the handshake
@@ -294,26 +295,24 @@ public final class HTTPServer {
         }
     }
 
-    /// Puts a new session, or a connection that starts lingering, in a slot: the stream's own
-    /// when it has one (its session closed and lingers), else a free one. Returns the slot.
-    @discardableResult
-    private func occupy(_ occupant: Slot, by stream: TCPStream) -> Int {
-        let index: Int
-        if let own = stream.slot {
-            index = own
-            if case .session = slots[own] { sessionCount -= 1 }
-            if case .lingering = slots[own] { lingeringCount -= 1 }
-        } else if let free = freeSlots.popLast() {
-            index = free
-        } else {
-            index = slots.count
-            slots.append(.free)
-        }
-        slots[index] = occupant
-        stream.slot = index
+    /// The slot for a new session, or for a connection that starts lingering: the stream's own
+    /// when it has one (its session closed and lingers), else a free one.
+    private func slot(for stream: TCPStream) -> Int {
+        if let own = stream.slot { return own }
+        if let free = freeSlots.popLast() { return free }
+        slots.append(.free)
+        return slots.count - 1
+    }
+
+    /// Puts `occupant`, a session or a lingering close of `stream`, in `slot` (from `slot(for:)`),
+    /// in place of what was there (the stream's session, when it starts lingering).
+    private func occupy(_ slot: Int, with occupant: Slot, by stream: TCPStream) {
+        if case .session = slots[slot] { sessionCount -= 1 }
+        if case .lingering = slots[slot] { lingeringCount -= 1 }
+        slots[slot] = occupant
+        stream.slot = slot
         if case .session = occupant { sessionCount += 1 }
         if case .lingering = occupant { lingeringCount += 1 }
-        return index
     }
 
     /// Forgets a slot's session or lingering close; the slot goes to the next connection.
@@ -357,8 +356,9 @@ public final class HTTPServer {
         }
     }
 
-    /// Files a timer at `deadline` unless a live one comes no later (`pollAt` refiles that one
-    /// when it reaches the front; the due loop in `poll` visits the owner, which files again).
+    /// Files a timer for `slot` at `deadline` unless its live one, at `timerAt`, comes no later
+    /// (`pollAt` refiles that one when it reaches the front; the due loop in `poll` visits the
+    /// owner, which files again); `timerAt` is then the new entry's deadline.
     private func schedule(_ slot: Int, at deadline: UInt64?, timerAt: inout UInt64?) {
         guard let deadline, timerAt.map({ deadline < $0 }) ?? true else { return }
         timerAt = deadline
@@ -524,10 +524,9 @@ public final class HTTPServer {
         var closing = LingeringClose(stream, closedAt: now, holdingFIN: holdingFIN)
         guard linger(&closing, now: now) else { return }
         stream.readySet = ready
-        // Its timer is filed once the slot is known; the closing is stored with it already set.
-        closing.timerAt = closing.deadline
-        let slot = occupy(.lingering(closing), by: stream)
-        timers.insert(slot, deadline: closing.deadline)
+        let slot = slot(for: stream)
+        schedule(slot, at: closing.deadline, timerAt: &closing.timerAt)
+        occupy(slot, with: .lingering(closing), by: stream)
     }
 
     /// Drops what a closed connection's client still sends; false when the connection is

@@ -106,6 +106,27 @@ import Testing
         #expect(server.statistics.timeouts == 1)
     }
 
+    @Test func anAnswerThatClosesFilesTheLingeringClosesTimerInTheSessionsSlot() throws {
+        let (server, peers) = try Self.makeServer()
+        let client = peers.client(port: 40000)
+        #expect(try client.connect(now: Self.t0))
+        // The request comes late, so that the session's header timer (filed at the handshake, in
+        // the same slot, stale once the connection lingers) is due before the linger timeout.
+        let headerDeadline = Self.t0 + HTTPServerConfiguration().headerTimeout
+        let closedAt = headerDeadline - 2 * Self.second
+        try client.send("GET /nothing HTTP/1.1\r\nHost: guest\r\nConnection: close\r\n\r\n", now: closedAt)
+        #expect(client.receivedFIN && server.statistics.lingeringConnections == 1)
+        #expect(closedAt + HTTPServer.lingerTimeout > headerDeadline)
+        #expect(server.pollAt() == closedAt + HTTPServer.lingerTimeout, "the lingering close's deadline")
+        try peers.poll(now: headerDeadline)
+        #expect(!client.receivedRST && server.statistics.lingeringConnections == 1)
+        try peers.poll(now: closedAt + HTTPServer.lingerTimeout - 1)
+        #expect(!client.receivedRST)
+        try peers.poll(now: closedAt + HTTPServer.lingerTimeout)
+        #expect(client.receivedRST, "the client never closed: reset at the linger timeout")
+        #expect(server.statistics.lingeringConnections == 0 && server.pollAt() == nil)
+    }
+
     @Test func aClientTricklingAfterTheAnswerIsResetAfterTheLingerLimit() throws {
         let (server, peers) = try Self.makeServer()
         let client = peers.client(port: 40000)
