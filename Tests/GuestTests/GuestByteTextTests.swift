@@ -3,7 +3,7 @@
 import Testing
 @testable import Swiftlet
 
-@Suite struct ByteTextTests {
+@Suite struct GuestByteTextTests {
     private func fields(_ text: String, _ separator: Character) -> [String] {
         text.withByteText { text in
             Array(text.fields(separatedBy: separator.asciiValue!)).map(\.string)
