@@ -13,12 +13,15 @@ public enum CommandLine {
         }
     }
 
-    /// Calls `body` with each argument's bytes, read in place from the boot block: no String is
-    /// made. The library's own `key=value` settings are read so. Not inlined: each reader had
-    /// its own copy of the loop.
+    /// The bytes of argument `index` (0..<argc), read in place from the boot block: no String
+    /// is made. The library's own `key=value` settings are read so, in a plain loop over the
+    /// indices (a loop taking a closure was copied for each reader).
     @inline(never)
-    static func forEachArgument(_ body: (ByteText) -> Void) {
-        ArgumentBlock.forEachArgument(in: Boot.argumentBlock, argc: Runtime.argc) { body(ByteText($0)) }
+    static func argumentText(_ index: Int) -> ByteText {
+        let start = UnsafeRawPointer(Runtime.argv![index]!)
+        var count = 0
+        while start.load(fromByteOffset: count, as: UInt8.self) != 0 { count += 1 }  // the block holds its NUL
+        return ByteText(UnsafeRawBufferPointer(start: start, count: count))
     }
 }
 

@@ -43,7 +43,7 @@ public struct HTTPServerConfiguration {
     /// The same from the guest's own arguments, read in place.
     public static func fromGuestArguments() -> HTTPServerConfiguration {
         var configuration = HTTPServerConfiguration()
-        CommandLine.forEachArgument { configuration.read($0) }
+        for index in 0..<Runtime.argc { configuration.read(CommandLine.argumentText(index)) }
         return configuration
     }
     #endif

@@ -33,11 +33,10 @@ public struct NetworkConfiguration: Equatable, Sendable {
     /// The same from the guest's own arguments, read in place (no String made unless one is refused).
     public static func fromGuestArguments() throws(ParseError) -> NetworkConfiguration {
         var configuration = NetworkConfiguration()
-        var refused: ByteText?
-        CommandLine.forEachArgument { argument in
-            if refused == nil && !configuration.read(argument) { refused = argument }
+        for index in 0..<Runtime.argc {
+            let argument = CommandLine.argumentText(index)
+            guard configuration.read(argument) else { throw .badAddress(argument.string) }
         }
-        if let refused { throw .badAddress(refused.string) }
         return configuration
     }
     #endif
