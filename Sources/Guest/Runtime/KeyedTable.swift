@@ -210,12 +210,6 @@ extension KeyedTable: Sequence {
     }
 
     func makeIterator() -> Iterator { Iterator(table: self) }
-
-    /// The first entry in slot order (nil: the table is empty).
-    var anyEntry: (key: Key, value: Value)? {
-        var iterator = makeIterator()
-        return iterator.next()
-    }
 }
 
 extension UInt16: TableKey {
