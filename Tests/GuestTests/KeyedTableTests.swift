@@ -205,7 +205,10 @@ import Testing
         #expect(timers.next == nil && timers.popDue(at: .max) == nil)
         var slots = KeyTimers<Int>()
         slots.insert(7, deadline: 1)
-        #expect(slots.popDue(at: 1) == 7)
+        slots.insert(8, deadline: 2)
+        slots.refileNext(at: 3)
+        #expect(slots.next?.key == 8 && slots.popDue(at: 2) == 8 && slots.popDue(at: 2) == nil)
+        #expect(slots.next?.deadline == 3 && slots.popDue(at: 3) == 7)
     }
 
     @Test func aSeededStackDerivesItsTableKeyWithoutTakingADraw() {

@@ -96,23 +96,45 @@ public struct TimerHeap<Element> {
     }
 
     /// Removes and returns the earliest timer if its deadline is at or before `now`.
+    @inline(never)  // inlined (as it was once it shared its sift-down), its four callers had a copy each: ~650 bytes
     public mutating func popDue(at now: UInt64) -> Element? {
         guard let first = entries.first, first.deadline <= now else { return nil }
         let last = entries.removeLast()
         if !entries.isEmpty {
             entries[0] = last
-            var parent = 0
-            while true {
-                let left = 2 * parent + 1
-                guard left < entries.count else { break }
-                let right = left + 1
-                let child = right < entries.count && entries[right].precedes(entries[left]) ? right : left
-                guard entries[child].precedes(entries[parent]) else { break }
-                entries.swapAt(child, parent)
-                parent = child
-            }
+            siftDownFront()
         }
         return first.element
+    }
+
+    /// Moves the earliest timer to `deadline`, behind the timers already there, as removing
+    /// and adding it again would, but in one sift-down: a loop's refile of the front timer
+    /// whose owner's deadline moved (later, as a rule; any deadline keeps the order).
+    @inline(never)  // both loops' pollAt had a copy: 130 bytes
+    public mutating func refileNext(at deadline: UInt64) {
+        precondition(!entries.isEmpty, "refileNext on an empty TimerHeap")
+        entries[0].deadline = deadline
+        entries[0].sequence = nextSequence
+        nextSequence &+= 1
+        siftDownFront()
+    }
+
+    /// Moves the front entry down to its place: the earlier child moves up into the hole it
+    /// leaves, level by level (one write per level, not a swap's two).
+    private mutating func siftDownFront() {
+        entries.withUnsafeMutableBufferPointer { heap in
+            let moving = heap[0]
+            var hole = 0
+            while true {
+                var child = 2 * hole + 1
+                guard child < heap.count else { break }
+                if child + 1 < heap.count && heap[child + 1].precedes(heap[child]) { child += 1 }
+                guard heap[child].precedes(moving) else { break }
+                heap[hole] = heap[child]
+                hole = child
+            }
+            heap[hole] = moving
+        }
     }
 }
 

@@ -129,7 +129,7 @@ public final class HTTPServer {
     /// skipped (an entry left by a slot's earlier owner is stale too, unless the new owner's
     /// timer is at the same time: then the two entries mean the same). A deadline that moves
     /// later (each request moves the idle deadline) leaves the live entry in place: `pollAt`
-    /// refiles it when it comes to the front, so a request costs the heap nothing.
+    /// refiles it, in place, when it comes to the front (one sift-down, not one per request).
     private var timers = KeyTimers<Int>()
     /// Every session has been visited since `beginShutdown()` (each must learn of it).
     private var shutdownReachedSessions = false
@@ -265,10 +265,13 @@ public final class HTTPServer {
         while let next = timers.next {
             let owner = timerOwner(next.key, deadline: next.deadline)
             if owner?.deadline == next.deadline { break }
-            _ = timers.popDue(at: next.deadline)
-            guard let owner else { continue }  // stale
-            setTimerAt(owner.deadline, of: next.key)
-            if let deadline = owner.deadline { timers.insert(next.key, deadline: deadline) }
+            guard let owner, let deadline = owner.deadline else {
+                _ = timers.popDue(at: next.deadline)  // stale, or its owner has no deadline now
+                if owner != nil { setTimerAt(nil, of: next.key) }
+                continue
+            }
+            setTimerAt(deadline, of: next.key)
+            timers.refileNext(at: deadline)
         }
         return timers.next?.deadline
     }

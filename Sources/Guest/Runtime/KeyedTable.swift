@@ -237,4 +237,7 @@ struct KeyTimers<Key: TableKey> {
 
     /// Removes and returns the earliest timer's key if its deadline is at or before `now`.
     mutating func popDue(at now: UInt64) -> Key? { heap.popDue(at: now).map { Key(word: $0) } }
+
+    /// Moves the earliest timer to `deadline` (`TimerHeap.refileNext`).
+    mutating func refileNext(at deadline: UInt64) { heap.refileNext(at: deadline) }
 }

@@ -557,12 +557,18 @@ extension NetworkStack {
         // Stale entries at the front, and live ones whose connection's deadline moved, would
         // wake the loop for nothing: the first are dropped, the others refiled.
         while let next = tcp.timers.next {
-            let stream = tcp.streams[next.key]
-            if let stream, stream.timerAt == next.deadline, stream.dueAt == next.deadline { break }
-            _ = tcp.timers.popDue(at: next.deadline)
-            guard let stream, stream.timerAt == next.deadline else { continue }  // stale
-            stream.timerAt = nil
-            if let dueAt = stream.dueAt { fileTimer(stream, at: dueAt) }
+            guard let stream = tcp.streams[next.key], stream.timerAt == next.deadline else {
+                _ = tcp.timers.popDue(at: next.deadline)  // stale
+                continue
+            }
+            guard let dueAt = stream.dueAt else {
+                _ = tcp.timers.popDue(at: next.deadline)  // the timer was stopped
+                stream.timerAt = nil
+                continue
+            }
+            if dueAt == next.deadline { break }
+            stream.timerAt = dueAt
+            tcp.timers.refileNext(at: dueAt)
         }
         return earliest(tcp.timeWaitPollAt, tcp.timers.next?.deadline)
     }
