@@ -68,10 +68,12 @@ private enum GDBHarness {
 
     /// Starts the tender with `--gdb PORT`, waits until it listens, runs gdb in batch mode
     /// with `commands` (a script; PORT in it is the port), and returns what both said.
-    /// `interruptAfter`: gdb gets SIGINT (the user's Ctrl-C) that many seconds after it
-    /// starts. `thenAttachAgain`: once that gdb is gone, a second one runs these commands.
+    /// `interruptOnceTenderSays`: gdb gets SIGINT (the user's Ctrl-C) once the tender's output
+    /// holds this text, which the guest prints after gdb let it run (a fixed delay raced gdb's
+    /// start-up on a loaded machine: a Ctrl-C before `continue` left the guest spinning).
+    /// `thenAttachAgain`: once that gdb is gone, a second one runs these commands.
     static func debug(_ target: Target, image: URL? = nil, tenderOptions: [String] = [], guestArguments: [String] = [],
-                      commands: String, interruptAfter: Double? = nil, thenAttachAgain secondCommands: String? = nil) throws -> Run? {
+                      commands: String, interruptOnceTenderSays marker: String? = nil, thenAttachAgain secondCommands: String? = nil) throws -> Run? {
         guard let gdb else {
             Harness.toolIsMissing("gdb is not installed (apt-get install gdb): the gdb tests did not run")
             return nil
@@ -96,7 +98,7 @@ private enum GDBHarness {
             Issue.record("\(target): the tender never listened:\n\(text(errFile))")
             return nil
         }
-        func session(_ commands: String, named name: String, interruptAfter: Double?) throws -> Harness.Outcome {
+        func session(_ commands: String, named name: String, interruptOnceTenderSays marker: String?) throws -> Harness.Outcome {
             let script = work.appendingPathComponent("\(name).gdb")
             try ("set pagination off\nset confirm off\ntarget remote 127.0.0.1:\(port)\n" + commands.replacingOccurrences(of: "PORT", with: "\(port)"))
                 .write(to: script, atomically: true, encoding: .utf8)
@@ -105,13 +107,16 @@ private enum GDBHarness {
             return try Harness.run(URL(fileURLWithPath: "/usr/bin/env"),
                                    ["--default-signal=INT", gdb.path, "-batch", "-nx", "-x", script.path, image.path],
                                    timeout: 60) { process in
-                guard let interruptAfter else { return }
+                guard let marker else { return }
                 let pid = process.processIdentifier
-                DispatchQueue.global().asyncAfter(deadline: .now() + interruptAfter) { kill(pid, SIGINT) }
+                DispatchQueue.global().async {
+                    guard waitUntil(seconds: 50, { text(outFile).contains(marker) }) else { return }
+                    kill(pid, SIGINT)
+                }
             }
         }
-        let first = try session(commands, named: "commands", interruptAfter: interruptAfter)
-        let second = try secondCommands.map { try session($0, named: "second", interruptAfter: nil) }
+        let first = try session(commands, named: "commands", interruptOnceTenderSays: marker)
+        let second = try secondCommands.map { try session($0, named: "second", interruptOnceTenderSays: nil) }
         let ending = exit.wait(timeout: 20)
         return Run(gdb: first, secondGDB: second, tenderStatus: ending?.status, tenderOutput: text(outFile), tenderErrors: text(errFile))
     }
@@ -247,13 +252,12 @@ private enum GDBHarness {
 
     @Test("Ctrl-C stops a spinning guest inside spin(); kill ends it", arguments: runnableTargets)
     func interruptsASpinningGuest(target: Target) throws {
-        // Ctrl-C 8 s after gdb starts (it loads the DWARF and connects first; the guest's
-        // console output is buffered, so the test cannot wait for "spinning" instead).
+        // Ctrl-C once the guest said "spinning": it runs, so gdb has sent `continue`.
         guard let run = try GDBHarness.debug(target, guestArguments: ["spin"], commands: """
             continue
             bt
             kill
-            """, interruptAfter: 8) else { return }
+            """, interruptOnceTenderSays: "spinning") else { return }
         let out = run.gdb.stdout
         let context = run.context
         #expect(out.contains("Program received signal SIGINT, Interrupt."), "\(context)")
